@@ -1,0 +1,251 @@
+"""The `tavernkeep` command line, and the one place where the parts are composed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console
+
+from bot.characters.cards import CardError
+from bot.characters.sheet import SheetError
+from bot.director.budget import TokenCounter
+from bot.director.director import DirectorError, TurnDirector
+from bot.domain import FORMAT_NAMES
+from bot.engine.base import EngineError
+from bot.engine.llama import LlamaEngine, LlamaOptions
+from bot.engine.offload import resolve_gpu_layers
+from bot.scenes.scene_file import SceneFileError, load_scene_file
+from bot.scenes.service import SceneViews, Stores, base_sampler, import_scene_file
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store import CharacterStore, Database, SceneStore, StoreError, TurnStore, upgrade
+
+log = logging.getLogger("tavernkeep")
+EXAMPLE_SCENE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
+EngineMode = Literal["full", "vocab"]
+
+
+@dataclass
+class Core:
+    """Everything below the Discord layer, built once from the settings."""
+
+    settings: Settings
+    db: Database
+    stores: Stores
+    engine: LlamaEngine
+    director: TurnDirector
+    views: SceneViews
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.db.dispose()
+
+
+async def load_engine(settings: Settings, mode: EngineMode = "full") -> LlamaEngine:
+    """Load the configured model (or only its vocabulary, for token counting)."""
+    model_path = settings.resolved_model_path()
+    gpu_layers = 0
+    if mode == "full":
+        decision = resolve_gpu_layers(
+            settings.n_gpu_layers,
+            model_path=model_path,
+            n_ctx=settings.n_ctx,
+            kv_cache_type=settings.kv_cache_type,
+        )
+        log.info("GPU offload: %s", decision.reason)
+        gpu_layers = decision.n_gpu_layers
+    options = LlamaOptions(
+        model_path=model_path,
+        n_ctx=settings.n_ctx,
+        n_gpu_layers=gpu_layers,
+        n_threads=settings.n_threads,
+        n_batch=settings.n_batch,
+        flash_attn=settings.flash_attn,
+        kv_cache_type=settings.kv_cache_type,
+        kv_cache_mb=settings.kv_cache_mb,
+        seed=settings.seed,
+        vocab_only=mode == "vocab",
+    )
+    return await LlamaEngine.load(options)
+
+
+async def open_core(settings: Settings, mode: EngineMode = "full") -> Core:
+    """Compose settings → engine → store → services."""
+    await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    try:
+        engine = await load_engine(settings, mode)
+    except BaseException:
+        await db.dispose()
+        raise
+    director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
+    return Core(settings, db, stores, engine, director, SceneViews(stores, base_sampler(settings)))
+
+
+def _pick_player(players: Sequence[tuple[int, object]], wanted: str | None) -> int:
+    if not players:
+        raise SceneFileError("the scene file has no [[players]] to play as")
+    if wanted is None:
+        return 0
+    names = [getattr(c, "name", "") for _, c in players]
+    for index, name in enumerate(names):
+        if name.casefold() == wanted.casefold():
+            return index
+    raise SceneFileError(f"no player named {wanted!r}; players: {', '.join(names)}")
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.chat import TerminalChat
+
+    scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
+    core = await open_core(settings)
+    try:
+        scene, players = await import_scene_file(core.stores, scene_file, settings.default_format)
+        player = players[_pick_player(players, args.as_player)]
+        console = Console(highlight=False)
+        chat = TerminalChat(core.stores, core.views, core.director, scene, player, console)
+        await chat.run()
+    finally:
+        await core.close()
+    return 0
+
+
+async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
+    scene_file = load_scene_file(args.scene)
+    with tempfile.TemporaryDirectory(prefix="tavernkeep-prompt-") as tmp:
+        scratch = settings.model_copy(
+            update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'prompt.db'}"}
+        )
+        core = await open_core(scratch, mode="vocab")
+        try:
+            scene, _ = await import_scene_file(core.stores, scene_file, settings.default_format)
+            if args.format:
+                scene = await core.stores.scenes.update(scene.id, format=args.format)
+            view = await core.views.view(scene)
+            speaker = None
+            if args.as_npc:
+                member = view.npc(args.as_npc)
+                if member is None:
+                    raise DirectorError(f"{args.as_npc} is not one of this scene's NPCs.")
+                speaker = member.name
+            plan = await core.director.build_prompt(view, speaker)
+        finally:
+            await core.close()
+    sys.stdout.write(plan.rendered.text)
+    sys.stdout.flush()
+    return 0
+
+
+async def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    await upgrade(settings.database_url)
+    print(f"Database is at the newest schema: {_safe_url(settings.database_url)}")
+    return 0
+
+
+async def cmd_doctor(settings: Settings, _: argparse.Namespace) -> int:
+    from bot.doctor import run_doctor
+
+    return await run_doctor(settings, Console(highlight=False))
+
+
+async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.bench import run_bench
+
+    return await run_bench(settings, quick=args.quick, json_path=args.json)
+
+
+async def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
+    from bot.discord_app import run_bot
+
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        print(
+            "DISCORD_TOKEN is not set: copy .env.example to .env and put your bot token there.",
+            file=sys.stderr,
+        )
+        return 2
+    core = await open_core(settings)
+    try:
+        return await run_bot(core)
+    finally:
+        await core.close()
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without a password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="tavernkeep", description="Group roleplay on a local model."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the Discord bot").set_defaults(handler=cmd_run)
+    chat = sub.add_parser("chat", help="play a scene in the terminal")
+    chat.add_argument("scene", nargs="?", help="scene file (TOML); default: the bundled example")
+    chat.add_argument("--as", dest="as_player", help="which player to play")
+    chat.set_defaults(handler=cmd_chat)
+    prompt = sub.add_parser("prompt", help="print the exact prompt for the next model turn")
+    prompt.add_argument("scene", help="scene file (TOML)")
+    prompt.add_argument("--format", choices=FORMAT_NAMES)
+    prompt.add_argument("--as", dest="as_npc", help="force the next speaker")
+    prompt.set_defaults(handler=cmd_prompt)
+    sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
+        handler=cmd_migrate
+    )
+    sub.add_parser("doctor", help="check the model, GPU offload and database").set_defaults(
+        handler=cmd_doctor
+    )
+    bench = sub.add_parser("bench", help="measure overhead, KV-cache reuse and storage")
+    bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
+    bench.add_argument("--json", type=Path, help="also write the figures to this file")
+    bench.set_defaults(handler=cmd_bench)
+    return parser
+
+
+USER_ERRORS = (
+    SettingsError,
+    SceneFileError,
+    SheetError,
+    CardError,
+    DirectorError,
+    EngineError,
+    StoreError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tavernkeep` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"tavernkeep: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(args.handler(settings, args))
+    except USER_ERRORS as exc:
+        print(f"tavernkeep: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""The turn director: who speaks, what they say, and when the floor goes back to the players."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+from bot.director.budget import BudgetPlan, TokenCounter, plan_window
+from bot.director.text import choice_grammar, clean_reply
+from bot.domain import PromptContext, PromptTurn, Role
+from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
+from bot.prompts import PromptFormat, RenderedPrompt, is_ooc, render_prompt
+
+log = logging.getLogger(__name__)
+
+RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
+HISTORY_PAGE = 128
+SAFETY_MARGIN = 32
+
+
+class StoredTurn(Protocol):
+    """What the director reads from a stored turn."""
+
+    id: int
+    seq: int
+    role: str
+    speaker: str
+    content: str
+
+
+class TurnHistory(Protocol):
+    """The part of the turn store the director uses."""
+
+    async def window(
+        self, scene_id: int, limit: int, *, before_seq: int | None = None
+    ) -> Sequence[StoredTurn]: ...
+
+    async def append(
+        self,
+        scene_id: int,
+        *,
+        role: Role,
+        speaker: str,
+        content: str,
+        character_id: int | None = None,
+        author_id: int | None = None,
+    ) -> StoredTurn: ...
+
+    async def add_swipe(self, turn_id: int, content: str) -> StoredTurn: ...
+
+    async def edit(self, turn_id: int, content: str) -> StoredTurn: ...
+
+
+class DirectorEngine(Protocol):
+    """The part of a `TextEngine` the director uses."""
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    async def count_many(self, texts: list[str]) -> list[int]: ...
+
+    async def complete(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class CastMember:
+    """An NPC the director may voice."""
+
+    name: str
+    character_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SceneView:
+    """A scene as the director needs it for one round."""
+
+    scene_id: int
+    channel_key: str
+    fmt: PromptFormat
+    context: PromptContext
+    npcs: tuple[CastMember, ...]
+    sampler: Sampler = field(default_factory=Sampler)
+    max_replies: int = 3
+
+    @property
+    def player_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.context.players)
+
+    def npc(self, name: str) -> CastMember | None:
+        folded = name.casefold()
+        return next((m for m in self.npcs if m.name.casefold() == folded), None)
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    """A budgeted prompt and how it was cut."""
+
+    rendered: RenderedPrompt
+    budget: BudgetPlan
+    history: tuple[StoredTurn, ...]
+
+
+@dataclass
+class RoundHooks:
+    """Optional callbacks while a round runs (terminal streaming, Discord posting)."""
+
+    speaker: Callable[[str], Awaitable[None]] | None = None
+    text: Callable[[str], None] | None = None
+    stored: Callable[[StoredTurn], Awaitable[None]] | None = None
+
+
+@dataclass
+class RoundResult:
+    """The turns a round produced and why it stopped."""
+
+    turns: list[StoredTurn] = field(default_factory=list)
+    ended: RoundEnd = "players"
+    notice: str | None = None
+
+
+class DirectorError(RuntimeError):
+    """A round could not run; the message is fit to show a user."""
+
+
+class TurnDirector:
+    """Runs model rounds for a scene, storing every finished turn before the next starts."""
+
+    def __init__(
+        self,
+        engine: DirectorEngine,
+        turns: TurnHistory,
+        *,
+        counter: TokenCounter | None = None,
+        margin: int = SAFETY_MARGIN,
+    ) -> None:
+        self.engine = engine
+        self.turns = turns
+        self.counter = counter or TokenCounter(engine.count_many)
+        self.margin = margin
+
+    async def build_prompt(
+        self, scene: SceneView, speaker: str | None = None, *, before_seq: int | None = None
+    ) -> PromptPlan:
+        """The exact prompt for the next model turn, within the context budget."""
+        fmt, ctx = scene.fmt, scene.context
+        system = fmt.system_block(ctx)
+        header_tokens = sum(
+            await self.counter.counts(
+                [fmt.response_header(ctx) + (f"{speaker}:" if speaker else "")]
+            )
+        )
+        (system_tokens,) = await self.counter.counts([system])
+        budget = self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens
+        if system_tokens > budget:
+            raise DirectorError(
+                "The character sheets alone do not fit in the context window; "
+                "shorten them or raise N_CTX."
+            )
+        history, counts = await self._history(scene, before_seq, budget - system_tokens)
+        plan = plan_window(system_tokens, counts, [t.seq for t in history], budget)
+        kept = history[plan.start :]
+        rendered = render_prompt(fmt, ctx, [_prompt_turn(t) for t in kept], speaker)
+        return PromptPlan(rendered, plan, tuple(kept))
+
+    async def _history(
+        self, scene: SceneView, before_seq: int | None, room: int
+    ) -> tuple[list[StoredTurn], list[int]]:
+        """Newest-first pages of non-OOC turns until they overflow `room`, returned oldest first."""
+        turns: list[StoredTurn] = []
+        counts: list[int] = []
+        used = 0
+        cursor = before_seq
+        while used <= room:
+            page = await self.turns.window(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
+            if not page:
+                break
+            cursor = page[0].seq
+            kept = [t for t in page if not is_ooc(t.content)]
+            page_counts = await self.counter.counts(
+                [scene.fmt.turn_block(_prompt_turn(t)) for t in kept]
+            )
+            turns[:0] = kept
+            counts[:0] = page_counts
+            used += sum(page_counts)
+            if len(page) < HISTORY_PAGE:
+                break
+        return turns, counts
+
+    async def run_round(
+        self,
+        scene: SceneView,
+        *,
+        forced: str | None = None,
+        hooks: RoundHooks | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RoundResult:
+        """Produce up to `max_replies` NPC turns, stopping when the model hands the floor back."""
+        hooks = hooks or RoundHooks()
+        cancel = cancel or CancelToken()
+        result = RoundResult()
+        if not scene.npcs:
+            result.ended, result.notice = "no-cast", "No NPCs are in this scene yet."
+            return result
+        forced_member = scene.npc(forced) if forced else None
+        if forced and forced_member is None:
+            raise DirectorError(f"{forced} is not in this scene's cast.")
+        for index in range(max(1, scene.max_replies)):
+            plan = await self.build_prompt(scene)
+            if index == 0 and forced_member is not None:
+                speaker = forced_member
+            else:
+                speaker = await self._choose_speaker(scene, plan, cancel)
+            if cancel.cancelled:
+                result.ended = "cancelled"
+                return result
+            if hooks.speaker is not None:
+                await hooks.speaker(speaker.name)
+            text = await self._speak(scene, speaker.name, cancel, hooks.text)
+            if cancel.cancelled:
+                result.ended = "cancelled"
+                return result
+            if not text:
+                result.ended = "empty"
+                result.notice = f"{speaker.name} had nothing to say (empty reply twice)."
+                return result
+            turn = await self.turns.append(
+                scene.scene_id,
+                role="model",
+                speaker=speaker.name,
+                content=text,
+                character_id=speaker.character_id,
+            )
+            result.turns.append(turn)
+            if hooks.stored is not None:
+                await hooks.stored(turn)
+            if index + 1 >= scene.max_replies:
+                result.ended = "cap"
+                return result
+            if not await self._another_npc(scene, plan, turn, cancel):
+                result.ended = "players"
+                return result
+        return result
+
+    async def swipe(
+        self, scene: SceneView, turn: StoredTurn, *, hooks: RoundHooks | None = None
+    ) -> StoredTurn:
+        """Generate an alternative for `turn` from the history before it; keep the old text."""
+        member = scene.npc(turn.speaker) or CastMember(turn.speaker)
+        text = await self._speak(
+            scene,
+            member.name,
+            CancelToken(),
+            (hooks or RoundHooks()).text,
+            before_seq=turn.seq,
+            reseed=True,
+        )
+        if not text:
+            raise DirectorError(f"{member.name} had nothing new to say; try again.")
+        return await self.turns.add_swipe(turn.id, text)
+
+    async def extend(self, scene: SceneView, turn: StoredTurn) -> StoredTurn:
+        """Continue `turn` where it stopped and store the longer text."""
+        plan = await self.build_prompt(scene, turn.speaker, before_seq=turn.seq)
+        request = GenerationRequest(
+            prompt=f"{plan.rendered.text} {turn.content}",
+            sampler=scene.sampler,
+            stops=plan.rendered.stops,
+            channel=scene.channel_key,
+        )
+        completion = await self.engine.complete(request)
+        addition = clean_reply(completion.text, turn.speaker, self._others(scene, turn.speaker))
+        if not addition:
+            raise DirectorError(f"{turn.speaker} had nothing to add.")
+        joiner = "" if addition[:1] in ",.;:!?" else " "
+        return await self.turns.edit(turn.id, f"{turn.content}{joiner}{addition}")
+
+    def _others(self, scene: SceneView, speaker: str) -> list[str]:
+        return [n for n in (*scene.player_names, *(m.name for m in scene.npcs)) if n != speaker]
+
+    async def _choose_speaker(
+        self, scene: SceneView, plan: PromptPlan, cancel: CancelToken
+    ) -> CastMember:
+        candidates = list(scene.npcs)
+        last = plan.history[-1] if plan.history else None
+        if last is not None and last.role == "model" and len(candidates) > 1:
+            candidates = [m for m in candidates if m.name != last.speaker] or candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        request = GenerationRequest(
+            prompt=plan.rendered.text,
+            sampler=replace(scene.sampler, max_tokens=48),
+            grammar=choice_grammar([m.name for m in candidates], ":"),
+            channel=scene.channel_key,
+        )
+        completion = await self.engine.complete(request, cancel)
+        chosen = completion.text.removesuffix(":")
+        return next((m for m in candidates if m.name == chosen), candidates[0])
+
+    async def _speak(
+        self,
+        scene: SceneView,
+        speaker: str,
+        cancel: CancelToken,
+        on_text: Callable[[str], None] | None,
+        *,
+        before_seq: int | None = None,
+        reseed: bool = False,
+    ) -> str:
+        """Generate one reply for `speaker`, retrying once when it comes back empty."""
+        plan = await self.build_prompt(scene, speaker, before_seq=before_seq)
+        sampler = scene.sampler
+        for attempt in range(2):
+            if (reseed or attempt) and sampler.seed >= 0:
+                sampler = replace(sampler, seed=sampler.seed + 7919)
+            request = GenerationRequest(
+                prompt=plan.rendered.text,
+                sampler=sampler,
+                stops=plan.rendered.stops,
+                channel=scene.channel_key,
+            )
+            completion = await self.engine.complete(request, cancel, on_text)
+            text = clean_reply(completion.text, speaker, self._others(scene, speaker))
+            if text or cancel.cancelled:
+                return text
+            log.info("empty reply from %s, retrying once", speaker)
+        return ""
+
+    async def _another_npc(
+        self, scene: SceneView, plan: PromptPlan, turn: StoredTurn, cancel: CancelToken
+    ) -> bool:
+        """Ask the model whether another NPC block follows or the players get the floor."""
+        fmt = scene.fmt
+        choice = fmt.floor_choice()
+        rendered = plan.rendered
+        prompt = (
+            rendered.separator.join(
+                (rendered.system, *rendered.turns, fmt.turn_block(_prompt_turn(turn)))
+            )
+            + choice.lead
+        )
+        request = GenerationRequest(
+            prompt=prompt,
+            sampler=replace(scene.sampler, max_tokens=8),
+            grammar=choice_grammar([choice.npc, choice.player]),
+            channel=scene.channel_key,
+        )
+        completion = await self.engine.complete(request, cancel)
+        return completion.text == choice.npc
+
+
+def _prompt_turn(turn: StoredTurn) -> PromptTurn:
+    role: Role = turn.role if turn.role in ("user", "model", "narration") else "user"  # type: ignore[assignment]
+    return PromptTurn(role=role, speaker=turn.speaker, text=turn.content)

@@ -1,0 +1,33 @@
+"""Small text helpers for the director: grammars and reply clean-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def gbnf_literal(text: str) -> str:
+    """A GBNF string literal for `text`."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def choice_grammar(options: Iterable[str], suffix: str = "") -> str:
+    """A grammar that accepts exactly one of `options`, followed by `suffix`."""
+    alternatives = " | ".join(gbnf_literal(o) for o in options)
+    tail = f" {gbnf_literal(suffix)}" if suffix else ""
+    return f"root ::= ({alternatives}){tail}\n"
+
+
+def clean_reply(text: str, speaker: str, other_names: Iterable[str]) -> str:
+    """Trim a generated reply and cut it where it starts writing another character's line."""
+    body = text.strip()
+    own = f"{speaker}:"
+    if body.startswith(own):
+        body = body[len(own) :].lstrip()
+    markers = tuple(f"{name}:" for name in other_names if name and name != speaker)
+    kept: list[str] = []
+    for line in body.split("\n"):
+        if kept and markers and line.lstrip().lstrip("*_\"'").startswith(markers):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()

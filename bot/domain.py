@@ -1,0 +1,49 @@
+"""Plain value types shared by the prompt formats, the director and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["user", "model", "narration"]
+FORMAT_NAMES: tuple[str, ...] = ("group-inst", "chatml", "alpaca-limarp")
+LENGTHS: tuple[str, ...] = (
+    "micro",
+    "tiny",
+    "short",
+    "medium",
+    "long",
+    "massive",
+    "huge",
+    "enormous",
+    "humongous",
+    "unlimited",
+)
+REPLY_MODES: tuple[str, ...] = ("auto", "mention", "manual")
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A character as the prompt sees it: a name and its rendered sheet."""
+
+    name: str
+    sheet: str
+
+
+@dataclass(frozen=True)
+class PromptTurn:
+    """One history entry as the prompt sees it."""
+
+    role: Role
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """Everything about a scene that the system/instruction block is built from."""
+
+    players: tuple[Persona, ...]
+    npcs: tuple[Persona, ...]
+    scenario: str | None = None
+    length: str | None = None

@@ -1,0 +1,76 @@
+"""The engine interface every text-generation backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+class EngineError(RuntimeError):
+    """The model could not be loaded or could not generate."""
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Sampling settings for one generation."""
+
+    temperature: float = 0.8
+    min_p: float = 0.1
+    top_p: float = 1.0
+    repeat_penalty: float = 1.05
+    max_tokens: int = 300
+    seed: int = -1
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A raw-text completion: the prompt is sent exactly as given (no chat template)."""
+
+    prompt: str
+    sampler: Sampler = field(default_factory=Sampler)
+    stops: tuple[str, ...] = ()
+    grammar: str | None = None
+    channel: str | None = None
+
+
+@dataclass
+class Completion:
+    """What a finished (or cancelled) generation produced."""
+
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    first_token_seconds: float | None = None
+    total_seconds: float = 0.0
+
+
+class CancelToken:
+    """Set it to stop a running generation at the next token."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class TextEngine(Protocol):
+    """One model backend: in-process llama.cpp, or a remote completion server."""
+
+    name: str
+
+    async def count_tokens(self, text: str) -> int: ...
+
+    def stream(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> AsyncIterator[str]: ...
+
+    async def complete(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> Completion: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,222 @@
+"""In-process llama.cpp engine: one `Llama`, driven from one worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.engine.base import CancelToken, Completion, EngineError, FinishReason, GenerationRequest
+from bot.engine.state_cache import ChannelStateCache
+
+log = logging.getLogger(__name__)
+
+_KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type ids
+
+
+@dataclass(frozen=True)
+class LlamaOptions:
+    """What `Llama(...)` is built with."""
+
+    model_path: Path
+    n_ctx: int = 8192
+    n_gpu_layers: int = 0
+    n_threads: int | None = None
+    n_batch: int = 512
+    flash_attn: bool = False
+    kv_cache_type: str = "f16"
+    kv_cache_mb: int = 1024
+    seed: int = -1
+    vocab_only: bool = False
+
+
+class LlamaEngine:
+    """A `TextEngine` on llama-cpp-python; every llama call runs on the same single thread."""
+
+    name = "llama.cpp"
+
+    def __init__(self, options: LlamaOptions) -> None:
+        self.options = options
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._llm: Any = None
+        self._grammars: dict[str, Any] = {}
+        self.state_cache: ChannelStateCache | None = None
+        self.load_seconds = 0.0
+
+    @classmethod
+    async def load(cls, options: LlamaOptions) -> LlamaEngine:
+        """Load the model on the worker thread."""
+        engine = cls(options)
+        await engine._call(engine._load)
+        return engine
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        started = time.perf_counter()
+        kv_type = _KV_TYPES[self.options.kv_cache_type]
+        try:
+            self._llm = Llama(
+                model_path=str(self.options.model_path),
+                n_ctx=self.options.n_ctx,
+                n_gpu_layers=self.options.n_gpu_layers,
+                n_threads=self.options.n_threads,
+                n_batch=self.options.n_batch,
+                flash_attn=self.options.flash_attn,
+                type_k=kv_type,
+                type_v=kv_type,
+                seed=self.options.seed if self.options.seed >= 0 else 0xFFFFFFFF,
+                vocab_only=self.options.vocab_only,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise EngineError(f"could not load {self.options.model_path}: {exc}") from exc
+        if not self.options.vocab_only:
+            budget = self.options.kv_cache_mb * 1024 * 1024
+            self.state_cache = ChannelStateCache(self._llm, budget)
+        self.load_seconds = time.perf_counter() - started
+
+    @property
+    def llm(self) -> Any:
+        """The underlying `llama_cpp.Llama` (only touch it from the worker thread)."""
+        return self._llm
+
+    @property
+    def n_ctx(self) -> int:
+        return self.options.n_ctx
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    async def count_tokens(self, text: str) -> int:
+        return len(await self._call(self._tokenize, text))
+
+    async def count_many(self, texts: list[str]) -> list[int]:
+        """Token counts of several texts in one trip to the worker."""
+        return await self._call(lambda: [len(self._tokenize(t)) for t in texts])
+
+    def _grammar(self, text: str) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        if text not in self._grammars:
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
+
+    def _pieces(self, request: GenerationRequest) -> Iterator[dict[str, Any]]:
+        sampler = request.sampler
+        if request.channel is not None and self.state_cache is not None:
+            prompt_tokens = self._llm.tokenize(request.prompt.encode("utf-8"), special=True)
+            self.state_cache.activate(request.channel, prompt_tokens)
+        return self._llm.create_completion(
+            request.prompt,
+            max_tokens=sampler.max_tokens,
+            temperature=sampler.temperature,
+            min_p=sampler.min_p,
+            top_p=sampler.top_p,
+            top_k=0,
+            repeat_penalty=sampler.repeat_penalty,
+            stop=list(request.stops) or None,
+            seed=sampler.seed if sampler.seed >= 0 else None,
+            grammar=self._grammar(request.grammar) if request.grammar else None,
+            stream=True,
+        )
+
+    def _generate(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken,
+        on_text: Callable[[str], None] | None,
+    ) -> Completion:
+        started = time.perf_counter()
+        first: float | None = None
+        parts: list[str] = []
+        finish: FinishReason = "stop"
+        try:
+            stream = self._pieces(request)
+            for chunk in stream:
+                if cancel.cancelled:
+                    finish = "cancelled"
+                    stream.close()
+                    break
+                choice = chunk["choices"][0]
+                piece = choice["text"]
+                if first is None:
+                    first = time.perf_counter() - started
+                if piece:
+                    parts.append(piece)
+                    if on_text is not None:
+                        on_text(piece)
+                if choice.get("finish_reason") == "length":
+                    finish = "length"
+        except ValueError as exc:
+            raise EngineError(str(exc)) from exc
+        text = "".join(parts)
+        if request.channel is not None and self.state_cache is not None:
+            self.state_cache.remember(request.channel)
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=0,
+            generated_tokens=len(self._tokenize(text)) if text else 0,
+            first_token_seconds=first,
+            total_seconds=time.perf_counter() - started,
+        )
+
+    async def complete(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion:
+        """Generate to a stop string, the token limit, or cancellation."""
+        token = cancel or CancelToken()
+        try:
+            return await self._call(self._generate, request, token, on_text)
+        except asyncio.CancelledError:
+            token.cancel()
+            raise
+
+    async def stream(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> AsyncIterator[str]:
+        """Yield text pieces as they are generated; leaving the loop early cancels."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        token = cancel or CancelToken()
+
+        def push(piece: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, piece)
+
+        task = asyncio.ensure_future(self.complete(request, token, push))
+        task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
+        try:
+            while (piece := await queue.get()) is not None:
+                yield piece
+            await task
+        finally:
+            if not task.done():
+                token.cancel()
+                with contextlib.suppress(asyncio.CancelledError, EngineError):
+                    await task
+
+    async def close(self) -> None:
+        if self._llm is not None:
+            await self._call(self._llm.close)
+            self._llm = None
+        self._executor.shutdown(wait=True)
+
+
+def llama_cpp_version() -> str:
+    """The installed llama-cpp-python version."""
+    import llama_cpp
+
+    return str(llama_cpp.__version__)

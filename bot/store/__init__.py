@@ -1,0 +1,42 @@
+"""Persistence: ORM models, the async database and the store classes."""
+
+from .characters import CharacterStore
+from .database import Database
+from .errors import DuplicateNameError, NotFoundError, StoreError
+from .migrate import alembic_config, current_revision, downgrade, upgrade
+from .models import (
+    Base,
+    CastMember,
+    Character,
+    GuildConfig,
+    PlayerBinding,
+    PlayerDefault,
+    Scene,
+    Turn,
+    TurnMessage,
+)
+from .scenes import SceneStore
+from .turns import TurnStore
+
+__all__ = [
+    "Base",
+    "CastMember",
+    "Character",
+    "CharacterStore",
+    "Database",
+    "DuplicateNameError",
+    "GuildConfig",
+    "NotFoundError",
+    "PlayerBinding",
+    "PlayerDefault",
+    "Scene",
+    "SceneStore",
+    "StoreError",
+    "Turn",
+    "TurnMessage",
+    "TurnStore",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "upgrade",
+]

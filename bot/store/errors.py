@@ -1,0 +1,15 @@
+"""Store exceptions; ``str(e)`` is a short sentence fit to show a user."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class for storage errors."""
+
+
+class DuplicateNameError(StoreError):
+    """A character with that name already exists in the same scope."""
+
+
+class NotFoundError(StoreError):
+    """The requested row does not exist."""

@@ -1,0 +1,235 @@
+"""ORM models for the Tavernkeep schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    true,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CHARACTER_KINDS = ("player", "npc")
+TURN_ROLES = ("user", "model", "narration")
+NAME_MAX = 80
+
+
+def utcnow() -> datetime:
+    """Current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamp, also on backends (SQLite) that drop the offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (needed for batch migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamps:
+    """created_at / updated_at columns maintained on the Python side."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class GuildConfig(Base):
+    """Per-guild settings."""
+
+    __tablename__ = "guild_configs"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    gm_role_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Character(Timestamps, Base):
+    """A player character or an NPC of one guild."""
+
+    __tablename__ = "characters"
+    __table_args__ = (
+        # Leading guild_id also makes this the guild index.
+        Index(
+            "uq_characters_guild_id_kind_name_key_owner_key",
+            "guild_id",
+            "kind",
+            "name_key",
+            "owner_key",
+            unique=True,
+        ),
+        CheckConstraint(_in("kind", CHARACTER_KINDS), name="kind"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    # Lowercased name and owner_id-or-0: the NULL-free unique key for both kinds.
+    name_key: Mapped[str] = mapped_column(String(NAME_MAX))
+    owner_key: Mapped[int] = mapped_column(BigInteger)
+    sheet: Mapped[str] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(Text)
+    greeting: Mapped[str | None] = mapped_column(Text)
+    card_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    def __repr__(self) -> str:
+        return f"<Character {self.id} {self.kind} {self.name!r}>"
+
+
+class Scene(Timestamps, Base):
+    """Roleplay state of one channel or thread."""
+
+    __tablename__ = "scenes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    format: Mapped[str] = mapped_column(String(32))
+    scenario: Mapped[str | None] = mapped_column(Text)
+    length: Mapped[str | None] = mapped_column(String(16))
+    reply_mode: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
+    max_replies: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    temperature: Mapped[float | None] = mapped_column(Float)
+    min_p: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+    def __repr__(self) -> str:
+        return f"<Scene {self.id} channel={self.channel_id} active={self.active}>"
+
+
+class CastMember(Base):
+    """An NPC taking part in a scene."""
+
+    __tablename__ = "cast_members"
+
+    scene_id: Mapped[int] = mapped_column(
+        ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True
+    )
+    character_id: Mapped[int] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PlayerBinding(Base):
+    """Which character a member plays in a scene."""
+
+    __tablename__ = "player_bindings"
+
+    scene_id: Mapped[int] = mapped_column(
+        ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+
+
+class PlayerDefault(Base):
+    """A member's default character in a guild."""
+
+    __tablename__ = "player_defaults"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+
+
+class Turn(Timestamps, Base):
+    """One history entry of a scene."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("scene_id", "seq"),
+        CheckConstraint(_in("role", TURN_ROLES), name="role"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    speaker: Mapped[str] = mapped_column(String(NAME_MAX))
+    character_id: Mapped[int | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="SET NULL")
+    )
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    content: Mapped[str] = mapped_column(Text)
+    swipes: Mapped[list[str]] = mapped_column(JSON)
+    swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    messages: Mapped[list[TurnMessage]] = relationship(
+        lazy="selectin",
+        order_by="TurnMessage.part",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    @property
+    def message_ids(self) -> list[int]:
+        """Discord message ids this turn was posted as, in order."""
+        return [m.message_id for m in self.messages]
+
+    def __repr__(self) -> str:
+        return f"<Turn {self.id} scene={self.scene_id} seq={self.seq} {self.role}>"
+
+
+class TurnMessage(Base):
+    """A Discord message carrying (part of) a turn."""
+
+    __tablename__ = "turn_messages"
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), index=True)
+    part: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,224 @@
+"""Scene history: turns, their swipes and the Discord messages they were posted as."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .database import Database
+from .errors import NotFoundError, StoreError
+from .models import NAME_MAX, TURN_ROLES, Scene, Turn, TurnMessage
+
+_APPEND_ATTEMPTS = 8
+
+
+async def _turn(s: AsyncSession, turn_id: int) -> Turn:
+    turn = await s.get(Turn, turn_id)
+    if turn is None:
+        raise NotFoundError("That message is no longer part of the scene history.")
+    return turn
+
+
+def _messages(message_ids: Sequence[int]) -> list[TurnMessage]:
+    return [TurnMessage(message_id=m, part=i) for i, m in enumerate(message_ids)]
+
+
+class TurnStore:
+    """Append-mostly history of each scene."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def append(
+        self,
+        scene_id: int,
+        *,
+        role: str,
+        speaker: str,
+        content: str,
+        character_id: int | None = None,
+        author_id: int | None = None,
+        message_ids: Sequence[int] = (),
+    ) -> Turn:
+        """Store a new turn with the next sequence number of its scene."""
+        if role not in TURN_ROLES:
+            raise ValueError(f"unknown turn role {role!r}")
+        prev = Turn.__table__.alias("prev")
+        # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq);
+        # backends that let two writers see the same max hit the unique key and retry.
+        next_seq = (
+            select(func.coalesce(func.max(prev.c.seq), 0) + 1)
+            .where(prev.c.scene_id == scene_id)
+            .scalar_subquery()
+        )
+        for _ in range(_APPEND_ATTEMPTS):
+            turn = Turn(
+                scene_id=scene_id,
+                seq=next_seq,
+                role=role,
+                speaker=speaker[:NAME_MAX],
+                character_id=character_id,
+                author_id=author_id,
+                content=content,
+                swipes=[content],
+                swipe_index=0,
+                edited=False,
+                deleted=False,
+                messages=_messages(message_ids),
+            )
+            async with self.db.session() as s:
+                s.add(turn)
+                try:
+                    await s.flush()
+                    if "seq" in inspect(turn).unloaded:
+                        await s.refresh(turn, ["seq"])
+                    await s.commit()
+                except IntegrityError:
+                    await s.rollback()
+                    await self._explain_append_failure(s, scene_id, message_ids)
+                    continue
+            return turn
+        raise StoreError("Could not save the turn, please try again.")
+
+    async def _explain_append_failure(
+        self, s: AsyncSession, scene_id: int, message_ids: Sequence[int]
+    ) -> None:
+        """Raise for failures a retry cannot fix; return for a sequence-number race."""
+        if await s.get(Scene, scene_id) is None:
+            raise NotFoundError("That scene no longer exists.")
+        if message_ids:
+            taken = await s.scalar(
+                select(TurnMessage.message_id)
+                .where(TurnMessage.message_id.in_(list(message_ids)))
+                .limit(1)
+            )
+            if taken is not None:
+                raise StoreError("That message is already recorded as another turn.")
+
+    async def window(
+        self, scene_id: int, limit: int, *, before_seq: int | None = None
+    ) -> list[Turn]:
+        """The newest ``limit`` non-deleted turns (with seq < before_seq), oldest first."""
+        if limit <= 0:
+            return []
+        stmt = select(Turn).where(Turn.scene_id == scene_id, Turn.deleted.is_(False))
+        if before_seq is not None:
+            stmt = stmt.where(Turn.seq < before_seq)
+        stmt = stmt.order_by(Turn.seq.desc()).limit(limit)
+        async with self.db.session() as s:
+            turns = list(await s.scalars(stmt))
+        turns.reverse()
+        return turns
+
+    async def get(self, turn_id: int) -> Turn:
+        """The turn with this id; NotFoundError if missing."""
+        async with self.db.session() as s:
+            return await _turn(s, turn_id)
+
+    async def by_message_id(self, message_id: int) -> Turn | None:
+        """The turn posted as this Discord message, if any."""
+        stmt = (
+            select(Turn)
+            .join(TurnMessage, TurnMessage.turn_id == Turn.id)
+            .where(TurnMessage.message_id == message_id)
+        )
+        async with self.db.session() as s:
+            return await s.scalar(stmt)
+
+    async def set_message_ids(self, turn_id: int, message_ids: Sequence[int]) -> None:
+        """Replace the Discord message ids a turn was posted as."""
+        async with self.db.session() as s:
+            # Existence check by id only: loading the Turn would put its old messages in the
+            # identity map, clashing with re-added rows that keep the same message id.
+            if await s.scalar(select(Turn.id).where(Turn.id == turn_id)) is None:
+                raise NotFoundError("That message is no longer part of the scene history.")
+            await s.execute(delete(TurnMessage).where(TurnMessage.turn_id == turn_id))
+            for msg in _messages(message_ids):
+                msg.turn_id = turn_id
+                s.add(msg)
+            try:
+                await s.commit()
+            except IntegrityError as e:
+                raise StoreError("That message is already recorded as another turn.") from e
+
+    async def _modify(self, turn_id: int, change: Callable[[Turn], None]) -> Turn:
+        async with self.db.session() as s:
+            turn = await _turn(s, turn_id)
+            change(turn)
+            await s.commit()
+        return turn
+
+    async def edit(self, turn_id: int, content: str) -> Turn:
+        """Replace the selected swipe's text and mark the turn edited."""
+
+        def change(turn: Turn) -> None:
+            swipes = list(turn.swipes)
+            swipes[turn.swipe_index] = content
+            turn.swipes, turn.content, turn.edited = swipes, content, True
+
+        return await self._modify(turn_id, change)
+
+    async def mark_deleted(self, turn_id: int) -> None:
+        """Hide a turn from the history (kept for the record)."""
+        async with self.db.session() as s:
+            result = await s.execute(update(Turn).where(Turn.id == turn_id).values(deleted=True))
+            await s.commit()
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFoundError("That message is no longer part of the scene history.")
+
+    async def add_swipe(self, turn_id: int, content: str) -> Turn:
+        """Append an alternative content and select it."""
+
+        def change(turn: Turn) -> None:
+            turn.swipes = [*turn.swipes, content]
+            turn.swipe_index, turn.content = len(turn.swipes) - 1, content
+
+        return await self._modify(turn_id, change)
+
+    async def select_swipe(self, turn_id: int, index: int) -> Turn:
+        """Show the swipe at ``index``."""
+
+        def change(turn: Turn) -> None:
+            if not 0 <= index < len(turn.swipes):
+                raise StoreError("There is no such swipe.")
+            turn.swipe_index, turn.content = index, turn.swipes[index]
+
+        return await self._modify(turn_id, change)
+
+    async def last(self, scene_id: int) -> Turn | None:
+        """The newest non-deleted turn."""
+        turns = await self.window(scene_id, 1)
+        return turns[0] if turns else None
+
+    async def count(self, scene_id: int) -> int:
+        """Number of non-deleted turns."""
+        stmt = select(func.count()).where(Turn.scene_id == scene_id, Turn.deleted.is_(False))
+        async with self.db.session() as s:
+            return (await s.scalar(stmt)) or 0
+
+    async def clear(self, scene_id: int) -> int:
+        """Delete every turn of the scene; returns how many there were."""
+        async with self.db.session() as s:
+            result = await s.execute(delete(Turn).where(Turn.scene_id == scene_id))
+            await s.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def iter_all(
+        self, scene_id: int, batch: int = 500, *, include_deleted: bool = False
+    ) -> AsyncIterator[Turn]:
+        """Every turn oldest first, one short session per page of ``batch``."""
+        after = 0
+        while True:
+            stmt = select(Turn).where(Turn.scene_id == scene_id, Turn.seq > after)
+            if not include_deleted:
+                stmt = stmt.where(Turn.deleted.is_(False))
+            async with self.db.session() as s:
+                page = list(await s.scalars(stmt.order_by(Turn.seq).limit(batch)))
+            for turn in page:
+                yield turn
+            if len(page) < batch:
+                return
+            after = page[-1].seq

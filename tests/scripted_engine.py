@@ -1,0 +1,61 @@
+"""A scripted stand-in engine for fast control-flow tests (never for claims about model output)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from bot.engine.base import CancelToken, Completion, GenerationRequest
+
+
+def request_kind(request: GenerationRequest) -> str:
+    """'speaker' (name grammar), 'floor' (role grammar) or 'text'."""
+    if request.grammar is None:
+        return "text"
+    return "speaker" if request.grammar.rstrip().endswith('":"') else "floor"
+
+
+class ScriptedEngine:
+    """Answers each kind of request from its own queue; records every request."""
+
+    def __init__(
+        self,
+        *,
+        speakers: Iterable[str] = (),
+        texts: Iterable[str] = (),
+        floors: Iterable[str] = (),
+        n_ctx: int = 4096,
+    ) -> None:
+        self.queues = {"speaker": deque(speakers), "text": deque(texts), "floor": deque(floors)}
+        self.requests: list[GenerationRequest] = []
+        self._n_ctx = n_ctx
+        self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    async def count_many(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) + 1 for t in texts]
+
+    async def complete(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion:
+        self.requests.append(request)
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        kind = request_kind(request)
+        queue = self.queues[kind]
+        text = queue.popleft() if queue else {"speaker": "", "floor": "user", "text": "..."}[kind]
+        if on_text is not None and text:
+            on_text(text)
+        return Completion(text=text, finish_reason="stop")
+
+    def of_kind(self, kind: str) -> list[GenerationRequest]:
+        return [r for r in self.requests if request_kind(r) == kind]

@@ -1,0 +1,208 @@
+"""Director control flow with a scripted engine and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.director.budget import TokenCounter, plan_window
+from bot.director.director import DirectorError, TurnDirector
+from bot.director.scheduler import RoundScheduler, Trigger
+from bot.director.text import choice_grammar, clean_reply
+from bot.engine.base import Sampler
+from bot.scenes.scene_file import load_scene_file
+from bot.scenes.service import SceneViews, Stores, import_scene_file
+from bot.store import CharacterStore, Database, SceneStore, TurnStore
+from tests.scripted_engine import ScriptedEngine
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
+NPCS = ["Marta Vell", "Old Tobin", "Sergeant Hale"]
+
+
+async def _scene(db: Database, engine: ScriptedEngine, max_replies: int = 3):
+    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    scene, players = await import_scene_file(stores, load_scene_file(EXAMPLE), "group-inst")
+    scene = await stores.scenes.update(scene.id, max_replies=max_replies)
+    views = SceneViews(stores, Sampler(seed=1))
+    director = TurnDirector(engine, stores.turns)
+    return stores, views, director, scene, players
+
+
+async def test_round_stops_at_the_cap(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Old Tobin:", "Marta Vell:", "Old Tobin:"],
+        texts=["Fog talks.", "Enough riddles.", "The gate remembers."],
+        floors=["model", "model", "model"],
+    )
+    stores, views, director, scene, _ = await _scene(db, engine, max_replies=3)
+    result = await director.run_round(await views.view(scene))
+    assert result.ended == "cap"
+    assert [t.speaker for t in result.turns] == ["Old Tobin", "Marta Vell", "Old Tobin"]
+    stored = await stores.turns.window(scene.id, 3)
+    assert [t.content for t in stored] == ["Fog talks.", "Enough riddles.", "The gate remembers."]
+    assert len(engine.of_kind("floor")) == 2  # no floor question after the capped last turn
+
+
+async def test_floor_goes_back_to_the_players(db: Database) -> None:
+    engine = ScriptedEngine(speakers=["Sergeant Hale:"], texts=["Halt."], floors=["user"])
+    _, views, director, scene, _ = await _scene(db, engine)
+    result = await director.run_round(await views.view(scene))
+    assert result.ended == "players"
+    assert [t.speaker for t in result.turns] == ["Sergeant Hale"]
+    floor_prompt = engine.of_kind("floor")[0].prompt
+    assert floor_prompt.endswith("Sergeant Hale: Halt.[/INST]\n[INST]")
+    assert 'root ::= ("model" | "user")' in engine.of_kind("floor")[0].grammar
+
+
+async def test_same_npc_never_speaks_twice_in_a_row(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Marta Vell:", "Old Tobin:"], texts=["One.", "Two."], floors=["model"]
+    )
+    _, views, director, scene, _ = await _scene(db, engine, max_replies=2)
+    await director.run_round(await views.view(scene))
+    # Marta's greeting opens the example scene, then Rook speaks; after Marta's turn
+    # the second speaker grammar must not offer her again.
+    second = engine.of_kind("speaker")[1].grammar
+    assert '"Marta Vell"' not in second
+    assert '"Old Tobin"' in second and '"Sergeant Hale"' in second
+
+
+async def test_speaker_grammar_offers_only_npcs(db: Database) -> None:
+    engine = ScriptedEngine(speakers=["Old Tobin:"], texts=["Hm."], floors=["user"])
+    _, views, director, scene, _ = await _scene(db, engine)
+    await director.run_round(await views.view(scene))
+    grammar = engine.of_kind("speaker")[0].grammar
+    assert grammar == choice_grammar(NPCS, ":")
+    assert "Rook" not in grammar and "Ilse" not in grammar
+
+
+async def test_forced_speaker_skips_the_choice(db: Database) -> None:
+    engine = ScriptedEngine(texts=["Fine, I'll say it."], floors=["user"])
+    _, views, director, scene, _ = await _scene(db, engine)
+    result = await director.run_round(await views.view(scene), forced="old tobin")
+    assert [t.speaker for t in result.turns] == ["Old Tobin"]
+    assert engine.of_kind("speaker") == []
+    assert engine.of_kind("text")[0].prompt.endswith("[INST]model\nOld Tobin:")
+
+
+async def test_forcing_an_unknown_npc_is_refused(db: Database) -> None:
+    engine = ScriptedEngine()
+    _, views, director, scene, _ = await _scene(db, engine)
+    with pytest.raises(DirectorError, match="not in this scene's cast"):
+        await director.run_round(await views.view(scene), forced="Rook")
+
+
+async def test_empty_reply_is_retried_once_then_reported(db: Database) -> None:
+    engine = ScriptedEngine(speakers=["Old Tobin:"], texts=["  ", "\n"])
+    stores, views, director, scene, _ = await _scene(db, engine)
+    before = await stores.turns.count(scene.id)
+    result = await director.run_round(await views.view(scene))
+    assert result.ended == "empty" and result.turns == []
+    assert "Old Tobin" in (result.notice or "")
+    assert len(engine.of_kind("text")) == 2
+    assert await stores.turns.count(scene.id) == before
+
+
+async def test_impersonation_is_cut_before_storing(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Marta Vell:"],
+        texts=["Get off my pier.\nRook: Make me.\nMarta Vell: Gladly."],
+        floors=["user"],
+    )
+    stores, views, director, scene, _ = await _scene(db, engine)
+    result = await director.run_round(await views.view(scene))
+    assert result.turns[0].content == "Get off my pier."
+    assert (await stores.turns.last(scene.id)).content == "Get off my pier."
+
+
+async def test_each_turn_is_stored_before_the_next_is_generated(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Old Tobin:", "Marta Vell:"], texts=["A.", "B."], floors=["model"]
+    )
+    _, views, director, scene, _ = await _scene(db, engine, max_replies=2)
+    await director.run_round(await views.view(scene))
+    second_text_prompt = engine.of_kind("text")[1].prompt
+    assert "Old Tobin: A.[/INST]" in second_text_prompt
+
+
+async def test_swipe_keeps_the_alternative(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Old Tobin:"], texts=["First take.", "Second take."], floors=["user"]
+    )
+    _, views, director, scene, _p = await _scene(db, engine)
+    view = await views.view(scene)
+    (turn,) = (await director.run_round(view)).turns
+    swiped = await director.swipe(view, turn)
+    assert swiped.content == "Second take."
+    assert swiped.swipes == ["First take.", "Second take."]
+    assert "First take." not in engine.of_kind("text")[1].prompt
+
+
+def test_plan_window_keeps_newest_and_aligns_trims() -> None:
+    counts = [10] * 100
+    seqs = list(range(1, 101))
+    plan = plan_window(50, counts, seqs, budget=50 + 300, step=16)
+    assert plan.trimmed and plan.used_tokens <= 350
+    assert seqs[plan.start] % 16 == 0
+    # Adding a turn keeps the same first turn: the prompt prefix is stable.
+    again = plan_window(50, [*counts, 10], [*seqs, 101], budget=350, step=16)
+    assert seqs[again.start] == seqs[plan.start]
+    whole = plan_window(50, [10] * 5, list(range(1, 6)), budget=1000)
+    assert whole.start == 0 and not whole.trimmed and whole.used_tokens == 100
+
+
+async def test_token_counter_counts_each_block_once() -> None:
+    calls: list[list[str]] = []
+
+    async def count_many(texts: list[str]) -> list[int]:
+        calls.append(texts)
+        return [len(t) for t in texts]
+
+    counter = TokenCounter(count_many)
+    assert await counter.counts(["ab", "abc"]) == [2, 3]
+    assert await counter.counts(["abc", "abcd"]) == [3, 4]
+    assert calls == [["ab", "abc"], ["abcd"]]
+
+
+def test_clean_reply() -> None:
+    others = ["Rook", "Old Tobin"]
+    assert clean_reply(" Marta Vell: Out! ", "Marta Vell", others) == "Out!"
+    assert clean_reply("Fine.\n\n*Rook: nods*\nRook: ok", "Marta Vell", others) == "Fine."
+    assert clean_reply("Line one\nline two", "Marta Vell", others) == "Line one\nline two"
+
+
+async def test_triggers_during_a_round_merge_into_one_more_round() -> None:
+    gate = asyncio.Event()
+    ran: list[Trigger] = []
+
+    async def run(key: str, trigger: Trigger) -> None:
+        ran.append(trigger)
+        await gate.wait()
+
+    scheduler = RoundScheduler(run)
+    scheduler.trigger("c1", Trigger())
+    await asyncio.sleep(0)
+    scheduler.trigger("c1", Trigger(requested_by=1))
+    scheduler.trigger("c1", Trigger(forced="Old Tobin"))
+    scheduler.trigger("c1", Trigger(requested_by=3))
+    assert scheduler.busy("c1")
+    gate.set()
+    await scheduler.wait_idle()
+    assert len(ran) == 2
+    assert ran[1] == Trigger(forced="Old Tobin", requested_by=3)
+
+
+async def test_quiet_period_restarts_on_each_message() -> None:
+    ran: list[str] = []
+
+    async def run(key: str, trigger: Trigger) -> None:
+        ran.append(key)
+
+    scheduler = RoundScheduler(run)
+    for _ in range(5):
+        scheduler.trigger("c1", Trigger(), delay=0.05)
+    scheduler.trigger("c2", Trigger())
+    await scheduler.wait_idle()
+    assert sorted(ran) == ["c1", "c2"]

@@ -1,0 +1,142 @@
+"""Smoke test: the fake Discord serves the real discord.py client end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from tests.fake_discord import FakeDiscord, point_discord_py_at, restore_discord_py_urls
+
+TIMEOUT = 10.0
+
+
+class Panel(discord.ui.View):
+    """A persistent view with one button."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Roll", custom_id="smoke:roll")
+    async def roll(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Panel]
+    ) -> None:
+        """Answer the click ephemerally, naming the clicker."""
+        await interaction.response.send_message(f"rolled for {interaction.user.id}", ephemeral=True)
+
+
+@app_commands.command(description="Check the bot is alive")
+async def ping(interaction: discord.Interaction) -> None:
+    """Reply ephemerally."""
+    await interaction.response.send_message("pong", ephemeral=True)
+
+
+@app_commands.command(description="Speak through a channel webhook")
+async def hook(interaction: discord.Interaction) -> None:
+    """Create a webhook, post through it, then confirm in a followup."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    channel = interaction.channel
+    assert isinstance(channel, discord.TextChannel)
+    webhook = await channel.create_webhook(name="Tavernkeep")
+    await webhook.send(
+        "The door creaks open.",
+        username="Narrator",
+        allowed_mentions=discord.AllowedMentions.none(),
+        wait=True,
+    )
+    await interaction.followup.send("sent", ephemeral=True)
+
+
+class SmokeBot(commands.Bot):
+    """A minimal bot: /ping, /hook, a persistent panel and an on_message recorder."""
+
+    def __init__(self, guild_id: int) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        super().__init__(command_prefix="!", intents=intents, guild_ready_timeout=0.05)
+        self.guild = discord.Object(guild_id)
+        self.seen: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    async def setup_hook(self) -> None:
+        """Register the commands, the persistent view and the listener."""
+        self.tree.add_command(ping, guild=self.guild)
+        self.tree.add_command(hook, guild=self.guild)
+        self.add_view(Panel())
+        self.add_listener(self.record, "on_message")
+
+    async def record(self, message: discord.Message) -> None:
+        """Queue every message the bot receives."""
+        await self.seen.put(message)
+
+    async def next_message(self, predicate: Callable[[discord.Message], bool]) -> discord.Message:
+        """The next received message matching `predicate`."""
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                message = await self.seen.get()
+                if predicate(message):
+                    return message
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A running fake with discord.py pointed at it."""
+    server = FakeDiscord()
+    await server.start()
+    point_discord_py_at(server.api_base, server.gateway_url)
+    try:
+        yield server
+    finally:
+        restore_discord_py_urls()
+        await server.stop()
+
+
+async def test_real_discord_py_against_fake(fake: FakeDiscord) -> None:
+    """Login, gateway, sync, slash commands, webhooks, messages and a button all work."""
+    bot = SmokeBot(fake.guild_id)
+    task = asyncio.create_task(bot.start("fake-token"))
+    try:
+        await fake.wait_ready(TIMEOUT)
+        await asyncio.wait_for(bot.wait_until_ready(), TIMEOUT)
+        assert bot.user is not None and bot.user.id == fake.bot_user_id
+        guild = bot.get_guild(fake.guild_id)
+        assert guild is not None and guild.get_channel(fake.channel_id) is not None
+        assert guild.get_thread(fake.thread_id) is not None
+
+        synced = await bot.tree.sync(guild=bot.guild)
+        assert {c.name for c in synced} == {"ping", "hook"}
+        assert set(fake.commands) == {"ping", "hook"}
+
+        alice = fake.player_ids[0]
+        ping_call = await fake.slash("ping", user_id=alice, channel_id=fake.channel_id)
+        reply = await ping_call.response(TIMEOUT)
+        assert reply["type"] == 4 and reply["data"]["content"] == "pong"
+        assert ping_call.ephemeral
+
+        hook_call = await fake.slash("hook", user_id=fake.admin_id, channel_id=fake.channel_id)
+        assert (await hook_call.response(TIMEOUT))["type"] == 5
+        assert (await hook_call.followup(TIMEOUT))["content"] == "sent"
+        assert hook_call.ephemeral
+        execution = fake.webhook_executions[-1]
+        assert execution["allowed_mentions"] == {"parse": []}
+        assert execution["username"] == "Narrator"
+        echoed = await bot.next_message(lambda m: m.content == "The door creaks open.")
+        assert echoed.webhook_id is not None and echoed.author.name == "Narrator"
+
+        await fake.user_message(fake.channel_id, alice, "I push the door.")
+        seen = await bot.next_message(lambda m: m.content == "I push the door.")
+        assert seen.author.id == alice and isinstance(seen.author, discord.Member)
+
+        channel = guild.get_channel(fake.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        panel = await channel.send("Roll for initiative", view=Panel())
+        click = await fake.click(panel.id, "smoke:roll", user_id=alice, channel_id=fake.channel_id)
+        answer = await click.response(TIMEOUT)
+        assert answer["data"]["content"] == f"rolled for {alice}" and click.ephemeral
+        assert fake.unknown_routes == []
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, TIMEOUT)

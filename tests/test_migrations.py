@@ -1,0 +1,111 @@
+"""Alembic migrations: upgrade/downgrade round trip and model drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.store.migrate import alembic_config, current_revision, downgrade, upgrade
+from bot.store.models import Base
+
+TABLES = {
+    "guild_configs",
+    "characters",
+    "scenes",
+    "cast_members",
+    "player_bindings",
+    "player_defaults",
+    "turns",
+    "turn_messages",
+}
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+    finally:
+        await engine.dispose()
+    return set(names) - {"alembic_version", "sqlite_sequence"}
+
+
+async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_single_head_is_initial() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    assert script.get_heads() == ["0001_initial"]
+
+
+async def test_upgrade_downgrade_roundtrip(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    assert await current_revision(url) is None
+
+    await upgrade(url)
+    assert await current_revision(url) == "0001_initial"
+    assert await _tables(url) == TABLES
+
+    await downgrade(url)
+    assert await current_revision(url) is None
+    assert await _tables(url) == set()
+
+    await upgrade(url, "head")
+    assert await current_revision(url) == "0001_initial"
+    assert await _tables(url) == TABLES
+
+
+async def test_models_match_migrations(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    await upgrade(url)
+    assert await _diff(url, Base.metadata) == []
+
+
+async def test_drift_check_detects_changes(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    await upgrade(url)
+    changed = sa.MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["turns"].append_column(sa.Column("mood", sa.String(20)))
+    changed.tables["characters"].c.name.type = sa.String(120)
+
+    diff = _diff_kinds(await _diff(url, changed))
+    assert ("add_column", "mood") in diff
+    assert ("modify_type", "name") in diff
+
+
+def _diff_kinds(diff: list[Any]) -> set[tuple[str, str]]:
+    kinds: set[tuple[str, str]] = set()
+    for entry in diff:
+        for op in entry if isinstance(entry, list) else [entry]:
+            if op[0] == "add_column":
+                kinds.add(("add_column", op[3].name))
+            elif op[0] == "modify_type":
+                kinds.add(("modify_type", op[3]))
+    return kinds
+
+
+def test_url_with_percent_sign() -> None:
+    cfg = alembic_config("postgresql+asyncpg://u:p%40ss@host/db")
+    assert cfg.get_main_option("sqlalchemy.url") == "postgresql+asyncpg://u:p%40ss@host/db"
