@@ -1,0 +1,1 @@
+"""The Discord-facing services: plain Python the cogs call, with no Discord types."""

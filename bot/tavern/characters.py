@@ -1,0 +1,206 @@
+"""Player characters and server NPCs: create, edit, delete, list, show, export, use."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.characters.cards import CardError, export_card_v2
+from bot.characters.drafts import (
+    CharacterDraft,
+    draft_from_card,
+    draft_from_name,
+    draft_from_sheet,
+)
+from bot.characters.sheet import SheetError
+from bot.store import Character, CharacterStore, SceneStore, StoreError
+from bot.tavern.access import Access
+from bot.tavern.common import Actor, Reply, UserError
+from bot.tavern.text import MESSAGE_LIMIT
+
+Kind = Literal["player", "npc"]
+
+
+@dataclass(frozen=True)
+class CharacterInput:
+    """What a create or edit command carried."""
+
+    name: str | None = None
+    sheet: str | None = None
+    card: tuple[str, bytes] | None = None
+    card_url: str | None = None
+    avatar_url: str | None = None
+
+    def draft(self, keep_name: str | None = None) -> CharacterDraft | None:
+        """The character this input describes, or None when it carries no sheet or card."""
+        name = keep_name or self.name
+        try:
+            if self.card is not None:
+                return draft_from_card(self.card[1], self.card[0], name)
+            if self.sheet:
+                return draft_from_sheet(self.sheet, name)
+        except (SheetError, CardError) as exc:
+            raise UserError(str(exc)) from None
+        return None
+
+    def avatar(self) -> str | None:
+        """An explicit avatar, else the PNG card itself."""
+        if self.avatar_url:
+            return self.avatar_url
+        if self.card is not None and self.card[0].lower().endswith(".png"):
+            return self.card_url
+        return None
+
+
+def _label(kind: Kind) -> str:
+    return "NPC" if kind == "npc" else "character"
+
+
+class CharacterCommands:
+    """The `/character` and `/npc` command logic."""
+
+    def __init__(self, characters: CharacterStore, scenes: SceneStore, access: Access) -> None:
+        self.characters = characters
+        self.scenes = scenes
+        self.access = access
+
+    async def _find(
+        self, actor: Actor, kind: Kind, name: str, owner_id: int | None = None
+    ) -> Character:
+        if kind == "npc":
+            found = await self.characters.find_npc(actor.guild_id, name)
+        else:
+            found = await self.characters.find_player_character(
+                actor.guild_id, owner_id or actor.user_id, name
+            )
+        if found is None:
+            whose = "" if kind == "npc" or owner_id in (None, actor.user_id) else "their "
+            raise UserError(f"No {whose}{_label(kind)} named {name!r}.")
+        return found
+
+    async def _gate(self, actor: Actor, kind: Kind) -> None:
+        if kind == "npc":
+            await self.access.require_gm(actor)
+
+    async def create(self, actor: Actor, kind: Kind, data: CharacterInput) -> Reply:
+        """Create a character from a sheet, a card, or just a name."""
+        await self._gate(actor, kind)
+        draft = data.draft()
+        if draft is None:
+            if not data.name:
+                raise UserError("Give a name, a sheet or a card.")
+            try:
+                draft = draft_from_name(data.name)
+            except SheetError as exc:
+                raise UserError(str(exc)) from None
+        try:
+            character = await self.characters.create(
+                guild_id=actor.guild_id,
+                kind=kind,
+                name=draft.name,
+                sheet=draft.sheet,
+                owner_id=actor.user_id if kind == "player" else None,
+                avatar_url=data.avatar(),
+                greeting=draft.greeting,
+                card_json=draft.card_json,
+            )
+        except StoreError as exc:
+            raise UserError(str(exc)) from None
+        if (
+            kind == "player"
+            and await self.scenes.default_character(actor.guild_id, actor.user_id) is None
+        ):
+            await self.scenes.set_default_character(actor.guild_id, actor.user_id, character.id)
+        extra = " (from its card)" if draft.card_json else ""
+        return Reply(f"Created {_label(kind)} **{character.name}**{extra}.")
+
+    async def edit(self, actor: Actor, kind: Kind, name: str, data: CharacterInput) -> Reply:
+        """Replace a character's sheet, card or avatar; players edit only their own."""
+        await self._gate(actor, kind)
+        character = await self._find(actor, kind, name)
+        # Editing keeps the name: NPC names are what scenes and transcripts refer to.
+        draft = data.draft(keep_name=character.name)
+        fields: dict[str, object] = {}
+        if draft is not None:
+            fields["sheet"] = draft.sheet
+            if draft.card_json is not None:
+                fields.update(card_json=draft.card_json, greeting=draft.greeting)
+        if avatar := data.avatar():
+            fields["avatar_url"] = avatar
+        if not fields:
+            raise UserError("Nothing to change: give a sheet, a card or an avatar.")
+        try:
+            updated = await self.characters.update(character.id, **fields)
+        except StoreError as exc:
+            raise UserError(str(exc)) from None
+        return Reply(f"Updated {_label(kind)} **{updated.name}**.")
+
+    async def delete(self, actor: Actor, kind: Kind, name: str) -> Reply:
+        await self._gate(actor, kind)
+        character = await self._find(actor, kind, name)
+        await self.characters.delete(character.id)
+        return Reply(f"Deleted {_label(kind)} **{character.name}**.")
+
+    async def list(self, actor: Actor, kind: Kind, member_id: int | None = None) -> Reply:
+        await self._gate(actor, kind)
+        if kind == "npc":
+            found = await self.characters.list_npcs(actor.guild_id)
+        else:
+            found = await self.characters.list_player_characters(
+                actor.guild_id, member_id or actor.user_id
+            )
+        if not found:
+            return Reply(f"No {_label(kind)}s yet.")
+        lines = [f"- **{c.name}**" for c in found]
+        return Reply("\n".join(lines)[:MESSAGE_LIMIT])
+
+    async def show(
+        self, actor: Actor, kind: Kind, name: str, member_id: int | None = None
+    ) -> Reply:
+        await self._gate(actor, kind)
+        character = await self._find(actor, kind, name, member_id)
+        text = character.sheet
+        if character.greeting:
+            text += f"\n\n**Greeting**: {character.greeting}"
+        if len(text) > MESSAGE_LIMIT:
+            return Reply(
+                f"**{character.name}**'s sheet:",
+                file=(f"{_slug(character.name)}.md", text.encode()),
+            )
+        return Reply(text)
+
+    async def sheet_of(self, actor: Actor, kind: Kind, name: str) -> str:
+        """The current sheet text, to prefill an edit form."""
+        await self._gate(actor, kind)
+        return (await self._find(actor, kind, name)).sheet
+
+    async def export(self, actor: Actor, name: str) -> Reply:
+        """An NPC as a Character Card V2 JSON file."""
+        await self.access.require_gm(actor)
+        npc = await self._find(actor, "npc", name)
+        card = export_card_v2(npc.name, npc.sheet, npc.greeting, None, npc.card_json)
+        data = json.dumps(card, ensure_ascii=False, indent=2).encode()
+        return Reply(f"**{npc.name}** as a V2 card.", file=(f"{_slug(npc.name)}.json", data))
+
+    async def use(self, actor: Actor, name: str) -> Reply:
+        """Play this character in the current scene (and by default elsewhere)."""
+        character = await self._find(actor, "player", name)
+        await self.scenes.set_default_character(actor.guild_id, actor.user_id, character.id)
+        scene = await self.scenes.by_channel(actor.channel_id)
+        if scene is None:
+            return Reply(f"**{character.name}** is now your default character.")
+        await self.scenes.bind_player(scene.id, actor.user_id, character.id)
+        return Reply(f"You now play **{character.name}** in this scene.")
+
+    async def names(
+        self, actor: Actor, kind: Kind, prefix: str, member_id: int | None = None
+    ) -> list[str]:
+        """Autocomplete choices."""
+        owner = (member_id or actor.user_id) if kind == "player" else None
+        return await self.characters.names(actor.guild_id, kind, owner_id=owner, prefix=prefix)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "character"

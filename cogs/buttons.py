@@ -1,0 +1,92 @@
+"""Persistent buttons: Swipe / Continue / Delete under NPC turns, and the clear confirmation.
+
+They are `DynamicItem`s whose custom ids carry the turn or scene id, so they keep working
+after a restart without any stored view state.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from cogs.common import actor_from, answer
+
+if TYPE_CHECKING:
+    from bot.tavern.play import PlayService
+    from bot.tavern.scenes import SceneCommands
+
+TURN_ACTIONS = {
+    "swipe": ("Swipe", "🔄", discord.ButtonStyle.secondary),
+    "continue": ("Continue", "➡️", discord.ButtonStyle.secondary),
+    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+
+
+def _services(interaction: discord.Interaction) -> Any:
+    return interaction.client
+
+
+class TurnButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"tk:(?P<action>swipe|continue|delete):(?P<turn>[0-9]+)",
+):
+    """One of the three buttons under the newest NPC message."""
+
+    def __init__(self, action: str, turn_id: int) -> None:
+        label, emoji, style = TURN_ACTIONS[action]
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=label, emoji=emoji, style=style, custom_id=f"tk:{action}:{turn_id}"
+        )
+        super().__init__(button)
+        self.action, self.turn_id = action, turn_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> TurnButton:
+        return cls(match["action"], int(match["turn"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        play: PlayService = _services(interaction).play
+        actor = actor_from(interaction)
+        work = {
+            "swipe": play.swipe,
+            "continue": play.extend,
+            "delete": play.delete_turn,
+        }[self.action](actor, self.turn_id)
+        await answer(interaction, work, defer=True)
+
+
+def turn_controls(turn_id: int) -> discord.ui.View:
+    """The button row for a turn."""
+    view = discord.ui.View(timeout=None)
+    for action in TURN_ACTIONS:
+        view.add_item(TurnButton(action, turn_id))
+    return view
+
+
+class ClearButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tk:clear:(?P<scene>[0-9]+)"
+):
+    """Confirms `/scene clear`."""
+
+    def __init__(self, scene_id: int) -> None:
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label="Delete the history",
+            style=discord.ButtonStyle.danger,
+            custom_id=f"tk:clear:{scene_id}",
+        )
+        super().__init__(button)
+        self.scene_id = scene_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ClearButton:
+        return cls(int(match["scene"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        scenes: SceneCommands = _services(interaction).scene_commands
+        await answer(interaction, scenes.clear(actor_from(interaction), self.scene_id))

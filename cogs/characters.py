@@ -1,0 +1,238 @@
+"""`/character …` and `/npc …`: thin adapters over `CharacterCommands`."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.characters.sheet import SHEET_MAX_CHARS
+from bot.tavern.characters import CharacterCommands, CharacterInput, Kind
+from bot.tavern.common import UserError
+from cogs.common import actor_from, answer, read_attachment
+
+SHEET_SUFFIXES = (".txt", ".md")
+MODAL_SHEET_LIMIT = 4000  # Discord's cap for one text input
+
+
+async def character_input(
+    name: str | None,
+    sheet: str | None,
+    file: discord.Attachment | None,
+    avatar: discord.Attachment | None,
+) -> CharacterInput:
+    """Options → input: a .txt/.md attachment is a sheet, a .png/.json one is a card."""
+    loaded = await read_attachment(file)
+    card = None
+    if loaded is not None and loaded[0].lower().endswith(SHEET_SUFFIXES):
+        try:
+            sheet = loaded[1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError("That sheet file is not UTF-8 text.") from None
+    else:
+        card = loaded
+    if sheet is not None and len(sheet) > SHEET_MAX_CHARS:
+        raise UserError(f"Sheets are limited to {SHEET_MAX_CHARS} characters.")
+    return CharacterInput(
+        name=name,
+        sheet=sheet,
+        card=card,
+        card_url=file.url if file is not None else None,
+        avatar_url=avatar.url if avatar is not None else None,
+    )
+
+
+class SheetModal(discord.ui.Modal):
+    """A multi-line form for writing a sheet (slash options cannot hold newlines)."""
+
+    def __init__(
+        self, service: CharacterCommands, kind: Kind, *, editing: str | None, sheet: str = ""
+    ) -> None:
+        label = "NPC" if kind == "npc" else "character"
+        super().__init__(title=f"{'Edit' if editing else 'New'} {label}"[:45])
+        self.service, self.kind, self.editing = service, kind, editing
+        self.name: discord.ui.TextInput[SheetModal] = discord.ui.TextInput(
+            label="Name", max_length=80, default=editing, required=editing is None
+        )
+        self.sheet: discord.ui.TextInput[SheetModal] = discord.ui.TextInput(
+            label="Sheet (**Field**: value, - items)",
+            style=discord.TextStyle.paragraph,
+            max_length=MODAL_SHEET_LIMIT,
+            default=sheet[:MODAL_SHEET_LIMIT] or None,
+            required=True,
+        )
+        if editing is None:
+            self.add_item(self.name)
+        self.add_item(self.sheet)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        data = CharacterInput(name=self.name.value or None, sheet=self.sheet.value)
+        actor = actor_from(interaction)
+        if self.editing is None:
+            await answer(interaction, self.service.create(actor, self.kind, data))
+        else:
+            await answer(interaction, self.service.edit(actor, self.kind, self.editing, data))
+
+
+class CharacterCog(commands.Cog):
+    """Player characters and server NPCs."""
+
+    character = app_commands.Group(name="character", description="Your characters", guild_only=True)
+    npc = app_commands.Group(name="npc", description="Server NPCs (GM)", guild_only=True)
+
+    def __init__(self, service: CharacterCommands) -> None:
+        self.service = service
+
+    async def _create(
+        self,
+        interaction: discord.Interaction,
+        kind: Kind,
+        name: str | None,
+        sheet: str | None,
+        card: discord.Attachment | None,
+        avatar: discord.Attachment | None,
+    ) -> None:
+        actor = actor_from(interaction)
+        if sheet is None and card is None:
+            if kind == "npc":
+                await self.service.access.require_gm(actor)
+            await interaction.response.send_modal(SheetModal(self.service, kind, editing=None))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await character_input(name, sheet, card, avatar)
+        await answer(interaction, self.service.create(actor, kind, data))
+
+    async def _edit(
+        self,
+        interaction: discord.Interaction,
+        kind: Kind,
+        name: str,
+        sheet: str | None,
+        card: discord.Attachment | None,
+        avatar: discord.Attachment | None,
+    ) -> None:
+        actor = actor_from(interaction)
+        if sheet is None and card is None and avatar is None:
+            current = await self.service.sheet_of(actor, kind, name)
+            modal = SheetModal(self.service, kind, editing=name, sheet=current)
+            await interaction.response.send_modal(modal)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await character_input(None, sheet, card, avatar)
+        await answer(interaction, self.service.edit(actor, kind, name, data))
+
+    async def _names(
+        self, interaction: discord.Interaction, kind: Kind, current: str
+    ) -> list[app_commands.Choice[str]]:
+        member = getattr(interaction.namespace, "member", None)
+        names = await self.service.names(
+            actor_from(interaction), kind, current, getattr(member, "id", None)
+        )
+        return [app_commands.Choice(name=n, value=n) for n in names]
+
+    async def own_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._names(interaction, "player", current)
+
+    async def npc_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._names(interaction, "npc", current)
+
+    # -- /character ---------------------------------------------------------------------------
+
+    @character.command(name="create", description="Create your character (no sheet: opens a form)")
+    @app_commands.describe(card="A V2/V3 card (.png/.json) or a sheet file (.txt/.md)")
+    async def character_create(
+        self,
+        interaction: discord.Interaction,
+        name: str | None = None,
+        sheet: str | None = None,
+        card: discord.Attachment | None = None,
+        avatar: discord.Attachment | None = None,
+    ) -> None:
+        await self._create(interaction, "player", name, sheet, card, avatar)
+
+    @character.command(name="edit", description="Change your character's sheet, card or avatar")
+    @app_commands.autocomplete(name=own_names)
+    async def character_edit(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        sheet: str | None = None,
+        card: discord.Attachment | None = None,
+        avatar: discord.Attachment | None = None,
+    ) -> None:
+        await self._edit(interaction, "player", name, sheet, card, avatar)
+
+    @character.command(name="delete", description="Delete one of your characters")
+    @app_commands.autocomplete(name=own_names)
+    async def character_delete(self, interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, self.service.delete(actor_from(interaction), "player", name))
+
+    @character.command(name="list", description="List your characters, or a member's")
+    async def character_list(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        member_id = member.id if member else None
+        await answer(interaction, self.service.list(actor_from(interaction), "player", member_id))
+
+    @character.command(name="show", description="Show a character's sheet")
+    @app_commands.autocomplete(name=own_names)
+    async def character_show(
+        self, interaction: discord.Interaction, name: str, member: discord.Member | None = None
+    ) -> None:
+        member_id = member.id if member else None
+        work = self.service.show(actor_from(interaction), "player", name, member_id)
+        await answer(interaction, work)
+
+    @character.command(name="use", description="Play this character in this channel's scene")
+    @app_commands.autocomplete(name=own_names)
+    async def character_use(self, interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, self.service.use(actor_from(interaction), name))
+
+    # -- /npc ---------------------------------------------------------------------------------
+
+    @npc.command(name="create", description="Create a server NPC (no sheet or card: opens a form)")
+    @app_commands.describe(card="A V2/V3 card (.png/.json) or a sheet file (.txt/.md)")
+    async def npc_create(
+        self,
+        interaction: discord.Interaction,
+        name: str | None = None,
+        sheet: str | None = None,
+        card: discord.Attachment | None = None,
+        avatar: discord.Attachment | None = None,
+    ) -> None:
+        await self._create(interaction, "npc", name, sheet, card, avatar)
+
+    @npc.command(name="edit", description="Change an NPC's sheet, card or avatar")
+    @app_commands.autocomplete(name=npc_names)
+    async def npc_edit(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        sheet: str | None = None,
+        card: discord.Attachment | None = None,
+        avatar: discord.Attachment | None = None,
+    ) -> None:
+        await self._edit(interaction, "npc", name, sheet, card, avatar)
+
+    @npc.command(name="delete", description="Delete an NPC")
+    @app_commands.autocomplete(name=npc_names)
+    async def npc_delete(self, interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, self.service.delete(actor_from(interaction), "npc", name))
+
+    @npc.command(name="list", description="List the server's NPCs")
+    async def npc_list(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.service.list(actor_from(interaction), "npc"))
+
+    @npc.command(name="show", description="Show an NPC's sheet")
+    @app_commands.autocomplete(name=npc_names)
+    async def npc_show(self, interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, self.service.show(actor_from(interaction), "npc", name))
+
+    @npc.command(name="export", description="Download an NPC as a Character Card V2")
+    @app_commands.autocomplete(name=npc_names)
+    async def npc_export(self, interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, self.service.export(actor_from(interaction), name))

@@ -1,0 +1,180 @@
+"""Posting as characters: one bot-owned webhook per channel, `**Name**: text` without one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.tavern.text import split_message, webhook_username
+from cogs.buttons import turn_controls
+from cogs.common import NO_MENTIONS
+
+log = logging.getLogger("tavernkeep.discord")
+WEBHOOK_NAME = "Tavernkeep"
+
+
+@dataclass
+class Target:
+    """Where to post: the channel, and the thread inside it when posting to a thread."""
+
+    channel: discord.abc.Messageable
+    parent: discord.TextChannel | discord.ForumChannel | None
+    thread: discord.Thread | None
+
+
+class WebhookPoster:
+    """Implements `bot.tavern.common.Poster` with channel webhooks."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+        self._hooks: dict[int, discord.Webhook | None] = {}
+        self._own_ids: set[int] = set()
+
+    def owns_webhook(self, webhook_id: int) -> bool:
+        return webhook_id in self._own_ids
+
+    async def _target(self, channel_id: int) -> Target:
+        channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+        if isinstance(channel, discord.Thread):
+            parent = channel.parent
+            return Target(
+                channel,
+                parent if isinstance(parent, discord.TextChannel | discord.ForumChannel) else None,
+                channel,
+            )
+        if isinstance(channel, discord.TextChannel):
+            return Target(channel, channel, None)
+        if isinstance(channel, discord.abc.Messageable):
+            return Target(channel, None, None)
+        raise RuntimeError(f"channel {channel_id} cannot hold messages")
+
+    async def _webhook(self, target: Target) -> discord.Webhook | None:
+        """The bot's webhook on the (parent) channel; None when Manage Webhooks is missing."""
+        parent = target.parent
+        if parent is None:
+            return None
+        if parent.id in self._hooks:
+            return self._hooks[parent.id]
+        hook: discord.Webhook | None = None
+        try:
+            me = self.client.user
+            for existing in await parent.webhooks():
+                if (
+                    existing.token
+                    and existing.user is not None
+                    and me
+                    and existing.user.id == me.id
+                ):
+                    hook = existing
+                    break
+            if hook is None:
+                hook = await parent.create_webhook(name=WEBHOOK_NAME, reason="Tavernkeep NPC posts")
+        except discord.Forbidden:
+            log.warning("no Manage Webhooks in #%s: posting NPC turns as the bot", parent)
+        if hook is not None:
+            self._own_ids.add(hook.id)
+        self._hooks[parent.id] = hook
+        return hook
+
+    async def _send(
+        self,
+        target: Target,
+        hook: discord.Webhook | None,
+        speaker: str,
+        avatar: str | None,
+        text: str,
+    ) -> discord.Message:
+        if hook is None:
+            return await target.channel.send(f"**{speaker}**: {text}", allowed_mentions=NO_MENTIONS)
+        return await hook.send(
+            text,
+            username=webhook_username(speaker),
+            avatar_url=avatar or discord.utils.MISSING,
+            thread=target.thread or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+            wait=True,
+        )
+
+    async def post_turn(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+    ) -> list[int]:
+        target = await self._target(channel_id)
+        hook = await self._webhook(target)
+        return [
+            (await self._send(target, hook, speaker, avatar_url, part)).id
+            for part in split_message(text)
+        ]
+
+    async def edit_turn(
+        self,
+        channel_id: int,
+        message_ids: Sequence[int],
+        speaker: str,
+        avatar_url: str | None,
+        text: str,
+    ) -> list[int]:
+        target = await self._target(channel_id)
+        hook = await self._webhook(target)
+        parts = split_message(text)
+        ids: list[int] = []
+        for index, part in enumerate(parts):
+            if index < len(message_ids):
+                await self._edit(
+                    target,
+                    hook,
+                    message_ids[index],
+                    content=part if hook else f"**{speaker}**: {part}",
+                )
+                ids.append(message_ids[index])
+            else:
+                ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
+        await self.delete_messages(channel_id, message_ids[len(parts) :])
+        return ids
+
+    async def _edit(
+        self, target: Target, hook: discord.Webhook | None, message_id: int, **fields: object
+    ) -> None:
+        if hook is not None:
+            await hook.edit_message(
+                message_id,
+                thread=target.thread or discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+                **fields,  # type: ignore[arg-type]
+            )
+        else:
+            partial = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+            await partial.edit(allowed_mentions=NO_MENTIONS, **fields)
+
+    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
+        if not message_ids:
+            return
+        target = await self._target(channel_id)
+        hook = await self._webhook(target)
+        for message_id in message_ids:
+            with contextlib.suppress(discord.NotFound):
+                if hook is not None:
+                    await hook.delete_message(
+                        message_id, thread=target.thread or discord.utils.MISSING
+                    )
+                else:
+                    await target.channel.get_partial_message(message_id).delete()  # type: ignore[attr-defined]
+
+    async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None:
+        target = await self._target(channel_id)
+        hook = await self._webhook(target)
+        view = turn_controls(turn_id) if turn_id is not None else None
+        await self._edit(target, hook, message_id, view=view)
+
+    async def notice(self, channel_id: int, text: str) -> None:
+        target = await self._target(channel_id)
+        await target.channel.send(f"*{text}*", allowed_mentions=NO_MENTIONS)
+
+    @contextlib.asynccontextmanager
+    async def typing(self, channel_id: int) -> AsyncIterator[None]:
+        target = await self._target(channel_id)
+        async with target.channel.typing():
+            yield
