@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     """Every Tavernkeep setting; names are the environment keys."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
     )
 
     discord_token: SecretStr | None = None
