@@ -238,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Migration chatter on every start is noise for players; problems still surface as errors.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return asyncio.run(args.handler(settings, args))
     except USER_ERRORS as exc:

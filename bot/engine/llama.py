@@ -58,23 +58,27 @@ class LlamaEngine:
 
     def _load(self) -> None:
         from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
 
         started = time.perf_counter()
         kv_type = _KV_TYPES[self.options.kv_cache_type]
+        # llama.cpp warns about the context of a vocabulary-only load; nothing to act on.
+        quiet = suppress_stdout_stderr(disable=not self.options.vocab_only)
         try:
-            self._llm = Llama(
-                model_path=str(self.options.model_path),
-                n_ctx=self.options.n_ctx,
-                n_gpu_layers=self.options.n_gpu_layers,
-                n_threads=self.options.n_threads,
-                n_batch=self.options.n_batch,
-                flash_attn=self.options.flash_attn,
-                type_k=kv_type,
-                type_v=kv_type,
-                seed=self.options.seed if self.options.seed >= 0 else 0xFFFFFFFF,
-                vocab_only=self.options.vocab_only,
-                verbose=False,
-            )
+            with quiet:
+                self._llm = Llama(
+                    model_path=str(self.options.model_path),
+                    n_ctx=self.options.n_ctx,
+                    n_gpu_layers=self.options.n_gpu_layers,
+                    n_threads=self.options.n_threads,
+                    n_batch=self.options.n_batch,
+                    flash_attn=self.options.flash_attn,
+                    type_k=kv_type,
+                    type_v=kv_type,
+                    seed=self.options.seed if self.options.seed >= 0 else 0xFFFFFFFF,
+                    vocab_only=self.options.vocab_only,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError) as exc:
             raise EngineError(f"could not load {self.options.model_path}: {exc}") from exc
         if not self.options.vocab_only:

