@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.tavern.text import split_message, webhook_username
+from bot.tavern.text import MESSAGE_LIMIT, split_message, webhook_username
 from cogs.buttons import turn_controls
 from cogs.common import NO_MENTIONS
 
@@ -99,6 +99,12 @@ class WebhookPoster:
             wait=True,
         )
 
+    @staticmethod
+    def _split(hook: discord.Webhook | None, speaker: str, text: str) -> list[str]:
+        """Message-sized parts; without a webhook each part also carries `**Name**: `."""
+        prefix = 0 if hook is not None else len(f"**{speaker}**: ")
+        return split_message(text, MESSAGE_LIMIT - prefix)
+
     async def post_turn(
         self, channel_id: int, speaker: str, avatar_url: str | None, text: str
     ) -> list[int]:
@@ -106,7 +112,7 @@ class WebhookPoster:
         hook = await self._webhook(target)
         return [
             (await self._send(target, hook, speaker, avatar_url, part)).id
-            for part in split_message(text)
+            for part in self._split(hook, speaker, text)
         ]
 
     async def edit_turn(
@@ -119,7 +125,7 @@ class WebhookPoster:
     ) -> list[int]:
         target = await self._target(channel_id)
         hook = await self._webhook(target)
-        parts = split_message(text)
+        parts = self._split(hook, speaker, text)
         ids: list[int] = []
         for index, part in enumerate(parts):
             if index < len(message_ids):

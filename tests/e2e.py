@@ -3,16 +3,81 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import base64
+import contextlib
+import io
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
 
 from bot.cli import Core, open_core
 from bot.discord_app import TavernBot, create_bot
 from bot.settings import Settings, load_settings
-from tests.fake_discord import FakeDiscord, restore_discord_py_urls
+from bot.store import Scene, Turn
+from bot.tavern.play import PlayService
+from tests.fake_discord import FakeDiscord, Interaction, restore_discord_py_urls
+from tests.fake_discord.payloads import BOT_PERMISSIONS, MANAGE_WEBHOOKS
+from tests.fake_discord.server import error as fake_error
 
 READY_TIMEOUT = 30.0
+REPLY_TIMEOUT = 10.0  # a command answer that needs no model work
+MODEL_TIMEOUT = 120.0  # a whole NPC round, a swipe or a continue on the demo model
+NO_MENTIONS = {"parse": []}
+
+Json = dict[str, Any]
+
+
+class Probe:
+    """Records which gateway events the bot's play service has finished handling.
+
+    It wraps `PlayService.on_message/on_edit/on_delete` on the running instance, so tests can
+    wait for "the bot has dealt with message X" instead of sleeping. Messages the bot drops
+    before the play service (its own REST messages) never show up here.
+    """
+
+    KINDS = ("message", "edit", "delete")
+
+    def __init__(self, play: PlayService) -> None:
+        self._done: dict[tuple[str, int], asyncio.Event] = {}
+        original_message, original_edit = play.on_message, play.on_edit
+        original_delete = play.on_delete
+
+        async def on_message(message: Any) -> None:
+            try:
+                await original_message(message)
+            finally:
+                self._event("message", message.message_id).set()
+
+        async def on_edit(message_id: int, content: str) -> None:
+            try:
+                await original_edit(message_id, content)
+            finally:
+                self._event("edit", message_id).set()
+
+        async def on_delete(message_ids: Sequence[int]) -> None:
+            try:
+                await original_delete(message_ids)
+            finally:
+                for message_id in message_ids:
+                    self._event("delete", message_id).set()
+
+        play.on_message = on_message  # type: ignore[method-assign]
+        play.on_edit = on_edit  # type: ignore[method-assign]
+        play.on_delete = on_delete  # type: ignore[method-assign]
+
+    def _event(self, kind: str, message_id: int | str) -> asyncio.Event:
+        return self._done.setdefault((kind, int(message_id)), asyncio.Event())
+
+    async def handled(
+        self, kind: str, message_id: int | str, timeout: float = REPLY_TIMEOUT
+    ) -> None:
+        """Wait until the play service has finished with this message's event."""
+        assert kind in self.KINDS
+        await asyncio.wait_for(self._event(kind, message_id).wait(), timeout)
 
 
 @dataclass
@@ -23,6 +88,26 @@ class Running:
     bot: TavernBot
     core: Core
     task: asyncio.Task[None]
+    probe: Probe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.probe = Probe(self.bot.play)
+
+    async def idle(self, timeout: float = MODEL_TIMEOUT) -> None:
+        """Wait until no NPC round runs or waits anywhere."""
+        await asyncio.wait_for(self.bot.play.scheduler.wait_idle(), timeout)
+
+    async def scene(self, channel_id: int) -> Scene:
+        scene = await self.core.stores.scenes.by_channel(channel_id)
+        assert scene is not None, f"no active scene in {channel_id}"
+        return scene
+
+    async def turns(self, channel_id: int, *, include_deleted: bool = True) -> list[Turn]:
+        """Every stored turn of the channel's scene, oldest first."""
+        scene = await self.core.stores.scenes.by_channel(channel_id, active_only=False)
+        assert scene is not None, f"no scene in {channel_id}"
+        iterator = self.core.stores.turns.iter_all(scene.id, include_deleted=include_deleted)
+        return [turn async for turn in iterator]
 
 
 def e2e_settings(fake: FakeDiscord, db_path: Path, **overrides: object) -> Settings:
@@ -49,29 +134,181 @@ async def start_bot(fake: FakeDiscord, settings: Settings) -> Running:
     core = await open_core(settings)
     bot = create_bot(core, guild_ready_timeout=0.05)
     task = asyncio.create_task(bot.start("fake-token"))
-    async with asyncio.timeout(READY_TIMEOUT):
-        await fake.wait_ready(timeout=READY_TIMEOUT)
-        await bot.synced.wait()
-        await bot.wait_until_ready()
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await fake.wait_ready(timeout=READY_TIMEOUT)
+            await bot.synced.wait()
+            await bot.wait_until_ready()
+    except BaseException:
+        await stop_bot(Running(fake, bot, core, task))
+        raise
     return Running(fake, bot, core, task)
 
 
 async def stop_bot(running: Running) -> None:
     """Close the bot and the core; the fake keeps running."""
     await running.bot.close()
-    try:
+    with contextlib.suppress(Exception):  # the task may end with the close; nothing to report
         await running.task
-    except Exception:  # the task may end with the close; nothing to report
-        pass
     await running.core.close()
 
 
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    """A started fake Discord (use from a fixture)."""
+async def fake_discord(
+    setup: Callable[[FakeDiscord], None] | None = None,
+) -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord (use from a fixture); `setup` runs before it serves."""
     fake = FakeDiscord()
+    if setup is not None:
+        setup(fake)
     await fake.start()
     try:
         yield fake
     finally:
         await fake.stop()
         restore_discord_py_urls()
+
+
+def forbid_webhooks(fake: FakeDiscord) -> None:
+    """Take Manage Webhooks away from the bot: listing and creating webhooks answer 403.
+
+    The fake does not check permissions on these routes itself, so the two handlers are
+    swapped on this instance and its route table rebuilt.
+    """
+
+    async def missing_permissions(*_: object) -> Any:
+        return fake_error(403, "Missing Permissions", 50013)
+
+    role = fake.roles[fake.bot_role_id]
+    role["permissions"] = str(BOT_PERMISSIONS & ~MANAGE_WEBHOOKS)
+    fake._get_channel_webhooks = missing_permissions  # type: ignore[method-assign]
+    fake._create_webhook = missing_permissions  # type: ignore[method-assign]
+    fake._routes = fake._route_table()
+
+
+# ------------------------------------------------------------------------------ interactions
+
+
+async def answer_of(fake: FakeDiscord, handle: Interaction, timeout: float = REPLY_TIMEOUT) -> Json:
+    """The message the bot finally answered an interaction with (after a defer: the followup)."""
+    body = await handle.response(timeout)
+    if body["type"] == 5:
+        return await handle.followup(timeout)
+    if body["type"] == 4:
+        assert handle.original_message_id is not None
+        return fake.message(handle.original_message_id)
+    raise AssertionError(f"unexpected interaction response: {body}")
+
+
+def is_ephemeral(message: Json) -> bool:
+    return bool(message["flags"] & 64)
+
+
+def attachment_text(message: Json) -> tuple[str, str]:
+    """(filename, text) of the single file attached to a message."""
+    assert len(message["attachments"]) == 1, message["attachments"]
+    attachment = message["attachments"][0]
+    return attachment["filename"], bytes(attachment["data"]).decode("utf-8")
+
+
+async def command(
+    fake: FakeDiscord,
+    name: str,
+    subcommand: str | None = None,
+    *,
+    user_id: int,
+    channel_id: int,
+    options: dict[str, Any] | None = None,
+    attachments: dict[str, tuple[str, bytes]] | None = None,
+    timeout: float = REPLY_TIMEOUT,
+) -> Json:
+    """Run a slash command and return the bot's final answer message."""
+    handle = await fake.slash(
+        name,
+        subcommand=subcommand,
+        user_id=user_id,
+        channel_id=channel_id,
+        options=options,
+        attachments=attachments,
+    )
+    return await answer_of(fake, handle, timeout)
+
+
+async def click(
+    fake: FakeDiscord,
+    message_id: int | str,
+    custom_id: str,
+    *,
+    user_id: int,
+    channel_id: int,
+    timeout: float = MODEL_TIMEOUT,
+) -> Json:
+    """Press a button and return the bot's final answer message."""
+    handle = await fake.click(int(message_id), custom_id, user_id=user_id, channel_id=channel_id)
+    return await answer_of(fake, handle, timeout)
+
+
+def custom_ids(message: Json) -> list[str]:
+    """Every component custom id on a message."""
+    found: list[str] = []
+
+    def walk(components: list[Json]) -> None:
+        for component in components:
+            if "custom_id" in component:
+                found.append(component["custom_id"])
+            walk(list(component.get("components") or []))
+
+    walk(message.get("components") or [])
+    return found
+
+
+# ------------------------------------------------------------------------------ channel play
+
+
+def npc_posts(fake: FakeDiscord, channel_id: int, since: int = 0) -> list[Json]:
+    """Messages posted through webhooks into `channel_id` (NPC turns), oldest first."""
+    return [
+        m
+        for m in fake.messages[since:]
+        if m["source"] == "webhook" and int(m["channel_id"]) == channel_id
+    ]
+
+
+async def player_says(
+    running: Running, channel_id: int, author_id: int, content: str, **kwargs: Any
+) -> Json:
+    """A member posts; returns once the bot has stored it and any round it started is done."""
+    message = await running.fake.user_message(channel_id, author_id, content, **kwargs)
+    await running.probe.handled("message", message["id"])
+    await running.idle()
+    return message
+
+
+async def settle(running: Running, messages: Sequence[Json]) -> None:
+    """Wait until the bot has seen `messages` (e.g. its own webhook posts) and is idle again."""
+    for message in messages:
+        await running.probe.handled("message", message["id"])
+    await running.idle()
+
+
+def card_png(card: Json) -> bytes:
+    """A PNG with the card as a base64 `chara` tEXt chunk, built with Pillow only."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("chara", base64.b64encode(json.dumps(card).encode()).decode("ascii"))
+    out = io.BytesIO()
+    Image.new("RGB", (32, 48), (90, 60, 30)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def assert_no_pings_or_tracebacks(fake: FakeDiscord) -> None:
+    """Everything the bot and its webhooks sent allowed no mentions; no traceback leaked."""
+    for execution in fake.webhook_executions:
+        assert execution["allowed_mentions"] == NO_MENTIONS, execution
+    for message in fake.messages:
+        assert "Traceback" not in message["content"], message["content"]
+        assert len(message["content"]) <= 2000, len(message["content"])
+        if message["source"] == "user":
+            continue
+        assert message["allowed_mentions"] == NO_MENTIONS, message
+        assert message["mentions"] == [] and message["mention_roles"] == []
+        assert not message["mention_everyone"]
+    assert fake.unknown_routes == []

@@ -170,54 +170,47 @@ async def test_seeded_rounds_only_voice_the_scene_npcs(engine: LlamaEngine, db: 
 
 # 2. The impersonation guard on real model text.
 
+TRANSCRIPT = (
+    ("Rook", "Who cut the chain?"),
+    ("Old Tobin", "The fog did."),
+    ("Ilse", "Fog has no hands."),
+    ("Old Tobin", "Then ask the gulls."),
+    ("Rook", "Gulls don't talk."),
+    ("Marta Vell", "Neither do smugglers, it seems."),
+    ("Rook", "I talk plenty."),
+    ("Old Tobin", "Too much, lad."),
+)
 
-async def test_impersonation_guard_cuts_real_output(engine: LlamaEngine, db: Database) -> None:
-    stores, scene = await _example(db)
-    exchange = [
-        ("Rook", "Who cut the chain?"),
-        ("Old Tobin", "The fog did."),
-        ("Ilse", "Fog has no hands."),
-        ("Old Tobin", "Then ask the gulls."),
-        ("Rook", "Gulls don't talk."),
-        ("Marta Vell", "Neither do smugglers, it seems."),
-        ("Rook", "I talk plenty."),
-        ("Old Tobin", "Too much, lad."),
-    ] * 3
-    for speaker, text in exchange:
-        await _say(stores, scene, speaker, text)
-    view = await _view(stores, scene, Sampler(max_tokens=80), max_replies=1)
-    director = TurnDirector(engine, stores.turns)
+
+async def test_impersonation_guard_cuts_real_output(engine: LlamaEngine) -> None:
+    """A run of short alternating lines makes the model carry on with the next speaker's line."""
     speaker = "Old Tobin"
-    plan = await director.build_prompt(view, speaker)
     others = tuple(n for n in (*PLAYERS, *NPCS) if n != speaker)
-    # Only the format's block stops: the player-name stops would hide what the guard must cut.
-    block_stops = tuple(s for s in plan.rendered.stops if not s.startswith("\n"))
-    assert block_stops and len(block_stops) < len(plan.rendered.stops)
-
+    lines = [f"{who}: {text}" for who, text in TRANSCRIPT * 2]
+    prompt = (
+        "A night on the docks of Lantern Harbor. Rook and Ilse question Old Tobin and "
+        "Marta Vell.\n\n" + "\n".join(lines) + "\nRook: What did you see, Tobin?\nOld Tobin:"
+    )
     found = None
-    for seed in range(40):
-        request = GenerationRequest(
-            prompt=plan.rendered.text,
-            sampler=Sampler(seed=seed, max_tokens=80),
-            stops=block_stops,
-        )
+    for seed in range(12):
+        request = GenerationRequest(prompt, Sampler(seed=seed, max_tokens=48))
         raw = (await engine.complete(request)).text
-        if any(f"\n{name}:" in raw for name in others):
+        if "\nRook:" in raw and raw.strip():
             found = (seed, raw)
             break
-    assert found is not None, "no seed in 0..39 made the model write another character's line"
+    assert found is not None, "no seed in 0..11 made the model write Rook's line"
     seed, raw = found
     cleaned = clean_reply(raw, speaker, others)
     print(f"\nseed {seed}: raw {raw!r}\ncleaned {cleaned!r}")
-    first_cut = min(raw.index(f"\n{n}:") for n in others if f"\n{n}:" in raw)
+    assert _impersonates(raw, PLAYERS)  # the raw text really did speak for a player
     assert cleaned, raw
     assert not _impersonates(cleaned, others), (raw, cleaned)
-    for name in others:
-        assert f"\n{name}:" not in cleaned
+    assert "Rook:" not in cleaned and "Ilse:" not in cleaned
     # The cleaned text is the start of the raw text, ending before the first foreign line.
-    body = raw.strip().removeprefix(f"{speaker}:").lstrip()
-    assert body.startswith(cleaned)
-    assert raw.find(cleaned) + len(cleaned) <= first_cut
+    first_cut = min(raw.index(f"\n{n}:") for n in others if f"\n{n}:" in raw)
+    assert raw.lstrip().startswith(cleaned)
+    assert raw.index(cleaned) + len(cleaned) <= first_cut
+    assert raw[:first_cut].strip() == cleaned
 
 
 # 3. Cancellation.
@@ -246,7 +239,6 @@ async def test_cancel_token_stops_within_one_token(engine: LlamaEngine) -> None:
     )
     assert again.finish_reason in ("stop", "length")
     assert again.text.strip()
-    assert again.generated_tokens <= 12
 
 
 async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine) -> None:
@@ -284,6 +276,18 @@ async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine)
     assert total <= at_cancel + 20, (at_cancel, total)  # stopped soon, far from 400
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="Completion.generated_tokens counts stream chunks, including the final empty "
+    "finish chunk (bot/engine/llama.py _generate: steps += 1)",
+)
+async def test_generated_tokens_is_the_number_of_generated_tokens(engine: LlamaEngine) -> None:
+    request = GenerationRequest("The harbor lamps", Sampler(seed=4, max_tokens=5))
+    completion = await engine.complete(request)
+    assert completion.finish_reason == "length"
+    assert completion.generated_tokens == 5
+
+
 # 4. Budget on the real tokenizer.
 
 
@@ -310,8 +314,8 @@ async def test_budget_keeps_the_prompt_within_the_context(
 
     limit = N_CTX - sampler.max_tokens
     system = view.fmt.system_block(view.context)
-    previous = None
-    changes = 0
+    previous: tuple[int, str] | None = None
+    changes = stable = 0
     # One full trim cycle (TRIM_STEP appends), so every alignment of the window is seen.
     for extra in range(17):
         if extra:
@@ -326,17 +330,21 @@ async def test_budget_keeps_the_prompt_within_the_context(
         assert _filler(0) not in text and "Turn 0000" not in text
         assert text.endswith("[INST]model\nOld Tobin:")
         first = plan.history[0].seq
-        assert first % 16 == 0  # trimmed on a step boundary
         if previous is not None:
             prev_first, prev_text = previous
             if first == prev_first:
                 # Prefix-stable: everything but the header is the start of the next prompt.
                 stem = prev_text.removesuffix("[INST]model\nOld Tobin:")
                 assert text.startswith(stem)
+                stable += 1
             else:
+                assert first > prev_first
                 changes += 1
+        if extra == 1:
+            assert first == previous[0]  # one more turn: same first-kept turn
         previous = (first, text)
-    assert changes <= 2  # the window start moves rarely, so the KV prefix survives
+    print(f"\nwindow start moved {changes} times in 16 appends")
+    assert changes <= 2 and stable >= 14  # the start moves rarely: the KV prefix survives
 
 
 @pytest.mark.xfail(
@@ -403,13 +411,23 @@ async def test_model_chooses_only_npc_names(engine: LlamaEngine, db: Database) -
 
 
 async def _cold(engine: LlamaEngine, request: GenerationRequest) -> str:
+    """The same request on an emptied context: every prompt token evaluated from scratch."""
     await engine._call(engine.llm.reset)
     return (await engine.complete(replace(request, channel=None))).text
 
 
-async def test_state_cache_restore_matches_a_cold_run(engine: LlamaEngine, db: Database) -> None:
+def _follow_up(prompt: str, reply: str) -> str:
+    return (
+        f"{prompt}{reply}[/INST]\n"
+        "[INST]user\nRook: And what do the gulls say tonight?[/INST]\n[INST]model\nOld Tobin:"
+    )
+
+
+async def test_state_cache_restore_matches_unswitched_and_cold_runs(
+    engine: LlamaEngine, db: Database
+) -> None:
     stores, scene = await _example(db)
-    view = await _view(stores, scene, Sampler(max_tokens=24), max_replies=1)
+    view = await _view(stores, scene, Sampler(max_tokens=16), max_replies=1)
     director = TurnDirector(engine, stores.turns)
     prompt_a = (await director.build_prompt(view, "Old Tobin")).rendered.text
     prompt_b = (
@@ -418,33 +436,45 @@ async def test_state_cache_restore_matches_a_cold_run(engine: LlamaEngine, db: D
     )
     cache = engine.state_cache
     assert cache is not None
-    sampler = Sampler(seed=11, max_tokens=24)
+    first_sampler = Sampler(seed=11, max_tokens=16)
+    next_sampler = Sampler(seed=12, max_tokens=16)
 
-    first = await engine.complete(GenerationRequest(prompt_a, sampler, channel="chan-a"))
-    await engine.complete(GenerationRequest(prompt_b, sampler, channel="chan-b"))
-    restores = cache.stats.restores
-    restored_tokens = cache.stats.restored_tokens
+    # Reference: channel a answers, then its follow-up runs without any channel switch.
+    await engine._call(engine.llm.reset)
+    first = await engine.complete(GenerationRequest(prompt_a, first_sampler, channel="kv-a"))
+    assert first.text.strip()
+    follow = GenerationRequest(_follow_up(prompt_a, first.text), next_sampler, channel="kv-a")
+    unswitched = (await engine.complete(follow)).text
 
-    extended = (
-        f"{prompt_a} {first.text.strip()}[/INST]\n"
-        "[INST]user\nRook: And what do the gulls say tonight?[/INST]\n[INST]model\nOld Tobin:"
+    # Same again, but channel b takes the context in between: a's cells come from a snapshot.
+    await engine._call(engine.llm.reset)
+    again = await engine.complete(GenerationRequest(prompt_a, first_sampler, channel="kv-a"))
+    assert again.text == first.text  # seeded generation is deterministic
+    await engine.complete(GenerationRequest(prompt_b, first_sampler, channel="kv-b"))
+    restores, restored_tokens = cache.stats.restores, cache.stats.restored_tokens
+    restored = (await engine.complete(follow)).text
+    assert cache.stats.restores == restores + 1
+    assert cache.stats.restored_tokens - restored_tokens > 500  # the scene's system block and more
+    assert restored.strip()
+    assert restored == unswitched
+
+    # A follow-up that shares only the prompt with the snapshot (the generated cells are not
+    # reused): a restored state must give exactly what a cold context gives.
+    other = GenerationRequest(
+        _follow_up(prompt_a, " Hm. The gulls know."), next_sampler, channel="kv-a"
     )
-    warm_request = GenerationRequest(extended, Sampler(seed=12, max_tokens=24), channel="chan-a")
-    warm = await engine.complete(warm_request)
-    assert cache.stats.restores == restores + 1
-    assert cache.stats.restored_tokens - restored_tokens > 500  # the scene's system block
-    cold = await _cold(engine, warm_request)
-    assert warm.text.strip()
-    assert warm.text == cold
-
-    # Edit one character in the middle of a's history: the snapshot must not be reused past it.
-    middle = extended.index("twenty years")
-    edited = extended[:middle] + "thirty" + extended[middle + len("twenty") :]
-    assert edited != extended and len(edited) == len(extended)
-    await engine.complete(GenerationRequest(prompt_b, sampler, channel="chan-b"))
+    await engine.complete(GenerationRequest(prompt_b, first_sampler, channel="kv-b"))
     restores = cache.stats.restores
-    edited_request = replace(warm_request, prompt=edited)
-    warm_edited = await engine.complete(edited_request)
+    warm = (await engine.complete(other)).text
     assert cache.stats.restores == restores + 1
-    cold_edited = await _cold(engine, edited_request)
-    assert warm_edited.text == cold_edited
+    assert warm == await _cold(engine, other)
+
+    # Edit one character in the middle of a's history: nothing past the edit may be reused.
+    middle = other.prompt.index("twenty years")
+    edited_prompt = other.prompt[:middle] + "thirty" + other.prompt[middle + len("twenty") :]
+    edited = replace(other, prompt=edited_prompt)
+    await engine.complete(GenerationRequest(prompt_b, first_sampler, channel="kv-b"))
+    restores = cache.stats.restores
+    warm_edited = (await engine.complete(edited)).text
+    assert cache.stats.restores == restores + 1
+    assert warm_edited == await _cold(engine, edited)

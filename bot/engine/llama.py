@@ -115,10 +115,11 @@ class LlamaEngine:
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
-    def _pieces(self, request: GenerationRequest) -> Iterator[dict[str, Any]]:
+    def _pieces(
+        self, request: GenerationRequest, prompt_tokens: list[int]
+    ) -> Iterator[dict[str, Any]]:
         sampler = request.sampler
         if request.channel is not None and self.state_cache is not None:
-            prompt_tokens = self._llm.tokenize(request.prompt.encode("utf-8"), special=True)
             self.state_cache.activate(request.channel, prompt_tokens)
         return self._llm.create_completion(
             request.prompt,
@@ -143,10 +144,13 @@ class LlamaEngine:
         started = time.perf_counter()
         first: float | None = None
         parts: list[str] = []
+        steps = 0
         finish: FinishReason = "stop"
+        prompt_tokens = self._llm.tokenize(request.prompt.encode("utf-8"), special=True)
         try:
-            stream = self._pieces(request)
+            stream = self._pieces(request, prompt_tokens)
             for chunk in stream:
+                steps += 1
                 if cancel.cancelled:
                     finish = "cancelled"
                     stream.close()
@@ -169,8 +173,8 @@ class LlamaEngine:
         return Completion(
             text=text,
             finish_reason=finish,
-            prompt_tokens=0,
-            generated_tokens=len(self._tokenize(text)) if text else 0,
+            prompt_tokens=len(prompt_tokens),
+            generated_tokens=steps,
             first_token_seconds=first,
             total_seconds=time.perf_counter() - started,
         )

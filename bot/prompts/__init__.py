@@ -1,29 +1,4 @@
 """Prompt formats and prompt rendering."""
 
-from bot.prompts.formats import (
-    AlpacaLimarpFormat,
-    ChatMLFormat,
-    FloorChoice,
-    GroupInstFormat,
-    PromptFormat,
-    RenderedPrompt,
-    UnknownFormatError,
-    get_format,
-    is_ooc,
-    join_names,
-    render_prompt,
-)
-
-__all__ = [
-    "AlpacaLimarpFormat",
-    "ChatMLFormat",
-    "FloorChoice",
-    "GroupInstFormat",
-    "PromptFormat",
-    "RenderedPrompt",
-    "UnknownFormatError",
-    "get_format",
-    "is_ooc",
-    "join_names",
-    "render_prompt",
-]
+from bot.prompts.formats import *  # noqa: F403
+from bot.prompts.formats import __all__ as __all__

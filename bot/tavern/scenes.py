@@ -203,8 +203,9 @@ class SceneCommands:
         if scene.channel_id != actor.channel_id:
             raise UserError("That button belongs to another channel.")
         self.play.scheduler.cancel_pending(str(scene.channel_id))
-        removed = await self.turns.clear(scene.id)
-        return Reply(f"Cleared {removed} turns.", ephemeral=False)
+        visible = await self.turns.count(scene.id)  # the number the confirmation named
+        await self.turns.clear(scene.id)
+        return Reply(f"Cleared {visible} turns.", ephemeral=False)
 
     async def set_gm_role(self, actor: Actor, role_id: int | None) -> Reply:
         if not actor.manage_guild:

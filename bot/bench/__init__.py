@@ -1,0 +1,163 @@
+"""`tavernkeep bench`: bot overhead, KV-cache reuse and storage, measured side by side.
+
+Everything runs in one process against a scratch SQLite file (never DATABASE_URL) and the
+configured model (MODEL_PATH, else the demo model), with N_CTX raised to at least 4,096.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bot.bench.model import ModelBench
+from bot.bench.report import build_report, render
+from bot.bench.sizes import FULL, QUICK, BenchSizes
+from bot.bench.storage import StorageFigures, measure_storage
+from bot.scenes.service import base_sampler
+from bot.settings import Settings
+
+__all__ = ["FULL", "QUICK", "BenchSizes", "run_bench"]
+
+BENCH_SEED = 1234
+
+
+def _steps(sizes: BenchSizes) -> int:
+    return (
+        1  # load
+        + 1  # histories
+        + sizes.channels  # cold pass
+        + sizes.warm_repeats
+        + sizes.switch_passes * sizes.channels
+        + sizes.overhead_repeats
+        + 2  # prefix reuse, aligned and not
+        + len(sizes.storage_sizes)
+    )
+
+
+async def run_bench(
+    settings: Settings,
+    *,
+    quick: bool = False,
+    json_path: Path | str | None = None,
+    console: Console | None = None,
+) -> int:
+    """Run every phase, print the table, write the JSON; returns the exit code."""
+    from bot.cli import open_core
+
+    console = console or Console(highlight=False)
+    sizes = QUICK if quick else FULL
+    started = time.perf_counter()
+    sampler = base_sampler(settings)
+    sampler = replace(
+        sampler,
+        seed=settings.seed if settings.seed >= 0 else BENCH_SEED,
+        max_tokens=sizes.reply_tokens,
+    )
+    n_ctx = max(settings.n_ctx, sizes.min_ctx)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("loading the model", total=_steps(sizes))
+
+    def note(line: str) -> None:
+        progress.console.print(f"  [dim]{line}[/]")
+        progress.advance(task)
+
+    def phase(name: str) -> None:
+        progress.update(task, description=name)
+        progress.console.print(f"[bold]{name}[/]")
+
+    with tempfile.TemporaryDirectory(prefix="tavernkeep-bench-") as tmp, progress:
+        scratch = settings.model_copy(
+            update={
+                "database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+                "n_ctx": n_ctx,
+            }
+        )
+        core = await open_core(scratch)
+        try:
+            bench = ModelBench(core, sizes, sampler, note)
+            await bench.warm_up()
+            note(f"model loaded in {core.engine.load_seconds:.2f} s")
+            phase(f"seeding {sizes.channels} channels with ~{sizes.history_tokens:,} tokens each")
+            channels = await bench.long_channels()
+            note(f"{sizes.channels} channels ready")
+            phase("cold: every channel's first prompt from an empty context")
+            await bench.cold_pass(channels)
+            phase("warm: new player messages in the live channel")
+            await bench.warm(channels[-1])
+            phase(f"switching: {sizes.channels} channels round-robin")
+            await bench.switching(channels)
+            phase("overhead: director round vs bare Llama on the same prompt")
+            await bench.overhead(channels[-1])
+            phase("prefix reuse in a channel over its budget")
+            hit, moves, prompt = await bench.prefix_reuse(900)
+            note(f"aligned trimming: {hit:.1%} of prompt tokens reused, window moved {moves}x")
+            try:
+                unaligned, _, _ = await bench.prefix_reuse(900, aligned=False)
+            except AttributeError:  # the director no longer calls plan_window by that name
+                unaligned = None
+            note(f"turn-by-turn trimming: {unaligned or 0:.1%} reused")
+            bench.figures.reuse, bench.figures.reuse_unaligned = hit, unaligned
+            bench.figures.reuse_window_moves, bench.figures.reuse_prompt_tokens = moves, prompt
+            bench.snapshot_stats()
+            phase("storage: append and window(128) as the channel grows")
+            storage_channel = await bench.new_channel(901)
+            storage: StorageFigures = await measure_storage(
+                core.db,
+                core.stores.turns,
+                storage_channel.scene.id,
+                sizes.storage_sizes,
+                sizes.storage_samples,
+                note,
+            )
+            model_figures = bench.figures
+            engine_options = core.engine.options
+        finally:
+            await core.close()
+        progress.update(task, description="done")
+
+    report = build_report(
+        model_figures,
+        storage,
+        elapsed=time.perf_counter() - started,
+        meta={
+            "profile": sizes.name,
+            "model": engine_options.model_path.name,
+            "n_ctx": n_ctx,
+            "threads": (
+                f"{engine_options.n_threads} threads"
+                if engine_options.n_threads
+                else f"default threads ({os.cpu_count()} CPUs)"
+            ),
+            "n_gpu_layers": engine_options.n_gpu_layers,
+            "history_tokens": sizes.history_tokens,
+            "channels": sizes.channels,
+            "overhead_samples": len(model_figures.round_s),
+            "cold_samples": len(model_figures.cold_s),
+            "warm_samples": len(model_figures.warm_s),
+            "switch_samples": len(model_figures.switch_s),
+            "round_tokens": model_figures.round_tokens,
+            "bare_tokens": model_figures.bare_tokens,
+            "storage_sizes": list(sizes.storage_sizes),
+            "seed": sampler.seed,
+        },
+    )
+    console.print(render(report))
+    if json_path is not None:
+        path = Path(json_path)
+        path.write_text(json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"figures written to {path}")
+    return 0

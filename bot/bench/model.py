@@ -1,0 +1,442 @@
+"""Model figures on the real engine: bot overhead, time to first token (warm, cold, switching
+channels) and how much of each prompt the KV cache gets to reuse."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+from unittest import mock
+
+from bot.bench.sizes import BenchSizes
+from bot.bench.storage import TurnRow, insert_turns
+from bot.bench.text import FillerText
+from bot.director import director as director_module
+from bot.director.budget import plan_window
+from bot.director.director import SceneView, TurnDirector
+from bot.domain import PromptTurn
+from bot.engine.base import CancelToken, Completion, EngineError, GenerationRequest, Sampler
+from bot.engine.llama import LlamaEngine
+from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
+from bot.scenes.scene_file import load_scene_file
+from bot.scenes.service import import_scene_file
+from bot.store import Character, Scene
+
+Note = Callable[[str], None]
+
+CHANNEL_BASE = 4_100_000_000  # pseudo channel ids for the bench's extra scenes
+
+
+class RecordingEngine:
+    """Passes everything to the real engine and keeps the requests (to replay them bare)."""
+
+    def __init__(self, engine: LlamaEngine) -> None:
+        self.engine = engine
+        self.requests: list[GenerationRequest] = []
+
+    @property
+    def n_ctx(self) -> int:
+        return self.engine.n_ctx
+
+    async def count_many(self, texts: list[str]) -> list[int]:
+        return await self.engine.count_many(texts)
+
+    async def complete(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion:
+        self.requests.append(request)
+        return await self.engine.complete(request, cancel, on_text)
+
+
+@dataclass
+class Channel:
+    """A bench scene, its view and whose turn it is."""
+
+    scene: Scene
+    view: SceneView
+    players: list[tuple[int, Character]]
+    npcs: list[Character]
+    filler: FillerText
+    rounds: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.view.channel_key
+
+    def npc(self) -> Character:
+        return self.npcs[self.rounds % len(self.npcs)]
+
+    def player(self) -> tuple[int, Character]:
+        return self.players[self.rounds % len(self.players)]
+
+
+@dataclass
+class ModelFigures:
+    """Raw samples and sizes; the report turns them into medians and ratios."""
+
+    cold_s: list[float] = field(default_factory=list)
+    cold_prompt_tokens: list[int] = field(default_factory=list)
+    warm_s: list[float] = field(default_factory=list)
+    switch_s: list[float] = field(default_factory=list)
+    round_s: list[float] = field(default_factory=list)
+    bare_s: list[float] = field(default_factory=list)
+    round_tokens: list[int] = field(default_factory=list)
+    bare_tokens: list[int] = field(default_factory=list)
+    history_tokens: list[int] = field(default_factory=list)
+    engine_prompt_tokens: int = 0
+    engine_reused_tokens: int = 0
+    reuse: float | None = None
+    reuse_unaligned: float | None = None
+    reuse_window_moves: int = 0
+    reuse_prompt_tokens: int = 0
+    kv_budget_bytes: int = 0
+    kv_used_bytes: int = 0
+    kv_peak_bytes: int = 0
+    kv_snapshots: int = 0
+    kv_state_bytes: int = 0
+    kv_state_tokens: int = 0
+    save_state_bytes: int = 0
+    cache_stats: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class ModelBench:
+    """Runs the model phases on one loaded engine and a scratch database."""
+
+    def __init__(self, core: Any, sizes: BenchSizes, sampler: Sampler, note: Note) -> None:
+        self.core = core
+        self.engine: LlamaEngine = core.engine
+        cache = core.engine.state_cache
+        if cache is None:
+            raise EngineError("the bench needs the full model, not only its vocabulary")
+        self.cache: ChannelStateCache = cache
+        self.sizes = sizes
+        self.sampler = sampler
+        self.note = note
+        self.figures = ModelFigures(kv_budget_bytes=cache.budget_bytes)
+        self.recorder = RecordingEngine(core.engine)
+        self.director = TurnDirector(
+            self.recorder, core.stores.turns, counter=core.director.counter
+        )
+        self._template: tuple[Scene, list[tuple[int, Character]], list[Character]] | None = None
+        self._channels = 0
+
+    # -- worker-thread helpers (every llama call runs on the engine's single thread) --
+
+    async def _worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.engine._call(fn, *args)
+
+    def _tokens(self, text: str, bos: bool = True) -> list[int]:
+        return self.engine.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+
+    def _make_cold(self, channel: str) -> None:
+        """Keep the other channels' states but start this one from an empty context."""
+        self.cache.forget(channel)
+        self.cache.detach()
+        self.engine.llm.reset()
+
+    # -- scenes --
+
+    async def warm_up(self) -> None:
+        """One tiny generation, so one-time allocations do not land in the first sample."""
+        await self.engine.complete(GenerationRequest("Hello", Sampler(max_tokens=2, seed=1)))
+
+    async def new_channel(self, seed: int, history_tokens: int = 0) -> Channel:
+        """A scene with the example's cast and about `history_tokens` of seeded history."""
+        from bot.cli import EXAMPLE_SCENE
+
+        stores = self.core.stores
+        if self._template is None:
+            scene_file = load_scene_file(EXAMPLE_SCENE)
+            scene, players = await import_scene_file(
+                stores, scene_file, self.core.settings.default_format
+            )
+            self._template = (scene, players, await stores.scenes.cast(scene.id))
+        else:
+            template, players, npcs = self._template
+            self._channels += 1
+            scene = await stores.scenes.start(
+                guild_id=template.guild_id,
+                channel_id=CHANNEL_BASE + self._channels,
+                format=template.format,
+            )
+            scene = await stores.scenes.update(
+                scene.id, scenario=template.scenario, length=template.length
+            )
+            for npc in npcs:
+                await stores.scenes.add_cast(scene.id, npc.id)
+            for owner, character in players:
+                await stores.scenes.bind_player(scene.id, owner, character.id)
+        _, players, npcs = self._template
+        view = replace(await self.core.views.view(scene), sampler=self.sampler, max_replies=1)
+        channel = Channel(scene, view, list(players), list(npcs), FillerText(seed))
+        if history_tokens > 0:
+            await self._seed_history(channel, history_tokens)
+        return channel
+
+    async def _seed_history(self, channel: Channel, target: int) -> int:
+        fmt = channel.view.fmt
+        rows: list[TurnRow] = []
+        total = 0
+        while total < target:
+            batch: list[TurnRow] = []
+            for i in range(16):
+                owner, player = channel.players[(len(rows) + i) % len(channel.players)]
+                npc = channel.npcs[(len(rows) + i) % len(channel.npcs)]
+                if i % 2:
+                    text = channel.filler.line(npc.name)
+                    batch.append(TurnRow("model", npc.name, text, npc.id))
+                else:
+                    text = channel.filler.line(player.name)
+                    batch.append(TurnRow("user", player.name, text, player.id, owner))
+            blocks = [fmt.turn_block(PromptTurn(r.role, r.speaker, r.content)) for r in batch]  # type: ignore[arg-type]
+            for row, n in zip(batch, await self.engine.count_many(blocks), strict=True):
+                if total >= target:
+                    break
+                rows.append(row)
+                total += n
+        await insert_turns(self.core.db, channel.scene.id, rows)
+        return total
+
+    async def _say(self, channel: Channel) -> None:
+        """A new player message."""
+        owner, player = channel.player()
+        await self.core.stores.turns.append(
+            channel.scene.id,
+            role="user",
+            speaker=player.name,
+            content=channel.filler.short(player.name),
+            character_id=player.id,
+            author_id=owner,
+        )
+
+    async def _ttft(self, channel: Channel) -> tuple[float, int]:
+        """Time to first token of the next NPC turn, through the engine and its cache."""
+        plan = await self.director.build_prompt(channel.view, channel.npc().name)
+        request = GenerationRequest(
+            plan.rendered.text, replace(self.sampler, max_tokens=1), channel=channel.key
+        )
+        done = await self.engine.complete(request)
+        seconds = done.first_token_seconds
+        return (seconds if seconds is not None else done.total_seconds), plan.budget.used_tokens
+
+    async def _round(self, channel: Channel) -> None:
+        """A director round with a forced speaker: the NPC reply is generated and stored."""
+        await self.director.run_round(channel.view, forced=channel.npc().name)
+        channel.rounds += 1
+
+    @contextlib.contextmanager
+    def _count_reuse(self) -> Iterator[None]:
+        stats = self.cache.stats
+        prompt, reused = stats.prompt_tokens, stats.reused_tokens
+        yield
+        self.figures.engine_prompt_tokens += stats.prompt_tokens - prompt
+        self.figures.engine_reused_tokens += stats.reused_tokens - reused
+
+    # -- phases --
+
+    async def long_channels(self) -> list[Channel]:
+        """The channels with long histories used by the cold, warm and switching figures."""
+        channels = []
+        for i in range(self.sizes.channels):
+            channels.append(await self.new_channel(100 + i, self.sizes.history_tokens))
+        return channels
+
+    async def cold_pass(self, channels: list[Channel]) -> None:
+        """First visit of every channel, each from an empty context: the cold samples."""
+        for channel in channels:
+            await self._say(channel)
+            await self._worker(self._make_cold, channel.key)
+            seconds, tokens = await self._ttft(channel)
+            self.figures.cold_s.append(seconds)
+            self.figures.cold_prompt_tokens.append(tokens)
+            await self._round(channel)
+            self.note(f"cold: {tokens:,}-token prompt, first token after {seconds:.2f} s")
+
+    async def warm(self, channel: Channel) -> None:
+        """New player messages in the live channel; some prompts are also run cold."""
+        for repeat in range(self.sizes.warm_repeats):
+            await self._say(channel)
+            with self._count_reuse():
+                seconds, tokens = await self._ttft(channel)
+            self.figures.warm_s.append(seconds)
+            line = f"warm: {tokens:,}-token prompt, first token after {seconds:.3f} s"
+            if repeat < self.sizes.paired_colds:
+                await self._worker(self._make_cold, channel.key)
+                cold, tokens = await self._ttft(channel)
+                self.figures.cold_s.append(cold)
+                self.figures.cold_prompt_tokens.append(tokens)
+                line += f" (the same prompt cold: {cold:.2f} s)"
+            await self._round(channel)
+            self.note(line)
+
+    async def switching(self, channels: list[Channel]) -> None:
+        """Channels take turns round-robin; every sample is a channel switch."""
+        figures = self.figures
+        for _ in range(self.sizes.switch_passes):
+            for channel in channels:
+                await self._say(channel)
+                restores = self.cache.stats.restores
+                with self._count_reuse():
+                    seconds, tokens = await self._ttft(channel)
+                figures.switch_s.append(seconds)
+                figures.kv_used_bytes = self.cache.used_bytes
+                figures.kv_peak_bytes = max(figures.kv_peak_bytes, self.cache.used_bytes)
+                restored = self.cache.stats.restores > restores
+                await self._round(channel)
+                self.note(
+                    f"switch to channel {channels.index(channel) + 1}: {tokens:,}-token prompt, "
+                    f"{'restored' if restored else 'NOT restored'}, first token after "
+                    f"{seconds:.3f} s; snapshots {self.cache.used_bytes / 2**20:.0f} MiB"
+                )
+        figures.kv_snapshots = len(self.cache)
+        figures.kv_peak_bytes = max(figures.kv_peak_bytes, self.cache.stats.peak_bytes)
+        n, seq, save_state = await self._worker(self._state_sizes)
+        figures.kv_state_tokens, figures.kv_state_bytes, figures.save_state_bytes = (
+            n,
+            seq,
+            save_state,
+        )
+
+    def _state_sizes(self) -> tuple[int, int, int]:
+        """The live channel: tokens, snapshot bytes, and what `Llama.save_state()` would keep."""
+        import llama_cpp
+
+        llm = self.engine.llm
+        n = int(llm.n_tokens)
+        seq = int(llama_cpp.llama_state_seq_get_size(llm.ctx, 0)) + n * llm.input_ids.itemsize
+        full = int(llama_cpp.llama_state_get_size(llm.ctx))
+        rows = min(n, llm.scores.shape[0])
+        scores = rows * llm.scores.shape[1] * llm.scores.itemsize
+        return n, seq, full + scores + int(llm.input_ids.nbytes)
+
+    async def overhead(self, channel: Channel) -> None:
+        """A full round against a bare `Llama` completion of the same prompt, both warm."""
+        sampler = replace(self.sampler, max_tokens=self.sizes.overhead_tokens)
+        stores = self.core.stores
+        for _ in range(self.sizes.overhead_repeats):
+            before: Snapshot | None = await self._worker(self.cache.capture)
+            if before is None:
+                raise EngineError("the context is empty before the overhead round")
+            owner, player = channel.player()
+            speaker = channel.npc().name
+            seen = len(self.recorder.requests)
+            started = time.perf_counter()
+            await stores.turns.append(
+                channel.scene.id,
+                role="user",
+                speaker=player.name,
+                content=channel.filler.short(player.name),
+                character_id=player.id,
+                author_id=owner,
+            )
+            view = replace(
+                await self.core.views.view(channel.scene), sampler=sampler, max_replies=1
+            )
+            result = await self.director.run_round(view, forced=speaker)
+            round_s = time.perf_counter() - started
+            channel.rounds += 1
+            requests = self.recorder.requests[seen:]
+            if len(requests) != 1 or not result.turns:
+                self.figures.notes.append("an overhead round was retried or empty; skipped")
+                continue
+            bare_s, round_tokens, bare_tokens = await self._worker(
+                self._bare, before, requests[0].prompt, sampler
+            )
+            self.figures.round_s.append(round_s)
+            self.figures.bare_s.append(bare_s)
+            self.figures.round_tokens.append(round_tokens)
+            self.figures.bare_tokens.append(bare_tokens)
+            self.note(
+                f"round {round_s:.3f} s vs bare Llama {bare_s:.3f} s "
+                f"({round_tokens} / {bare_tokens} tokens generated)"
+            )
+
+    def _bare(self, before: Snapshot, prompt: str, sampler: Sampler) -> tuple[float, int, int]:
+        """Replay the round's prompt on the bare `Llama`, from the state the round started in."""
+        llm = self.engine.llm
+        tokens = self._tokens(prompt)
+        if common_prefix(llm.input_ids[: llm.n_tokens], tokens) != len(tokens):
+            raise EngineError("the context does not hold the round's prompt")
+        # generate() leaves the last sampled token unevaluated: n_tokens = prompt + k - 1.
+        generated = int(llm.n_tokens) - len(tokens) + 1
+        if not self.cache.restore(before):
+            raise EngineError("could not restore the state before the round")
+        started = time.perf_counter()
+        llm.create_completion(
+            prompt,
+            max_tokens=generated,
+            temperature=sampler.temperature,
+            min_p=sampler.min_p,
+            top_p=sampler.top_p,
+            top_k=0,
+            repeat_penalty=sampler.repeat_penalty,
+            seed=sampler.seed if sampler.seed >= 0 else None,
+        )
+        seconds = time.perf_counter() - started
+        return seconds, generated, int(llm.n_tokens) - len(tokens) + 1
+
+    async def prefix_reuse(self, seed: int, *, aligned: bool = True) -> tuple[float, int, int]:
+        """Prompt tokens kept from one round to the next in a channel over its budget.
+
+        Counted with the model's tokenizer on the director's real prompts: the context
+        after a round is that round's prompt plus the reply, and llama.cpp keeps the
+        longest common token prefix of it and the next prompt (less one replayed token).
+        Returns (fraction reused, window moves, median prompt tokens).
+        """
+        channel = await self.new_channel(seed)
+        fmt, context = channel.view.fmt, channel.view.context
+        (system,) = await self.director.counter.counts([fmt.system_block(context)])
+        room = self.engine.n_ctx - self.sampler.max_tokens - self.director.margin - system
+        await self._seed_history(channel, int(room * 1.5))
+        patch: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if not aligned:
+            patch = mock.patch.object(director_module, "plan_window", partial(plan_window, step=1))
+        previous: list[int] | None = None
+        start_seq: int | None = None
+        reused = total = moves = 0
+        sizes = []
+        with patch:
+            for _ in range(self.sizes.reuse_rounds + 1):
+                await self._say(channel)
+                npc = channel.npc()
+                plan = await self.director.build_prompt(channel.view, npc.name)
+                tokens = await self._worker(self._tokens, plan.rendered.text)
+                first_seq = plan.history[0].seq if plan.history else 0
+                if previous is not None:
+                    reused += min(common_prefix(previous, tokens), len(tokens) - 1)
+                    total += len(tokens)
+                    sizes.append(len(tokens))
+                    moves += first_seq != start_seq
+                start_seq = first_seq
+                reply = channel.filler.line(npc.name)
+                generated = await self._worker(self._tokens, f" {reply}", False)
+                previous = tokens + generated[:-1]
+                await self.core.stores.turns.append(
+                    channel.scene.id,
+                    role="model",
+                    speaker=npc.name,
+                    content=reply,
+                    character_id=npc.id,
+                )
+                channel.rounds += 1
+        sizes.sort()
+        return reused / total, moves, sizes[len(sizes) // 2]
+
+    def snapshot_stats(self) -> None:
+        stats = self.cache.stats
+        self.figures.cache_stats = {
+            "switches": stats.switches,
+            "restores": stats.restores,
+            "misses": stats.misses,
+            "evictions": stats.evictions,
+            "saves": stats.saves,
+            "oversize": stats.oversize,
+            "restored_tokens": stats.restored_tokens,
+        }

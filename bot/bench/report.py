@@ -1,0 +1,247 @@
+"""Turn the bench's samples into figures, a rich table and JSON."""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from rich.table import Table
+
+from bot.bench.model import ModelFigures
+from bot.bench.storage import StorageFigures
+
+MiB = 2**20
+
+# Targets from issue #5: figures on this machine, shown next to the measurements.
+OVERHEAD_TARGET = 1.05
+WARM_TARGET = 0.15
+SWITCH_TARGET = 0.25
+WINDOW_GROWTH_TARGET = 2.0
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _ratio(top: float, bottom: float) -> float | None:
+    return top / bottom if bottom > 0 else None
+
+
+def _med(values: list[float] | list[int]) -> float | None:
+    return float(median(values)) if values else None
+
+
+@dataclass
+class Report:
+    """Every figure of one run (flat, for JSON) plus what the run was made of."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def put(self, key: str, value: float | None) -> None:
+        """Keep a figure only when it is a real, finite number."""
+        if value is None or not math.isfinite(value):
+            self.meta.setdefault("missing", []).append(key)
+            return
+        self.figures[key] = round(float(value), 6)
+
+    def get(self, key: str) -> float | None:
+        return self.figures.get(key)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.figures, "meta": self.meta}
+
+
+def build_report(
+    model: ModelFigures, storage: StorageFigures, *, elapsed: float, meta: dict[str, Any]
+) -> Report:
+    """Medians and ratios from the raw samples."""
+    report = Report(meta=dict(meta))
+    put = report.put
+
+    round_s, bare_s = _med(model.round_s), _med(model.bare_s)
+    put("overhead_round_s", round_s)
+    put("overhead_bare_s", bare_s)
+    put("overhead_ratio", _ratio(round_s or 0.0, bare_s or 0.0) if round_s else None)
+    put("overhead_tokens", _med(model.round_tokens))
+
+    cold, warm, switch = _med(model.cold_s), _med(model.warm_s), _med(model.switch_s)
+    put("ttft_cold_s", cold)
+    put("ttft_warm_s", warm)
+    put("ttft_switch_s", switch)
+    put("warm_ratio", _ratio(warm, cold) if warm and cold else None)
+    put("switch_ratio", _ratio(switch, cold) if switch and cold else None)
+    put("cold_prompt_tokens", _med(model.cold_prompt_tokens))
+    put(
+        "engine_reuse_ratio",
+        _ratio(model.engine_reused_tokens, model.engine_prompt_tokens),
+    )
+    put("prefix_hit_ratio", model.reuse)
+    put("prefix_hit_unaligned_ratio", model.reuse_unaligned)
+    put("reuse_prompt_tokens", float(model.reuse_prompt_tokens) or None)
+
+    points = storage.points
+    for point in points:
+        put(f"append_ms_{point.turns}", point.append_ms)
+        put(f"window_ms_{point.turns}", point.window_ms)
+    if points:
+        first, last = points[0], points[-1]
+        put("storage_turns", float(last.turns))
+        put("append_ms", last.append_ms)
+        put("window_ms", last.window_ms)
+        put("append_growth_ratio", _ratio(last.append_ms, first.append_ms))
+        put("window_growth_ratio", _ratio(last.window_ms, first.window_ms))
+        put("seed_rows_per_s", storage.seed_rows_per_s or None)
+
+    put("peak_rss_mb", peak_rss_bytes() / MiB)
+    put("kv_cache_budget_mb", model.kv_budget_bytes / MiB or None)
+    put("kv_cache_used_mb", model.kv_used_bytes / MiB or None)
+    put("kv_cache_peak_mb", model.kv_peak_bytes / MiB or None)
+    put("kv_state_mb", model.kv_state_bytes / MiB or None)
+    put("kv_state_tokens", float(model.kv_state_tokens) or None)
+    put(
+        "kv_bytes_per_token",
+        _ratio(model.kv_state_bytes, model.kv_state_tokens) if model.kv_state_tokens else None,
+    )
+    put("save_state_mb", model.save_state_bytes / MiB or None)
+    put("snapshot_vs_save_state_ratio", _ratio(model.kv_state_bytes, model.save_state_bytes))
+    put(
+        "kv_limit_ratio",
+        _ratio(model.kv_peak_bytes, model.kv_budget_bytes + model.kv_state_bytes)
+        if model.kv_peak_bytes
+        else None,
+    )
+    put("elapsed_s", elapsed)
+    report.meta["cache_stats"] = model.cache_stats
+    report.meta["window_moves"] = model.reuse_window_moves
+    if model.notes:
+        report.meta["notes"] = model.notes
+    return report
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _x(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _mb(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} MiB" if value >= 10 else f"{value:.1f} MiB"
+
+
+def _verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "[yellow]not measured[/]"
+    return f"≤ {target:g} [green]met[/]" if value <= target else f"≤ {target:g} [red]not met[/]"
+
+
+def render(report: Report) -> Table:
+    """The side-by-side table."""
+    f = report.get
+    meta = report.meta
+    table = Table(
+        title=(
+            f"tavernkeep bench ({meta.get('profile')}): {meta.get('model')}, "
+            f"N_CTX={meta.get('n_ctx')}, {meta.get('threads')}"
+        ),
+        title_justify="left",
+    )
+    table.add_column("figure")
+    table.add_column("measured", justify="right")
+    table.add_column("baseline", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("target")
+
+    tokens = f("overhead_tokens")
+    table.add_row(
+        f"bot overhead: full director round vs bare Llama, same prompt and "
+        f"{tokens:.0f} tokens (median of {meta.get('overhead_samples')})"
+        if tokens
+        else "bot overhead: full director round vs bare Llama",
+        _s(f("overhead_round_s")),
+        _s(f("overhead_bare_s")),
+        _x(f("overhead_ratio")),
+        _verdict(f("overhead_ratio"), OVERHEAD_TARGET),
+    )
+    prompt = f("cold_prompt_tokens")
+    table.add_row(
+        f"time to first token, warm vs cold ({prompt or 0:,.0f}-token prompt, "
+        f"{meta.get('history_tokens', 0):,}+ tokens of history)",
+        _s(f("ttft_warm_s")),
+        _s(f("ttft_cold_s")),
+        _x(f("warm_ratio")),
+        _verdict(f("warm_ratio"), WARM_TARGET),
+    )
+    table.add_row(
+        f"time to first token, {meta.get('channels')} channels round-robin vs cold",
+        _s(f("ttft_switch_s")),
+        _s(f("ttft_cold_s")),
+        _x(f("switch_ratio")),
+        _verdict(f("switch_ratio"), SWITCH_TARGET),
+    )
+    table.add_row(
+        "prompt tokens the engine reused (warm + switching samples)",
+        _x(f("engine_reuse_ratio")),
+        "",
+        "",
+        "",
+    )
+    hit, unaligned = f("prefix_hit_ratio"), f("prefix_hit_unaligned_ratio")
+    table.add_row(
+        f"prefix reuse across rounds, history over budget ({f('reuse_prompt_tokens') or 0:,.0f}"
+        f"-token prompts, TRIM_STEP aligned vs turn-by-turn trimming)",
+        _x(hit),
+        _x(unaligned),
+        "",
+        "",
+    )
+    table.add_section()
+    points = meta.get("storage_sizes", [])
+    for size in points:
+        table.add_row(
+            f"storage at {size:,} turns: append / window(128)",
+            f"{_x(f(f'append_ms_{size}'), 2)} ms",
+            f"{_x(f(f'window_ms_{size}'), 2)} ms",
+            "",
+            "",
+        )
+    if points:
+        table.add_row(
+            f"window read growth {points[0]:,} → {points[-1]:,} turns (append growth "
+            f"{_x(f('append_growth_ratio'), 2)})",
+            f"{_x(f('window_ms'), 2)} ms",
+            f"{_x(f(f'window_ms_{points[0]}'), 2)} ms",
+            _x(f("window_growth_ratio"), 2),
+            _verdict(f("window_growth_ratio"), WINDOW_GROWTH_TARGET),
+        )
+    table.add_section()
+    table.add_row("peak resident memory (ru_maxrss)", _mb(f("peak_rss_mb")), "", "", "")
+    budget, state = f("kv_cache_budget_mb"), f("kv_state_mb")
+    table.add_row(
+        f"KV snapshots in use (peak; {meta.get('kv_snapshots')} stored) vs KV_CACHE_MB + "
+        "one channel's state",
+        f"{_mb(f('kv_cache_used_mb'))} ({_mb(f('kv_cache_peak_mb'))})",
+        f"{_mb(budget)} + {_mb(state)}",
+        _x(f("kv_limit_ratio")),
+        _verdict(f("kv_limit_ratio"), 1.0),
+    )
+    per_token = f("kv_bytes_per_token")
+    table.add_row(
+        f"one channel's state ({f('kv_state_tokens') or 0:,.0f} tokens, "
+        f"{(per_token or 0) / 1024:.1f} KiB/token) vs Llama.save_state()",
+        _mb(state),
+        _mb(f("save_state_mb")),
+        _x(f("snapshot_vs_save_state_ratio")),
+        "",
+    )
+    return table

@@ -1,0 +1,57 @@
+"""How big the bench's scenes are and how often each figure is sampled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchSizes:
+    """One bench profile."""
+
+    name: str
+    min_ctx: int  # the bench raises N_CTX to at least this
+    channels: int  # channels taking turns in the switching figure
+    history_tokens: int  # history of each of those channels, in tokens
+    reply_tokens: int  # max tokens of the NPC replies that keep those histories going
+    warm_repeats: int
+    paired_colds: int  # warm samples that also get a cold run of the very same prompt
+    switch_passes: int  # round-robin passes over the channels
+    overhead_repeats: int
+    overhead_tokens: int  # max tokens of the rounds in the overhead figure
+    reuse_rounds: int  # consecutive rounds in the over-budget channel
+    storage_sizes: tuple[int, ...]
+    storage_samples: int
+
+
+FULL = BenchSizes(
+    name="full",
+    min_ctx=4096,
+    channels=4,
+    history_tokens=3000,
+    reply_tokens=32,
+    warm_repeats=5,
+    paired_colds=2,
+    switch_passes=3,
+    overhead_repeats=5,
+    overhead_tokens=64,
+    reuse_rounds=48,
+    storage_sizes=(1_000, 10_000, 100_000),
+    storage_samples=40,
+)
+
+QUICK = BenchSizes(
+    name="quick",
+    min_ctx=4096,
+    channels=4,
+    history_tokens=400,
+    reply_tokens=12,
+    warm_repeats=3,
+    paired_colds=1,
+    switch_passes=2,
+    overhead_repeats=3,
+    overhead_tokens=16,
+    reuse_rounds=24,
+    storage_sizes=(1_000, 10_000),
+    storage_samples=15,
+)
