@@ -56,26 +56,15 @@ class TavernBot(commands.Bot):
         self.poster = WebhookPoster(self)
         self.access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
         self.play = PlayService(
-            characters=stores.characters,
-            scenes=stores.scenes,
-            turns=stores.turns,
-            views=core.views,
-            director=core.director,
-            access=self.access,
-            poster=self.poster,
+            stores,
+            core.views,
+            core.director,
+            self.access,
+            self.poster,
             quiet_seconds=settings.quiet_seconds,
         )
         self.character_commands = CharacterCommands(stores.characters, stores.scenes, self.access)
-        self.scene_commands = SceneCommands(
-            characters=stores.characters,
-            scenes=stores.scenes,
-            turns=stores.turns,
-            views=core.views,
-            director=core.director,
-            access=self.access,
-            play=self.play,
-            default_format=settings.default_format,
-        )
+        self.scene_commands = SceneCommands(self.play, settings.default_format)
         self.synced = asyncio.Event()
         self.tree.on_error = self._on_app_command_error
 

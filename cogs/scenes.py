@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.play import PlayService
 from bot.tavern.scenes import SceneCommands, SceneSettings
 from cogs.buttons import ClearButton
 from cogs.common import NO_MENTIONS, actor_from, answer
 
-Format = Literal["group-inst", "chatml", "alpaca-limarp"]
-Length = Literal[
-    "none",
-    "micro",
-    "tiny",
-    "short",
-    "medium",
-    "long",
-    "massive",
-    "huge",
-    "enormous",
-    "humongous",
-    "unlimited",
-]
-ReplyMode = Literal["auto", "mention", "manual"]
+
+def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=v, value=v) for v in values]
+
+
+FORMATS = _choices(FORMAT_NAMES)
+LENGTH_CHOICES = _choices(("none", *LENGTHS))
+REPLY_MODE_CHOICES = _choices(REPLY_MODES)
 
 
 class SceneCog(commands.Cog):
@@ -56,7 +48,8 @@ class SceneCog(commands.Cog):
         return [app_commands.Choice(name=n, value=n) for n in names]
 
     @scene.command(name="start", description="Turn roleplay on in this channel or thread")
-    async def start(self, interaction: discord.Interaction, format: Format | None = None) -> None:
+    @app_commands.choices(format=FORMATS)
+    async def start(self, interaction: discord.Interaction, format: str | None = None) -> None:
         await answer(interaction, self.scenes.start(actor_from(interaction), format))
 
     @scene.command(name="end", description="Turn roleplay off here (history is kept)")
@@ -83,12 +76,13 @@ class SceneCog(commands.Cog):
         reply_mode="auto: after a quiet moment; mention: when an NPC is named; manual: /reply",
         max_replies="NPC turns per round (1-8)",
     )
+    @app_commands.choices(format=FORMATS, length=LENGTH_CHOICES, reply_mode=REPLY_MODE_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
-        format: Format | None = None,
-        length: Length | None = None,
-        reply_mode: ReplyMode | None = None,
+        format: str | None = None,
+        length: str | None = None,
+        reply_mode: str | None = None,
         max_replies: app_commands.Range[int, 1, 8] | None = None,
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         min_p: app_commands.Range[float, 0.0, 1.0] | None = None,

@@ -10,16 +10,8 @@ from bot.director.director import DirectorError, RoundHooks, StoredTurn, TurnDir
 from bot.director.scheduler import RoundScheduler, Trigger
 from bot.engine.base import EngineError
 from bot.prompts import is_ooc
-from bot.scenes.service import SceneViews
-from bot.store import (
-    Character,
-    CharacterStore,
-    NotFoundError,
-    Scene,
-    SceneStore,
-    Turn,
-    TurnStore,
-)
+from bot.scenes.service import SceneViews, Stores
+from bot.store import Character, NotFoundError, Scene, Turn
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, IncomingMessage, Poster, Reply, UserError
 from bot.tavern.text import mentioned_name
@@ -32,19 +24,18 @@ class PlayService:
 
     def __init__(
         self,
-        *,
-        characters: CharacterStore,
-        scenes: SceneStore,
-        turns: TurnStore,
+        stores: Stores,
         views: SceneViews,
         director: TurnDirector,
         access: Access,
         poster: Poster,
+        *,
         quiet_seconds: float,
     ) -> None:
-        self.characters = characters
-        self.scenes = scenes
-        self.turns = turns
+        self.stores = stores
+        self.characters = stores.characters
+        self.scenes = stores.scenes
+        self.turns = stores.turns
         self.views = views
         self.director = director
         self.access = access

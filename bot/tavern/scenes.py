@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bot.director.director import DirectorError, TurnDirector
+from bot.director.director import DirectorError
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
-from bot.scenes.service import SceneViews
-from bot.store import CharacterStore, Scene, SceneStore, TurnStore
-from bot.tavern.access import Access
+from bot.store import Scene
 from bot.tavern.common import Actor, Reply, UserError
 from bot.tavern.play import PlayService
 
@@ -66,25 +64,14 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
 class SceneCommands:
     """Starting, configuring, inspecting and clearing scenes."""
 
-    def __init__(
-        self,
-        *,
-        characters: CharacterStore,
-        scenes: SceneStore,
-        turns: TurnStore,
-        views: SceneViews,
-        director: TurnDirector,
-        access: Access,
-        play: PlayService,
-        default_format: str,
-    ) -> None:
-        self.characters = characters
-        self.scenes = scenes
-        self.turns = turns
-        self.views = views
-        self.director = director
-        self.access = access
+    def __init__(self, play: PlayService, default_format: str) -> None:
         self.play = play
+        self.characters = play.characters
+        self.scenes = play.scenes
+        self.turns = play.turns
+        self.views = play.views
+        self.director = play.director
+        self.access = play.access
         self.default_format = default_format
 
     async def _gm_scene(self, actor: Actor) -> Scene:
