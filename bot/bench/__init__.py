@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -51,7 +52,7 @@ async def run_bench(
     """Run every phase, print the table, write the JSON; returns the exit code."""
     from bot.cli import open_core
 
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 132)
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
     sampler = base_sampler(settings)
@@ -152,6 +153,8 @@ async def run_bench(
             "round_tokens": model_figures.round_tokens,
             "bare_tokens": model_figures.bare_tokens,
             "storage_sizes": list(sizes.storage_sizes),
+            "kv_snapshots": model_figures.kv_snapshots,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
             "seed": sampler.seed,
         },
     )

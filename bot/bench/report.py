@@ -139,6 +139,10 @@ def _mb(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f} MiB" if value >= 10 else f"{value:.1f} MiB"
 
 
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
 def _verdict(value: float | None, target: float) -> str:
     if value is None:
         return "[yellow]not measured[/]"
@@ -152,9 +156,15 @@ def render(report: Report) -> Table:
     table = Table(
         title=(
             f"tavernkeep bench ({meta.get('profile')}): {meta.get('model')}, "
-            f"N_CTX={meta.get('n_ctx')}, {meta.get('threads')}"
+            f"N_CTX={meta.get('n_ctx')}, {meta.get('threads')}, "
+            f"OMP_WAIT_POLICY={meta.get('omp_wait_policy')}"
         ),
         title_justify="left",
+        caption=(
+            "medians; warm / switching / cold are time to first token of the next NPC turn; "
+            "targets are figures for this machine, not test thresholds"
+        ),
+        caption_justify="left",
     )
     table.add_column("figure")
     table.add_column("measured", justify="right")
@@ -162,46 +172,42 @@ def render(report: Report) -> Table:
     table.add_column("ratio", justify="right")
     table.add_column("target")
 
-    tokens = f("overhead_tokens")
     table.add_row(
-        f"bot overhead: full director round vs bare Llama, same prompt and "
-        f"{tokens:.0f} tokens (median of {meta.get('overhead_samples')})"
-        if tokens
-        else "bot overhead: full director round vs bare Llama",
+        f"overhead: director round vs bare Llama ({f('overhead_tokens') or 0:.0f} tokens, "
+        f"n={meta.get('overhead_samples')})",
         _s(f("overhead_round_s")),
         _s(f("overhead_bare_s")),
         _x(f("overhead_ratio")),
         _verdict(f("overhead_ratio"), OVERHEAD_TARGET),
     )
-    prompt = f("cold_prompt_tokens")
     table.add_row(
-        f"time to first token, warm vs cold ({prompt or 0:,.0f}-token prompt, "
-        f"{meta.get('history_tokens', 0):,}+ tokens of history)",
+        f"warm vs cold ({f('cold_prompt_tokens') or 0:,.0f}-token prompt, "
+        f"n={meta.get('warm_samples')}/{meta.get('cold_samples')})",
         _s(f("ttft_warm_s")),
         _s(f("ttft_cold_s")),
         _x(f("warm_ratio")),
         _verdict(f("warm_ratio"), WARM_TARGET),
     )
     table.add_row(
-        f"time to first token, {meta.get('channels')} channels round-robin vs cold",
+        f"switching, {meta.get('channels')} channels round-robin vs cold "
+        f"(n={meta.get('switch_samples')})",
         _s(f("ttft_switch_s")),
         _s(f("ttft_cold_s")),
         _x(f("switch_ratio")),
         _verdict(f("switch_ratio"), SWITCH_TARGET),
     )
     table.add_row(
-        "prompt tokens the engine reused (warm + switching samples)",
-        _x(f("engine_reuse_ratio")),
+        "prompt tokens reused by the engine (warm + switching)",
+        _pct(f("engine_reuse_ratio")),
         "",
         "",
         "",
     )
-    hit, unaligned = f("prefix_hit_ratio"), f("prefix_hit_unaligned_ratio")
     table.add_row(
-        f"prefix reuse across rounds, history over budget ({f('reuse_prompt_tokens') or 0:,.0f}"
-        f"-token prompts, TRIM_STEP aligned vs turn-by-turn trimming)",
-        _x(hit),
-        _x(unaligned),
+        f"prefix reuse over budget ({f('reuse_prompt_tokens') or 0:,.0f}-token prompts): "
+        "TRIM_STEP vs turn-by-turn",
+        _pct(f("prefix_hit_ratio")),
+        _pct(f("prefix_hit_unaligned_ratio")),
         "",
         "",
     )
@@ -217,8 +223,8 @@ def render(report: Report) -> Table:
         )
     if points:
         table.add_row(
-            f"window read growth {points[0]:,} → {points[-1]:,} turns (append growth "
-            f"{_x(f('append_growth_ratio'), 2)})",
+            f"window read at {points[-1]:,} vs {points[0]:,} turns "
+            f"(append: {_x(f('append_growth_ratio'), 2)}x)",
             f"{_x(f('window_ms'), 2)} ms",
             f"{_x(f(f'window_ms_{points[0]}'), 2)} ms",
             _x(f("window_growth_ratio"), 2),
@@ -228,8 +234,8 @@ def render(report: Report) -> Table:
     table.add_row("peak resident memory (ru_maxrss)", _mb(f("peak_rss_mb")), "", "", "")
     budget, state = f("kv_cache_budget_mb"), f("kv_state_mb")
     table.add_row(
-        f"KV snapshots in use (peak; {meta.get('kv_snapshots')} stored) vs KV_CACHE_MB + "
-        "one channel's state",
+        f"KV snapshots: in use (peak), {meta.get('kv_snapshots')} stored, "
+        "vs KV_CACHE_MB + one state",
         f"{_mb(f('kv_cache_used_mb'))} ({_mb(f('kv_cache_peak_mb'))})",
         f"{_mb(budget)} + {_mb(state)}",
         _x(f("kv_limit_ratio")),

@@ -40,6 +40,10 @@ def plan_window(
     if start == 0:
         return BudgetPlan(0, system_tokens + used, trimmed=False)
     fitting = len(turn_tokens) - start
+    # A step larger than half the window would throw away too much; shrink it to a power of two
+    # so the aligned start stays put while the window size drifts a little.
+    half = max(1, fitting // 2)
+    step = min(step, 1 << (half.bit_length() - 1))
     aligned_seq = -(-turn_seqs[start] // step) * step
     aligned = start
     while aligned < len(turn_seqs) and turn_seqs[aligned] < aligned_seq:

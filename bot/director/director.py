@@ -151,12 +151,9 @@ class TurnDirector:
         """The exact prompt for the next model turn, within the context budget."""
         fmt, ctx = scene.fmt, scene.context
         system = fmt.system_block(ctx)
-        header_tokens = sum(
-            await self.counter.counts(
-                [fmt.response_header(ctx) + (f"{speaker}:" if speaker else "")]
-            )
-        )
-        (system_tokens,) = await self.counter.counts([system])
+        # Blocks are counted with the separator that joins them, so the sum matches the prompt.
+        header = fmt.separator + fmt.response_header(ctx) + (f"{speaker}:" if speaker else "")
+        system_tokens, header_tokens = await self.counter.counts([system, header])
         budget = self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens
         if system_tokens > budget:
             raise DirectorError(
@@ -184,7 +181,7 @@ class TurnDirector:
             cursor = page[0].seq
             kept = [t for t in page if not is_ooc(t.content)]
             page_counts = await self.counter.counts(
-                [scene.fmt.turn_block(_prompt_turn(t)) for t in kept]
+                [scene.fmt.separator + scene.fmt.turn_block(_prompt_turn(t)) for t in kept]
             )
             turns[:0] = kept
             counts[:0] = page_counts

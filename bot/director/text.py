@@ -27,7 +27,7 @@ def clean_reply(text: str, speaker: str, other_names: Iterable[str]) -> str:
     markers = tuple(f"{name}:" for name in other_names if name and name != speaker)
     kept: list[str] = []
     for line in body.split("\n"):
-        if kept and markers and line.lstrip().lstrip("*_\"'").startswith(markers):
+        if markers and line.lstrip().lstrip("*_\"'").startswith(markers):
             break
         kept.append(line)
     return "\n".join(kept).strip()

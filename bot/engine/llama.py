@@ -71,6 +71,7 @@ class LlamaEngine:
                     n_ctx=self.options.n_ctx,
                     n_gpu_layers=self.options.n_gpu_layers,
                     n_threads=self.options.n_threads,
+                    n_threads_batch=self.options.n_threads,
                     n_batch=self.options.n_batch,
                     flash_attn=self.options.flash_attn,
                     type_k=kv_type,
@@ -150,13 +151,15 @@ class LlamaEngine:
         try:
             stream = self._pieces(request, prompt_tokens)
             for chunk in stream:
-                steps += 1
                 if cancel.cancelled:
                     finish = "cancelled"
                     stream.close()
                     break
                 choice = chunk["choices"][0]
                 piece = choice["text"]
+                # The last chunk only carries the finish reason; it is not a token.
+                if piece or choice.get("finish_reason") is None:
+                    steps += 1
                 if first is None:
                     first = time.perf_counter() - started
                 if piece:
