@@ -43,6 +43,10 @@ class PlayService:
         self.quiet_seconds = quiet_seconds
         self.scheduler = RoundScheduler(self._run_round)
         self._controls: dict[int, int] = {}  # channel id -> message id that carries the buttons
+        # Channels where a human (not a bot, not a webhook) wrote since the last round. Proxy
+        # webhooks (PluralKit) only trigger rounds after a human message, so two bots can never
+        # keep each other talking.
+        self._human_spoke: set[int] = set()
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -68,6 +72,10 @@ class PlayService:
             author_id=author_id,
             message_ids=[message.message_id],
         )
+        if message.webhook_id is None:
+            self._human_spoke.add(scene.channel_id)
+        elif scene.channel_id not in self._human_spoke:
+            return
         if is_ooc(content) or scene.reply_mode == "manual":
             return
         cast = await self.scenes.cast(scene.id)
@@ -212,6 +220,7 @@ class PlayService:
         scene = await self.scenes.by_channel(int(key))
         if scene is None:
             return
+        self._human_spoke.discard(scene.channel_id)
         view = await self.views.view(scene)
         posted: list[tuple[int, int]] = []
 

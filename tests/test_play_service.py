@@ -1,0 +1,121 @@
+"""The channel loop with a scripted engine: who triggers rounds, and what gets stored."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from bot.director.director import TurnDirector
+from bot.engine.base import Sampler
+from bot.scenes.service import SceneViews, Stores
+from bot.store import CharacterStore, Database, SceneStore, TurnStore
+from bot.tavern.access import Access
+from bot.tavern.common import IncomingMessage
+from bot.tavern.play import PlayService
+from tests.scripted_engine import ScriptedEngine
+
+GUILD, CHANNEL, HUMAN = 1, 10, 100
+OWN_HOOK, PROXY_HOOK = 900, 901
+
+
+class RecordingPoster:
+    """A Poster that remembers what it was asked to post."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, str]] = []
+        self._next_id = 5000
+
+    def owns_webhook(self, webhook_id: int) -> bool:
+        return webhook_id == OWN_HOOK
+
+    async def post_turn(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+    ) -> list[int]:
+        self.posts.append((speaker, text))
+        self._next_id += 1
+        return [self._next_id]
+
+    async def edit_turn(
+        self,
+        channel_id: int,
+        message_ids: Sequence[int],
+        speaker: str,
+        avatar_url: str | None,
+        text: str,
+    ) -> list[int]:
+        return list(message_ids)
+
+    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
+        return None
+
+    async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None:
+        return None
+
+    async def notice(self, channel_id: int, text: str) -> None:
+        self.posts.append(("notice", text))
+
+    @contextlib.asynccontextmanager
+    async def typing(self, channel_id: int) -> AsyncIterator[None]:
+        yield
+
+
+async def _service(db: Database) -> tuple[PlayService, RecordingPoster, Stores]:
+    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    npc = await stores.characters.create(
+        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
+    )
+    scene = await stores.scenes.start(guild_id=GUILD, channel_id=CHANNEL, format="group-inst")
+    await stores.scenes.add_cast(scene.id, npc.id)
+    engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)], floors=["user"] * 10)
+    poster = RecordingPoster()
+    play = PlayService(
+        stores,
+        SceneViews(stores, Sampler(seed=1)),
+        TurnDirector(engine, stores.turns),
+        Access(stores.scenes, stores.turns, cooldown_seconds=0),
+        poster,
+        quiet_seconds=0,
+    )
+    return play, poster, stores
+
+
+def _message(
+    mid: int, text: str, *, webhook: int | None = None, bot: bool = False
+) -> IncomingMessage:
+    return IncomingMessage(
+        message_id=mid,
+        channel_id=CHANNEL,
+        guild_id=GUILD,
+        author_id=HUMAN if webhook is None else mid,
+        author_name="Pip" if webhook else "Alice",
+        content=text,
+        author_is_bot=bot or webhook is not None,
+        webhook_id=webhook,
+    )
+
+
+async def test_proxy_posts_need_a_human_since_the_last_round(db: Database) -> None:
+    play, poster, stores = await _service(db)
+    await play.on_message(_message(1, "Pip waves.", webhook=PROXY_HOOK))
+    await play.scheduler.wait_idle()
+    assert play.scheduler.rounds_started == 0  # stored, but no human has spoken
+    assert (await stores.turns.by_message_id(1)).speaker == "Pip"
+
+    await play.on_message(_message(2, "Hello Marta."))
+    await play.scheduler.wait_idle()
+    assert play.scheduler.rounds_started == 1 and poster.posts == [("Marta", "Reply 0.")]
+
+    # Another bot answering through its webhook cannot start a new round on its own.
+    await play.on_message(_message(3, "Bot chatter.", webhook=PROXY_HOOK))
+    await play.scheduler.wait_idle()
+    assert play.scheduler.rounds_started == 1
+
+
+async def test_own_webhook_and_other_bots_are_ignored(db: Database) -> None:
+    play, _, stores = await _service(db)
+    await play.on_message(_message(1, "Echo of an NPC.", webhook=OWN_HOOK))
+    await play.on_message(_message(2, "I am a bot.", bot=True))
+    await play.scheduler.wait_idle()
+    assert await stores.turns.by_message_id(1) is None
+    assert await stores.turns.by_message_id(2) is None
+    assert play.scheduler.rounds_started == 0
