@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from bot.bench.sizes import BenchSizes
@@ -24,6 +24,9 @@ from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
 from bot.scenes.scene_file import load_scene_file
 from bot.scenes.service import import_scene_file
 from bot.store import Character, Scene
+
+if TYPE_CHECKING:
+    from bot.cli import Core
 
 Note = Callable[[str], None]
 
@@ -109,7 +112,7 @@ class ModelFigures:
 class ModelBench:
     """Runs the model phases on one loaded engine and a scratch database."""
 
-    def __init__(self, core: Any, sizes: BenchSizes, sampler: Sampler, note: Note) -> None:
+    def __init__(self, core: Core, sizes: BenchSizes, sampler: Sampler, note: Note) -> None:
         self.core = core
         self.engine: LlamaEngine = core.engine
         cache = core.engine.state_cache

@@ -83,7 +83,8 @@ def build_report(
         _ratio(model.engine_reused_tokens, model.engine_prompt_tokens),
     )
     put("prefix_hit_ratio", model.reuse)
-    put("prefix_hit_unaligned_ratio", model.reuse_unaligned)
+    if model.reuse_unaligned is not None:  # only when the director's trimming could be swapped
+        put("prefix_hit_unaligned_ratio", model.reuse_unaligned)
     put("reuse_prompt_tokens", float(model.reuse_prompt_tokens) or None)
 
     points = storage.points
