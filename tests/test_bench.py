@@ -122,7 +122,7 @@ async def _state_bytes(engine: LlamaEngine, prompt: str) -> int:
     cache = engine.state_cache
     assert cache is not None
     await engine.complete(GenerationRequest(prompt, Sampler(max_tokens=4, seed=1), channel="x"))
-    snapshot = await engine._call(cache.capture)
+    snapshot = await engine.run_on_worker(cache.capture)
     assert snapshot is not None
     return snapshot.nbytes
 
@@ -167,7 +167,7 @@ async def _greedy(engine: LlamaEngine, prompt: str, channel: str | None) -> str:
 async def _fresh(engine: LlamaEngine) -> ChannelStateCache:
     cache = ChannelStateCache(engine.llm, 256 * 2**20)
     engine.state_cache = cache
-    await engine._call(engine.llm.reset)
+    await engine.reset_context()
     return cache
 
 

@@ -54,7 +54,7 @@ async def engine() -> AsyncIterator[LlamaEngine]:
     # One thread for prompt batches too (llama.cpp defaults those to every core): on a small
     # shared CPU, two spinning batch threads with other work around are several times slower
     # than one. Thread counts change speed only, never the numbers the model computes.
-    await loaded._call(lambda: llama_cpp.llama_set_n_threads(loaded.llm.ctx, 1, 1))
+    await loaded.run_on_worker(lambda: llama_cpp.llama_set_n_threads(loaded.llm.ctx, 1, 1))
     print(f"\ndemo model loaded in {loaded.load_seconds:.2f}s")
     try:
         yield loaded
@@ -416,7 +416,7 @@ async def test_generated_tokens_is_the_number_of_generated_tokens(engine: LlamaE
 
 async def _cold(engine: LlamaEngine, request: GenerationRequest) -> str:
     """The same request on an emptied context: every prompt token evaluated from scratch."""
-    await engine._call(engine.llm.reset)
+    await engine.reset_context()
     return (await engine.complete(replace(request, channel=None))).text
 
 
@@ -450,14 +450,14 @@ async def test_state_cache_restore_matches_unswitched_and_cold_runs(engine: Llam
     b_request = GenerationRequest(PROMPT_B, Sampler(seed=1, max_tokens=4), channel="kv-b")
 
     # Reference: channel a answers, then its follow-up runs without any channel switch.
-    await engine._call(engine.llm.reset)
+    await engine.reset_context(forget="kv-a")
     first = await engine.complete(GenerationRequest(PROMPT_A, first_sampler, channel="kv-a"))
     assert first.text.strip()
     follow = GenerationRequest(_follow_up(PROMPT_A, first.text), next_sampler, channel="kv-a")
     unswitched = (await engine.complete(follow)).text
 
     # Same again, but channel b takes the context in between: a's cells come from a snapshot.
-    await engine._call(engine.llm.reset)
+    await engine.reset_context(forget="kv-a")
     again = await engine.complete(GenerationRequest(PROMPT_A, first_sampler, channel="kv-a"))
     assert again.text == first.text  # seeded generation is deterministic
     await engine.complete(b_request)

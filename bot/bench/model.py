@@ -133,16 +133,10 @@ class ModelBench:
     # -- worker-thread helpers (every llama call runs on the engine's single thread) --
 
     async def _worker(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self.engine._call(fn, *args)
+        return await self.engine.run_on_worker(fn, *args)
 
     def _tokens(self, text: str, bos: bool = True) -> list[int]:
         return self.engine.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
-
-    def _make_cold(self, channel: str) -> None:
-        """Keep the other channels' states but start this one from an empty context."""
-        self.cache.forget(channel)
-        self.cache.detach()
-        self.engine.llm.reset()
 
     # -- scenes --
 
@@ -255,7 +249,7 @@ class ModelBench:
         """First visit of every channel, each from an empty context: the cold samples."""
         for channel in channels:
             await self._say(channel)
-            await self._worker(self._make_cold, channel.key)
+            await self.engine.reset_context(forget=channel.key)
             seconds, tokens = await self._ttft(channel)
             self.figures.cold_s.append(seconds)
             self.figures.cold_prompt_tokens.append(tokens)
@@ -271,7 +265,7 @@ class ModelBench:
             self.figures.warm_s.append(seconds)
             line = f"warm: {tokens:,}-token prompt, first token after {seconds:.3f} s"
             if repeat < self.sizes.paired_colds:
-                await self._worker(self._make_cold, channel.key)
+                await self.engine.reset_context(forget=channel.key)
                 cold, tokens = await self._ttft(channel)
                 self.figures.cold_s.append(cold)
                 self.figures.cold_prompt_tokens.append(tokens)

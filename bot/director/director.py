@@ -209,17 +209,16 @@ class TurnDirector:
         if forced and forced_member is None:
             raise DirectorError(f"{forced} is not in this scene's cast.")
         for index in range(max(1, scene.max_replies)):
-            plan = await self.build_prompt(scene)
             if index == 0 and forced_member is not None:
                 speaker = forced_member
             else:
-                speaker = await self._choose_speaker(scene, plan, cancel)
+                speaker = await self._choose_speaker(scene, await self.build_prompt(scene), cancel)
             if cancel.cancelled:
                 result.ended = "cancelled"
                 return result
             if hooks.speaker is not None:
                 await hooks.speaker(speaker.name)
-            text = await self._speak(scene, speaker.name, cancel, hooks.text)
+            text, plan = await self._speak(scene, speaker.name, cancel, hooks.text)
             if cancel.cancelled:
                 result.ended = "cancelled"
                 return result
@@ -250,7 +249,7 @@ class TurnDirector:
     ) -> StoredTurn:
         """Generate an alternative for `turn` from the history before it; keep the old text."""
         member = scene.npc(turn.speaker) or CastMember(turn.speaker)
-        text = await self._speak(
+        text, _ = await self._speak(
             scene,
             member.name,
             CancelToken(),
@@ -309,8 +308,8 @@ class TurnDirector:
         *,
         before_seq: int | None = None,
         reseed: bool = False,
-    ) -> str:
-        """Generate one reply for `speaker`, retrying once when it comes back empty."""
+    ) -> tuple[str, PromptPlan]:
+        """Generate one reply for `speaker` (retrying once when empty), and the prompt used."""
         plan = await self.build_prompt(scene, speaker, before_seq=before_seq)
         sampler = scene.sampler
         for attempt in range(2):
@@ -325,9 +324,9 @@ class TurnDirector:
             completion = await self.engine.complete(request, cancel, on_text)
             text = clean_reply(completion.text, speaker, self._others(scene, speaker))
             if text or cancel.cancelled:
-                return text
+                return text, plan
             log.info("empty reply from %s, retrying once", speaker)
-        return ""
+        return "", plan
 
     async def _another_npc(
         self, scene: SceneView, plan: PromptPlan, turn: StoredTurn, cancel: CancelToken

@@ -53,7 +53,7 @@ class LlamaEngine:
     async def load(cls, options: LlamaOptions) -> LlamaEngine:
         """Load the model on the worker thread."""
         engine = cls(options)
-        await engine._call(engine._load)
+        await engine.run_on_worker(engine._load)
         return engine
 
     def _load(self) -> None:
@@ -87,6 +87,17 @@ class LlamaEngine:
             self.state_cache = ChannelStateCache(self._llm, budget)
         self.load_seconds = time.perf_counter() - started
 
+    def _reset(self, forget: str | None) -> None:
+        if self.state_cache is not None:
+            if forget is not None:
+                self.state_cache.forget(forget)
+            self.state_cache.detach()
+        self._llm.reset()
+
+    async def reset_context(self, forget: str | None = None) -> None:
+        """Empty the context, saving the live channel's state unless it is the one to forget."""
+        await self.run_on_worker(self._reset, forget)
+
     @property
     def llm(self) -> Any:
         """The underlying `llama_cpp.Llama` (only touch it from the worker thread)."""
@@ -96,18 +107,19 @@ class LlamaEngine:
     def n_ctx(self) -> int:
         return self.options.n_ctx
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn` on the llama worker thread (the only thread that may touch `llm`)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _tokenize(self, text: str) -> list[int]:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     async def count_tokens(self, text: str) -> int:
-        return len(await self._call(self._tokenize, text))
+        return len(await self.run_on_worker(self._tokenize, text))
 
     async def count_many(self, texts: list[str]) -> list[int]:
         """Token counts of several texts in one trip to the worker."""
-        return await self._call(lambda: [len(self._tokenize(t)) for t in texts])
+        return await self.run_on_worker(lambda: [len(self._tokenize(t)) for t in texts])
 
     def _grammar(self, text: str) -> Any:
         from llama_cpp import LlamaGrammar
@@ -120,8 +132,11 @@ class LlamaEngine:
         self, request: GenerationRequest, prompt_tokens: list[int]
     ) -> Iterator[dict[str, Any]]:
         sampler = request.sampler
-        if request.channel is not None and self.state_cache is not None:
-            self.state_cache.activate(request.channel, prompt_tokens)
+        if self.state_cache is not None:
+            if request.channel is not None:
+                self.state_cache.activate(request.channel, prompt_tokens)
+            else:
+                self.state_cache.detach()
         return self._llm.create_completion(
             request.prompt,
             max_tokens=sampler.max_tokens,
@@ -191,7 +206,7 @@ class LlamaEngine:
         """Generate to a stop string, the token limit, or cancellation."""
         token = cancel or CancelToken()
         try:
-            return await self._call(self._generate, request, token, on_text)
+            return await self.run_on_worker(self._generate, request, token, on_text)
         except asyncio.CancelledError:
             token.cancel()
             raise
@@ -221,7 +236,7 @@ class LlamaEngine:
 
     async def close(self) -> None:
         if self._llm is not None:
-            await self._call(self._llm.close)
+            await self.run_on_worker(self._llm.close)
             self._llm = None
         self._executor.shutdown(wait=True)
 

@@ -193,10 +193,12 @@ class ChannelStateCache:
             self.stats.evictions += 1
 
     def _save(self, channel: str) -> None:
-        self._drop(channel)
         need = self._size()
         if need <= 0:
+            # An emptied context (a reset) says nothing new; an older snapshot stays valid
+            # because restores are matched token by token.
             return
+        self._drop(channel)
         if need > self.budget_bytes:
             self.stats.oversize += 1
             return
