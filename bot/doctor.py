@@ -58,15 +58,17 @@ async def run_doctor(settings: Settings, console: Console) -> int:
     except (SettingsError, ModelInfoError, ValueError) as exc:
         ok = False
         table.add_row("model", f"[red]{exc}[/]")
-    db = Database(settings.database_url)
+    db: Database | None = None
     try:
+        db = Database(settings.database_url)
         await db.ping()
         table.add_row("database", f"reachable: {db.engine.url.render_as_string()}")
-    except Exception as exc:  # any driver error means "not reachable" here
+    except Exception as exc:  # a missing driver or any connection error: report, do not crash
         ok = False
         table.add_row("database", f"[red]not reachable: {type(exc).__name__}: {exc}[/]")
     finally:
-        await db.dispose()
+        if db is not None:
+            await db.dispose()
     table.add_row(
         "discord token", "set" if settings.discord_token is not None else "not set (needed by run)"
     )

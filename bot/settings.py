@@ -86,6 +86,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(FORMAT_NAMES)}")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect().import_dbapi()
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ValueError(str(exc)) from None
+        except ImportError as exc:
+            raise ValueError(f"its driver is not installed (pip install {exc.name})") from None
+        return value
+
     @field_validator("model_path")
     @classmethod
     def _model_exists(cls, value: Path | None) -> Path | None:
