@@ -10,8 +10,8 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import llama_cpp
@@ -21,12 +21,14 @@ import pytest_asyncio
 from bot.director.director import SceneView, TurnDirector
 from bot.director.text import clean_reply
 from bot.domain import PromptTurn
-from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
+from bot.engine.base import CancelToken, GenerationRequest, Sampler
 from bot.engine.llama import LlamaEngine, LlamaOptions
+from bot.engine.recording import Call, RecordingEngine
 from bot.scenes.scene_file import load_scene_file
 from bot.scenes.service import SceneViews, Stores, import_scene_file
 from bot.settings import bundled_demo_model
 from bot.store import CharacterStore, Database, Scene, SceneStore, TurnStore
+from tests.scripted_engine import request_kind
 
 pytestmark = pytest.mark.model
 
@@ -62,44 +64,8 @@ async def engine() -> AsyncIterator[LlamaEngine]:
         await loaded.close()
 
 
-@dataclass
-class Call:
-    request: GenerationRequest
-    completion: Completion
-
-
-class RecordingEngine:
-    """Delegates to the real engine and keeps every request with the raw completion."""
-
-    def __init__(self, engine: LlamaEngine) -> None:
-        self.engine = engine
-        self.calls: list[Call] = []
-
-    @property
-    def n_ctx(self) -> int:
-        return self.engine.n_ctx
-
-    async def count_many(self, texts: list[str]) -> list[int]:
-        return await self.engine.count_many(texts)
-
-    async def complete(
-        self,
-        request: GenerationRequest,
-        cancel: CancelToken | None = None,
-        on_text: Callable[[str], None] | None = None,
-    ) -> Completion:
-        completion = await self.engine.complete(request, cancel, on_text)
-        self.calls.append(Call(request, completion))
-        return completion
-
-    def of_kind(self, kind: str) -> list[Call]:
-        return [c for c in self.calls if _kind(c.request) == kind]
-
-
-def _kind(request: GenerationRequest) -> str:
-    if request.grammar is None:
-        return "text"
-    return "speaker" if request.grammar.rstrip().endswith('":"') else "floor"
+def _of_kind(recorder: RecordingEngine, kind: str) -> list[Call]:
+    return [c for c in recorder.calls if request_kind(c.request) == kind]
 
 
 async def _example(db: Database) -> tuple[Stores, Scene]:
@@ -171,12 +137,12 @@ async def test_seeded_rounds_only_voice_the_scene_npcs(engine: LlamaEngine, db: 
         assert turn.content.strip(), turn
         assert not _impersonates(turn.content, PLAYERS), turn.content
     # The raw grammar-constrained answers were exactly an NPC name (no silent fallback used).
-    for call in recorder.of_kind("speaker"):
+    for call in _of_kind(recorder, "speaker"):
         assert call.completion.text in {f"{n}:" for n in NPCS}, call.completion.text
-    for call in recorder.of_kind("floor"):
+    for call in _of_kind(recorder, "floor"):
         assert call.completion.text in ("model", "user"), call.completion.text
     # The stop strings end the text before any player's line.
-    for call in recorder.of_kind("text"):
+    for call in _of_kind(recorder, "text"):
         assert "\nRook:" not in call.completion.text
         assert "\nIlse:" not in call.completion.text
 
@@ -195,7 +161,7 @@ async def test_model_chooses_only_npc_names(engine: LlamaEngine, db: Database) -
         member = await director._choose_speaker(view, plan, CancelToken())
         chosen.append(member.name)
     assert all(name in NPCS for name in chosen), chosen
-    raw = [c.completion.text for c in recorder.of_kind("speaker")]
+    raw = [c.completion.text for c in _of_kind(recorder, "speaker")]
     assert len(raw) == 6
     assert all(text in {f"{n}:" for n in NPCS} for text in raw), raw
     assert [t.removesuffix(":") for t in raw] == chosen

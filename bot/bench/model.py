@@ -7,19 +7,16 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
-from unittest import mock
 
 from bot.bench.sizes import BenchSizes
 from bot.bench.storage import TurnRow, insert_turns
 from bot.bench.text import FillerText
-from bot.director import director as director_module
-from bot.director.budget import plan_window
 from bot.director.director import SceneView, TurnDirector
 from bot.domain import PromptTurn
-from bot.engine.base import CancelToken, Completion, EngineError, GenerationRequest, Sampler
+from bot.engine.base import EngineError, GenerationRequest, Sampler
 from bot.engine.llama import LlamaEngine
+from bot.engine.recording import RecordingEngine
 from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
 from bot.scenes.scene_file import load_scene_file
 from bot.scenes.service import import_scene_file
@@ -31,30 +28,6 @@ if TYPE_CHECKING:
 Note = Callable[[str], None]
 
 CHANNEL_BASE = 4_100_000_000  # pseudo channel ids for the bench's extra scenes
-
-
-class RecordingEngine:
-    """Passes everything to the real engine and keeps the requests (to replay them bare)."""
-
-    def __init__(self, engine: LlamaEngine) -> None:
-        self.engine = engine
-        self.requests: list[GenerationRequest] = []
-
-    @property
-    def n_ctx(self) -> int:
-        return self.engine.n_ctx
-
-    async def count_many(self, texts: list[str]) -> list[int]:
-        return await self.engine.count_many(texts)
-
-    async def complete(
-        self,
-        request: GenerationRequest,
-        cancel: CancelToken | None = None,
-        on_text: Callable[[str], None] | None = None,
-    ) -> Completion:
-        self.requests.append(request)
-        return await self.engine.complete(request, cancel, on_text)
 
 
 @dataclass
@@ -392,37 +365,39 @@ class ModelBench:
         (system,) = await self.director.counter.counts([fmt.system_block(context)])
         room = self.engine.n_ctx - self.sampler.max_tokens - self.director.margin - system
         await self._seed_history(channel, int(room * 1.5))
-        patch: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        # Turn-by-turn trimming is the same director with a step of one turn.
+        director = self.director
         if not aligned:
-            patch = mock.patch.object(director_module, "plan_window", partial(plan_window, step=1))
+            director = TurnDirector(
+                self.recorder, self.core.stores.turns, counter=director.counter, trim_step=1
+            )
         previous: list[int] | None = None
         start_seq: int | None = None
         reused = total = moves = 0
         sizes = []
-        with patch:
-            for _ in range(self.sizes.reuse_rounds + 1):
-                await self._say(channel)
-                npc = channel.npc()
-                plan = await self.director.build_prompt(channel.view, npc.name)
-                tokens = await self._worker(self._tokens, plan.rendered.text)
-                first_seq = plan.history[0].seq if plan.history else 0
-                if previous is not None:
-                    reused += min(common_prefix(previous, tokens), len(tokens) - 1)
-                    total += len(tokens)
-                    sizes.append(len(tokens))
-                    moves += first_seq != start_seq
-                start_seq = first_seq
-                reply = channel.filler.line(npc.name)
-                generated = await self._worker(self._tokens, f" {reply}", False)
-                previous = tokens + generated[:-1]
-                await self.core.stores.turns.append(
-                    channel.scene.id,
-                    role="model",
-                    speaker=npc.name,
-                    content=reply,
-                    character_id=npc.id,
-                )
-                channel.rounds += 1
+        for _ in range(self.sizes.reuse_rounds + 1):
+            await self._say(channel)
+            npc = channel.npc()
+            plan = await director.build_prompt(channel.view, npc.name)
+            tokens = await self._worker(self._tokens, plan.rendered.text)
+            first_seq = plan.history[0].seq if plan.history else 0
+            if previous is not None:
+                reused += min(common_prefix(previous, tokens), len(tokens) - 1)
+                total += len(tokens)
+                sizes.append(len(tokens))
+                moves += first_seq != start_seq
+            start_seq = first_seq
+            reply = channel.filler.line(npc.name)
+            generated = await self._worker(self._tokens, f" {reply}", False)
+            previous = tokens + generated[:-1]
+            await self.core.stores.turns.append(
+                channel.scene.id,
+                role="model",
+                speaker=npc.name,
+                content=reply,
+                character_id=npc.id,
+            )
+            channel.rounds += 1
         sizes.sort()
         return reused / total, moves, sizes[len(sizes) // 2]
 

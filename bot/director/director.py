@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from bot.director.budget import BudgetPlan, TokenCounter, plan_window
+from bot.director.budget import TRIM_STEP, BudgetPlan, TokenCounter, plan_window
 from bot.director.text import choice_grammar, clean_reply
 from bot.domain import PromptContext, PromptTurn, Role
 from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
@@ -139,11 +139,13 @@ class TurnDirector:
         *,
         counter: TokenCounter | None = None,
         margin: int = SAFETY_MARGIN,
+        trim_step: int = TRIM_STEP,
     ) -> None:
         self.engine = engine
         self.turns = turns
         self.counter = counter or TokenCounter(engine.count_many)
         self.margin = margin
+        self.trim_step = trim_step
 
     async def build_prompt(
         self, scene: SceneView, speaker: str | None = None, *, before_seq: int | None = None
@@ -161,7 +163,7 @@ class TurnDirector:
                 "shorten them or raise N_CTX."
             )
         history, counts = await self._history(scene, before_seq, budget - system_tokens)
-        plan = plan_window(system_tokens, counts, [t.seq for t in history], budget)
+        plan = plan_window(system_tokens, counts, [t.seq for t in history], budget, self.trim_step)
         kept = history[plan.start :]
         rendered = render_prompt(fmt, ctx, [_prompt_turn(t) for t in kept], speaker)
         return PromptPlan(rendered, plan, tuple(kept))

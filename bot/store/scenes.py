@@ -136,21 +136,33 @@ class SceneStore:
 
     async def bind_player(self, scene_id: int, user_id: int, character_id: int) -> None:
         """Set which character a member plays in the scene."""
+        await self._link(PlayerBinding, {"scene_id": scene_id, "user_id": user_id}, character_id)
+
+    async def _link(
+        self,
+        row_type: type[PlayerBinding] | type[PlayerDefault],
+        key: dict[str, int],
+        character_id: int,
+    ) -> None:
+        """Insert or repoint a member → character row, refusing another server's characters."""
         for attempt in range(2):
             async with self.db.session() as s:
-                scene = await _scene(s, scene_id)
-                char = await _character(s, character_id)
-                if char.guild_id != scene.guild_id:
-                    raise StoreError(f"{char.name} does not belong to this server.")
-                binding = await s.get(PlayerBinding, (scene_id, user_id))
-                if binding is None:
-                    s.add(PlayerBinding(scene_id=scene_id, user_id=user_id, character_id=char.id))
+                if "guild_id" in key:
+                    guild_id = key["guild_id"]
                 else:
-                    binding.character_id = char.id
+                    guild_id = (await _scene(s, key["scene_id"])).guild_id
+                char = await _character(s, character_id)
+                if char.guild_id != guild_id:
+                    raise StoreError(f"{char.name} does not belong to this server.")
+                row = await s.get(row_type, tuple(key.values()))
+                if row is None:
+                    s.add(row_type(**key, character_id=char.id))
+                else:
+                    row.character_id = char.id
                 try:
                     await s.commit()
                     return
-                except IntegrityError:  # a concurrent bind inserted first; update it instead
+                except IntegrityError:  # a concurrent call inserted first; update it instead
                     if attempt:
                         raise
 
@@ -177,22 +189,7 @@ class SceneStore:
 
     async def set_default_character(self, guild_id: int, user_id: int, character_id: int) -> None:
         """Set a member's default character in the guild."""
-        for attempt in range(2):
-            async with self.db.session() as s:
-                char = await _character(s, character_id)
-                if char.guild_id != guild_id:
-                    raise StoreError(f"{char.name} does not belong to this server.")
-                default = await s.get(PlayerDefault, (guild_id, user_id))
-                if default is None:
-                    s.add(PlayerDefault(guild_id=guild_id, user_id=user_id, character_id=char.id))
-                else:
-                    default.character_id = char.id
-                try:
-                    await s.commit()
-                    return
-                except IntegrityError:  # a concurrent call inserted first; update it instead
-                    if attempt:
-                        raise
+        await self._link(PlayerDefault, {"guild_id": guild_id, "user_id": user_id}, character_id)
 
     async def default_character(self, guild_id: int, user_id: int) -> Character | None:
         """A member's default character in the guild, if set."""
