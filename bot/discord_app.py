@@ -95,7 +95,8 @@ class TavernBot(commands.Bot):
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None and message.author.id == self.user.id:
             return
-        if message.guild is None:
+        # Replies to slash commands (ours or another bot's) carry a webhook id but are no proxy.
+        if message.guild is None or message.interaction_metadata is not None:
             return
         try:
             await self.play.on_message(
@@ -173,6 +174,12 @@ async def run_bot(core: Core) -> int:
                 runner.result()
             except discord.LoginFailure:
                 log.error("Discord refused the token: check DISCORD_TOKEN in .env")
+                return 2
+            except discord.PrivilegedIntentsRequired:
+                log.error(
+                    "Enable the Message Content intent on the Bot page of the Discord developer "
+                    "portal, then start again."
+                )
                 return 2
             return 0
         log.info("shutting down")

@@ -20,6 +20,7 @@ LENGTHS: tuple[str, ...] = (
     "unlimited",
 )
 REPLY_MODES: tuple[str, ...] = ("auto", "mention", "manual")
+NAME_MAX = 80  # character and speaker names (Discord webhook names allow 80 too)
 
 
 @dataclass(frozen=True)

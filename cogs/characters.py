@@ -46,19 +46,26 @@ class SheetModal(discord.ui.Modal):
     """A multi-line form for writing a sheet (slash options cannot hold newlines)."""
 
     def __init__(
-        self, service: CharacterCommands, kind: Kind, *, editing: str | None, sheet: str = ""
+        self,
+        service: CharacterCommands,
+        kind: Kind,
+        *,
+        editing: str | None = None,
+        name: str | None = None,
+        sheet: str = "",
+        avatar_url: str | None = None,
     ) -> None:
         label = "NPC" if kind == "npc" else "character"
         super().__init__(title=f"{'Edit' if editing else 'New'} {label}"[:45])
-        self.service, self.kind, self.editing = service, kind, editing
+        self.service, self.kind, self.editing, self.avatar_url = service, kind, editing, avatar_url
         self.name: discord.ui.TextInput[SheetModal] = discord.ui.TextInput(
-            label="Name", max_length=80, default=editing, required=editing is None
+            label="Name", max_length=80, default=name, required=editing is None
         )
         self.sheet: discord.ui.TextInput[SheetModal] = discord.ui.TextInput(
             label="Sheet (**Field**: value, - items)",
             style=discord.TextStyle.paragraph,
             max_length=MODAL_SHEET_LIMIT,
-            default=sheet[:MODAL_SHEET_LIMIT] or None,
+            default=sheet or None,
             required=True,
         )
         if editing is None:
@@ -66,7 +73,9 @@ class SheetModal(discord.ui.Modal):
         self.add_item(self.sheet)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        data = CharacterInput(name=self.name.value or None, sheet=self.sheet.value)
+        data = CharacterInput(
+            name=self.name.value or None, sheet=self.sheet.value, avatar_url=self.avatar_url
+        )
         actor = actor_from(interaction)
         if self.editing is None:
             await answer(interaction, self.service.create(actor, self.kind, data))
@@ -94,9 +103,10 @@ class CharacterCog(commands.Cog):
     ) -> None:
         actor = actor_from(interaction)
         if sheet is None and card is None:
-            if kind == "npc":
-                await self.service.access.require_gm(actor)
-            await interaction.response.send_modal(SheetModal(self.service, kind, editing=None))
+            await self.service.require_rights(actor, kind)
+            avatar_url = avatar.url if avatar is not None else None
+            modal = SheetModal(self.service, kind, name=name, avatar_url=avatar_url)
+            await interaction.response.send_modal(modal)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await character_input(name, sheet, card, avatar)
@@ -114,6 +124,11 @@ class CharacterCog(commands.Cog):
         actor = actor_from(interaction)
         if sheet is None and card is None and avatar is None:
             current = await self.service.sheet_of(actor, kind, name)
+            if len(current) > MODAL_SHEET_LIMIT:
+                raise UserError(
+                    f"This sheet is longer than the form allows ({MODAL_SHEET_LIMIT} characters): "
+                    "attach the whole sheet as a .txt file in the card option instead."
+                )
             modal = SheetModal(self.service, kind, editing=name, sheet=current)
             await interaction.response.send_modal(modal)
             return

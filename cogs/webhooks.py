@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from cogs.common import NO_MENTIONS
 
 log = logging.getLogger("tavernkeep.discord")
 WEBHOOK_NAME = "Tavernkeep"
+WEBHOOK_RETRY_SECONDS = 600.0
 
 
 @dataclass
@@ -32,6 +34,7 @@ class WebhookPoster:
     def __init__(self, client: discord.Client) -> None:
         self.client = client
         self._hooks: dict[int, discord.Webhook | None] = {}
+        self._retry_at: dict[int, float] = {}
         self._own_ids: set[int] = set()
 
     def owns_webhook(self, webhook_id: int) -> bool:
@@ -58,7 +61,9 @@ class WebhookPoster:
         if parent is None:
             return None
         if parent.id in self._hooks:
-            return self._hooks[parent.id]
+            cached = self._hooks[parent.id]
+            if cached is not None or time.monotonic() < self._retry_at.get(parent.id, 0.0):
+                return cached
         hook: discord.Webhook | None = None
         try:
             me = self.client.user
@@ -75,6 +80,8 @@ class WebhookPoster:
                 hook = await parent.create_webhook(name=WEBHOOK_NAME, reason="Tavernkeep NPC posts")
         except discord.Forbidden:
             log.warning("no Manage Webhooks in #%s: posting NPC turns as the bot", parent)
+            # Ask again later: an admin may grant the permission without restarting the bot.
+            self._retry_at[parent.id] = time.monotonic() + WEBHOOK_RETRY_SECONDS
         if hook is not None:
             self._own_ids.add(hook.id)
         self._hooks[parent.id] = hook
@@ -109,11 +116,19 @@ class WebhookPoster:
         self, channel_id: int, speaker: str, avatar_url: str | None, text: str
     ) -> list[int]:
         target = await self._target(channel_id)
-        hook = await self._webhook(target)
-        return [
-            (await self._send(target, hook, speaker, avatar_url, part)).id
-            for part in self._split(hook, speaker, text)
-        ]
+        for attempt in range(2):
+            hook = await self._webhook(target)
+            try:
+                return [
+                    (await self._send(target, hook, speaker, avatar_url, part)).id
+                    for part in self._split(hook, speaker, text)
+                ]
+            except discord.NotFound:
+                if hook is None or attempt or target.parent is None:
+                    raise
+                # Someone deleted the webhook: make a new one and post again.
+                self._hooks.pop(target.parent.id, None)
+        raise AssertionError("unreachable")
 
     async def edit_turn(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -185,14 +186,14 @@ async def test_triggers_during_a_round_merge_into_one_more_round() -> None:
     scheduler = RoundScheduler(run)
     scheduler.trigger("c1", Trigger())
     await asyncio.sleep(0)
-    scheduler.trigger("c1", Trigger(requested_by=1))
+    scheduler.trigger("c1", Trigger())
     scheduler.trigger("c1", Trigger(forced="Old Tobin"))
-    scheduler.trigger("c1", Trigger(requested_by=3))
-    assert scheduler.busy("c1")
+    scheduler.trigger("c1", Trigger())
+    assert scheduler.busy("c1") and len(ran) == 1
     gate.set()
     await scheduler.wait_idle()
     assert len(ran) == 2
-    assert ran[1] == Trigger(forced="Old Tobin", requested_by=3)
+    assert ran[1] == Trigger(forced="Old Tobin")  # merged, the forced speaker kept
 
 
 async def test_quiet_period_restarts_on_each_message() -> None:
@@ -202,12 +203,54 @@ async def test_quiet_period_restarts_on_each_message() -> None:
         ran.append(key)
 
     scheduler = RoundScheduler(run)
-    for _ in range(5):
-        scheduler.trigger("c1", Trigger(), delay=0.05)
-    scheduler.trigger("c2", Trigger())
+    scheduler.trigger("c1", Trigger(delay=30))
+    first = scheduler._timers["c1"]
+    scheduler.trigger("c1", Trigger(delay=30))
+    second = scheduler._timers["c1"]
+    # The first wait was cancelled and a new one started from the newer message.
+    assert first.cancelled() and not second.cancelled() and second.when() >= first.when()
+    assert ran == [] and scheduler.busy("c1")
+    scheduler.trigger("c1", Trigger(delay=0))  # e.g. /reply: no wait
     await scheduler.wait_idle()
-    assert sorted(ran) == ["c1", "c2"]
+    assert ran == ["c1"] and second.cancelled()
+
+
+async def test_messages_during_a_round_wait_for_their_own_quiet_period() -> None:
+    gate = asyncio.Event()
+    ran: list[Trigger] = []
+
+    async def run(key: str, trigger: Trigger) -> None:
+        ran.append(trigger)
+        await gate.wait()
+
+    scheduler = RoundScheduler(run)
+    scheduler.trigger("c1", Trigger())
+    await asyncio.sleep(0)
+    scheduler.trigger("c1", Trigger(delay=30))
+    gate.set()
+    while "c1" in scheduler._tasks:
+        await asyncio.sleep(0)
+    assert len(ran) == 1 and "c1" in scheduler._timers  # waiting, not running straight away
+    await scheduler.close()
 
 
 def test_clean_reply_drops_a_reply_that_opens_as_someone_else() -> None:
     assert clean_reply(" Rook: Make me.", "Marta Vell", ["Rook", "Ilse", "Old Tobin"]) == ""
+
+
+async def test_continue_keeps_room_for_the_text_it_extends(db: Database) -> None:
+    engine = ScriptedEngine(texts=["More words."], n_ctx=1500)
+    stores, views, director, scene, _ = await _scene(db, engine)
+    for i in range(150):  # more history than fits
+        await stores.turns.append(scene.id, role="user", speaker="Rook", content=f"Line {i} " * 5)
+    long_turn = await stores.turns.append(
+        scene.id, role="model", speaker="Old Tobin", content="word " * 500
+    )
+    view = await views.view(scene)
+    view = replace(view, sampler=replace(view.sampler, max_tokens=50))
+    extended = await director.extend(view, long_turn)
+    assert extended.content.endswith("More words.")
+    (prompt,) = [r.prompt for r in engine.of_kind("text")]
+    assert prompt.endswith(" " + long_turn.content)
+    (used,) = await engine.count_many([prompt])
+    assert used <= 1500 - 50

@@ -119,3 +119,36 @@ async def test_own_webhook_and_other_bots_are_ignored(db: Database) -> None:
     assert await stores.turns.by_message_id(1) is None
     assert await stores.turns.by_message_id(2) is None
     assert play.scheduler.rounds_started == 0
+
+
+async def test_deleting_one_part_of_a_long_turn_keeps_the_turn(db: Database) -> None:
+    play, _, stores = await _service(db)
+    scene = await stores.scenes.by_channel(CHANNEL)
+    turn = await stores.turns.append(
+        scene.id, role="model", speaker="Marta", content="Long.", message_ids=[71, 72]
+    )
+    await play.on_delete([72])  # e.g. a swipe made the turn shorter
+    kept = await stores.turns.get(turn.id)
+    assert not kept.deleted and kept.message_ids == [71]
+    await play.on_delete([71])
+    assert (await stores.turns.get(turn.id)).deleted
+
+
+class FailingPoster(RecordingPoster):
+    """Discord refuses every post."""
+
+    async def post_turn(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+    ) -> list[int]:
+        raise RuntimeError("webhook gone")
+
+
+async def test_a_turn_that_could_not_be_posted_leaves_the_history(db: Database) -> None:
+    play, _, stores = await _service(db)
+    failing = FailingPoster()
+    play.poster = failing
+    await play.on_message(_message(1, "Hello Marta."))
+    await play.scheduler.wait_idle()
+    history = await stores.turns.window((await stores.scenes.by_channel(CHANNEL)).id, 10)
+    assert [t.content for t in history] == ["Hello Marta."]  # the NPC turn was hidden
+    assert failing.posts == [("notice", "The NPCs could not answer; the log has details.")]

@@ -7,8 +7,7 @@ from typing import Any
 
 from bot.characters.cards import load_card
 from bot.characters.sheet import Sheet, SheetError, parse_sheet, render_sheet
-
-NAME_MAX = 80
+from bot.domain import NAME_MAX
 
 
 @dataclass(frozen=True)

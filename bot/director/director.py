@@ -148,15 +148,25 @@ class TurnDirector:
         self.trim_step = trim_step
 
     async def build_prompt(
-        self, scene: SceneView, speaker: str | None = None, *, before_seq: int | None = None
+        self,
+        scene: SceneView,
+        speaker: str | None = None,
+        *,
+        before_seq: int | None = None,
+        reserve: int = 0,
     ) -> PromptPlan:
-        """The exact prompt for the next model turn, within the context budget."""
+        """The exact prompt for the next model turn, within the context budget.
+
+        `reserve` keeps room for text appended after the header (a turn being continued).
+        """
         fmt, ctx = scene.fmt, scene.context
         system = fmt.system_block(ctx)
         # Blocks are counted with the separator that joins them, so the sum matches the prompt.
         header = fmt.separator + fmt.response_header(ctx) + (f"{speaker}:" if speaker else "")
         system_tokens, header_tokens = await self.counter.counts([system, header])
-        budget = self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens
+        budget = (
+            self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens - reserve
+        )
         if system_tokens > budget:
             raise DirectorError(
                 "The character sheets alone do not fit in the context window; "
@@ -265,7 +275,8 @@ class TurnDirector:
 
     async def extend(self, scene: SceneView, turn: StoredTurn) -> StoredTurn:
         """Continue `turn` where it stopped and store the longer text."""
-        plan = await self.build_prompt(scene, turn.speaker, before_seq=turn.seq)
+        (so_far,) = await self.counter.counts([f" {turn.content}"])
+        plan = await self.build_prompt(scene, turn.speaker, before_seq=turn.seq, reserve=so_far)
         request = GenerationRequest(
             prompt=f"{plan.rendered.text} {turn.content}",
             sampler=scene.sampler,

@@ -15,11 +15,11 @@ class Trigger:
     """Why a round should run: a player message, a mention, or an explicit /reply."""
 
     forced: str | None = None
-    requested_by: int | None = None
+    delay: float = 0.0
 
     def merge(self, newer: Trigger) -> Trigger:
-        """The newer trigger wins, but a forced speaker is not forgotten."""
-        return Trigger(newer.forced or self.forced, newer.requested_by or self.requested_by)
+        """The newer trigger's wait wins, but a forced speaker is not forgotten."""
+        return Trigger(newer.forced or self.forced, newer.delay)
 
 
 RoundRunner = Callable[[str, Trigger], Awaitable[None]]
@@ -35,19 +35,21 @@ class RoundScheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.rounds_started = 0
 
-    def trigger(self, key: str, trigger: Trigger, delay: float = 0.0) -> None:
-        """Ask for a round in `key` after `delay` quiet seconds (a newer trigger restarts it)."""
+    def trigger(self, key: str, trigger: Trigger) -> None:
+        """Ask for a round in `key` after `trigger.delay` quiet seconds; a newer one restarts it."""
         old = self._pending.get(key)
         self._pending[key] = old.merge(trigger) if old else trigger
-        if key in self._tasks:
-            return  # the running round picks it up when it finishes
+        if key not in self._tasks:  # a running round re-arms the wait when it finishes
+            self._arm(key)
+
+    def _arm(self, key: str) -> None:
         if timer := self._timers.pop(key, None):
             timer.cancel()
-        loop = asyncio.get_running_loop()
+        delay = self._pending[key].delay
         if delay <= 0:
             self._start(key)
         else:
-            self._timers[key] = loop.call_later(delay, self._start, key)
+            self._timers[key] = asyncio.get_running_loop().call_later(delay, self._start, key)
 
     def busy(self, key: str) -> bool:
         """Whether a round is running or waiting in this channel."""
@@ -63,18 +65,20 @@ class RoundScheduler:
         self._timers.pop(key, None)
         if key in self._tasks or key not in self._pending:
             return
-        self._tasks[key] = asyncio.get_running_loop().create_task(self._loop(key))
+        trigger = self._pending.pop(key)
+        self._tasks[key] = asyncio.get_running_loop().create_task(self._once(key, trigger))
 
-    async def _loop(self, key: str) -> None:
+    async def _once(self, key: str, trigger: Trigger) -> None:
+        self.rounds_started += 1
         try:
-            while (trigger := self._pending.pop(key, None)) is not None:
-                self.rounds_started += 1
-                try:
-                    await self._run(key, trigger)
-                except Exception:
-                    log.exception("round in %s failed", key)
+            await self._run(key, trigger)
+        except Exception:
+            log.exception("round in %s failed", key)
         finally:
             self._tasks.pop(key, None)
+            # Messages that came in during the round wait for their own quiet period.
+            if key in self._pending:
+                self._arm(key)
 
     async def wait_idle(self, key: str | None = None) -> None:
         """Wait until no round runs or waits (in `key`, or anywhere)."""

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain import NAME_MAX
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -36,7 +38,6 @@ NAMING_CONVENTION = {
 
 CHARACTER_KINDS = ("player", "npc")
 TURN_ROLES = ("user", "model", "narration")
-NAME_MAX = 80
 
 
 def utcnow() -> datetime:

@@ -80,13 +80,14 @@ class CharacterCommands:
             raise UserError(f"No {whose}{_label(kind)} named {name!r}.")
         return found
 
-    async def _gate(self, actor: Actor, kind: Kind) -> None:
+    async def require_rights(self, actor: Actor, kind: Kind) -> None:
+        """NPCs are the GMs' business; everyone manages their own characters."""
         if kind == "npc":
             await self.access.require_gm(actor)
 
     async def create(self, actor: Actor, kind: Kind, data: CharacterInput) -> Reply:
         """Create a character from a sheet, a card, or just a name."""
-        await self._gate(actor, kind)
+        await self.require_rights(actor, kind)
         draft = data.draft()
         if draft is None:
             if not data.name:
@@ -118,7 +119,7 @@ class CharacterCommands:
 
     async def edit(self, actor: Actor, kind: Kind, name: str, data: CharacterInput) -> Reply:
         """Replace a character's sheet, card or avatar; players edit only their own."""
-        await self._gate(actor, kind)
+        await self.require_rights(actor, kind)
         character = await self._find(actor, kind, name)
         # Editing keeps the name: NPC names are what scenes and transcripts refer to.
         draft = data.draft(keep_name=character.name)
@@ -138,13 +139,13 @@ class CharacterCommands:
         return Reply(f"Updated {_label(kind)} **{updated.name}**.")
 
     async def delete(self, actor: Actor, kind: Kind, name: str) -> Reply:
-        await self._gate(actor, kind)
+        await self.require_rights(actor, kind)
         character = await self._find(actor, kind, name)
         await self.characters.delete(character.id)
         return Reply(f"Deleted {_label(kind)} **{character.name}**.")
 
     async def list(self, actor: Actor, kind: Kind, member_id: int | None = None) -> Reply:
-        await self._gate(actor, kind)
+        await self.require_rights(actor, kind)
         if kind == "npc":
             found = await self.characters.list_npcs(actor.guild_id)
         else:
@@ -159,7 +160,7 @@ class CharacterCommands:
     async def show(
         self, actor: Actor, kind: Kind, name: str, member_id: int | None = None
     ) -> Reply:
-        await self._gate(actor, kind)
+        await self.require_rights(actor, kind)
         character = await self._find(actor, kind, name, member_id)
         text = character.sheet
         if character.greeting:
@@ -173,14 +174,16 @@ class CharacterCommands:
 
     async def sheet_of(self, actor: Actor, kind: Kind, name: str) -> str:
         """The current sheet text, to prefill an edit form."""
-        await self._gate(actor, kind)
+        await self.require_rights(actor, kind)
         return (await self._find(actor, kind, name)).sheet
 
     async def export(self, actor: Actor, name: str) -> Reply:
         """An NPC as a Character Card V2 JSON file."""
         await self.access.require_gm(actor)
         npc = await self._find(actor, "npc", name)
-        card = export_card_v2(npc.name, npc.sheet, npc.greeting, None, npc.card_json)
+        card = export_card_v2(
+            npc.name, npc.sheet, npc.greeting, _card_scenario(npc.card_json), npc.card_json
+        )
         data = json.dumps(card, ensure_ascii=False, indent=2).encode()
         return Reply(f"**{npc.name}** as a V2 card.", file=(f"{_slug(npc.name)}.json", data))
 
@@ -200,6 +203,16 @@ class CharacterCommands:
         """Autocomplete choices."""
         owner = (member_id or actor.user_id) if kind == "player" else None
         return await self.characters.names(actor.guild_id, kind, owner_id=owner, prefix=prefix)
+
+
+def _card_scenario(card: dict[str, object] | None) -> str | None:
+    """The scenario an imported card carried (V2/V3 under `data`, V1 at the top)."""
+    if not card:
+        return None
+    data = card.get("data")
+    source = data if isinstance(data, dict) else card
+    scenario = source.get("scenario")
+    return scenario if isinstance(scenario, str) and scenario else None
 
 
 def _slug(name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -45,7 +45,6 @@ class IncomingMessage:
     content: str
     author_is_bot: bool = False
     webhook_id: int | None = None
-    attachments: Sequence[str] = field(default_factory=tuple)
 
 
 class Poster(Protocol):

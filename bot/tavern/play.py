@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import cast
@@ -47,6 +48,7 @@ class PlayService:
         # webhooks (PluralKit) only trigger rounds after a human message, so two bots can never
         # keep each other talking.
         self._human_spoke: set[int] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -83,9 +85,7 @@ class PlayService:
         if scene.reply_mode == "mention" and named is None:
             return
         delay = 0.0 if named else self.quiet_seconds
-        self.scheduler.trigger(
-            str(scene.channel_id), Trigger(forced=named, requested_by=author_id), delay
-        )
+        self.scheduler.trigger(str(scene.channel_id), Trigger(forced=named, delay=delay))
 
     async def _speaker(
         self, scene: Scene, message: IncomingMessage
@@ -109,11 +109,21 @@ class PlayService:
             await self.turns.edit(turn.id, content.strip())
 
     async def on_delete(self, message_ids: Sequence[int]) -> None:
-        """Messages were deleted: their turns leave the history."""
+        """Messages were deleted: a turn leaves the history when none of its messages is left."""
         for message_id in message_ids:
             turn = await self.turns.by_message_id(message_id)
-            if turn is not None and not turn.deleted:
+            if turn is None or turn.deleted:
+                continue
+            # A swipe that shortens a turn deletes its extra parts; the turn itself stays.
+            remaining = [i for i in turn.message_ids if i != message_id]
+            if remaining:
+                await self.turns.set_message_ids(turn.id, remaining)
+            else:
                 await self.turns.mark_deleted(turn.id)
+
+    def channel_lock(self, channel_id: int) -> asyncio.Lock:
+        """Held by a round, a swipe, a continue or a clear: one change per channel at a time."""
+        return self._locks.setdefault(channel_id, asyncio.Lock())
 
     # -- commands and buttons -----------------------------------------------------------------
 
@@ -126,7 +136,7 @@ class PlayService:
         ):
             raise UserError(f"{as_name} is not in this scene's cast.")
         self.access.cooldown(actor, "reply")
-        self.scheduler.trigger(str(scene.channel_id), Trigger(as_name, actor.user_id))
+        self.scheduler.trigger(str(scene.channel_id), Trigger(as_name))
         who = as_name or "The NPCs"
         return Reply(f"{who} will answer shortly.")
 
@@ -145,10 +155,12 @@ class PlayService:
         """Regenerate an NPC turn in place, keeping the earlier text as an alternative."""
         scene, turn = await self._turn_for(actor, turn_id)
         self.access.cooldown(actor, "swipe")
-        view = await self.views.view(scene)
-        async with self.poster.typing(scene.channel_id):
-            new = await self._guarded(self.director.swipe(view, turn))
-        await self._repost(scene, new)
+        async with self.channel_lock(scene.channel_id):
+            scene, turn = await self._turn_for(actor, turn_id)  # the round may have changed it
+            view = await self.views.view(scene)
+            async with self.poster.typing(scene.channel_id):
+                new = await self._guarded(self.director.swipe(view, turn))
+            await self._repost(scene, new)
         total = len(new.swipes)
         return Reply(f"Swiped {new.speaker}'s turn ({total} versions kept).")
 
@@ -156,18 +168,21 @@ class PlayService:
         """Continue an NPC turn where it stopped."""
         scene, turn = await self._turn_for(actor, turn_id)
         self.access.cooldown(actor, "swipe")
-        view = await self.views.view(scene)
-        async with self.poster.typing(scene.channel_id):
-            longer = await self._guarded(self.director.extend(view, turn))
-        await self._repost(scene, longer)
+        async with self.channel_lock(scene.channel_id):
+            scene, turn = await self._turn_for(actor, turn_id)
+            view = await self.views.view(scene)
+            async with self.poster.typing(scene.channel_id):
+                longer = await self._guarded(self.director.extend(view, turn))
+            await self._repost(scene, longer)
         return Reply(f"{longer.speaker} went on.")
 
     async def delete_turn(self, actor: Actor, turn_id: int) -> Reply:
         """Remove an NPC turn from the channel and the history."""
         scene, turn = await self._turn_for(actor, turn_id)
-        await self.turns.mark_deleted(turn.id)
-        await self.poster.delete_messages(scene.channel_id, turn.message_ids)
-        self._controls.pop(scene.channel_id, None)
+        async with self.channel_lock(scene.channel_id):
+            await self.turns.mark_deleted(turn.id)
+            await self.poster.delete_messages(scene.channel_id, turn.message_ids)
+            self._controls.pop(scene.channel_id, None)
         return Reply(f"Deleted {turn.speaker}'s turn.")
 
     async def _guarded(self, work: Awaitable[StoredTurn]) -> Turn:
@@ -217,33 +232,43 @@ class PlayService:
             return None
 
     async def _run_round(self, key: str, trigger: Trigger) -> None:
-        scene = await self.scenes.by_channel(int(key))
+        async with self.channel_lock(int(key)):
+            await self._round(int(key), trigger)
+
+    async def _round(self, channel_id: int, trigger: Trigger) -> None:
+        scene = await self.scenes.by_channel(channel_id)
         if scene is None:
             return
-        self._human_spoke.discard(scene.channel_id)
+        self._human_spoke.discard(channel_id)
         view = await self.views.view(scene)
         posted: list[tuple[int, int]] = []
 
         async def stored(turn: StoredTurn) -> None:
-            ids = await self.post_turn(scene, turn)
+            try:
+                ids = await self.post_turn(scene, turn)
+            except BaseException:
+                # A turn nobody could see must not stay in the history the model reads.
+                await self.turns.mark_deleted(turn.id)
+                raise
             posted.append((ids[-1], turn.id))
 
         try:
-            async with self.poster.typing(scene.channel_id):
+            async with self.poster.typing(channel_id):
                 result = await self.director.run_round(
                     view, forced=trigger.forced, hooks=RoundHooks(stored=stored)
                 )
         except DirectorError as exc:
-            await self.poster.notice(scene.channel_id, str(exc))
+            await self.poster.notice(channel_id, str(exc))
             return
-        except EngineError:
-            log.exception("round failed in channel %s", key)
-            await self.poster.notice(scene.channel_id, "The model failed to generate a reply.")
+        except Exception:
+            log.exception("round failed in channel %s", channel_id)
+            await self.poster.notice(channel_id, "The NPCs could not answer; the log has details.")
             return
-        if posted:
-            await self._move_controls(scene.channel_id, *posted[-1])
+        finally:
+            if posted:
+                await self._move_controls(channel_id, *posted[-1])
         if result.notice and result.ended != "players":
-            await self.poster.notice(scene.channel_id, result.notice)
+            await self.poster.notice(channel_id, result.notice)
 
     async def _move_controls(self, channel_id: int, message_id: int, turn_id: int) -> None:
         """Buttons live on the newest NPC message only."""

@@ -99,8 +99,9 @@ class SceneCommands:
 
     async def end(self, actor: Actor) -> Reply:
         await self._gm_scene(actor)
-        await self.scenes.end(actor.channel_id)
         self.play.scheduler.cancel_pending(str(actor.channel_id))
+        async with self.play.channel_lock(actor.channel_id):  # let a running round finish
+            await self.scenes.end(actor.channel_id)
         return Reply("Scene ended. History is kept; /scene start resumes it.", ephemeral=False)
 
     async def status(self, actor: Actor) -> Reply:
@@ -190,8 +191,9 @@ class SceneCommands:
         if scene.channel_id != actor.channel_id:
             raise UserError("That button belongs to another channel.")
         self.play.scheduler.cancel_pending(str(scene.channel_id))
-        visible = await self.turns.count(scene.id)  # the number the confirmation named
-        await self.turns.clear(scene.id)
+        async with self.play.channel_lock(scene.channel_id):  # let a running round finish
+            visible = await self.turns.count(scene.id)  # the number the confirmation named
+            await self.turns.clear(scene.id)
         return Reply(f"Cleared {visible} turns.", ephemeral=False)
 
     async def set_gm_role(self, actor: Actor, role_id: int | None) -> Reply:
