@@ -6,7 +6,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.characters.sheet import SHEET_MAX_CHARS
 from bot.tavern.characters import CharacterCommands, CharacterInput, Kind
 from bot.tavern.common import UserError
 from cogs.common import actor_from, answer, read_attachment
@@ -31,8 +30,6 @@ async def character_input(
             raise UserError("That sheet file is not UTF-8 text.") from None
     else:
         card = loaded
-    if sheet is not None and len(sheet) > SHEET_MAX_CHARS:
-        raise UserError(f"Sheets are limited to {SHEET_MAX_CHARS} characters.")
     return CharacterInput(
         name=name,
         sheet=sheet,

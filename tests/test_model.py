@@ -455,3 +455,19 @@ async def test_state_cache_restore_matches_unswitched_and_cold_runs(engine: Llam
     warm_edited = (await engine.complete(edited)).text
     assert cache.stats.restores == restores + 1
     assert warm_edited == await _cold(engine, edited)
+
+
+async def test_stream_yields_the_same_text_as_complete_and_stops_when_left(
+    engine: LlamaEngine,
+) -> None:
+    request = GenerationRequest("The harbor lamps", Sampler(seed=9, max_tokens=12))
+    await engine.reset_context()
+    whole = (await engine.complete(request)).text
+    await engine.reset_context()
+    pieces = [piece async for piece in engine.stream(request)]
+    assert len(pieces) > 1 and "".join(pieces) == whole
+    # Leaving the loop early cancels the generation; the engine keeps working.
+    long = GenerationRequest("The harbor lamps", Sampler(seed=9, max_tokens=400))
+    async for _ in engine.stream(long):
+        break
+    assert (await engine.complete(request)).finish_reason in ("stop", "length")
