@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -63,14 +63,22 @@ class TextEngine(Protocol):
 
     name: str
 
+    @property
+    def n_ctx(self) -> int: ...
+
     async def count_tokens(self, text: str) -> int: ...
+
+    async def count_many(self, texts: list[str]) -> list[int]: ...
 
     def stream(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> AsyncIterator[str]: ...
 
     async def complete(
-        self, request: GenerationRequest, cancel: CancelToken | None = None
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion: ...
 
     async def close(self) -> None: ...
