@@ -614,7 +614,7 @@ async def test_bad_input_gets_short_ephemeral_errors(world: World) -> None:
             options=options,
             attachments=attachments,
         )
-        _assert_short_ephemeral(answered, "limited to 8000 characters")
+        _assert_short_ephemeral(answered, "the limit is 8,000")
 
     for filename, blob, expected in (
         ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50, "corrupt"),
