@@ -289,23 +289,14 @@ class ModelBench:
     async def overhead(self, channel: Channel) -> None:
         """A full round against a bare `Llama` completion of the same prompt, both warm."""
         sampler = replace(self.sampler, max_tokens=self.sizes.overhead_tokens)
-        stores = self.core.stores
         for _ in range(self.sizes.overhead_repeats):
             before: Snapshot | None = await self._worker(self.cache.capture)
             if before is None:
                 raise EngineError("the context is empty before the overhead round")
-            owner, player = channel.player()
             speaker = channel.npc().name
             seen = len(self.recorder.requests)
             started = time.perf_counter()
-            await stores.turns.append(
-                channel.scene.id,
-                role="user",
-                speaker=player.name,
-                content=channel.filler.short(player.name),
-                character_id=player.id,
-                author_id=owner,
-            )
+            await self._say(channel)
             view = replace(
                 await self.core.views.view(channel.scene), sampler=sampler, max_replies=1
             )
