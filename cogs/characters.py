@@ -12,13 +12,15 @@ from cogs.common import actor_from, answer, read_attachment
 
 SHEET_SUFFIXES = (".txt", ".md")
 MODAL_SHEET_LIMIT = 4000  # Discord's cap for one text input
+CARD_HELP = "A V2/V3 card (.png/.json) or a sheet file (.txt/.md)"
+AVATAR_LINK_HELP = "A lasting https:// image link (attached avatars expire after about a day)"
 
 
 async def character_input(
     name: str | None,
     sheet: str | None,
     file: discord.Attachment | None,
-    avatar: discord.Attachment | None,
+    avatar_url: str | None,
 ) -> CharacterInput:
     """Options → input: a .txt/.md attachment is a sheet, a .png/.json one is a card."""
     loaded = await read_attachment(file)
@@ -35,8 +37,17 @@ async def character_input(
         sheet=sheet,
         card=card,
         card_url=file.url if file is not None else None,
-        avatar_url=avatar.url if avatar is not None else None,
+        avatar_url=avatar_url,
     )
+
+
+def avatar_of(attachment: discord.Attachment | None, link: str | None) -> str | None:
+    """A lasting image link wins over an attachment (Discord expires attachment links)."""
+    if link:
+        if not link.startswith("https://"):
+            raise UserError("avatar_link must be an https:// link to an image.")
+        return link
+    return attachment.url if attachment is not None else None
 
 
 class SheetModal(discord.ui.Modal):
@@ -97,16 +108,17 @@ class CharacterCog(commands.Cog):
         sheet: str | None,
         card: discord.Attachment | None,
         avatar: discord.Attachment | None,
+        avatar_link: str | None,
     ) -> None:
         actor = actor_from(interaction)
         if sheet is None and card is None:
             await self.service.require_rights(actor, kind)
-            avatar_url = avatar.url if avatar is not None else None
+            avatar_url = avatar_of(avatar, avatar_link)
             modal = SheetModal(self.service, kind, name=name, avatar_url=avatar_url)
             await interaction.response.send_modal(modal)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await character_input(name, sheet, card, avatar)
+        data = await character_input(name, sheet, card, avatar_of(avatar, avatar_link))
         await answer(interaction, self.service.create(actor, kind, data))
 
     async def _edit(
@@ -117,9 +129,11 @@ class CharacterCog(commands.Cog):
         sheet: str | None,
         card: discord.Attachment | None,
         avatar: discord.Attachment | None,
+        avatar_link: str | None,
     ) -> None:
         actor = actor_from(interaction)
-        if sheet is None and card is None and avatar is None:
+        avatar_url = avatar_of(avatar, avatar_link)
+        if sheet is None and card is None and avatar_url is None:
             current = await self.service.sheet_of(actor, kind, name)
             if len(current) > MODAL_SHEET_LIMIT:
                 raise UserError(
@@ -130,7 +144,7 @@ class CharacterCog(commands.Cog):
             await interaction.response.send_modal(modal)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await character_input(None, sheet, card, avatar)
+        data = await character_input(None, sheet, card, avatar_url)
         await answer(interaction, self.service.edit(actor, kind, name, data))
 
     async def _names(
@@ -155,7 +169,7 @@ class CharacterCog(commands.Cog):
     # -- /character ---------------------------------------------------------------------------
 
     @character.command(name="create", description="Create your character (no sheet: opens a form)")
-    @app_commands.describe(card="A V2/V3 card (.png/.json) or a sheet file (.txt/.md)")
+    @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
     async def character_create(
         self,
         interaction: discord.Interaction,
@@ -163,10 +177,12 @@ class CharacterCog(commands.Cog):
         sheet: str | None = None,
         card: discord.Attachment | None = None,
         avatar: discord.Attachment | None = None,
+        avatar_link: str | None = None,
     ) -> None:
-        await self._create(interaction, "player", name, sheet, card, avatar)
+        await self._create(interaction, "player", name, sheet, card, avatar, avatar_link)
 
     @character.command(name="edit", description="Change your character's sheet, card or avatar")
+    @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
     @app_commands.autocomplete(name=own_names)
     async def character_edit(
         self,
@@ -175,8 +191,9 @@ class CharacterCog(commands.Cog):
         sheet: str | None = None,
         card: discord.Attachment | None = None,
         avatar: discord.Attachment | None = None,
+        avatar_link: str | None = None,
     ) -> None:
-        await self._edit(interaction, "player", name, sheet, card, avatar)
+        await self._edit(interaction, "player", name, sheet, card, avatar, avatar_link)
 
     @character.command(name="delete", description="Delete one of your characters")
     @app_commands.autocomplete(name=own_names)
@@ -207,7 +224,7 @@ class CharacterCog(commands.Cog):
     # -- /npc ---------------------------------------------------------------------------------
 
     @npc.command(name="create", description="Create a server NPC (no sheet or card: opens a form)")
-    @app_commands.describe(card="A V2/V3 card (.png/.json) or a sheet file (.txt/.md)")
+    @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
     async def npc_create(
         self,
         interaction: discord.Interaction,
@@ -215,10 +232,12 @@ class CharacterCog(commands.Cog):
         sheet: str | None = None,
         card: discord.Attachment | None = None,
         avatar: discord.Attachment | None = None,
+        avatar_link: str | None = None,
     ) -> None:
-        await self._create(interaction, "npc", name, sheet, card, avatar)
+        await self._create(interaction, "npc", name, sheet, card, avatar, avatar_link)
 
     @npc.command(name="edit", description="Change an NPC's sheet, card or avatar")
+    @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
     @app_commands.autocomplete(name=npc_names)
     async def npc_edit(
         self,
@@ -227,8 +246,9 @@ class CharacterCog(commands.Cog):
         sheet: str | None = None,
         card: discord.Attachment | None = None,
         avatar: discord.Attachment | None = None,
+        avatar_link: str | None = None,
     ) -> None:
-        await self._edit(interaction, "npc", name, sheet, card, avatar)
+        await self._edit(interaction, "npc", name, sheet, card, avatar, avatar_link)
 
     @npc.command(name="delete", description="Delete an NPC")
     @app_commands.autocomplete(name=npc_names)

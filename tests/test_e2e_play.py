@@ -680,3 +680,30 @@ async def test_nothing_pings_and_no_traceback_reached_discord(world: World) -> N
     assert fake.webhook_executions
     assert {m["source"] for m in fake.messages} >= {"webhook", "interaction", "user"}
     assert_no_pings_or_tracebacks(fake)
+
+
+async def test_avatar_link_is_kept_and_checked(world: World) -> None:
+    fake, gm, chan = world.fake, world.gm, world.fake.channel_id
+    link = "https://images.example.org/linka.png"
+    created = await command(
+        fake,
+        "npc",
+        "create",
+        user_id=gm,
+        channel_id=chan,
+        options={"name": "Linka", "sheet": "**Age**: 3", "avatar_link": link},
+    )
+    assert "Created NPC **Linka**" in created["content"]
+    npc = await world.running.core.stores.characters.find_npc(fake.guild_id, "Linka")
+    assert npc is not None and npc.avatar_url == link
+    refused = await command(
+        fake,
+        "npc",
+        "edit",
+        user_id=gm,
+        channel_id=chan,
+        options={"name": "Linka", "avatar_link": "http://insecure.example.org/a.png"},
+    )
+    _assert_short_ephemeral(refused, "https://")
+    npc = await world.running.core.stores.characters.find_npc(fake.guild_id, "Linka")
+    assert npc is not None and npc.avatar_url == link
