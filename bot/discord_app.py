@@ -13,8 +13,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.access import Access
-from bot.tavern.characters import CharacterCommands
+from bot.tavern.app import build_tavern
 from bot.tavern.common import IncomingMessage, UserError
 from bot.tavern.play import PlayService
 from bot.tavern.scenes import SceneCommands
@@ -52,25 +51,25 @@ class TavernBot(commands.Bot):
             guild_ready_timeout=guild_ready_timeout,
         )
         self.core = core
-        stores, settings = core.stores, core.settings
         self.poster = WebhookPoster(self)
-        self.access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
-        self.play = PlayService(
-            stores,
-            core.views,
-            core.director,
-            self.access,
-            self.poster,
-            quiet_seconds=settings.quiet_seconds,
+        self.tavern = build_tavern(
+            core.settings, core.stores, core.views, core.director, self.poster
         )
-        self.character_commands = CharacterCommands(stores.characters, stores.scenes, self.access)
-        self.scene_commands = SceneCommands(self.play, settings.default_format)
         self.synced = asyncio.Event()
         self.tree.on_error = self._on_app_command_error
 
+    @property
+    def play(self) -> PlayService:
+        return self.tavern.play
+
+    @property
+    def scene_commands(self) -> SceneCommands:
+        return self.tavern.scenes
+
     async def setup_hook(self) -> None:
-        await self.add_cog(CharacterCog(self.character_commands))
-        await self.add_cog(SceneCog(self.scene_commands, self.play, self.character_commands))
+        tavern = self.tavern
+        await self.add_cog(CharacterCog(tavern.characters))
+        await self.add_cog(SceneCog(tavern.scenes, tavern.play, tavern.characters))
         self.add_dynamic_items(TurnButton, ClearButton)
         guild_id = self.core.settings.dev_guild_id
         if guild_id:

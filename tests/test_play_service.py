@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 from bot.director.director import TurnDirector
 from bot.engine.base import Sampler
 from bot.scenes.service import SceneViews, Stores
+from bot.settings import load_settings
 from bot.store import CharacterStore, Database, SceneStore, TurnStore
-from bot.tavern.access import Access
+from bot.tavern.app import build_tavern
 from bot.tavern.common import IncomingMessage
 from bot.tavern.play import PlayService
 from tests.scripted_engine import ScriptedEngine
@@ -68,14 +69,9 @@ async def _service(db: Database) -> tuple[PlayService, RecordingPoster, Stores]:
     await stores.scenes.add_cast(scene.id, npc.id)
     engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)], floors=["user"] * 10)
     poster = RecordingPoster()
-    play = PlayService(
-        stores,
-        SceneViews(stores, Sampler(seed=1)),
-        TurnDirector(engine, stores.turns),
-        Access(stores.scenes, stores.turns, cooldown_seconds=0),
-        poster,
-        quiet_seconds=0,
-    )
+    settings = load_settings(quiet_seconds=0, reply_cooldown_seconds=0)
+    views = SceneViews(stores, Sampler(seed=1))
+    play = build_tavern(settings, stores, views, TurnDirector(engine, stores.turns), poster).play
     return play, poster, stores
 
 
