@@ -24,6 +24,7 @@ class RecordingPoster:
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []
+        self.controls: list[tuple[int, int | None]] = []
         self._next_id = 5000
 
     def owns_webhook(self, webhook_id: int) -> bool:
@@ -50,7 +51,7 @@ class RecordingPoster:
         return None
 
     async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None:
-        return None
+        self.controls.append((message_id, turn_id))
 
     async def notice(self, channel_id: int, text: str) -> None:
         self.posts.append(("notice", text))
@@ -67,6 +68,12 @@ async def _service(db: Database) -> tuple[PlayService, RecordingPoster, Stores]:
     )
     scene = await stores.scenes.start(guild_id=GUILD, channel_id=CHANNEL, format="group-inst")
     await stores.scenes.add_cast(scene.id, npc.id)
+    return await _service_again(db)
+
+
+async def _service_again(db: Database) -> tuple[PlayService, RecordingPoster, Stores]:
+    """The services over an existing database, as after a restart."""
+    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
     engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)], floors=["user"] * 10)
     poster = RecordingPoster()
     settings = load_settings(quiet_seconds=0, reply_cooldown_seconds=0)
@@ -148,3 +155,18 @@ async def test_a_turn_that_could_not_be_posted_leaves_the_history(db: Database) 
     history = await stores.turns.window((await stores.scenes.by_channel(CHANNEL)).id, 10)
     assert [t.content for t in history] == ["Hello Marta."]  # the NPC turn was hidden
     assert failing.posts == [("notice", "The NPCs could not answer; the log has details.")]
+
+
+async def test_after_a_restart_the_old_buttons_are_taken_off(db: Database) -> None:
+    _, _, stores = await _service(db)
+    scene = await stores.scenes.by_channel(CHANNEL)
+    # Left by the previous run of the bot: an NPC message that still carries buttons.
+    await stores.turns.append(
+        scene.id, role="model", speaker="Marta", content="Earlier.", message_ids=[4242]
+    )
+    play, poster, _ = await _service_again(db)
+    await play.on_message(_message(1, "Hello again."))
+    await play.scheduler.wait_idle()
+    assert poster.posts == [("Marta", "Reply 0.")]  # posted as message 5001
+    assert poster.controls[0] == (4242, None)
+    assert poster.controls[1][0] == 5001 and poster.controls[1][1] is not None

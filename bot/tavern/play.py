@@ -18,6 +18,7 @@ from bot.tavern.common import Actor, IncomingMessage, Poster, Reply, UserError
 from bot.tavern.text import mentioned_name
 
 log = logging.getLogger(__name__)
+RECENT_NPC_WINDOW = 32
 
 
 class PlayService:
@@ -272,7 +273,7 @@ class PlayService:
 
     async def _move_controls(self, channel_id: int, message_id: int, turn_id: int) -> None:
         """Buttons live on the newest NPC message only."""
-        previous = self._controls.get(channel_id)
+        previous = self._controls.get(channel_id) or await self._last_npc_message(turn_id)
         if previous is not None and previous != message_id:
             try:
                 await self.poster.set_controls(channel_id, previous, None)
@@ -280,6 +281,14 @@ class PlayService:
                 log.debug("could not clear buttons on %s", previous, exc_info=True)
         await self.poster.set_controls(channel_id, message_id, turn_id)
         self._controls[channel_id] = message_id
+
+    async def _last_npc_message(self, turn_id: int) -> int | None:
+        """After a restart: the newest earlier NPC message, which may still carry buttons."""
+        scene_id = (await self.turns.get(turn_id)).scene_id
+        for turn in reversed(await self.turns.window(scene_id, RECENT_NPC_WINDOW)):
+            if turn.role == "model" and turn.id != turn_id and turn.message_ids:
+                return turn.message_ids[-1]
+        return None
 
     async def close(self) -> None:
         await self.scheduler.close()
