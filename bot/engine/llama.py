@@ -137,8 +137,9 @@ class LlamaEngine:
                 self.state_cache.activate(request.channel, prompt_tokens)
             else:
                 self.state_cache.detach()
+        # The tokens, not the text: llama-cpp-python would tokenize the whole prompt again.
         return self._llm.create_completion(
-            request.prompt,
+            prompt_tokens,
             max_tokens=sampler.max_tokens,
             temperature=sampler.temperature,
             min_p=sampler.min_p,
@@ -186,8 +187,6 @@ class LlamaEngine:
         except ValueError as exc:
             raise EngineError(str(exc)) from exc
         text = "".join(parts)
-        if request.channel is not None and self.state_cache is not None:
-            self.state_cache.remember(request.channel)
         return Completion(
             text=text,
             finish_reason=finish,

@@ -103,11 +103,6 @@ class ChannelStateCache:
         return self._used
 
     @property
-    def live(self) -> str | None:
-        """The channel whose tokens the context holds, if any."""
-        return self._live
-
-    @property
     def snapshot_bytes(self) -> dict[str, int]:
         """Size of each stored snapshot, least recently used first."""
         return {channel: s.nbytes for channel, s in self._snapshots.items()}
@@ -124,10 +119,6 @@ class ChannelStateCache:
         if channel != self._live:
             self._switch(channel, prompt)
         self._count_reuse(prompt)
-
-    def remember(self, channel: str) -> None:
-        """Note that the context now holds this channel (snapshots are taken on the next switch)."""
-        self._live = channel
 
     def forget(self, channel: str) -> None:
         """Drop a channel's snapshot (history cleared); the context no longer counts as its."""
