@@ -7,6 +7,7 @@ tests themselves run on their own function-scoped loops next to the function-sco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -468,6 +469,9 @@ async def test_stream_yields_the_same_text_as_complete_and_stops_when_left(
     assert len(pieces) > 1 and "".join(pieces) == whole
     # Leaving the loop early cancels the generation; the engine keeps working.
     long = GenerationRequest("The harbor lamps", Sampler(seed=9, max_tokens=400))
-    async for _ in engine.stream(long):
-        break
+    token = CancelToken()
+    async with contextlib.aclosing(engine.stream(long, token)) as pieces_left:
+        async for _ in pieces_left:
+            break
+    assert token.cancelled
     assert (await engine.complete(request)).finish_reason in ("stop", "length")
