@@ -10,15 +10,9 @@ from collections.abc import Awaitable, Callable
 from rich.console import Console
 from rich.markup import escape
 
-from bot.director.director import (
-    DirectorError,
-    RoundHooks,
-    RoundResult,
-    StoredTurn,
-    TurnDirector,
-)
-from bot.scenes.service import SceneViews, Stores
-from bot.store import Character, Scene
+from bot.director import DirectorError, RoundHooks, RoundResult, StoredTurn, TurnDirector
+from bot.scenes.views import SceneViews
+from bot.store import Character, Scene, Stores
 
 HELP = "Type to speak. /reply [NPC] · /swipe · /undo · /who · /help · /quit"
 SHOWN_ON_RESUME = 6

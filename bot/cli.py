@@ -1,4 +1,4 @@
-"""The `tavernkeep` command line, and the one place where the parts are composed."""
+"""The `tavernkeep` command line; it takes its parts from the composition root (`bot.core`)."""
 
 from __future__ import annotations
 
@@ -8,86 +8,20 @@ import logging
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from rich.console import Console
 
 from bot.characters.cards import CardError
 from bot.characters.sheet import SheetError
-from bot.director.budget import TokenCounter
-from bot.director.director import DirectorError, TurnDirector
+from bot.core import open_core
+from bot.director import DirectorError
 from bot.domain import FORMAT_NAMES
 from bot.engine.base import EngineError
-from bot.engine.llama import LlamaEngine, LlamaOptions
-from bot.engine.offload import resolve_gpu_layers
-from bot.scenes.scene_file import SceneFileError, load_scene_file
-from bot.scenes.service import SceneViews, Stores, base_sampler, import_scene_file
+from bot.scenes.imports import import_scene_file
+from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import CharacterStore, Database, SceneStore, StoreError, TurnStore, upgrade
-
-log = logging.getLogger("tavernkeep")
-EXAMPLE_SCENE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
-EngineMode = Literal["full", "vocab"]
-
-
-@dataclass
-class Core:
-    """Everything below the Discord layer, built once from the settings."""
-
-    settings: Settings
-    db: Database
-    stores: Stores
-    engine: LlamaEngine
-    director: TurnDirector
-    views: SceneViews
-
-    async def close(self) -> None:
-        await self.engine.close()
-        await self.db.dispose()
-
-
-async def load_engine(settings: Settings, mode: EngineMode = "full") -> LlamaEngine:
-    """Load the configured model (or only its vocabulary, for token counting)."""
-    model_path = settings.resolved_model_path()
-    gpu_layers = 0
-    if mode == "full":
-        decision = resolve_gpu_layers(
-            settings.n_gpu_layers,
-            model_path=model_path,
-            n_ctx=settings.n_ctx,
-            kv_cache_type=settings.kv_cache_type,
-        )
-        log.info("GPU offload: %s", decision.reason)
-        gpu_layers = decision.n_gpu_layers
-    options = LlamaOptions(
-        model_path=model_path,
-        n_ctx=settings.n_ctx,
-        n_gpu_layers=gpu_layers,
-        n_threads=settings.n_threads,
-        n_batch=settings.n_batch,
-        flash_attn=settings.flash_attn,
-        kv_cache_type=settings.kv_cache_type,
-        kv_cache_mb=settings.kv_cache_mb,
-        seed=settings.seed,
-        vocab_only=mode == "vocab",
-    )
-    return await LlamaEngine.load(options)
-
-
-async def open_core(settings: Settings, mode: EngineMode = "full") -> Core:
-    """Compose settings → engine → store → services."""
-    await upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
-    try:
-        engine = await load_engine(settings, mode)
-    except BaseException:
-        await db.dispose()
-        raise
-    director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
-    return Core(settings, db, stores, engine, director, SceneViews(stores, base_sampler(settings)))
+from bot.store import StoreError, upgrade
 
 
 def _pick_player(players: Sequence[tuple[int, object]], wanted: str | None) -> int:
@@ -163,7 +97,9 @@ async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
-    from bot.discord_app import run_bot
+    # The CLI is the program's entry point: the one place in `bot/` that reaches the Discord
+    # adapter, and only for this command, so the other commands never load discord.py.
+    from cogs.bot import run_bot
 
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print(

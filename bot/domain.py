@@ -1,4 +1,4 @@
-"""Plain value types shared by the prompt formats, the director and the store."""
+"""Plain value types shared by the prompt formats, the director, the engines and the store."""
 
 from __future__ import annotations
 
@@ -48,3 +48,25 @@ class PromptContext:
     npcs: tuple[Persona, ...]
     scenario: str | None = None
     length: str | None = None
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Sampling settings for one generation."""
+
+    temperature: float = 0.8
+    min_p: float = 0.1
+    top_p: float = 1.0
+    repeat_penalty: float = 1.05
+    max_tokens: int = 300
+    seed: int = -1
+
+
+class CancelToken:
+    """Set it to stop a running generation (or a whole round) at the next token."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True

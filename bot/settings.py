@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     seed: int = -1
     quiet_seconds: float = Field(4.0, ge=0.0)
     reply_cooldown_seconds: float = Field(3.0, ge=0.0)
+    channel_sessions: int = Field(512, ge=1)
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     dev_guild_id: int | None = None

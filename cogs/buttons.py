@@ -7,25 +7,18 @@ after a restart without any stored view state.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from cogs.common import actor_from, answer
-
-if TYPE_CHECKING:
-    from bot.tavern.play import PlayService
-    from bot.tavern.scenes import SceneCommands
+from cogs.registry import services_of
 
 TURN_ACTIONS = {
     "swipe": ("Swipe", "🔄", discord.ButtonStyle.secondary),
     "continue": ("Continue", "➡️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
-
-
-def _services(interaction: discord.Interaction) -> Any:
-    return interaction.client
 
 
 class TurnButton(
@@ -49,14 +42,13 @@ class TurnButton(
         return cls(match["action"], int(match["turn"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        play: PlayService = _services(interaction).play
-        actor = actor_from(interaction)
+        actions = services_of(interaction.client).turns
         work = {
-            "swipe": play.swipe,
-            "continue": play.extend,
-            "delete": play.delete_turn,
-        }[self.action](actor, self.turn_id)
-        await answer(interaction, work, defer=True)
+            "swipe": actions.swipe,
+            "continue": actions.extend,
+            "delete": actions.delete,
+        }[self.action](actor_from(interaction), self.turn_id)
+        await answer(interaction, work, defer="private")
 
 
 def turn_controls(turn_id: int) -> discord.ui.View:
@@ -88,5 +80,13 @@ class ClearButton(
         return cls(int(match["scene"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        scenes: SceneCommands = _services(interaction).scene_commands
-        await answer(interaction, scenes.clear(actor_from(interaction), self.scene_id))
+        scenes = services_of(interaction.client).scenes
+        work = scenes.clear(actor_from(interaction), self.scene_id)
+        await answer(interaction, work, defer="public")
+
+
+def clear_confirmation(scene_id: int) -> discord.ui.View:
+    """The confirm button of `/scene clear`."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ClearButton(scene_id))
+    return view

@@ -1,6 +1,8 @@
-"""`/character …` and `/npc …`: thin adapters over `CharacterCommands`."""
+"""`/character …` and `/npc …`: one implementation over `CharacterCommands` for both kinds."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import discord
 from discord import app_commands
@@ -91,86 +93,31 @@ class SheetModal(discord.ui.Modal):
             await answer(interaction, self.service.edit(actor, self.kind, self.editing, data))
 
 
-class CharacterCog(commands.Cog):
-    """Player characters and server NPCs."""
+class CharacterGroupCog(commands.GroupCog):
+    """Create, edit and delete, shared by `/character` and `/npc`; the subclasses add the rest."""
 
-    character = app_commands.Group(name="character", description="Your characters", guild_only=True)
-    npc = app_commands.Group(name="npc", description="Server NPCs (GM)", guild_only=True)
+    kind: ClassVar[Kind]
+    descriptions: ClassVar[dict[str, str]] = {}
 
     def __init__(self, service: CharacterCommands) -> None:
         self.service = service
+        for name, text in self.descriptions.items():
+            command = self.app_command.get_command(name)
+            if command is not None:
+                command.description = text
 
-    async def _create(
-        self,
-        interaction: discord.Interaction,
-        kind: Kind,
-        name: str | None,
-        sheet: str | None,
-        card: discord.Attachment | None,
-        avatar: discord.Attachment | None,
-        avatar_link: str | None,
-    ) -> None:
-        actor = actor_from(interaction)
-        if sheet is None and card is None:
-            await self.service.require_rights(actor, kind)
-            avatar_url = avatar_of(avatar, avatar_link)
-            modal = SheetModal(self.service, kind, name=name, avatar_url=avatar_url)
-            await interaction.response.send_modal(modal)
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await character_input(name, sheet, card, avatar_of(avatar, avatar_link))
-        await answer(interaction, self.service.create(actor, kind, data))
-
-    async def _edit(
-        self,
-        interaction: discord.Interaction,
-        kind: Kind,
-        name: str,
-        sheet: str | None,
-        card: discord.Attachment | None,
-        avatar: discord.Attachment | None,
-        avatar_link: str | None,
-    ) -> None:
-        actor = actor_from(interaction)
-        avatar_url = avatar_of(avatar, avatar_link)
-        if sheet is None and card is None and avatar_url is None:
-            current = await self.service.sheet_of(actor, kind, name)
-            if len(current) > MODAL_SHEET_LIMIT:
-                raise UserError(
-                    f"This sheet is longer than the form allows ({MODAL_SHEET_LIMIT} characters): "
-                    "attach the whole sheet as a .txt file in the card option instead."
-                )
-            modal = SheetModal(self.service, kind, editing=name, sheet=current)
-            await interaction.response.send_modal(modal)
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await character_input(None, sheet, card, avatar_url)
-        await answer(interaction, self.service.edit(actor, kind, name, data))
-
-    async def _names(
-        self, interaction: discord.Interaction, kind: Kind, current: str
+    async def names(
+        self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         member = getattr(interaction.namespace, "member", None)
         names = await self.service.names(
-            actor_from(interaction), kind, current, getattr(member, "id", None)
+            actor_from(interaction), self.kind, current, getattr(member, "id", None)
         )
         return [app_commands.Choice(name=n, value=n) for n in names]
 
-    async def own_names(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._names(interaction, "player", current)
-
-    async def npc_names(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._names(interaction, "npc", current)
-
-    # -- /character ---------------------------------------------------------------------------
-
-    @character.command(name="create", description="Create your character (no sheet: opens a form)")
+    @app_commands.command(name="create", description="Create one (no sheet or card: opens a form)")
     @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
-    async def character_create(
+    async def create(
         self,
         interaction: discord.Interaction,
         name: str | None = None,
@@ -179,12 +126,21 @@ class CharacterCog(commands.Cog):
         avatar: discord.Attachment | None = None,
         avatar_link: str | None = None,
     ) -> None:
-        await self._create(interaction, "player", name, sheet, card, avatar, avatar_link)
+        actor = actor_from(interaction)
+        if sheet is None and card is None:
+            await self.service.require_rights(actor, self.kind)
+            avatar_url = avatar_of(avatar, avatar_link)
+            modal = SheetModal(self.service, self.kind, name=name, avatar_url=avatar_url)
+            await interaction.response.send_modal(modal)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await character_input(name, sheet, card, avatar_of(avatar, avatar_link))
+        await answer(interaction, self.service.create(actor, self.kind, data))
 
-    @character.command(name="edit", description="Change your character's sheet, card or avatar")
+    @app_commands.command(name="edit", description="Change a sheet, card or avatar")
     @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
-    @app_commands.autocomplete(name=own_names)
-    async def character_edit(
+    @app_commands.autocomplete(name=names)
+    async def edit(
         self,
         interaction: discord.Interaction,
         name: str,
@@ -193,78 +149,84 @@ class CharacterCog(commands.Cog):
         avatar: discord.Attachment | None = None,
         avatar_link: str | None = None,
     ) -> None:
-        await self._edit(interaction, "player", name, sheet, card, avatar, avatar_link)
+        actor = actor_from(interaction)
+        avatar_url = avatar_of(avatar, avatar_link)
+        if sheet is None and card is None and avatar_url is None:
+            current = await self.service.sheet_of(actor, self.kind, name)
+            if len(current) > MODAL_SHEET_LIMIT:
+                raise UserError(
+                    f"This sheet is longer than the form allows ({MODAL_SHEET_LIMIT} characters): "
+                    "attach the whole sheet as a .txt file in the card option instead."
+                )
+            modal = SheetModal(self.service, self.kind, editing=name, sheet=current)
+            await interaction.response.send_modal(modal)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await character_input(None, sheet, card, avatar_url)
+        await answer(interaction, self.service.edit(actor, self.kind, name, data))
 
-    @character.command(name="delete", description="Delete one of your characters")
-    @app_commands.autocomplete(name=own_names)
-    async def character_delete(self, interaction: discord.Interaction, name: str) -> None:
-        await answer(interaction, self.service.delete(actor_from(interaction), "player", name))
+    @app_commands.command(name="delete", description="Delete one")
+    @app_commands.autocomplete(name=names)
+    async def delete(self, interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, self.service.delete(actor_from(interaction), self.kind, name))
 
-    @character.command(name="list", description="List your characters, or a member's")
-    async def character_list(
+
+@app_commands.guild_only()
+class PlayerCharacterCog(
+    CharacterGroupCog, group_name="character", group_description="Your characters"
+):
+    """`/character …`: a player's own characters."""
+
+    kind = "player"
+    descriptions: ClassVar[dict[str, str]] = {
+        "create": "Create your character (no sheet: opens a form)",
+        "edit": "Change your character's sheet, card or avatar",
+        "delete": "Delete one of your characters",
+    }
+
+    @app_commands.command(name="list", description="List your characters, or a member's")
+    async def list(
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
         member_id = member.id if member else None
         await answer(interaction, self.service.list(actor_from(interaction), "player", member_id))
 
-    @character.command(name="show", description="Show a character's sheet")
-    @app_commands.autocomplete(name=own_names)
-    async def character_show(
+    @app_commands.command(name="show", description="Show a character's sheet")
+    @app_commands.autocomplete(name=CharacterGroupCog.names)
+    async def show(
         self, interaction: discord.Interaction, name: str, member: discord.Member | None = None
     ) -> None:
         member_id = member.id if member else None
         work = self.service.show(actor_from(interaction), "player", name, member_id)
         await answer(interaction, work)
 
-    @character.command(name="use", description="Play this character in this channel's scene")
-    @app_commands.autocomplete(name=own_names)
-    async def character_use(self, interaction: discord.Interaction, name: str) -> None:
+    @app_commands.command(name="use", description="Play this character in this channel's scene")
+    @app_commands.autocomplete(name=CharacterGroupCog.names)
+    async def use(self, interaction: discord.Interaction, name: str) -> None:
         await answer(interaction, self.service.use(actor_from(interaction), name))
 
-    # -- /npc ---------------------------------------------------------------------------------
 
-    @npc.command(name="create", description="Create a server NPC (no sheet or card: opens a form)")
-    @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
-    async def npc_create(
-        self,
-        interaction: discord.Interaction,
-        name: str | None = None,
-        sheet: str | None = None,
-        card: discord.Attachment | None = None,
-        avatar: discord.Attachment | None = None,
-        avatar_link: str | None = None,
-    ) -> None:
-        await self._create(interaction, "npc", name, sheet, card, avatar, avatar_link)
+@app_commands.guild_only()
+class NpcCog(CharacterGroupCog, group_name="npc", group_description="Server NPCs (GM)"):
+    """`/npc …`: the server's NPCs, managed by GMs."""
 
-    @npc.command(name="edit", description="Change an NPC's sheet, card or avatar")
-    @app_commands.describe(card=CARD_HELP, avatar_link=AVATAR_LINK_HELP)
-    @app_commands.autocomplete(name=npc_names)
-    async def npc_edit(
-        self,
-        interaction: discord.Interaction,
-        name: str,
-        sheet: str | None = None,
-        card: discord.Attachment | None = None,
-        avatar: discord.Attachment | None = None,
-        avatar_link: str | None = None,
-    ) -> None:
-        await self._edit(interaction, "npc", name, sheet, card, avatar, avatar_link)
+    kind = "npc"
+    descriptions: ClassVar[dict[str, str]] = {
+        "create": "Create a server NPC (no sheet or card: opens a form)",
+        "edit": "Change an NPC's sheet, card or avatar",
+        "delete": "Delete an NPC",
+    }
 
-    @npc.command(name="delete", description="Delete an NPC")
-    @app_commands.autocomplete(name=npc_names)
-    async def npc_delete(self, interaction: discord.Interaction, name: str) -> None:
-        await answer(interaction, self.service.delete(actor_from(interaction), "npc", name))
-
-    @npc.command(name="list", description="List the server's NPCs")
-    async def npc_list(self, interaction: discord.Interaction) -> None:
+    @app_commands.command(name="list", description="List the server's NPCs")
+    async def list(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.service.list(actor_from(interaction), "npc"))
 
-    @npc.command(name="show", description="Show an NPC's sheet")
-    @app_commands.autocomplete(name=npc_names)
-    async def npc_show(self, interaction: discord.Interaction, name: str) -> None:
+    @app_commands.command(name="show", description="Show an NPC's sheet")
+    @app_commands.autocomplete(name=CharacterGroupCog.names)
+    async def show(self, interaction: discord.Interaction, name: str) -> None:
         await answer(interaction, self.service.show(actor_from(interaction), "npc", name))
 
-    @npc.command(name="export", description="Download an NPC as a Character Card V2")
-    @app_commands.autocomplete(name=npc_names)
-    async def npc_export(self, interaction: discord.Interaction, name: str) -> None:
+    @app_commands.command(name="export", description="Download an NPC as a Character Card V2")
+    @app_commands.autocomplete(name=CharacterGroupCog.names)
+    async def export(self, interaction: discord.Interaction, name: str) -> None:
         await answer(interaction, self.service.export(actor_from(interaction), name))

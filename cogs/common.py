@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable
+from typing import Literal
 
 import discord
 
 from bot.characters.cards import CARD_MAX_BYTES
+from bot.tavern.characters import CharacterCommands
 from bot.tavern.common import Actor, Reply, UserError
 
 log = logging.getLogger("tavernkeep.discord")
 NO_MENTIONS = discord.AllowedMentions.none()
 ATTACHMENT_SUFFIXES = (".png", ".json", ".txt", ".md")
+# How a slow command is acknowledged before its work: a private "thinking" note, or one
+# everyone sees (a slash command's public answer fills it in; a button's answer is a new message).
+Defer = Literal["private", "public"]
 
 
 def actor_from(interaction: discord.Interaction) -> Actor:
@@ -30,23 +35,38 @@ def actor_from(interaction: discord.Interaction) -> Actor:
     )
 
 
-async def send(interaction: discord.Interaction, reply: Reply) -> None:
+async def send(
+    interaction: discord.Interaction, reply: Reply, *, public_loading: bool = False
+) -> None:
     """Send a reply as the interaction's response or, when already acknowledged, a followup."""
     kwargs: dict[str, object] = {"ephemeral": reply.ephemeral, "allowed_mentions": NO_MENTIONS}
     if reply.file is not None:
         kwargs["file"] = discord.File(io.BytesIO(reply.file[1]), filename=reply.file[0])
-    if interaction.response.is_done():
-        await interaction.followup.send(reply.text, **kwargs)  # type: ignore[arg-type]
-    else:
+    if not interaction.response.is_done():
         await interaction.response.send_message(reply.text, **kwargs)  # type: ignore[arg-type]
+        return
+    if public_loading and reply.ephemeral:
+        # A public "thinking" note would turn a private answer (an error) public: drop it.
+        await interaction.delete_original_response()
+    await interaction.followup.send(reply.text, **kwargs)  # type: ignore[arg-type]
+
+
+async def acknowledge(interaction: discord.Interaction, how: Defer) -> bool:
+    """Acknowledge within Discord's 3 seconds; True when a public loading note now shows."""
+    if how == "public" and interaction.type is discord.InteractionType.component:
+        await interaction.response.defer()
+        return False
+    await interaction.response.defer(ephemeral=how == "private", thinking=True)
+    return how == "public"
 
 
 async def answer(
-    interaction: discord.Interaction, work: Awaitable[Reply], *, defer: bool = False
+    interaction: discord.Interaction, work: Awaitable[Reply], *, defer: Defer | None = None
 ) -> None:
     """Run one service call and answer with its reply; errors become short ephemeral notes."""
-    if defer and not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    public_loading = False
+    if defer is not None and not interaction.response.is_done():
+        public_loading = await acknowledge(interaction, defer)
     try:
         reply = await work
     except UserError as exc:
@@ -54,7 +74,7 @@ async def answer(
     except Exception:
         log.exception("command failed")
         reply = Reply("Something went wrong; the details are in the bot's log.")
-    await send(interaction, reply)
+    await send(interaction, reply, public_loading=public_loading)
 
 
 async def read_attachment(
@@ -71,3 +91,11 @@ async def read_attachment(
         return attachment.filename, await attachment.read()
     except discord.HTTPException:
         raise UserError(f"Could not download {attachment.filename}; try again.") from None
+
+
+async def npc_choices(
+    characters: CharacterCommands, interaction: discord.Interaction, current: str
+) -> list[discord.app_commands.Choice[str]]:
+    """Autocomplete over the server's NPC names."""
+    names = await characters.names(actor_from(interaction), "npc", current)
+    return [discord.app_commands.Choice(name=n, value=n) for n in names]

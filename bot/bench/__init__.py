@@ -21,7 +21,7 @@ from bot.bench.model import ModelBench
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
 from bot.bench.storage import StorageFigures, measure_storage
-from bot.scenes.service import base_sampler
+from bot.core import open_core, sampler_from
 from bot.settings import Settings
 
 __all__ = ["FULL", "QUICK", "BenchSizes", "run_bench"]
@@ -50,12 +50,10 @@ async def run_bench(
     console: Console | None = None,
 ) -> int:
     """Run every phase, print the table, write the JSON; returns the exit code."""
-    from bot.cli import open_core
-
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 132)
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
-    sampler = base_sampler(settings)
+    sampler = sampler_from(settings)
     sampler = replace(
         sampler,
         seed=settings.seed if settings.seed >= 0 else BENCH_SEED,

@@ -7,23 +7,21 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.bench.sizes import BenchSizes
 from bot.bench.storage import TurnRow, insert_turns
 from bot.bench.text import FillerText
-from bot.director.director import SceneView, TurnDirector
+from bot.core import Core
+from bot.director import SceneView, TurnDirector
 from bot.domain import PromptTurn
 from bot.engine.base import EngineError, GenerationRequest, Sampler
 from bot.engine.llama import LlamaEngine
 from bot.engine.recording import RecordingEngine
 from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
-from bot.scenes.scene_file import load_scene_file
-from bot.scenes.service import import_scene_file
+from bot.scenes.imports import import_scene_file
+from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.store import Character, Scene
-
-if TYPE_CHECKING:
-    from bot.cli import Core
 
 Note = Callable[[str], None]
 
@@ -119,8 +117,6 @@ class ModelBench:
 
     async def new_channel(self, seed: int, history_tokens: int = 0) -> Channel:
         """A scene with the example's cast and about `history_tokens` of seeded history."""
-        from bot.cli import EXAMPLE_SCENE
-
         stores = self.core.stores
         if self._template is None:
             scene_file = load_scene_file(EXAMPLE_SCENE)

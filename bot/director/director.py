@@ -3,130 +3,42 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
-from bot.director.budget import TRIM_STEP, BudgetPlan, TokenCounter, plan_window
+from bot.director.budget import TRIM_STEP, TokenCounter, plan_window
 from bot.director.text import choice_grammar, clean_reply
-from bot.domain import PromptContext, PromptTurn, Role
-from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
-from bot.prompts import PromptFormat, RenderedPrompt, is_ooc, render_prompt
+from bot.director.types import (
+    CastMember,
+    DirectorEngine,
+    DirectorError,
+    GenerationFailed,
+    PromptPlan,
+    RoundHooks,
+    RoundResult,
+    SceneView,
+    StoredTurn,
+    TurnHistory,
+)
+from bot.domain import CancelToken, PromptTurn, Role
+from bot.engine.base import EngineError, GenerationRequest
+from bot.prompts import is_ooc, render_prompt
 
 log = logging.getLogger(__name__)
 
-RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
 HISTORY_PAGE = 128
 SAFETY_MARGIN = 32
 
 
-class StoredTurn(Protocol):
-    """What the director reads from a stored turn."""
-
-    id: int
-    seq: int
-    role: str
-    speaker: str
-    content: str
-
-
-class TurnHistory(Protocol):
-    """The part of the turn store the director uses."""
-
-    async def window(
-        self, scene_id: int, limit: int, *, before_seq: int | None = None
-    ) -> Sequence[StoredTurn]: ...
-
-    async def append(
-        self,
-        scene_id: int,
-        *,
-        role: Role,
-        speaker: str,
-        content: str,
-        character_id: int | None = None,
-        author_id: int | None = None,
-    ) -> StoredTurn: ...
-
-    async def add_swipe(self, turn_id: int, content: str) -> StoredTurn: ...
-
-    async def edit(self, turn_id: int, content: str) -> StoredTurn: ...
-
-
-class DirectorEngine(Protocol):
-    """The part of a `TextEngine` the director uses."""
-
-    @property
-    def n_ctx(self) -> int: ...
-
-    async def count_many(self, texts: list[str]) -> list[int]: ...
-
-    async def complete(
-        self,
-        request: GenerationRequest,
-        cancel: CancelToken | None = None,
-        on_text: Callable[[str], None] | None = None,
-    ) -> Completion: ...
-
-
-@dataclass(frozen=True)
-class CastMember:
-    """An NPC the director may voice."""
-
-    name: str
-    character_id: int | None = None
-
-
-@dataclass(frozen=True)
-class SceneView:
-    """A scene as the director needs it for one round."""
-
-    scene_id: int
-    channel_key: str
-    fmt: PromptFormat
-    context: PromptContext
-    npcs: tuple[CastMember, ...]
-    sampler: Sampler = field(default_factory=Sampler)
-    max_replies: int = 3
-
-    @property
-    def player_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.context.players)
-
-    def npc(self, name: str) -> CastMember | None:
-        folded = name.casefold()
-        return next((m for m in self.npcs if m.name.casefold() == folded), None)
-
-
-@dataclass(frozen=True)
-class PromptPlan:
-    """A budgeted prompt and how it was cut."""
-
-    rendered: RenderedPrompt
-    budget: BudgetPlan
-    history: tuple[StoredTurn, ...]
-
-
-@dataclass
-class RoundHooks:
-    """Optional callbacks while a round runs (terminal streaming, Discord posting)."""
-
-    speaker: Callable[[str], Awaitable[None]] | None = None
-    text: Callable[[str], None] | None = None
-    stored: Callable[[StoredTurn], Awaitable[None]] | None = None
-
-
-@dataclass
-class RoundResult:
-    """The turns a round produced and why it stopped."""
-
-    turns: list[StoredTurn] = field(default_factory=list)
-    ended: RoundEnd = "players"
-    notice: str | None = None
-
-
-class DirectorError(RuntimeError):
-    """A round could not run; the message is fit to show a user."""
+@contextmanager
+def engine_failures() -> Iterator[None]:
+    """Turn a backend failure into the director's own error, logging the cause once."""
+    try:
+        yield
+    except EngineError as exc:
+        log.error("generation failed: %s", exc, exc_info=exc)
+        raise GenerationFailed("The model failed to generate; the log has details.") from exc
 
 
 class TurnDirector:
@@ -159,6 +71,12 @@ class TurnDirector:
 
         `reserve` keeps room for text appended after the header (a turn being continued).
         """
+        with engine_failures():
+            return await self._build_prompt(scene, speaker, before_seq, reserve)
+
+    async def _build_prompt(
+        self, scene: SceneView, speaker: str | None, before_seq: int | None, reserve: int
+    ) -> PromptPlan:
         fmt, ctx = scene.fmt, scene.context
         system = fmt.system_block(ctx)
         # Blocks are counted with the separator that joins them, so the sum matches the prompt.
@@ -211,8 +129,12 @@ class TurnDirector:
         cancel: CancelToken | None = None,
     ) -> RoundResult:
         """Produce up to `max_replies` NPC turns, stopping when the model hands the floor back."""
-        hooks = hooks or RoundHooks()
-        cancel = cancel or CancelToken()
+        with engine_failures():
+            return await self._round(scene, forced, hooks or RoundHooks(), cancel or CancelToken())
+
+    async def _round(
+        self, scene: SceneView, forced: str | None, hooks: RoundHooks, cancel: CancelToken
+    ) -> RoundResult:
         result = RoundResult()
         if not scene.npcs:
             result.ended, result.notice = "no-cast", "No NPCs are in this scene yet."
@@ -224,7 +146,9 @@ class TurnDirector:
             if index == 0 and forced_member is not None:
                 speaker = forced_member
             else:
-                speaker = await self._choose_speaker(scene, await self.build_prompt(scene), cancel)
+                speaker = await self._choose_speaker(
+                    scene, await self._build_prompt(scene, None, None, 0), cancel
+                )
             if cancel.cancelled:
                 result.ended = "cancelled"
                 return result
@@ -261,29 +185,31 @@ class TurnDirector:
     ) -> StoredTurn:
         """Generate an alternative for `turn` from the history before it; keep the old text."""
         member = scene.npc(turn.speaker) or CastMember(turn.speaker)
-        text, _ = await self._speak(
-            scene,
-            member.name,
-            CancelToken(),
-            (hooks or RoundHooks()).text,
-            before_seq=turn.seq,
-            reseed=True,
-        )
+        with engine_failures():
+            text, _ = await self._speak(
+                scene,
+                member.name,
+                CancelToken(),
+                (hooks or RoundHooks()).text,
+                before_seq=turn.seq,
+                reseed=True,
+            )
         if not text:
             raise DirectorError(f"{member.name} had nothing new to say; try again.")
         return await self.turns.add_swipe(turn.id, text)
 
     async def extend(self, scene: SceneView, turn: StoredTurn) -> StoredTurn:
         """Continue `turn` where it stopped and store the longer text."""
-        (so_far,) = await self.counter.counts([f" {turn.content}"])
-        plan = await self.build_prompt(scene, turn.speaker, before_seq=turn.seq, reserve=so_far)
-        request = GenerationRequest(
-            prompt=f"{plan.rendered.text} {turn.content}",
-            sampler=scene.sampler,
-            stops=plan.rendered.stops,
-            channel=scene.channel_key,
-        )
-        completion = await self.engine.complete(request)
+        with engine_failures():
+            (so_far,) = await self.counter.counts([f" {turn.content}"])
+            plan = await self._build_prompt(scene, turn.speaker, turn.seq, so_far)
+            request = GenerationRequest(
+                prompt=f"{plan.rendered.text} {turn.content}",
+                sampler=scene.sampler,
+                stops=plan.rendered.stops,
+                channel=scene.channel_key,
+            )
+            completion = await self.engine.complete(request)
         addition = clean_reply(completion.text, turn.speaker, self._others(scene, turn.speaker))
         if not addition:
             raise DirectorError(f"{turn.speaker} had nothing to add.")
@@ -323,7 +249,7 @@ class TurnDirector:
         reseed: bool = False,
     ) -> tuple[str, PromptPlan]:
         """Generate one reply for `speaker` (retrying once when empty), and the prompt used."""
-        plan = await self.build_prompt(scene, speaker, before_seq=before_seq)
+        plan = await self._build_prompt(scene, speaker, before_seq, 0)
         sampler = scene.sampler
         for attempt in range(2):
             if (reseed or attempt) and sampler.seed >= 0:

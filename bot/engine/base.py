@@ -6,23 +6,23 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from bot.domain import CancelToken, Sampler
+
+__all__ = [
+    "CancelToken",
+    "Completion",
+    "EngineError",
+    "FinishReason",
+    "GenerationRequest",
+    "Sampler",
+    "TextEngine",
+]
+
 FinishReason = Literal["stop", "length", "cancelled"]
 
 
 class EngineError(RuntimeError):
     """The model could not be loaded or could not generate."""
-
-
-@dataclass(frozen=True)
-class Sampler:
-    """Sampling settings for one generation."""
-
-    temperature: float = 0.8
-    min_p: float = 0.1
-    top_p: float = 1.0
-    repeat_penalty: float = 1.05
-    max_tokens: int = 300
-    seed: int = -1
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,6 @@ class Completion:
     generated_tokens: int = 0
     first_token_seconds: float | None = None
     total_seconds: float = 0.0
-
-
-class CancelToken:
-    """Set it to stop a running generation at the next token."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 class TextEngine(Protocol):

@@ -12,6 +12,8 @@ from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sh
 from bot.characters.sheet import SheetError
 from bot.domain import FORMAT_NAMES, LENGTHS
 
+EXAMPLE_SCENE = Path(__file__).resolve().parents[2] / "examples" / "lantern-harbor.toml"
+
 
 class SceneFileError(ValueError):
     """A scene file that cannot be used; the message names the file and the problem."""

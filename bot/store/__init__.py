@@ -16,6 +16,7 @@ from .models import (
     TurnMessage,
 )
 from .scenes import SceneStore
+from .stores import Stores
 from .turns import TurnStore
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Scene",
     "SceneStore",
     "StoreError",
+    "Stores",
     "Turn",
     "TurnMessage",
     "TurnStore",

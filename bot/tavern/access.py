@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from bot.store import Scene, SceneStore, TurnStore
@@ -25,7 +26,9 @@ class Access:
         self.turns = turns
         self.cooldown_seconds = cooldown_seconds
         self._clock = clock
-        self._last_use: dict[tuple[str, int], float] = {}
+        # Oldest use first: entries past the cooldown are dropped from the front on every use,
+        # so the map holds only the uses of the last `cooldown_seconds`.
+        self._last_use: OrderedDict[tuple[str, int], float] = OrderedDict()
 
     async def is_gm(self, actor: Actor) -> bool:
         """Manage Server, or the guild's GM role."""
@@ -62,8 +65,20 @@ class Access:
         """Refuse an action repeated faster than the cooldown allows."""
         key = (action, actor.user_id)
         now = self._clock()
+        self._forget_before(now - self.cooldown_seconds)
         last = self._last_use.get(key)
-        if last is not None and now - last < self.cooldown_seconds:
+        if last is not None:
             wait = self.cooldown_seconds - (now - last)
-            raise UserError(f"Slow down: try again in {wait:.0f}s.")
+            raise UserError(f"Slow down: try again in {max(wait, 1):.0f}s.")
         self._last_use[key] = now
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._last_use:
+            key, used = next(iter(self._last_use.items()))
+            if used > cutoff:
+                return
+            del self._last_use[key]
+
+    def tracked(self) -> int:
+        """How many recent uses the cooldown remembers."""
+        return len(self._last_use)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bot.director.director import DirectorError
+from bot.director import DirectorError, TurnDirector
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
-from bot.store import Scene
+from bot.scenes.views import SceneViews
+from bot.store import Scene, Stores
+from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
-from bot.tavern.play import PlayService
+from bot.tavern.publisher import TurnPublisher
+from bot.tavern.sessions import ChannelSessions
 
 MAX_REPLIES_LIMIT = 8
 SCENARIO_MAX_CHARS = 2000
@@ -64,14 +67,25 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
 class SceneCommands:
     """Starting, configuring, inspecting and clearing scenes."""
 
-    def __init__(self, play: PlayService, default_format: str) -> None:
-        self.play = play
-        self.characters = play.characters
-        self.scenes = play.scenes
-        self.turns = play.turns
-        self.views = play.views
-        self.director = play.director
-        self.access = play.access
+    def __init__(
+        self,
+        stores: Stores,
+        views: SceneViews,
+        director: TurnDirector,
+        access: Access,
+        sessions: ChannelSessions,
+        publisher: TurnPublisher,
+        *,
+        default_format: str,
+    ) -> None:
+        self.characters = stores.characters
+        self.scenes = stores.scenes
+        self.turns = stores.turns
+        self.views = views
+        self.director = director
+        self.access = access
+        self.sessions = sessions
+        self.publisher = publisher
         self.default_format = default_format
 
     async def _gm_scene(self, actor: Actor) -> Scene:
@@ -99,8 +113,9 @@ class SceneCommands:
 
     async def end(self, actor: Actor) -> Reply:
         await self._gm_scene(actor)
-        self.play.scheduler.cancel_pending(str(actor.channel_id))
-        async with self.play.channel_lock(actor.channel_id):  # let a running round finish
+        session = self.sessions.get(actor.channel_id)
+        session.halt()  # a running round stops at its next token and stores nothing half-made
+        async with session.lock:
             await self.scenes.end(actor.channel_id)
         return Reply("Scene ended. History is kept; /scene start resumes it.", ephemeral=False)
 
@@ -128,7 +143,7 @@ class SceneCommands:
             raise UserError(f"No NPC named {name!r}. Create one with /npc create.")
         if not await self.scenes.add_cast(scene.id, npc.id):
             return Reply(f"**{npc.name}** is already in this scene.")
-        await self.play.post_greeting(scene, npc)
+        await self.publisher.greet(scene, npc)
         return Reply(f"**{npc.name}** joined the scene.", ephemeral=False)
 
     async def remove_npc(self, actor: Actor, name: str) -> Reply:
@@ -190,19 +205,12 @@ class SceneCommands:
         scene = await self.scenes.get(scene_id)
         if scene.channel_id != actor.channel_id:
             raise UserError("That button belongs to another channel.")
-        self.play.scheduler.cancel_pending(str(scene.channel_id))
-        async with self.play.channel_lock(scene.channel_id):  # let a running round finish
+        session = self.sessions.get(scene.channel_id)
+        session.halt()
+        async with session.lock:
             visible = await self.turns.count(scene.id)  # the number the confirmation named
             await self.turns.clear(scene.id)
         return Reply(f"Cleared {visible} turns.", ephemeral=False)
-
-    async def set_gm_role(self, actor: Actor, role_id: int | None) -> Reply:
-        if not actor.manage_guild:
-            raise UserError("Only members with Manage Server can choose the GM role.")
-        await self.scenes.set_gm_role(actor.guild_id, role_id)
-        if role_id is None:
-            return Reply("GM role cleared: only Manage Server counts as GM.")
-        return Reply(f"Members with <@&{role_id}> are now GMs.")
 
 
 def _or_default(value: float | None) -> str:

@@ -968,7 +968,7 @@ class FakeDiscord:
         """POST /webhooks/{app}/{token}: a followup (the first one after a defer fills it in)."""
         body, files = await self._read_body(request)
         original = self._original(handle)
-        if original is not None and original["flags"] & LOADING:
+        if original is not None and original["flags"] & LOADING and not original["deleted"]:
             message = await self._edit_message(original, body, files)
         else:
             message = await self._interaction_message(handle, body, files)

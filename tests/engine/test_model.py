@@ -13,27 +13,27 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import llama_cpp
 import pytest
 import pytest_asyncio
 
-from bot.director.director import SceneView, TurnDirector
+from bot.director import SceneView, TurnDirector
 from bot.director.text import clean_reply
 from bot.domain import PromptTurn
 from bot.engine.base import CancelToken, GenerationRequest, Sampler
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.recording import Call, RecordingEngine
-from bot.scenes.scene_file import load_scene_file
-from bot.scenes.service import SceneViews, Stores, import_scene_file
+from bot.scenes.imports import import_scene_file
+from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
+from bot.scenes.views import SceneViews
 from bot.settings import bundled_demo_model
-from bot.store import CharacterStore, Database, Scene, SceneStore, TurnStore
+from bot.store import Database, Scene, Stores
 from tests.scripted_engine import request_kind
 
 pytestmark = pytest.mark.model
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
+EXAMPLE = EXAMPLE_SCENE
 NPCS = ("Marta Vell", "Old Tobin", "Sergeant Hale")
 PLAYERS = ("Rook", "Ilse")
 N_CTX = 2048
@@ -70,7 +70,7 @@ def _of_kind(recorder: RecordingEngine, kind: str) -> list[Call]:
 
 
 async def _example(db: Database) -> tuple[Stores, Scene]:
-    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    stores = Stores.over(db)
     scene, players = await import_scene_file(stores, load_scene_file(EXAMPLE), "group-inst")
     assert [c.name for _, c in players] == list(PLAYERS)
     assert [c.name for c in await stores.scenes.cast(scene.id)] == list(NPCS)

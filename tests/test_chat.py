@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.scenes.scene_file import EXAMPLE_SCENE
 from bot.settings import Settings
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
+EXAMPLE = EXAMPLE_SCENE
 NPCS = ("Marta Vell", "Old Tobin", "Sergeant Hale")
 GREETING = '*Marta slams the ledger shut.* "Lamps out, gate cut'
 

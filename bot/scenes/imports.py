@@ -1,90 +1,18 @@
-"""Scene-level operations shared by the terminal and Discord: views, player turns, imports."""
+"""Scene files into the store: the scene, its cast, its players and its opening turns."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
 
 from bot.characters.drafts import CharacterDraft
-from bot.director.director import CastMember, SceneView
-from bot.domain import Persona, PromptContext
-from bot.engine.base import Sampler
-from bot.prompts import get_format
 from bot.scenes.scene_file import SceneFile
-from bot.settings import Settings
-from bot.store import Character, CharacterStore, Scene, SceneStore, TurnStore
-
-RECENT_SPEAKERS_WINDOW = 64
-
-
-@dataclass(frozen=True)
-class Stores:
-    """The three stores, built once by the composition root."""
-
-    characters: CharacterStore
-    scenes: SceneStore
-    turns: TurnStore
-
-
-def base_sampler(settings: Settings) -> Sampler:
-    """The sampler defaults from the settings."""
-    return Sampler(
-        temperature=settings.temperature,
-        min_p=settings.min_p,
-        top_p=settings.top_p,
-        repeat_penalty=settings.repeat_penalty,
-        max_tokens=settings.max_new_tokens,
-        seed=settings.seed,
-    )
+from bot.store import Character, CharacterStore, Scene, Stores, TurnStore
 
 
 def file_channel_id(sf: SceneFile) -> int:
     """A stable pseudo channel id for a scene file, so a terminal session resumes."""
     digest = hashlib.sha256(str(sf.path.resolve()).encode()).digest()
     return int.from_bytes(digest[:7], "big")
-
-
-class SceneViews:
-    """Builds what the director needs from what the store holds."""
-
-    def __init__(self, stores: Stores, sampler: Sampler) -> None:
-        self.stores = stores
-        self.sampler = sampler
-
-    def sampler_for(self, scene: Scene) -> Sampler:
-        """The base sampler with the scene's overrides applied."""
-        sampler = self.sampler
-        if scene.temperature is not None:
-            sampler = replace(sampler, temperature=scene.temperature)
-        if scene.min_p is not None:
-            sampler = replace(sampler, min_p=scene.min_p)
-        return sampler
-
-    async def view(self, scene: Scene) -> SceneView:
-        """The scene's cast, players, format and sampler for one round."""
-        cast = await self.stores.scenes.cast(scene.id)
-        players = [Persona(c.name, c.sheet) for _, c in await self.stores.scenes.players(scene.id)]
-        known = {p.name.casefold() for p in players} | {c.name.casefold() for c in cast}
-        # Players without a registered character still need to be named to the model.
-        for turn in await self.stores.turns.window(scene.id, RECENT_SPEAKERS_WINDOW):
-            if turn.role == "user" and turn.speaker.casefold() not in known:
-                known.add(turn.speaker.casefold())
-                players.append(Persona(turn.speaker, ""))
-        context = PromptContext(
-            players=tuple(players),
-            npcs=tuple(Persona(c.name, c.sheet) for c in cast),
-            scenario=scene.scenario,
-            length=scene.length,
-        )
-        return SceneView(
-            scene_id=scene.id,
-            channel_key=str(scene.channel_id),
-            fmt=get_format(scene.format),
-            context=context,
-            npcs=tuple(CastMember(c.name, c.id) for c in cast),
-            sampler=self.sampler_for(scene),
-            max_replies=scene.max_replies,
-        )
 
 
 async def _upsert(

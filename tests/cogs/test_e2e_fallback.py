@@ -91,9 +91,9 @@ async def test_npc_turns_fall_back_to_bot_messages(running: Running) -> None:
 
     # The bot's own messages start no rounds: a later out-of-character message is handled
     # after them, and by then nothing new has run.
-    rounds = running.bot.play.scheduler.rounds_started
+    rounds = running.bot.tavern.sessions.rounds_started
     await player_says(running, chan, bob, "(( brb ))")
-    assert running.bot.play.scheduler.rounds_started == rounds
+    assert running.bot.tavern.sessions.rounds_started == rounds
     assert len(bot_posts(fake, chan)) == len(posts)
 
     # The buttons work on the bot's own message too: Swipe edits it in place.

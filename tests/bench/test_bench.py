@@ -23,7 +23,7 @@ from bot.settings import bundled_demo_model
 
 pytestmark = pytest.mark.model
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REQUIRED = (
     "overhead_ratio",
     "overhead_round_s",

@@ -281,7 +281,7 @@ async def test_player_posts_and_npcs_answer_through_the_webhook(world: World) ->
 
     since, hooks_before = len(fake.messages), len(fake.webhook_executions)
     typing_before = fake.typing_events.count(chan)
-    rounds_before = running.bot.play.scheduler.rounds_started
+    rounds_before = running.bot.tavern.sessions.rounds_started
     said = await player_says(
         running, chan, alice, "Marta, the harbor lamps went dark. What happened?"
     )
@@ -313,13 +313,13 @@ async def test_player_posts_and_npcs_answer_through_the_webhook(world: World) ->
         assert custom_ids(fake.message(int(older["id"]))) == []
     # Once the bot has seen its own webhook posts: still exactly one round, nothing more sent.
     await settle(running, posts)
-    assert running.bot.play.scheduler.rounds_started == rounds_before + 1
+    assert running.bot.tavern.sessions.rounds_started == rounds_before + 1
     assert npc_posts(fake, chan, since) == posts
 
 
 async def test_bot_ignores_its_own_webhook_and_other_bots(world: World) -> None:
     fake, chan, running = world.fake, world.fake.channel_id, world.running
-    scheduler = running.bot.play.scheduler
+    scheduler = running.bot.tavern.sessions
     await settle(running, npc_posts(fake, chan))  # the bot has seen all of its own posts
     rounds, hooks = scheduler.rounds_started, len(fake.webhook_executions)
     count = len(await running.turns(chan))
@@ -455,7 +455,7 @@ async def test_proxy_messages_edits_and_deletes(world: World) -> None:
         fake, "scene", "settings", user_id=gm, channel_id=chan, options={"reply_mode": "manual"}
     )
     assert "reply_mode = manual" in changed["content"]
-    rounds = running.bot.play.scheduler.rounds_started
+    rounds = running.bot.tavern.sessions.rounds_started
 
     proxied = await player_says(
         running,
@@ -487,7 +487,7 @@ async def test_proxy_messages_edits_and_deletes(world: World) -> None:
     assert (await stores.turns.get(proxy_turn.id)).deleted
     assert not (await stores.turns.get(bob_turn.id)).deleted
 
-    assert running.bot.play.scheduler.rounds_started == rounds  # manual mode: nobody answers
+    assert running.bot.tavern.sessions.rounds_started == rounds  # manual mode: nobody answers
     assert npc_posts(fake, chan) == []
 
 

@@ -1,4 +1,4 @@
-"""Builds the Discord bot from the core (the only module in `bot/` that imports discord)."""
+"""Builds and runs the Discord bot over the core: the only place that knows both."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import TYPE_CHECKING
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.app import build_tavern
-from bot.tavern.common import IncomingMessage, UserError
-from bot.tavern.play import PlayService
-from bot.tavern.scenes import SceneCommands
+from bot.core import Core
+from bot.tavern.common import UserError
+from bot.tavern.services import TavernServices
 from cogs.buttons import ClearButton, TurnButton
-from cogs.characters import CharacterCog
+from cogs.characters import NpcCog, PlayerCharacterCog
 from cogs.common import NO_MENTIONS
+from cogs.config import ConfigCog
+from cogs.events import ChannelEvents
+from cogs.registry import ServiceHost
+from cogs.reply import ReplyCog
 from cogs.scenes import SceneCog
 from cogs.webhooks import WebhookPoster
-
-if TYPE_CHECKING:
-    from bot.cli import Core
 
 log = logging.getLogger("tavernkeep.discord")
 
@@ -37,7 +36,7 @@ def point_at(api_base: str | None, gateway_url: str | None) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-class TavernBot(commands.Bot):
+class TavernBot(commands.Bot, ServiceHost):
     """The Discord client: events in, services called, replies out."""
 
     def __init__(self, core: Core, *, guild_ready_timeout: float = 2.0) -> None:
@@ -52,24 +51,24 @@ class TavernBot(commands.Bot):
         )
         self.core = core
         self.poster = WebhookPoster(self)
-        self.tavern = build_tavern(
-            core.settings, core.stores, core.views, core.director, self.poster
-        )
         self.synced = asyncio.Event()
         self.tree.on_error = self._on_app_command_error
 
     @property
-    def play(self) -> PlayService:
-        return self.tavern.play
-
-    @property
-    def scene_commands(self) -> SceneCommands:
-        return self.tavern.scenes
+    def tavern(self) -> TavernServices:
+        """The services (built in `setup_hook`)."""
+        if self.services is None:
+            raise RuntimeError("the bot is not set up yet")
+        return self.services
 
     async def setup_hook(self) -> None:
-        tavern = self.tavern
-        await self.add_cog(CharacterCog(tavern.characters))
-        await self.add_cog(SceneCog(tavern.scenes, tavern.play, tavern.characters))
+        self.services = services = self.core.services(self.poster)
+        await self.add_cog(ChannelEvents(self, services.play))
+        await self.add_cog(PlayerCharacterCog(services.characters))
+        await self.add_cog(NpcCog(services.characters))
+        await self.add_cog(SceneCog(services.scenes, services.characters))
+        await self.add_cog(ReplyCog(services.play, services.characters))
+        await self.add_cog(ConfigCog(services.config))
         self.add_dynamic_items(TurnButton, ClearButton)
         guild_id = self.core.settings.dev_guild_id
         if guild_id:
@@ -91,39 +90,6 @@ class TavernBot(commands.Bot):
             len(self.guilds),
         )
 
-    async def on_message(self, message: discord.Message) -> None:
-        if self.user is not None and message.author.id == self.user.id:
-            return
-        # Replies to slash commands (ours or another bot's) carry a webhook id but are no proxy.
-        if message.guild is None or message.interaction_metadata is not None:
-            return
-        try:
-            await self.play.on_message(
-                IncomingMessage(
-                    message_id=message.id,
-                    channel_id=message.channel.id,
-                    guild_id=message.guild.id,
-                    author_id=message.author.id,
-                    author_name=message.author.display_name,
-                    content=message.content,
-                    author_is_bot=message.author.bot,
-                    webhook_id=message.webhook_id,
-                )
-            )
-        except Exception:
-            log.exception("handling message %s failed", message.id)
-
-    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        content = payload.data.get("content")
-        if isinstance(content, str):
-            await self.play.on_edit(payload.message_id, content)
-
-    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self.play.on_delete([payload.message_id])
-
-    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        await self.play.on_delete(sorted(payload.message_ids))
-
     async def _on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
@@ -144,7 +110,8 @@ class TavernBot(commands.Bot):
                 )
 
     async def close(self) -> None:
-        await self.play.close()
+        if self.services is not None:
+            await self.services.close()
         await super().close()
 
 
@@ -169,18 +136,7 @@ async def run_bot(core: Core) -> int:
     try:
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if runner in done:
-            try:
-                runner.result()
-            except discord.LoginFailure:
-                log.error("Discord refused the token: check DISCORD_TOKEN in .env")
-                return 2
-            except discord.PrivilegedIntentsRequired:
-                log.error(
-                    "Enable the Message Content intent on the Bot page of the Discord developer "
-                    "portal, then start again."
-                )
-                return 2
-            return 0
+            return _exit_code(runner)
         log.info("shutting down")
         return 0
     finally:
@@ -188,3 +144,19 @@ async def run_bot(core: Core) -> int:
         await bot.close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
+
+
+def _exit_code(runner: asyncio.Task[None]) -> int:
+    """0 when the bot stopped by itself; 2 with one log line for a refused start."""
+    try:
+        runner.result()
+    except discord.LoginFailure:
+        log.error("Discord refused the token: check DISCORD_TOKEN in .env")
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        log.error(
+            "Enable the Message Content intent on the Bot page of the Discord developer "
+            "portal, then start again."
+        )
+        return 2
+    return 0

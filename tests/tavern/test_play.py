@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
+from bot.core import Core
 from bot.director.director import TurnDirector
 from bot.engine.base import Sampler
-from bot.scenes.service import SceneViews, Stores
+from bot.scenes.views import SceneViews
 from bot.settings import load_settings
-from bot.store import CharacterStore, Database, SceneStore, TurnStore
-from bot.tavern.app import build_tavern
+from bot.store import Database, Stores
 from bot.tavern.common import IncomingMessage
-from bot.tavern.play import PlayService
+from bot.tavern.services import TavernServices
 from tests.scripted_engine import ScriptedEngine
 
 GUILD, CHANNEL, HUMAN = 1, 10, 100
@@ -61,25 +61,29 @@ class RecordingPoster:
         yield
 
 
-async def _service(db: Database) -> tuple[PlayService, RecordingPoster, Stores]:
-    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+async def _service(
+    db: Database, poster: RecordingPoster | None = None
+) -> tuple[TavernServices, RecordingPoster, Stores]:
+    stores = Stores.over(db)
     npc = await stores.characters.create(
         guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
     )
     scene = await stores.scenes.start(guild_id=GUILD, channel_id=CHANNEL, format="group-inst")
     await stores.scenes.add_cast(scene.id, npc.id)
-    return await _service_again(db)
+    return await _service_again(db, poster)
 
 
-async def _service_again(db: Database) -> tuple[PlayService, RecordingPoster, Stores]:
+async def _service_again(
+    db: Database, poster: RecordingPoster | None = None
+) -> tuple[TavernServices, RecordingPoster, Stores]:
     """The services over an existing database, as after a restart."""
-    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    stores = Stores.over(db)
     engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)], floors=["user"] * 10)
-    poster = RecordingPoster()
+    poster = poster or RecordingPoster()
     settings = load_settings(quiet_seconds=0, reply_cooldown_seconds=0)
     views = SceneViews(stores, Sampler(seed=1))
-    play = build_tavern(settings, stores, views, TurnDirector(engine, stores.turns), poster).play
-    return play, poster, stores
+    core = Core(settings, db, stores, engine, TurnDirector(engine, stores.turns), views)
+    return core.services(poster), poster, stores
 
 
 def _message(
@@ -98,42 +102,42 @@ def _message(
 
 
 async def test_proxy_posts_need_a_human_since_the_last_round(db: Database) -> None:
-    play, poster, stores = await _service(db)
-    await play.on_message(_message(1, "Pip waves.", webhook=PROXY_HOOK))
-    await play.scheduler.wait_idle()
-    assert play.scheduler.rounds_started == 0  # stored, but no human has spoken
+    tavern, poster, stores = await _service(db)
+    await tavern.play.on_message(_message(1, "Pip waves.", webhook=PROXY_HOOK))
+    await tavern.sessions.wait_idle()
+    assert tavern.sessions.rounds_started == 0  # stored, but no human has spoken
     assert (await stores.turns.by_message_id(1)).speaker == "Pip"
 
-    await play.on_message(_message(2, "Hello Marta."))
-    await play.scheduler.wait_idle()
-    assert play.scheduler.rounds_started == 1 and poster.posts == [("Marta", "Reply 0.")]
+    await tavern.play.on_message(_message(2, "Hello Marta."))
+    await tavern.sessions.wait_idle()
+    assert tavern.sessions.rounds_started == 1 and poster.posts == [("Marta", "Reply 0.")]
 
     # Another bot answering through its webhook cannot start a new round on its own.
-    await play.on_message(_message(3, "Bot chatter.", webhook=PROXY_HOOK))
-    await play.scheduler.wait_idle()
-    assert play.scheduler.rounds_started == 1
+    await tavern.play.on_message(_message(3, "Bot chatter.", webhook=PROXY_HOOK))
+    await tavern.sessions.wait_idle()
+    assert tavern.sessions.rounds_started == 1
 
 
 async def test_own_webhook_and_other_bots_are_ignored(db: Database) -> None:
-    play, _, stores = await _service(db)
-    await play.on_message(_message(1, "Echo of an NPC.", webhook=OWN_HOOK))
-    await play.on_message(_message(2, "I am a bot.", bot=True))
-    await play.scheduler.wait_idle()
+    tavern, _, stores = await _service(db)
+    await tavern.play.on_message(_message(1, "Echo of an NPC.", webhook=OWN_HOOK))
+    await tavern.play.on_message(_message(2, "I am a bot.", bot=True))
+    await tavern.sessions.wait_idle()
     assert await stores.turns.by_message_id(1) is None
     assert await stores.turns.by_message_id(2) is None
-    assert play.scheduler.rounds_started == 0
+    assert tavern.sessions.rounds_started == 0
 
 
 async def test_deleting_one_part_of_a_long_turn_keeps_the_turn(db: Database) -> None:
-    play, _, stores = await _service(db)
+    tavern, _, stores = await _service(db)
     scene = await stores.scenes.by_channel(CHANNEL)
     turn = await stores.turns.append(
         scene.id, role="model", speaker="Marta", content="Long.", message_ids=[71, 72]
     )
-    await play.on_delete([72])  # e.g. a swipe made the turn shorter
+    await tavern.play.on_delete([72])  # e.g. a swipe made the turn shorter
     kept = await stores.turns.get(turn.id)
     assert not kept.deleted and kept.message_ids == [71]
-    await play.on_delete([71])
+    await tavern.play.on_delete([71])
     assert (await stores.turns.get(turn.id)).deleted
 
 
@@ -147,11 +151,10 @@ class FailingPoster(RecordingPoster):
 
 
 async def test_a_turn_that_could_not_be_posted_leaves_the_history(db: Database) -> None:
-    play, _, stores = await _service(db)
     failing = FailingPoster()
-    play.poster = failing
-    await play.on_message(_message(1, "Hello Marta."))
-    await play.scheduler.wait_idle()
+    tavern, _, stores = await _service(db, failing)
+    await tavern.play.on_message(_message(1, "Hello Marta."))
+    await tavern.sessions.wait_idle()
     history = await stores.turns.window((await stores.scenes.by_channel(CHANNEL)).id, 10)
     assert [t.content for t in history] == ["Hello Marta."]  # the NPC turn was hidden
     assert failing.posts == [("notice", "The NPCs could not answer; the log has details.")]
@@ -164,9 +167,9 @@ async def test_after_a_restart_the_old_buttons_are_taken_off(db: Database) -> No
     await stores.turns.append(
         scene.id, role="model", speaker="Marta", content="Earlier.", message_ids=[4242]
     )
-    play, poster, _ = await _service_again(db)
-    await play.on_message(_message(1, "Hello again."))
-    await play.scheduler.wait_idle()
+    tavern, poster, _ = await _service_again(db)
+    await tavern.play.on_message(_message(1, "Hello again."))
+    await tavern.sessions.wait_idle()
     assert poster.posts == [("Marta", "Reply 0.")]  # posted as message 5001
     assert poster.controls[0] == (4242, None)
     assert poster.controls[1][0] == 5001 and poster.controls[1][1] is not None

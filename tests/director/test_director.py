@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from bot.director import DirectorError, TurnDirector
 from bot.director.budget import TokenCounter, plan_window
-from bot.director.director import DirectorError, TurnDirector
-from bot.director.scheduler import RoundScheduler, Trigger
 from bot.director.text import choice_grammar, clean_reply
 from bot.engine.base import Sampler
-from bot.scenes.scene_file import load_scene_file
-from bot.scenes.service import SceneViews, Stores, import_scene_file
-from bot.store import CharacterStore, Database, SceneStore, TurnStore
+from bot.scenes.imports import import_scene_file
+from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
+from bot.scenes.views import SceneViews
+from bot.store import Database, Stores
 from tests.scripted_engine import ScriptedEngine
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lantern-harbor.toml"
+EXAMPLE = EXAMPLE_SCENE
 NPCS = ["Marta Vell", "Old Tobin", "Sergeant Hale"]
 
 
 async def _scene(db: Database, engine: ScriptedEngine, max_replies: int = 3):
-    stores = Stores(CharacterStore(db), SceneStore(db), TurnStore(db))
+    stores = Stores.over(db)
     scene, players = await import_scene_file(stores, load_scene_file(EXAMPLE), "group-inst")
     scene = await stores.scenes.update(scene.id, max_replies=max_replies)
     views = SceneViews(stores, Sampler(seed=1))
@@ -173,65 +171,6 @@ def test_clean_reply() -> None:
     assert clean_reply(" Marta Vell: Out! ", "Marta Vell", others) == "Out!"
     assert clean_reply("Fine.\n\n*Rook: nods*\nRook: ok", "Marta Vell", others) == "Fine."
     assert clean_reply("Line one\nline two", "Marta Vell", others) == "Line one\nline two"
-
-
-async def test_triggers_during_a_round_merge_into_one_more_round() -> None:
-    gate = asyncio.Event()
-    ran: list[Trigger] = []
-
-    async def run(key: str, trigger: Trigger) -> None:
-        ran.append(trigger)
-        await gate.wait()
-
-    scheduler = RoundScheduler(run)
-    scheduler.trigger("c1", Trigger())
-    await asyncio.sleep(0)
-    scheduler.trigger("c1", Trigger())
-    scheduler.trigger("c1", Trigger(forced="Old Tobin"))
-    scheduler.trigger("c1", Trigger())
-    assert scheduler.busy("c1") and len(ran) == 1
-    gate.set()
-    await scheduler.wait_idle()
-    assert len(ran) == 2
-    assert ran[1] == Trigger(forced="Old Tobin")  # merged, the forced speaker kept
-
-
-async def test_quiet_period_restarts_on_each_message() -> None:
-    ran: list[str] = []
-
-    async def run(key: str, trigger: Trigger) -> None:
-        ran.append(key)
-
-    scheduler = RoundScheduler(run)
-    scheduler.trigger("c1", Trigger(delay=30))
-    first = scheduler._timers["c1"]
-    scheduler.trigger("c1", Trigger(delay=30))
-    second = scheduler._timers["c1"]
-    # The first wait was cancelled and a new one started from the newer message.
-    assert first.cancelled() and not second.cancelled() and second.when() >= first.when()
-    assert ran == [] and scheduler.busy("c1")
-    scheduler.trigger("c1", Trigger(delay=0))  # e.g. /reply: no wait
-    await scheduler.wait_idle()
-    assert ran == ["c1"] and second.cancelled()
-
-
-async def test_messages_during_a_round_wait_for_their_own_quiet_period() -> None:
-    gate = asyncio.Event()
-    ran: list[Trigger] = []
-
-    async def run(key: str, trigger: Trigger) -> None:
-        ran.append(trigger)
-        await gate.wait()
-
-    scheduler = RoundScheduler(run)
-    scheduler.trigger("c1", Trigger())
-    await asyncio.sleep(0)
-    scheduler.trigger("c1", Trigger(delay=30))
-    gate.set()
-    while "c1" in scheduler._tasks:
-        await asyncio.sleep(0)
-    assert len(ran) == 1 and "c1" in scheduler._timers  # waiting, not running straight away
-    await scheduler.close()
 
 
 def test_clean_reply_drops_a_reply_that_opens_as_someone_else() -> None:

@@ -1,0 +1,125 @@
+"""The composition root: settings → engine → stores → services. Nothing here imports it back."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.director import TurnDirector
+from bot.director.budget import TokenCounter
+from bot.domain import Sampler
+from bot.engine.llama import LlamaEngine, LlamaOptions
+from bot.engine.offload import resolve_gpu_layers
+from bot.scenes.views import SceneViews
+from bot.settings import Settings
+from bot.store import Database, Stores, upgrade
+from bot.tavern.access import Access
+from bot.tavern.characters import CharacterCommands
+from bot.tavern.common import Poster
+from bot.tavern.config import ConfigCommands
+from bot.tavern.play import PlayService
+from bot.tavern.publisher import TurnPublisher
+from bot.tavern.rounds import NpcRounds
+from bot.tavern.scenes import SceneCommands
+from bot.tavern.services import TavernServices
+from bot.tavern.sessions import ChannelSessions
+from bot.tavern.turn_actions import TurnActions
+
+log = logging.getLogger("tavernkeep")
+EngineMode = Literal["full", "vocab"]
+
+
+def sampler_from(settings: Settings) -> Sampler:
+    """The sampler defaults from the settings."""
+    return Sampler(
+        temperature=settings.temperature,
+        min_p=settings.min_p,
+        top_p=settings.top_p,
+        repeat_penalty=settings.repeat_penalty,
+        max_tokens=settings.max_new_tokens,
+        seed=settings.seed,
+    )
+
+
+def llama_options(settings: Settings, mode: EngineMode = "full") -> LlamaOptions:
+    """What the in-process engine is built with; `vocab` loads only the tokenizer."""
+    model_path = settings.resolved_model_path()
+    gpu_layers = 0
+    if mode == "full":
+        decision = resolve_gpu_layers(
+            settings.n_gpu_layers,
+            model_path=model_path,
+            n_ctx=settings.n_ctx,
+            kv_cache_type=settings.kv_cache_type,
+        )
+        log.info("GPU offload: %s", decision.reason)
+        gpu_layers = decision.n_gpu_layers
+    return LlamaOptions(
+        model_path=model_path,
+        n_ctx=settings.n_ctx,
+        n_gpu_layers=gpu_layers,
+        n_threads=settings.n_threads,
+        n_batch=settings.n_batch,
+        flash_attn=settings.flash_attn,
+        kv_cache_type=settings.kv_cache_type,
+        kv_cache_mb=settings.kv_cache_mb,
+        seed=settings.seed,
+        vocab_only=mode == "vocab",
+    )
+
+
+@dataclass
+class Core:
+    """Everything below the Discord layer, built once from the settings."""
+
+    settings: Settings
+    db: Database
+    stores: Stores
+    engine: LlamaEngine
+    director: TurnDirector
+    views: SceneViews
+
+    def services(self, poster: Poster) -> TavernServices:
+        """The channel services over these parts, posting through `poster`."""
+        settings, stores = self.settings, self.stores
+        access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
+        publisher = TurnPublisher(stores, poster)
+        rounds = NpcRounds(stores, self.views, self.director, publisher)
+        sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
+        return TavernServices(
+            sessions=sessions,
+            play=PlayService(
+                stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds
+            ),
+            turns=TurnActions(stores, self.views, self.director, access, sessions, publisher),
+            characters=CharacterCommands(stores.characters, stores.scenes, access),
+            scenes=SceneCommands(
+                stores,
+                self.views,
+                self.director,
+                access,
+                sessions,
+                publisher,
+                default_format=settings.default_format,
+            ),
+            config=ConfigCommands(stores.scenes),
+        )
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.db.dispose()
+
+
+async def open_core(settings: Settings, mode: EngineMode = "full") -> Core:
+    """Migrate the database, load the engine and build the director and views."""
+    await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    stores = Stores.over(db)
+    try:
+        engine = await LlamaEngine.load(llama_options(settings, mode))
+    except BaseException:
+        await db.dispose()
+        raise
+    director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
+    return Core(settings, db, stores, engine, director, SceneViews(stores, sampler_from(settings)))

@@ -1,0 +1,127 @@
+"""What the director reads and returns: scenes, plans, hooks, results and its error types."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from bot.director.budget import BudgetPlan
+from bot.domain import PromptContext, Role, Sampler
+from bot.engine.base import CancelToken, Completion, GenerationRequest
+from bot.prompts import PromptFormat, RenderedPrompt
+
+RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
+
+
+class StoredTurn(Protocol):
+    """What the director reads from a stored turn."""
+
+    id: int
+    seq: int
+    role: str
+    speaker: str
+    content: str
+
+
+class TurnHistory(Protocol):
+    """The part of the turn store the director uses."""
+
+    async def window(
+        self, scene_id: int, limit: int, *, before_seq: int | None = None
+    ) -> Sequence[StoredTurn]: ...
+
+    async def append(
+        self,
+        scene_id: int,
+        *,
+        role: Role,
+        speaker: str,
+        content: str,
+        character_id: int | None = None,
+        author_id: int | None = None,
+    ) -> StoredTurn: ...
+
+    async def add_swipe(self, turn_id: int, content: str) -> StoredTurn: ...
+
+    async def edit(self, turn_id: int, content: str) -> StoredTurn: ...
+
+
+class DirectorEngine(Protocol):
+    """The part of a `TextEngine` the director uses."""
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    async def count_many(self, texts: list[str]) -> list[int]: ...
+
+    async def complete(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class CastMember:
+    """An NPC the director may voice."""
+
+    name: str
+    character_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SceneView:
+    """A scene as the director needs it for one round."""
+
+    scene_id: int
+    channel_key: str
+    fmt: PromptFormat
+    context: PromptContext
+    npcs: tuple[CastMember, ...]
+    sampler: Sampler = field(default_factory=Sampler)
+    max_replies: int = 3
+
+    @property
+    def player_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.context.players)
+
+    def npc(self, name: str) -> CastMember | None:
+        folded = name.casefold()
+        return next((m for m in self.npcs if m.name.casefold() == folded), None)
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    """A budgeted prompt and how it was cut."""
+
+    rendered: RenderedPrompt
+    budget: BudgetPlan
+    history: tuple[StoredTurn, ...]
+
+
+@dataclass
+class RoundHooks:
+    """Optional callbacks while a round runs (terminal streaming, Discord posting)."""
+
+    speaker: Callable[[str], Awaitable[None]] | None = None
+    text: Callable[[str], None] | None = None
+    stored: Callable[[StoredTurn], Awaitable[None]] | None = None
+
+
+@dataclass
+class RoundResult:
+    """The turns a round produced and why it stopped."""
+
+    turns: list[StoredTurn] = field(default_factory=list)
+    ended: RoundEnd = "players"
+    notice: str | None = None
+
+
+class DirectorError(RuntimeError):
+    """A round could not run; the message is fit to show a user."""
+
+
+class GenerationFailed(DirectorError):
+    """The model backend failed; the cause is chained for the log, the message is for users."""

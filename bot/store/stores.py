@@ -1,0 +1,24 @@
+"""The three stores as one bundle, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .characters import CharacterStore
+from .database import Database
+from .scenes import SceneStore
+from .turns import TurnStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Characters, scenes and turns over one database."""
+
+    characters: CharacterStore
+    scenes: SceneStore
+    turns: TurnStore
+
+    @classmethod
+    def over(cls, db: Database) -> Stores:
+        """Every store on `db`."""
+        return cls(CharacterStore(db), SceneStore(db), TurnStore(db))

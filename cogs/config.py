@@ -1,0 +1,26 @@
+"""`/config …`: a thin adapter over `ConfigCommands`."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.tavern.config import ConfigCommands
+from cogs.common import actor_from, answer
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class ConfigCog(commands.GroupCog, group_name="config", group_description="Bot configuration"):
+    """Server configuration (Manage Server only)."""
+
+    def __init__(self, config: ConfigCommands) -> None:
+        self.config = config
+
+    @app_commands.command(name="gm-role", description="Who counts as GM besides Manage Server")
+    async def gm_role(
+        self, interaction: discord.Interaction, role: discord.Role | None = None
+    ) -> None:
+        role_id = role.id if role else None
+        await answer(interaction, self.config.set_gm_role(actor_from(interaction), role_id))
