@@ -290,6 +290,72 @@ async def settle(running: Running, messages: Sequence[Json]) -> None:
     await running.idle()
 
 
+@dataclass(frozen=True)
+class Npc:
+    """An NPC a test's GM creates: from a sheet, or from a V2 card attached as a PNG."""
+
+    name: str
+    sheet: str = ""
+    card: Json | None = None
+
+    def options(self) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+        """The `/npc create` options and attachments."""
+        if self.card is not None:
+            return {}, {"card": (f"{self.name.lower().replace(' ', '-')}.png", card_png(self.card))}
+        return {
+            "name": self.name,
+            "sheet": self.sheet or f"**Age**: 40 **Biography**: {self.name}",
+        }, {}
+
+
+async def create_npc(fake: FakeDiscord, npc: Npc, *, channel_id: int) -> Json:
+    """The GM runs `/npc create` for `npc`; returns the answer."""
+    options, attachments = npc.options()
+    return await command(
+        fake,
+        "npc",
+        "create",
+        user_id=fake.admin_id,
+        channel_id=channel_id,
+        options=options,
+        attachments=attachments,
+    )
+
+
+async def cast_scene(
+    running: Running,
+    name: str,
+    npcs: Sequence[Npc],
+    **settings: Any,
+) -> int:
+    """A fresh channel where the GM created `npcs`, started a scene and cast them all.
+
+    `settings` go to `/scene settings` (e.g. `max_replies=2`, `reply_mode="manual"`). Returns
+    the channel id once the greetings are posted and the bot is idle.
+    """
+    fake = running.fake
+    channel_id = await fake.open_channel(name)
+    since = len(fake.messages)
+    for npc in npcs:
+        made = await create_npc(fake, npc, channel_id=channel_id)
+        assert npc.name in made["content"], made["content"]
+    gm = fake.admin_id
+    started = await command(fake, "scene", "start", user_id=gm, channel_id=channel_id)
+    assert "Scene started" in started["content"], started["content"]
+    if settings:
+        changed = await command(
+            fake, "scene", "settings", user_id=gm, channel_id=channel_id, options=settings
+        )
+        assert "changed" in changed["content"], changed["content"]
+    for npc in npcs:
+        added = await command(
+            fake, "scene", "add", user_id=gm, channel_id=channel_id, options={"npc": npc.name}
+        )
+        assert "joined the scene" in added["content"], added["content"]
+    await settle(running, npc_posts(fake, channel_id, since))
+    return channel_id
+
+
 def card_png(card: Json) -> bytes:
     """A PNG with the card as a base64 `chara` tEXt chunk, built with Pillow only."""
     info = PngImagePlugin.PngInfo()

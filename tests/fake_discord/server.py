@@ -201,6 +201,12 @@ class FakeDiscord:
         )
         return channel_id
 
+    async def open_channel(self, name: str) -> int:
+        """Add a text channel while the bot is connected (CHANNEL_CREATE) and return its id."""
+        channel_id = self.add_text_channel(name)
+        await self._dispatch("CHANNEL_CREATE", self.channels[channel_id])
+        return channel_id
+
     def permissions_of(self, user_id: int) -> int:
         """Guild-level permissions of a member (owner and ADMINISTRATOR get everything)."""
         if user_id == self.admin_id:
