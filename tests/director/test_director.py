@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot.director import DirectorError, TurnDirector
+from bot.director import DirectorError, GenerationFailed, TurnDirector
 from bot.director.budget import TokenCounter, plan_window
 from bot.director.text import choice_grammar, clean_reply
-from bot.engine.base import Sampler
+from bot.engine.base import Completion, EngineError, Sampler
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.scenes.views import SceneViews
@@ -193,3 +193,28 @@ async def test_continue_keeps_room_for_the_text_it_extends(db: Database) -> None
     assert prompt.endswith(" " + long_turn.content)
     (used,) = await engine.count_many([prompt])
     assert used <= 1500 - 50
+
+
+class FailingEngine(ScriptedEngine):
+    """A backend that breaks on the first generation."""
+
+    async def complete(self, *args: object, **kwargs: object) -> Completion:
+        raise EngineError("llama_decode returned -3")
+
+
+async def test_engine_failures_reach_callers_as_the_directors_own_error(db: Database) -> None:
+    engine = FailingEngine()
+    stores, views, director, scene, _ = await _scene(db, engine)
+    view = await views.view(scene)
+    before = await stores.turns.count(scene.id)
+    with pytest.raises(GenerationFailed) as raised:
+        await director.run_round(view, forced="Marta Vell")
+    assert isinstance(raised.value, DirectorError)
+    assert "llama_decode" not in str(raised.value)  # the user sees a short note, the log the cause
+    assert isinstance(raised.value.__cause__, EngineError)
+    turn = (await stores.turns.window(scene.id, 1))[0]
+    with pytest.raises(GenerationFailed):
+        await director.swipe(view, turn)
+    with pytest.raises(GenerationFailed):
+        await director.extend(view, turn)
+    assert await stores.turns.count(scene.id) == before  # nothing half-made was stored
