@@ -292,34 +292,101 @@ async def settle(running: Running, messages: Sequence[Json]) -> None:
 
 @dataclass(frozen=True)
 class Npc:
-    """An NPC a test's GM creates: from a sheet, or from a V2 card attached as a PNG."""
+    """An NPC a test's GM creates: from a sheet, or from a V2 card attached as a PNG or JSON."""
 
     name: str
     sheet: str = ""
     card: Json | None = None
+    card_format: str = "png"  # how the card is attached: "png" (also the avatar) or "json"
+
+    @property
+    def card_filename(self) -> str:
+        return f"{self.name.lower().replace(' ', '-')}.{self.card_format}"
 
     def options(self) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
         """The `/npc create` options and attachments."""
         if self.card is not None:
-            return {}, {"card": (f"{self.name.lower().replace(' ', '-')}.png", card_png(self.card))}
+            if self.card_format == "json":
+                blob = json.dumps(self.card).encode()
+            else:
+                assert self.card_format == "png", self.card_format
+                blob = card_png(self.card)
+            return {}, {"card": (self.card_filename, blob)}
         return {
             "name": self.name,
             "sheet": self.sheet or f"**Age**: 40 **Biography**: {self.name}",
         }, {}
 
 
-async def create_npc(fake: FakeDiscord, npc: Npc, *, channel_id: int) -> Json:
-    """The GM runs `/npc create` for `npc`; returns the answer."""
+async def create_npc(
+    fake: FakeDiscord, npc: Npc, *, channel_id: int, user_id: int | None = None
+) -> Json:
+    """The GM (the guild owner unless `user_id` says otherwise) runs `/npc create` for `npc`."""
     options, attachments = npc.options()
     return await command(
         fake,
         "npc",
         "create",
-        user_id=fake.admin_id,
+        user_id=fake.admin_id if user_id is None else user_id,
         channel_id=channel_id,
         options=options,
         attachments=attachments,
     )
+
+
+@dataclass
+class Cast:
+    """What `open_scene` did, with the bot's answer to every step."""
+
+    channel_id: int
+    made: list[Json]  # the `/npc create` answers, one per NPC
+    started: Json  # the `/scene start` answer
+    changed: Json | None  # the `/scene settings` answer, if settings were given
+    added: list[Json]  # the `/scene add` answers, one per NPC
+    posts: list[Json]  # NPC messages posted in the channel meanwhile (greetings), oldest first
+
+
+async def open_scene(
+    running: Running,
+    name: str,
+    npcs: Sequence[Npc],
+    *,
+    channel_id: int | None = None,
+    gm: int | None = None,
+    **settings: Any,
+) -> Cast:
+    """Like `cast_scene`, but returns every answer; `channel_id` reuses a channel or thread.
+
+    The GM is the guild owner unless `gm` names another member.
+    """
+    fake = running.fake
+    if channel_id is None:
+        channel_id = await fake.open_channel(name)
+    gm = fake.admin_id if gm is None else gm
+    since = len(fake.messages)
+    made = []
+    for npc in npcs:
+        answered = await create_npc(fake, npc, channel_id=channel_id, user_id=gm)
+        assert npc.name in answered["content"], answered["content"]
+        made.append(answered)
+    started = await command(fake, "scene", "start", user_id=gm, channel_id=channel_id)
+    assert "Scene started" in started["content"], started["content"]
+    changed = None
+    if settings:
+        changed = await command(
+            fake, "scene", "settings", user_id=gm, channel_id=channel_id, options=settings
+        )
+        assert "changed" in changed["content"], changed["content"]
+    added = []
+    for npc in npcs:
+        answered = await command(
+            fake, "scene", "add", user_id=gm, channel_id=channel_id, options={"npc": npc.name}
+        )
+        assert "joined the scene" in answered["content"], answered["content"]
+        added.append(answered)
+    posts = npc_posts(fake, channel_id, since)
+    await settle(running, posts)
+    return Cast(channel_id, made, started, changed, added, posts)
 
 
 async def cast_scene(
@@ -333,27 +400,7 @@ async def cast_scene(
     `settings` go to `/scene settings` (e.g. `max_replies=2`, `reply_mode="manual"`). Returns
     the channel id once the greetings are posted and the bot is idle.
     """
-    fake = running.fake
-    channel_id = await fake.open_channel(name)
-    since = len(fake.messages)
-    for npc in npcs:
-        made = await create_npc(fake, npc, channel_id=channel_id)
-        assert npc.name in made["content"], made["content"]
-    gm = fake.admin_id
-    started = await command(fake, "scene", "start", user_id=gm, channel_id=channel_id)
-    assert "Scene started" in started["content"], started["content"]
-    if settings:
-        changed = await command(
-            fake, "scene", "settings", user_id=gm, channel_id=channel_id, options=settings
-        )
-        assert "changed" in changed["content"], changed["content"]
-    for npc in npcs:
-        added = await command(
-            fake, "scene", "add", user_id=gm, channel_id=channel_id, options={"npc": npc.name}
-        )
-        assert "joined the scene" in added["content"], added["content"]
-    await settle(running, npc_posts(fake, channel_id, since))
-    return channel_id
+    return (await open_scene(running, name, npcs, **settings)).channel_id
 
 
 def card_png(card: Json) -> bytes:
@@ -365,11 +412,29 @@ def card_png(card: Json) -> bytes:
     return out.getvalue()
 
 
-def assert_no_pings_or_tracebacks(fake: FakeDiscord) -> None:
-    """Everything the bot and its webhooks sent allowed no mentions; no traceback leaked."""
-    for execution in fake.webhook_executions:
+@dataclass(frozen=True)
+class Mark:
+    """How much the fake had recorded at one moment, to check only what came after."""
+
+    messages: int = 0
+    webhook_executions: int = 0
+    unknown_routes: int = 0
+
+    @classmethod
+    def now(cls, fake: FakeDiscord) -> Mark:
+        return cls(len(fake.messages), len(fake.webhook_executions), len(fake.unknown_routes))
+
+
+def assert_no_pings_or_tracebacks(fake: FakeDiscord, since: Mark | None = None) -> None:
+    """Everything the bot and its webhooks sent allowed no mentions; no traceback leaked.
+
+    With `since`, only what was sent after that mark is checked (messages as they are now,
+    so later edits of those messages count too).
+    """
+    since = since or Mark()
+    for execution in fake.webhook_executions[since.webhook_executions :]:
         assert execution["allowed_mentions"] == NO_MENTIONS, execution
-    for message in fake.messages:
+    for message in fake.messages[since.messages :]:
         assert "Traceback" not in message["content"], message["content"]
         assert len(message["content"]) <= 2000, len(message["content"])
         if message["source"] == "user" or (message["deleted"] and not message["content"]):
@@ -377,4 +442,4 @@ def assert_no_pings_or_tracebacks(fake: FakeDiscord) -> None:
         assert message["allowed_mentions"] == NO_MENTIONS, message
         assert message["mentions"] == [] and message["mention_roles"] == []
         assert not message["mention_everyone"]
-    assert fake.unknown_routes == []
+    assert fake.unknown_routes[since.unknown_routes :] == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,16 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e import (
+    Npc,
     Running,
     assert_no_pings_or_tracebacks,
+    cast_scene,
     click,
-    command,
     custom_ids,
     e2e_settings,
     fake_discord,
     forbid_webhooks,
+    open_scene,
     player_says,
     start_bot,
     stop_bot,
@@ -60,22 +61,11 @@ def bot_posts(fake: FakeDiscord, channel_id: int, since: int = 0) -> list[dict[s
 
 
 async def test_npc_turns_fall_back_to_bot_messages(running: Running) -> None:
-    fake, gm, chan = running.fake, running.fake.admin_id, running.fake.channel_id
-    bob = fake.player_ids[1]
-    made = await command(
-        fake,
-        "npc",
-        "create",
-        user_id=gm,
-        channel_id=chan,
-        attachments={"card": ("nessa.json", json.dumps(CARD).encode())},
-    )
-    assert "Created NPC **Nessa** (from its card)" in made["content"]
-    await command(fake, "scene", "start", user_id=gm, channel_id=chan)
-    await command(
-        fake, "scene", "settings", user_id=gm, channel_id=chan, options={"max_replies": 1}
-    )
-    await command(fake, "scene", "add", user_id=gm, channel_id=chan, options={"npc": "Nessa"})
+    fake, bob = running.fake, running.fake.player_ids[1]
+    nessa = Npc("Nessa", card=CARD, card_format="json")
+    cast = await open_scene(running, "inn", (nessa,), max_replies=1)
+    chan = cast.channel_id
+    assert "Created NPC **Nessa** (from its card)" in cast.made[0]["content"]
     [greeting] = bot_posts(fake, chan)
     assert greeting["content"] == f"**Nessa**: {GREETING}"
     assert greeting["author"]["id"] == str(fake.bot_user_id)
@@ -108,21 +98,12 @@ async def test_npc_turns_fall_back_to_bot_messages(running: Running) -> None:
 
 
 async def test_long_fallback_turns_stay_within_discord_limits(running: Running) -> None:
-    fake, gm, chan = running.fake, running.fake.admin_id, running.fake.channel_id
+    fake = running.fake
     # One endless run-on sentence: the cuts land on spaces close to the 2,000 limit.
     greeting = " ".join(["and the rain drums on the shutters"] * 120)
     card = {"spec": "chara_card_v2", "spec_version": "2.0"}
     card["data"] = {**CARD["data"], "first_mes": greeting}
-    await command(
-        fake,
-        "npc",
-        "create",
-        user_id=gm,
-        channel_id=chan,
-        attachments={"card": ("nessa.json", json.dumps(card).encode())},
-    )
-    await command(fake, "scene", "start", user_id=gm, channel_id=chan)
-    await command(fake, "scene", "add", user_id=gm, channel_id=chan, options={"npc": "Nessa"})
+    chan = await cast_scene(running, "rainy-inn", (Npc("Nessa", card=card, card_format="json"),))
 
     posts = bot_posts(fake, chan)
     assert len(posts) >= 2

@@ -1,14 +1,17 @@
 """End to end: GMs build scenes, players post, NPCs answer through webhooks, buttons work.
 
 One bot (real discord.py, real store, real demo model) runs for the whole module against the
-loopback fake Discord. The tests run in file order and share the guild: NPCs created early are
-cast later. Each scene lives in its own channel so the tests do not see each other's history.
+loopback fake Discord, for speed. Every test still stands alone and passes in any order: it
+opens its own channel (`cast_scene`/`open_scene`), creates its own NPCs under names no other
+test uses (NPC names are unique per guild), and makes its own round before pressing a button.
+After each test, everything it sent to Discord is checked for pings, tracebacks and unknown
+routes (the autouse `world` fixture).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,18 +19,23 @@ import pytest_asyncio
 
 from tests.e2e import (
     NO_MENTIONS,
+    Mark,
+    Npc,
     Running,
     answer_of,
     assert_no_pings_or_tracebacks,
     attachment_text,
     card_png,
+    cast_scene,
     click,
     command,
+    create_npc,
     custom_ids,
     e2e_settings,
     fake_discord,
     is_ephemeral,
     npc_posts,
+    open_scene,
     player_says,
     settle,
     start_bot,
@@ -38,6 +46,7 @@ from tests.fake_discord import FakeDiscord
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
 OTHER_BOT_ID = 710000000000000001
+CAROL_ID = 710000000000000002
 PROXY_WEBHOOK_ID = 720000000000000001
 
 WICK_CARD: dict[str, Any] = {
@@ -66,33 +75,65 @@ TAMSIN_SHEET = (
 )
 
 
-class World:
-    """The module's bot, fake and the extra channels made before the bot connected."""
+def harbor_card(name: str, greeting: str | None = None) -> dict[str, Any]:
+    """A V2 card like Old Wick's, for an NPC called `name`."""
+    data = {
+        **WICK_CARD["data"],
+        "name": name,
+        "first_mes": greeting or f"*{name} looks up from the net.* Storm coming, mark my words.",
+    }
+    return {**WICK_CARD, "data": data}
 
-    def __init__(self, running: Running, channels: dict[str, int]) -> None:
+
+def card_npc(name: str, greeting: str | None = None) -> Npc:
+    """An NPC from a PNG card: it greets the scene when cast and the card is its avatar."""
+    return Npc(name, card=harbor_card(name, greeting))
+
+
+def sheet_npc(name: str) -> Npc:
+    """An NPC from a harbormaster-like sheet, without a greeting."""
+    return Npc(name, sheet=MARTA_SHEET)
+
+
+class World:
+    """The module's bot and fake, with the members tests act as."""
+
+    def __init__(self, running: Running) -> None:
         self.running = running
         self.fake = running.fake
-        self.channels = channels
         self.gm = self.fake.admin_id
         self.alice, self.bob = self.fake.player_ids
+        self.carol = CAROL_ID
 
 
-def _add_world(fake: FakeDiscord, channels: dict[str, int]) -> None:
-    for name in ("side-room", "archive"):
-        channels[name] = fake.add_text_channel(name)
+def _add_members(fake: FakeDiscord) -> None:
     fake.add_member(OTHER_BOT_ID, "otherbot", bot=True)
+    fake.add_member(CAROL_ID, "carol")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    channels: dict[str, int] = {}
+async def module_bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     db = tmp_path_factory.mktemp("e2e-play") / "bot.db"
-    async for fake in fake_discord(lambda f: _add_world(f, channels)):
+    async for fake in fake_discord(_add_members):
         running = await start_bot(fake, e2e_settings(fake, db))
         try:
-            yield World(running, channels)
+            yield running
         finally:
             await stop_bot(running)
+
+
+@pytest_asyncio.fixture(loop_scope="module", autouse=True)
+async def world(module_bot: Running) -> AsyncIterator[World]:
+    """The shared bot, idle at the start and end of every test, with no ping in between.
+
+    Autouse, so no test escapes the check after it. Only what this test sent is checked,
+    so a leak is reported by the test that caused it.
+    """
+    await module_bot.idle()
+    mark = Mark.now(module_bot.fake)
+    yield World(module_bot)
+    await module_bot.idle()
+    assert_no_pings_or_tracebacks(module_bot.fake, mark)
 
 
 def _assert_short_ephemeral(message: dict[str, Any], *expected: str) -> None:
@@ -101,6 +142,33 @@ def _assert_short_ephemeral(message: dict[str, Any], *expected: str) -> None:
     for text in expected:
         assert text in message["content"]
     assert "Traceback" not in message["content"]
+
+
+def _last_npc_message(world: World, channel_id: int) -> tuple[dict[str, Any], int]:
+    """The NPC message in the channel carrying the buttons, and its turn id."""
+    for message in reversed(npc_posts(world.fake, channel_id)):
+        ids = custom_ids(message)
+        if ids and not message["deleted"]:
+            turn_id = int(ids[0].rsplit(":", 1)[1])
+            return message, turn_id
+    raise AssertionError("no NPC message carries buttons")
+
+
+async def _npc_answered(world: World, name: str, npc: str) -> tuple[int, dict[str, Any], int]:
+    """A fresh scene with `npc` where Alice spoke and `npc` answered.
+
+    Returns the channel, the NPC message carrying the buttons and its turn id.
+    """
+    fake = world.fake
+    chan = await cast_scene(world.running, name, (sheet_npc(npc),), max_replies=1)
+    since = len(fake.messages)
+    await player_says(world.running, chan, world.alice, f"{npc}, why are the harbor lamps out?")
+    posts = npc_posts(fake, chan, since)
+    assert [p["username"] for p in posts] == [npc], "the NPC did not answer"
+    await settle(world.running, posts)
+    message, turn_id = _last_npc_message(world, chan)
+    assert message["id"] == posts[-1]["id"]
+    return chan, message, turn_id
 
 
 # ------------------------------------------------------------------------------ commands
@@ -137,23 +205,9 @@ async def test_commands_sync(world: World) -> None:
 
 async def test_gm_creates_npcs_from_png_card_and_sheet(world: World) -> None:
     fake, gm, chan = world.fake, world.gm, world.fake.channel_id
-    made = await command(
-        fake,
-        "npc",
-        "create",
-        user_id=gm,
-        channel_id=chan,
-        attachments={"card": ("old-wick.png", card_png(WICK_CARD))},
-    )
+    made = await create_npc(fake, Npc(WICK, card=WICK_CARD), channel_id=chan)
     _assert_short_ephemeral(made, "Old Wick", "card")
-    made = await command(
-        fake,
-        "npc",
-        "create",
-        user_id=gm,
-        channel_id=chan,
-        options={"name": MARTA, "sheet": MARTA_SHEET},
-    )
+    made = await create_npc(fake, Npc(MARTA, sheet=MARTA_SHEET), channel_id=chan)
     _assert_short_ephemeral(made, "Marta")
 
     shown = await command(fake, "npc", "show", user_id=gm, channel_id=chan, options={"name": WICK})
@@ -177,6 +231,7 @@ async def test_gm_creates_npcs_from_png_card_and_sheet(world: World) -> None:
     filename, text = attachment_text(exported)
     assert filename == "old-wick.json" and '"creator_notes": "kept verbatim"' in text
 
+    # Autocomplete matches substrings: no other NPC of this module has "ol" in its name.
     choices = await fake.autocomplete(
         "scene", subcommand="add", user_id=gm, channel_id=chan, focused="npc", value="ol"
     )
@@ -197,6 +252,7 @@ async def test_only_gms_manage_npcs(world: World) -> None:
     _assert_short_ephemeral(fake.message(handle.original_message_id or 0), "Only a GM")
 
     # The GM-role member lacks Manage Server: not a GM until /config gm-role names the role.
+    # (No other test of this module sets the GM role.)
     refused = await command(
         fake, "npc", "create", user_id=fake.gm_id, channel_id=chan, options=sheet
     )
@@ -235,40 +291,39 @@ async def test_only_gms_manage_npcs(world: World) -> None:
 
 
 async def test_scene_start_and_cast_with_greeting(world: World) -> None:
-    fake, gm, chan, running = world.fake, world.gm, world.fake.channel_id, world.running
-    started = await command(fake, "scene", "start", user_id=gm, channel_id=chan)
-    assert not is_ephemeral(started) and "Scene started" in started["content"]
-
-    since = len(fake.messages)
-    added = await command(fake, "scene", "add", user_id=gm, channel_id=chan, options={"npc": WICK})
-    assert "joined the scene" in added["content"]
-    [greeting] = npc_posts(fake, chan, since)
-    assert greeting["username"] == WICK
-    assert greeting["content"] == WICK_CARD["data"]["first_mes"]
-    assert greeting["avatar_url"] and greeting["avatar_url"].endswith("old-wick.png")
-
-    added = await command(fake, "scene", "add", user_id=gm, channel_id=chan, options={"npc": MARTA})
-    assert "joined the scene" in added["content"]
-    assert len(npc_posts(fake, chan, since)) == 1  # Marta has no greeting
+    fake, running = world.fake, world.running
+    hesper, maren = card_npc("Hesper"), sheet_npc("Maren")
     # At most two NPC turns a round keeps the demo model's share of the suite small.
-    changed = await command(
-        fake, "scene", "settings", user_id=gm, channel_id=chan, options={"max_replies": 2}
-    )
-    assert "max_replies = 2" in changed["content"]
-    await settle(running, npc_posts(fake, chan, since))
+    cast = await open_scene(running, "greetings", (hesper, maren), max_replies=2)
+    chan = cast.channel_id
+    assert not is_ephemeral(cast.started) and "Scene started" in cast.started["content"]
+    assert cast.changed is not None and "max_replies = 2" in cast.changed["content"]
+    assert all("joined the scene" in added["content"] for added in cast.added)
+
+    [greeting] = cast.posts  # Maren has no greeting
+    assert greeting["username"] == "Hesper"
+    assert hesper.card is not None
+    assert greeting["content"] == hesper.card["data"]["first_mes"]
+    assert greeting["avatar_url"] and greeting["avatar_url"].endswith("hesper.png")
+    assert npc_posts(fake, chan) == [greeting]
 
     scene = await running.scene(chan)
-    assert [c.name for c in await running.core.stores.scenes.cast(scene.id)] == [WICK, MARTA]
+    assert [c.name for c in await running.core.stores.scenes.cast(scene.id)] == [
+        "Hesper",
+        "Maren",
+    ]
     [turn] = await running.turns(chan)
-    assert (turn.role, turn.speaker, turn.content) == ("model", WICK, greeting["content"])
+    assert (turn.role, turn.speaker, turn.content) == ("model", "Hesper", greeting["content"])
     assert turn.message_ids == [int(greeting["id"])]
 
-    status = await command(fake, "scene", "status", user_id=gm, channel_id=chan)
-    assert "Old Wick, Marta" in status["content"]
+    status = await command(fake, "scene", "status", user_id=world.gm, channel_id=chan)
+    assert "Hesper, Maren" in status["content"]
 
 
 async def test_player_posts_and_npcs_answer_through_the_webhook(world: World) -> None:
-    fake, chan, running, alice = world.fake, world.fake.channel_id, world.running, world.alice
+    fake, running, alice = world.fake, world.running, world.alice
+    cast = (card_npc("Corwin"), sheet_npc("Dagny"))
+    chan = await cast_scene(running, "lamps", cast, max_replies=2)
     made = await command(
         fake,
         "character",
@@ -283,11 +338,11 @@ async def test_player_posts_and_npcs_answer_through_the_webhook(world: World) ->
     typing_before = fake.typing_events.count(chan)
     rounds_before = running.bot.tavern.sessions.rounds_started
     said = await player_says(
-        running, chan, alice, "Marta, the harbor lamps went dark. What happened?"
+        running, chan, alice, "Dagny, the harbor lamps went dark. What happened?"
     )
     posts = npc_posts(fake, chan, since)
     assert posts, "no NPC answered"
-    assert {p["username"] for p in posts} <= {WICK, MARTA}
+    assert {p["username"] for p in posts} <= {"Corwin", "Dagny"}
     assert fake.typing_events.count(chan) > typing_before
     assert len(fake.webhook_executions) - hooks_before == len(posts)
     for execution in fake.webhook_executions[hooks_before:]:
@@ -318,18 +373,22 @@ async def test_player_posts_and_npcs_answer_through_the_webhook(world: World) ->
 
 
 async def test_bot_ignores_its_own_webhook_and_other_bots(world: World) -> None:
-    fake, chan, running = world.fake, world.fake.channel_id, world.running
+    fake, running = world.fake, world.running
+    # Ferrin greets through the webhook, so the channel has one; any player line would
+    # start a round in this scene.
+    chan = await cast_scene(running, "beeps", (card_npc("Ferrin"),), max_replies=2)
     scheduler = running.bot.tavern.sessions
     await settle(running, npc_posts(fake, chan))  # the bot has seen all of its own posts
     rounds, hooks = scheduler.rounds_started, len(fake.webhook_executions)
     count = len(await running.turns(chan))
+    assert count == 1  # the greeting
 
-    other = await player_says(running, chan, OTHER_BOT_ID, "Marta! Beep boop, answer me.")
+    other = await player_says(running, chan, OTHER_BOT_ID, "Ferrin! Beep boop, answer me.")
     assert await running.core.stores.turns.by_message_id(int(other["id"])) is None
     # Even a message posted through our own webhook by someone else is not a turn.
     own_hook = int(npc_posts(fake, chan)[-1]["webhook_id"])
     echo = await player_says(
-        running, chan, 0, "Marta, are you there?", webhook_id=own_hook, username="Marta"
+        running, chan, 0, "Ferrin, are you there?", webhook_id=own_hook, username="Ferrin"
     )
     assert await running.core.stores.turns.by_message_id(int(echo["id"])) is None
 
@@ -339,34 +398,32 @@ async def test_bot_ignores_its_own_webhook_and_other_bots(world: World) -> None:
 
 
 async def test_reply_as_a_named_npc(world: World) -> None:
-    fake, chan, running = world.fake, world.fake.channel_id, world.running
-    await command(
-        fake, "scene", "settings", user_id=world.gm, channel_id=chan, options={"max_replies": 1}
+    fake, running = world.fake, world.running
+    # Manual mode: only /reply makes the NPCs speak. Alice's line makes her a participant.
+    chan = await cast_scene(
+        running,
+        "reply-as",
+        (sheet_npc("Gisla"), sheet_npc("Hendry")),
+        max_replies=1,
+        reply_mode="manual",
     )
+    await player_says(running, chan, world.alice, "Anyone awake in here?")
+    assert npc_posts(fake, chan) == []
+
     since = len(fake.messages)
     answered = await command(
-        fake, "reply", user_id=world.alice, channel_id=chan, options={"as": MARTA}
+        fake, "reply", user_id=world.alice, channel_id=chan, options={"as": "Hendry"}
     )
-    _assert_short_ephemeral(answered, "Marta")
+    _assert_short_ephemeral(answered, "Hendry")
     await running.idle()
     posts = npc_posts(fake, chan, since)
-    assert posts and posts[0]["username"] == MARTA
+    assert posts and posts[0]["username"] == "Hendry"
     await settle(running, posts)
 
 
-async def _last_npc_message(world: World) -> tuple[dict[str, Any], int]:
-    """The NPC message carrying the buttons, and its turn id."""
-    for message in reversed(npc_posts(world.fake, world.fake.channel_id)):
-        ids = custom_ids(message)
-        if ids and not message["deleted"]:
-            turn_id = int(ids[0].rsplit(":", 1)[1])
-            return message, turn_id
-    raise AssertionError("no NPC message carries buttons")
-
-
 async def test_swipe_regenerates_in_place(world: World) -> None:
-    fake, chan, running = world.fake, world.fake.channel_id, world.running
-    message, turn_id = await _last_npc_message(world)
+    fake, running = world.fake, world.running
+    chan, message, turn_id = await _npc_answered(world, "swipe", "Hask")
     old = message["content"]
     since = len(fake.messages)
 
@@ -386,8 +443,8 @@ async def test_swipe_regenerates_in_place(world: World) -> None:
 
 
 async def test_continue_extends_the_turn(world: World) -> None:
-    fake, chan, running = world.fake, world.fake.channel_id, world.running
-    message, turn_id = await _last_npc_message(world)
+    fake, running = world.fake, world.running
+    chan, message, turn_id = await _npc_answered(world, "continue", "Ivo")
     old = message["content"]
 
     answered = await click(
@@ -404,8 +461,8 @@ async def test_continue_extends_the_turn(world: World) -> None:
 
 
 async def test_delete_removes_message_and_turn(world: World) -> None:
-    fake, chan, running = world.fake, world.fake.channel_id, world.running
-    message, turn_id = await _last_npc_message(world)
+    fake, running = world.fake, world.running
+    chan, message, turn_id = await _npc_answered(world, "delete", "Jory")
     turn = await running.core.stores.turns.get(turn_id)
 
     answered = await click(
@@ -425,20 +482,42 @@ async def test_delete_removes_message_and_turn(world: World) -> None:
 
 
 async def test_prompt_and_export_files(world: World) -> None:
-    fake, chan, running = world.fake, world.fake.channel_id, world.running
+    fake, running, carol = world.fake, world.running, world.carol
+    chan = await cast_scene(running, "records", (sheet_npc("Kestrel"),), max_replies=1)
+    made = await command(
+        fake,
+        "character",
+        "create",
+        user_id=carol,
+        channel_id=chan,
+        options={"sheet": TAMSIN_SHEET},
+    )
+    _assert_short_ephemeral(made, "Tamsin")
+    line = "Kestrel, the harbor lamps went dark. What happened?"
+    since = len(fake.messages)
+    await player_says(running, chan, carol, line)
+    await settle(running, npc_posts(fake, chan, since))
+    # A deleted turn is in neither file.
+    aside = await player_says(running, chan, carol, "(( sorry, wrong window ))")
+    await fake.delete_user_message(chan, int(aside["id"]))
+    await running.probe.handled("delete", aside["id"])
+    assert any(t.deleted for t in await running.turns(chan))
+
     prompt = await command(fake, "scene", "prompt", user_id=world.gm, channel_id=chan)
     assert is_ephemeral(prompt) and "tokens" in prompt["content"]
     filename, text = attachment_text(prompt)
     assert filename == "prompt.txt"
     assert text.startswith("[INST]system\n")
     assert "Tamsin" in text and "the harbor lamps went dark" in text
+    assert "wrong window" not in text
 
     exported = await command(fake, "scene", "export", user_id=world.gm, channel_id=chan)
     filename, transcript = attachment_text(exported)
     assert filename == "transcript.txt"
     visible = await running.turns(chan, include_deleted=False)
     assert transcript == "\n\n".join(f"{t.speaker}: {t.content}" for t in visible) + "\n"
-    assert "Tamsin: Marta, the harbor lamps went dark. What happened?" in transcript
+    assert f"Tamsin: {line}" in transcript
+    assert "wrong window" not in transcript
 
     refused = await command(fake, "scene", "export", user_id=world.alice, channel_id=chan)
     _assert_short_ephemeral(refused, "Only a GM")
@@ -448,13 +527,10 @@ async def test_prompt_and_export_files(world: World) -> None:
 
 
 async def test_proxy_messages_edits_and_deletes(world: World) -> None:
-    fake, running, gm = world.fake, world.running, world.gm
-    chan = world.channels["side-room"]
-    await command(fake, "scene", "start", user_id=gm, channel_id=chan)
-    changed = await command(
-        fake, "scene", "settings", user_id=gm, channel_id=chan, options={"reply_mode": "manual"}
-    )
-    assert "reply_mode = manual" in changed["content"]
+    fake, running = world.fake, world.running
+    cast = await open_scene(running, "side-room", (), reply_mode="manual")
+    chan = cast.channel_id
+    assert cast.changed is not None and "reply_mode = manual" in cast.changed["content"]
     rounds = running.bot.tavern.sessions.rounds_started
 
     proxied = await player_says(
@@ -493,13 +569,23 @@ async def test_proxy_messages_edits_and_deletes(world: World) -> None:
 
 async def test_scene_clear_asks_first(world: World) -> None:
     fake, running, gm = world.fake, world.running, world.gm
-    chan = world.channels["side-room"]
-    count = await running.core.stores.turns.count((await running.scene(chan)).id)
+    chan = await cast_scene(running, "to-clear", (), reply_mode="manual")
+    other = await cast_scene(running, "to-keep", (), reply_mode="manual")
+    await player_says(running, chan, world.bob, "I sweep the floor.")
+    await player_says(running, chan, world.bob, "(( brb ))")
+    proxied = await player_says(
+        running, chan, 0, "*Pip waves.*", webhook_id=PROXY_WEBHOOK_ID, username="Proxy Name"
+    )
+    await fake.delete_user_message(chan, int(proxied["id"]))
+    await running.probe.handled("delete", proxied["id"])
+    await player_says(running, other, world.bob, "Meanwhile, next door.")
+
+    scene = await running.scene(chan)
+    count = await running.core.stores.turns.count(scene.id)
     assert count > 0
 
     asked = await command(fake, "scene", "clear", user_id=gm, channel_id=chan)
     assert is_ephemeral(asked) and f"Delete all {count} turns" in asked["content"]
-    scene = await running.scene(chan)
     assert custom_ids(asked) == [f"tk:clear:{scene.id}"]
     assert await running.core.stores.turns.count(scene.id) == count  # nothing happens yet
 
@@ -515,33 +601,33 @@ async def test_scene_clear_asks_first(world: World) -> None:
     assert await running.core.stores.turns.count(scene.id) == 0
     assert await running.turns(chan) == []
     # The other scene is untouched.
-    assert await running.core.stores.turns.count((await running.scene(fake.channel_id)).id) > 0
+    assert await running.core.stores.turns.count((await running.scene(other)).id) > 0
 
 
 # ------------------------------------------------------------------------------ threads
 
 
 async def test_scene_in_a_thread_posts_through_the_parent_webhook(world: World) -> None:
-    fake, running, gm = world.fake, world.running, world.gm
+    # The fake's one thread lives in its "roleplay" channel; no other test plays in either.
+    fake, running = world.fake, world.running
     thread, parent = fake.thread_id, fake.channel_id
-    await command(fake, "scene", "start", user_id=gm, channel_id=thread)
-    since = len(fake.messages)
-    await command(fake, "scene", "add", user_id=gm, channel_id=thread, options={"npc": WICK})
-    await command(fake, "scene", "add", user_id=gm, channel_id=thread, options={"npc": MARTA})
-    await command(
-        fake, "scene", "settings", user_id=gm, channel_id=thread, options={"max_replies": 1}
+    since, hooks_before = len(fake.messages), len(fake.webhook_executions)
+    lanthorn = card_npc("Lanthorn")
+    await open_scene(
+        running, "thread", (lanthorn, sheet_npc("Mabry")), channel_id=thread, max_replies=1
     )
-    await player_says(running, thread, world.bob, "Old Wick, tell me about the storm.")
+    await player_says(running, thread, world.bob, "Lanthorn, tell me about the storm.")
 
     posts = npc_posts(fake, thread, since)
     assert len(posts) >= 2  # the greeting and at least one answer
-    assert posts[0]["content"] == WICK_CARD["data"]["first_mes"]
+    assert lanthorn.card is not None
+    assert posts[0]["content"] == lanthorn.card["data"]["first_mes"]
     hook_ids = {int(h["id"]) for h in fake.webhooks.values() if int(h["channel_id"]) == parent}
     assert {int(p["webhook_id"]) for p in posts} <= hook_ids and len(hook_ids) == 1
     assert all(p["thread_id"] == thread for p in posts)
-    executions = [e for e in fake.webhook_executions if e["query"].get("thread_id")]
+    executions = fake.webhook_executions[hooks_before:]
     assert len(executions) == len(posts)
-    assert {e["query"]["thread_id"] for e in executions} == {str(thread)}
+    assert {e["query"].get("thread_id") for e in executions} == {str(thread)}
     turns = await running.turns(thread)
     assert [t.message_ids for t in turns if t.role == "model"] == [[int(p["id"])] for p in posts]
     assert npc_posts(fake, parent, since) == []  # nothing leaked into the parent channel
@@ -559,8 +645,7 @@ def long_text() -> str:
 
 
 async def test_long_turns_are_split_over_several_messages(world: World) -> None:
-    fake, running, gm = world.fake, world.running, world.gm
-    chan = world.channels["archive"]
+    running = world.running
     greeting = long_text()
     card = {
         "spec": "chara_card_v2",
@@ -571,34 +656,26 @@ async def test_long_turns_are_split_over_several_messages(world: World) -> None:
             "first_mes": greeting,
         },
     }
-    await command(
-        fake,
-        "npc",
-        "create",
-        user_id=gm,
-        channel_id=chan,
-        attachments={"card": ("chronicler.json", json.dumps(card).encode())},
-    )
-    await command(fake, "scene", "start", user_id=gm, channel_id=chan)
-    await command(fake, "scene", "add", user_id=gm, channel_id=chan, options={"npc": "Chronicler"})
-    posts = npc_posts(fake, chan)
+    cast = await open_scene(running, "archive", (Npc("Chronicler", card=card, card_format="json"),))
+    posts = cast.posts
+    assert npc_posts(world.fake, cast.channel_id) == posts
     assert len(posts) == 3
     assert all(len(p["content"]) <= 2000 for p in posts)
     assert all(p["username"] == "Chronicler" for p in posts)
     assert " ".join(p["content"] for p in posts).split() == greeting.split()
     # Cut at paragraph boundaries: every message starts a numbered paragraph.
     assert all(p["content"][0].isdigit() and p["content"][1:3] == ". " for p in posts)
-    [turn] = await running.turns(chan)
+    [turn] = await running.turns(cast.channel_id)
     assert turn.content == greeting  # one turn, posted as several messages
     assert turn.message_ids == [int(p["id"]) for p in posts]
-    await settle(running, posts)
 
 
 # ------------------------------------------------------------------------------ bad input
 
 
 async def test_bad_input_gets_short_ephemeral_errors(world: World) -> None:
-    fake, gm, chan = world.fake, world.gm, world.fake.channel_id
+    fake, gm = world.fake, world.gm
+    chan = await cast_scene(world.running, "bad-input", ())
     big = "**Age**: 30 **Biography**: " + "A very long life story. " * 400
 
     for options, attachments in (
@@ -637,7 +714,7 @@ async def test_bad_input_gets_short_ephemeral_errors(world: World) -> None:
     )
     _assert_short_ephemeral(unknown, "No NPC named 'Nobody Atall'")
 
-    nowhere = fake.other_channel_id
+    nowhere = fake.other_channel_id  # no test of this module starts a scene there
     for name, subcommand, user, options in (
         ("reply", None, world.alice, None),
         ("scene", "prompt", gm, None),
@@ -666,20 +743,9 @@ async def test_bad_input_gets_short_ephemeral_errors(world: World) -> None:
         channel_id=chan,
     )
     _assert_short_ephemeral(await answer_of(fake, submitted), "cannot contain ':'")
+    # No test of this module gives Bob a character: none of the refused ones was made.
     characters = world.running.core.stores.characters
     assert await characters.list_player_characters(fake.guild_id, world.bob) == []
-
-
-# ------------------------------------------------------------------------------ run last
-
-
-async def test_nothing_pings_and_no_traceback_reached_discord(world: World) -> None:
-    """Over everything the module did: no mentions allowed, no tracebacks, no unknown routes."""
-    fake = world.fake
-    await world.running.idle()
-    assert fake.webhook_executions
-    assert {m["source"] for m in fake.messages} >= {"webhook", "interaction", "user"}
-    assert_no_pings_or_tracebacks(fake)
 
 
 async def test_avatar_link_is_kept_and_checked(world: World) -> None:
@@ -707,3 +773,34 @@ async def test_avatar_link_is_kept_and_checked(world: World) -> None:
     _assert_short_ephemeral(refused, "https://")
     npc = await world.running.core.stores.characters.find_npc(fake.guild_id, "Linka")
     assert npc is not None and npc.avatar_url == link
+
+
+# ------------------------------------------------------------------------------ no pings
+
+
+async def test_nothing_pings_and_no_traceback_reached_discord(world: World) -> None:
+    """The check run after every test sees webhook posts, interaction answers, user messages.
+
+    (`world` runs it again over this test when it ends.)
+    """
+    fake, running = world.fake, world.running
+    mark = Mark.now(fake)
+    greeting = "*Pell bangs the bell.* @everyone, to the quay!"
+    chan = await cast_scene(running, "bell", (card_npc("Pell", greeting),), max_replies=1)
+    await player_says(running, chan, world.alice, "(( @everyone look ))")
+    await running.idle()
+    assert fake.webhook_executions[mark.webhook_executions :]
+    assert {m["source"] for m in fake.messages[mark.messages :]} >= {
+        "webhook",
+        "interaction",
+        "user",
+    }
+    [posted] = npc_posts(fake, chan)
+    assert posted["content"] == greeting and not posted["mention_everyone"]
+    assert_no_pings_or_tracebacks(fake, mark)
+
+    # The check can fail: a message that allowed @everyone is caught.
+    pinged = {**posted, "allowed_mentions": {"parse": ["everyone"]}, "mention_everyone": True}
+    leaky = SimpleNamespace(webhook_executions=[], messages=[pinged], unknown_routes=[])
+    with pytest.raises(AssertionError):
+        assert_no_pings_or_tracebacks(leaky)  # type: ignore[arg-type]

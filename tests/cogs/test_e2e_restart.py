@@ -9,9 +9,11 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e import (
+    Npc,
     Running,
     assert_no_pings_or_tracebacks,
     attachment_text,
+    cast_scene,
     click,
     command,
     custom_ids,
@@ -41,23 +43,11 @@ def _snapshot(turns: list) -> list[tuple]:
     return [(t.id, t.seq, t.role, t.speaker, t.content, t.message_ids, t.deleted) for t in turns]
 
 
-async def _first_session(running: Running) -> None:
-    fake, gm, chan = running.fake, running.fake.admin_id, running.fake.channel_id
-    alice = fake.player_ids[0]
+async def _first_session(running: Running) -> int:
+    """The GM casts Marta, Alice (as Tamsin) asks and Marta answers; returns the channel."""
+    fake, alice = running.fake, running.fake.player_ids[0]
     sheet = "**Age**: 52 **Occupation/Profession**: Harbormaster **Personality**: stern"
-    await command(
-        fake,
-        "npc",
-        "create",
-        user_id=gm,
-        channel_id=chan,
-        options={"name": "Marta", "sheet": sheet},
-    )
-    await command(fake, "scene", "start", user_id=gm, channel_id=chan)
-    await command(
-        fake, "scene", "settings", user_id=gm, channel_id=chan, options={"max_replies": 1}
-    )
-    await command(fake, "scene", "add", user_id=gm, channel_id=chan, options={"npc": "Marta"})
+    chan = await cast_scene(running, "harbor", (Npc("Marta", sheet=sheet),), max_replies=1)
     await command(
         fake,
         "character",
@@ -69,17 +59,18 @@ async def _first_session(running: Running) -> None:
     await player_says(running, chan, alice, FIRST)
     assert npc_posts(fake, chan), "Marta did not answer"
     await settle(running, npc_posts(fake, chan))
+    return chan
 
 
 async def test_restart_keeps_scene_cast_history_and_buttons(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
     settings = e2e_settings(fake, tmp_path / "bot.db")
-    chan, alice = fake.channel_id, fake.player_ids[0]
+    alice = fake.player_ids[0]
 
     running = await start_bot(fake, settings)
     try:
-        await _first_session(running)
+        chan = await _first_session(running)
         scene_before = await running.scene(chan)
         turns_before = _snapshot(await running.turns(chan))
     finally:
