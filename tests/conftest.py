@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
@@ -46,8 +47,6 @@ def postgres_url() -> str:
 @asynccontextmanager
 async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
     """URL of a new, empty database on the test server, dropped afterwards."""
-    import asyncpg
-
     name = f"tk_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
@@ -59,6 +58,23 @@ async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest_asyncio.fixture
+async def postgres_admin(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser asyncpg connection to the test server."""
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def fresh_postgres_url(postgres_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the test server (for PostgreSQL-only tests)."""
+    async with fresh_postgres_database(postgres_url) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(params=BACKENDS)

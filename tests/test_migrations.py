@@ -1,8 +1,7 @@
-"""Alembic migrations: upgrade/downgrade round trip and model drift."""
+"""Alembic migrations on SQLite and PostgreSQL: upgrade/downgrade round trip and model drift."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,10 +23,6 @@ TABLES = {
     "turns",
     "turn_messages",
 }
-
-
-def _url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
 
 
 async def _tables(url: str) -> set[str]:
@@ -58,8 +53,8 @@ def test_single_head_is_initial() -> None:
     assert script.get_heads() == ["0001_initial"]
 
 
-async def test_upgrade_downgrade_roundtrip(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+async def test_upgrade_downgrade_roundtrip(db_url: str) -> None:
+    url = db_url
     assert await current_revision(url) is None
 
     await upgrade(url)
@@ -75,14 +70,13 @@ async def test_upgrade_downgrade_roundtrip(tmp_path: Path) -> None:
     assert await _tables(url) == TABLES
 
 
-async def test_models_match_migrations(tmp_path: Path) -> None:
-    url = _url(tmp_path)
-    await upgrade(url)
-    assert await _diff(url, Base.metadata) == []
+async def test_models_match_migrations(db_url: str) -> None:
+    await upgrade(db_url)
+    assert await _diff(db_url, Base.metadata) == []
 
 
-async def test_drift_check_detects_changes(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+async def test_drift_check_detects_changes(db_url: str) -> None:
+    url = db_url
     await upgrade(url)
     changed = sa.MetaData(naming_convention=Base.metadata.naming_convention)
     for table in Base.metadata.tables.values():
