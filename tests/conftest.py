@@ -77,7 +77,16 @@ async def fresh_postgres_url(postgres_url: str) -> AsyncIterator[str]:
         yield url
 
 
-@pytest_asyncio.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses a database once per backend (real-model tests: SQLite only)."""
+    if "db_url" not in metafunc.fixturenames:
+        return
+    # The model tests spend minutes in inference; the scripted round tests cover PostgreSQL.
+    backends = ["sqlite"] if metafunc.definition.get_closest_marker("model") else BACKENDS
+    metafunc.parametrize("db_url", backends, indirect=True)
+
+
+@pytest_asyncio.fixture
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """URL of a new, empty database: a SQLite file, or a fresh database on the test server."""
     if request.param == "sqlite":
