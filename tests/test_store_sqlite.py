@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,3 +111,13 @@ async def test_unopenable_file_is_unreachable(tmp_path: Path) -> None:
             await db.ping()
     finally:
         await db.dispose()
+    await _join_aiosqlite_threads()
+
+
+async def _join_aiosqlite_threads() -> None:
+    """Let aiosqlite's worker threads finish while the loop still runs."""
+    # After a failed connect aiosqlite stops its thread without awaiting it; if the test's loop
+    # closed first, the thread's last callback would hit a closed loop (a stray warning).
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 10)
