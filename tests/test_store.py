@@ -397,6 +397,25 @@ async def test_failed_append_leaves_no_gap(scenes: SceneStore, turns: TurnStore)
     assert (await turns.append(scene_id, role="user", speaker="A", content="d")).seq == 2
 
 
+async def test_nul_characters_are_dropped(
+    scenes: SceneStore, chars: CharacterStore, turns: TurnStore
+) -> None:
+    """PostgreSQL text cannot hold U+0000; no backend may fail a write because of one."""
+    scene_id = await _scene_id(scenes)
+    turn = await turns.append(scene_id, role="model", speaker="Mi\x00ra", content="Hel\x00lo")
+    turn = await turns.add_swipe(turn.id, "Hi\x00!")
+    got = await turns.get(turn.id)
+    assert (got.speaker, got.content, got.swipes) == ("Mira", "Hi!", ["Hello", "Hi!"])
+
+    card = {"data": {"description": "kept\x00verbatim"}}
+    npc = await chars.create(
+        guild_id=GUILD, kind="npc", name="Old\x00 Tom", sheet="S\x00", card_json=card
+    )
+    got_npc = await chars.get(npc.id)
+    assert (got_npc.name, got_npc.sheet, got_npc.card_json) == ("Old Tom", "S", card)
+    assert (await chars.find_npc(GUILD, "old tom")).id == npc.id
+
+
 async def test_window(scenes: SceneStore, turns: TurnStore) -> None:
     scene_id = await _scene_id(scenes)
     other = await _scene_id(scenes, CHANNEL + 1)

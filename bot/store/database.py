@@ -111,14 +111,10 @@ def _engine_options(url: URL) -> dict[str, Any]:
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
-    def __init__(
-        self, url: str, *, echo: bool = False, busy_timeout: float = BUSY_TIMEOUT
-    ) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = url
         parsed = make_url(url)
-        self.engine: AsyncEngine = create_async_engine(
-            parsed, echo=echo, **_engine_options(parsed)
-        )
+        self.engine: AsyncEngine = create_async_engine(parsed, echo=echo, **_engine_options(parsed))
         install_sqlite_pragmas(self.engine, busy_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
