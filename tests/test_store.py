@@ -144,6 +144,14 @@ async def test_bad_names(chars: CharacterStore) -> None:
         await chars.create(guild_id=GUILD, kind="player", name="Nobody", sheet="s")
 
 
+async def test_name_that_casefolds_longer(chars: CharacterStore) -> None:
+    """A legal 80-character name whose key is longer ("ß" -> "ss") fits on every backend."""
+    npc = await chars.create(guild_id=GUILD, kind="npc", name="ß" * 80, sheet="s")
+    assert (await chars.find_npc(GUILD, "SS" * 80)).id == npc.id
+    with pytest.raises(DuplicateNameError):
+        await chars.create(guild_id=GUILD, kind="npc", name="ẞ" * 80, sheet="s")  # capital ß
+
+
 async def test_lists_and_names(chars: CharacterStore) -> None:
     for name in ("zed", "Alice", "Malik", "alfred", "Sal_ly"):
         await chars.create(guild_id=GUILD, kind="npc", name=name, sheet="s")

@@ -36,6 +36,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# casefold() makes a name at most three times longer ("ß" -> "ss"), and PostgreSQL enforces it.
+NAME_KEY_MAX = 3 * NAME_MAX
 CHARACTER_KINDS = ("player", "npc")
 TURN_ROLES = ("user", "model", "narration")
 
@@ -149,7 +151,7 @@ class Character(Timestamps, Base):
     owner_id: Mapped[int | None] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(CleanString(NAME_MAX))
     # Lowercased name and owner_id-or-0: the NULL-free unique key for both kinds.
-    name_key: Mapped[str] = mapped_column(CleanString(NAME_MAX))
+    name_key: Mapped[str] = mapped_column(CleanString(NAME_KEY_MAX))
     owner_key: Mapped[int] = mapped_column(BigInteger)
     sheet: Mapped[str] = mapped_column(CleanText)
     avatar_url: Mapped[str | None] = mapped_column(CleanText)
