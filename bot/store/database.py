@@ -102,6 +102,7 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 def _engine_options(url: URL) -> dict[str, Any]:
+    """Engine keyword arguments for the URL's backend."""
     if url.get_backend_name() == "sqlite":
         return {}
     # A server restart leaves dead connections in the pool; test each one before use.
