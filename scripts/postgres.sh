@@ -9,6 +9,8 @@
 # The superuser `tavernkeep` logs in over TCP without a password; every other role needs
 # its password (scram), so tests can check what a wrong password looks like.
 set -euo pipefail
+# runuser lives in sbin, which a non-login root shell may not have on PATH.
+PATH="$PATH:/usr/sbin:/sbin"
 
 superuser="tavernkeep"
 database="tavernkeep_test"
