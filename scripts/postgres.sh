@@ -21,6 +21,7 @@ find_bin_dir() {
     if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
         # Follow symlinks: createdb and friends may exist only beside the real pg_ctl.
         dirname "$(readlink -f "$(command -v pg_ctl)")"
+        # An explicit 0: inside the EXIT trap a bare `return` repeats the failing status.
         return 0
     fi
     # Debian keeps the server binaries off PATH; take the newest installed version.
