@@ -2,7 +2,7 @@
 
 from .characters import CharacterStore
 from .database import Database
-from .errors import DuplicateNameError, NotFoundError, StoreError
+from .errors import DatabaseUnreachable, DuplicateNameError, NotFoundError, StoreError
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
     Base,
@@ -25,6 +25,7 @@ __all__ = [
     "Character",
     "CharacterStore",
     "Database",
+    "DatabaseUnreachable",
     "DuplicateNameError",
     "GuildConfig",
     "NotFoundError",

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from .errors import DatabaseUnreachable
+
+# Seconds a SQLite writer waits for another writer's lock before giving up.
+BUSY_TIMEOUT = 15.0
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -24,8 +37,8 @@ def is_sqlite_memory(url: URL) -> bool:
     )
 
 
-def install_sqlite_pragmas(engine: AsyncEngine) -> None:
-    """Turn on foreign keys (and WAL for files) on every new SQLite connection."""
+def install_sqlite_pragmas(engine: AsyncEngine, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    """Turn on foreign keys, the busy timeout (and WAL for files) on every SQLite connection."""
     if engine.dialect.name != "sqlite":
         return
     wal = not is_sqlite_memory(engine.url)
@@ -35,19 +48,75 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Set first: switching to WAL itself may have to wait for another connection.
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
         finally:
             cursor.close()
 
 
+def describe_url(url: str | URL) -> str:
+    """Where a URL points, for messages: host:port/database, never the password."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    port = url.port or _DEFAULT_PORTS.get(url.get_backend_name())
+    host = url.host or "localhost"
+    return f"{host}:{port}/{url.database or ''}" if port else f"{host}/{url.database or ''}"
+
+
+def _reason(exc: BaseException) -> str:
+    """A short lowercase reason for a failed connection attempt."""
+    if isinstance(exc, DBAPIError):
+        return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+def unreachable(url: str | URL, exc: BaseException) -> DatabaseUnreachable:
+    """The one-line error for a database that refused or failed the connection."""
+    url = make_url(url)
+    message = f"cannot reach the database at {describe_url(url)}: {_reason(exc)}"
+    if url.password:  # drivers should not echo it, but a message must never carry it
+        message = message.replace(str(url.password), "***")
+    return DatabaseUnreachable(message)
+
+
+@asynccontextmanager
+async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection; failing to open it raises DatabaseUnreachable, errors later pass through."""
+    try:
+        conn = await engine.connect()
+    except (OSError, DBAPIError) as exc:
+        raise unreachable(engine.url, exc) from exc
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def _engine_options(url: URL) -> dict[str, Any]:
+    """Engine keyword arguments for the URL's backend."""
+    if url.get_backend_name() == "sqlite":
+        return {}
+    # A server restart leaves dead connections in the pool; test each one before use.
+    return {"pool_pre_ping": True}
+
+
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(make_url(url), echo=echo)
-        install_sqlite_pragmas(self.engine)
+        parsed = make_url(url)
+        self.engine: AsyncEngine = create_async_engine(parsed, echo=echo, **_engine_options(parsed))
+        install_sqlite_pragmas(self.engine, busy_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
@@ -55,8 +124,8 @@ class Database:
         return self.sessionmaker()
 
     async def ping(self) -> None:
-        """Round-trip a trivial query."""
-        async with self.engine.connect() as conn:
+        """Round-trip a trivial query; DatabaseUnreachable if the database cannot be reached."""
+        async with connect(self.engine) as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:

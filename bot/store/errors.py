@@ -13,3 +13,7 @@ class DuplicateNameError(StoreError):
 
 class NotFoundError(StoreError):
     """The requested row does not exist."""
+
+
+class DatabaseUnreachable(StoreError):
+    """The database server is down, refused the login, or the database does not exist."""

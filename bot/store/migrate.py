@@ -11,8 +11,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from .database import BUSY_TIMEOUT, connect
 
 T = TypeVar("T")
 
@@ -33,10 +35,16 @@ def alembic_config(url: str) -> Config:
 
 
 async def _with_connection(url: str, fn: Callable[[Connection], T]) -> T:
+    """Run ``fn`` in one transaction; DatabaseUnreachable if the connection fails."""
     # No PRAGMA foreign_keys here: batch migrations recreate SQLite tables and must not cascade.
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine = create_async_engine(
+        url,
+        poolclass=pool.NullPool,
+        connect_args={"timeout": BUSY_TIMEOUT} if sqlite else {},
+    )
     try:
-        async with engine.begin() as conn:
+        async with connect(engine) as conn, conn.begin():
             return await conn.run_sync(fn)
     finally:
         await engine.dispose()
@@ -52,17 +60,17 @@ def _command(url: str, run: Callable[[Config], None]) -> Callable[[Connection], 
 
 
 async def upgrade(url: str, revision: str = "head") -> None:
-    """Upgrade the database at ``url`` to ``revision``."""
+    """Upgrade the database at ``url`` to ``revision``; DatabaseUnreachable if it is down."""
     await _with_connection(url, _command(url, lambda cfg: command.upgrade(cfg, revision)))
 
 
 async def downgrade(url: str, revision: str = "base") -> None:
-    """Downgrade the database at ``url`` to ``revision``."""
+    """Downgrade the database at ``url`` to ``revision``; DatabaseUnreachable if it is down."""
     await _with_connection(url, _command(url, lambda cfg: command.downgrade(cfg, revision)))
 
 
 async def current_revision(url: str) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
+    """The database's revision (None if never migrated); DatabaseUnreachable if it is down."""
 
     def fn(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()

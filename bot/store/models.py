@@ -36,6 +36,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# casefold() makes a name at most three times longer ("ß" -> "ss"), and PostgreSQL enforces it.
+NAME_KEY_MAX = 3 * NAME_MAX
 CHARACTER_KINDS = ("player", "npc")
 TURN_ROLES = ("user", "model", "narration")
 
@@ -64,6 +66,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _drop_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000 (SQLite can): a NUL pasted by a player, emitted by the
+    # model or hidden in a card would fail the whole write there. Drop it on every backend alike.
+    return value.replace("\x00", "")
+
+
+class CleanString(TypeDecorator[str]):
+    """VARCHAR that stores text without U+0000."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else _drop_nul(value)
+
+
+class CleanText(CleanString):
+    """TEXT that stores text without U+0000."""
+
+    impl = Text
+    cache_ok = True
+
+
+class TextList(TypeDecorator[list[str]]):
+    """A JSON list of strings, stored without U+0000 like the text columns."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> list[str] | None:
+        return None if value is None else [_drop_nul(item) for item in value]
 
 
 class Base(DeclarativeBase):
@@ -112,15 +147,15 @@ class Character(Timestamps, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(CleanString(16))
     owner_id: Mapped[int | None] = mapped_column(BigInteger)
-    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    name: Mapped[str] = mapped_column(CleanString(NAME_MAX))
     # Lowercased name and owner_id-or-0: the NULL-free unique key for both kinds.
-    name_key: Mapped[str] = mapped_column(String(NAME_MAX))
+    name_key: Mapped[str] = mapped_column(CleanString(NAME_KEY_MAX))
     owner_key: Mapped[int] = mapped_column(BigInteger)
-    sheet: Mapped[str] = mapped_column(Text)
-    avatar_url: Mapped[str | None] = mapped_column(Text)
-    greeting: Mapped[str | None] = mapped_column(Text)
+    sheet: Mapped[str] = mapped_column(CleanText)
+    avatar_url: Mapped[str | None] = mapped_column(CleanText)
+    greeting: Mapped[str | None] = mapped_column(CleanText)
     card_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
@@ -136,10 +171,10 @@ class Scene(Timestamps, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
     channel_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    format: Mapped[str] = mapped_column(String(32))
-    scenario: Mapped[str | None] = mapped_column(Text)
-    length: Mapped[str | None] = mapped_column(String(16))
-    reply_mode: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
+    format: Mapped[str] = mapped_column(CleanString(32))
+    scenario: Mapped[str | None] = mapped_column(CleanText)
+    length: Mapped[str | None] = mapped_column(CleanString(16))
+    reply_mode: Mapped[str] = mapped_column(CleanString(16), default="auto", server_default="auto")
     max_replies: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     temperature: Mapped[float | None] = mapped_column(Float)
     min_p: Mapped[float | None] = mapped_column(Float)
@@ -198,14 +233,14 @@ class Turn(Timestamps, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(String(16))
-    speaker: Mapped[str] = mapped_column(String(NAME_MAX))
+    role: Mapped[str] = mapped_column(CleanString(16))
+    speaker: Mapped[str] = mapped_column(CleanString(NAME_MAX))
     character_id: Mapped[int | None] = mapped_column(
         ForeignKey("characters.id", ondelete="SET NULL")
     )
     author_id: Mapped[int | None] = mapped_column(BigInteger)
-    content: Mapped[str] = mapped_column(Text)
-    swipes: Mapped[list[str]] = mapped_column(JSON)
+    content: Mapped[str] = mapped_column(CleanText)
+    swipes: Mapped[list[str]] = mapped_column(TextList)
     swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -22,6 +22,19 @@ async def _turn(s: AsyncSession, turn_id: int) -> Turn:
     return turn
 
 
+async def _lock_scene(s: AsyncSession, scene_id: int) -> None:
+    """Serialize appends to one scene until the transaction ends; NotFoundError if it is gone."""
+    # Under READ COMMITTED two PostgreSQL transactions would both read the same max(seq) and
+    # one would lose on the unique key, again and again under load; the row lock queues them.
+    # NO KEY UPDATE still lets other sessions insert rows referencing the scene. SQLite renders
+    # no FOR UPDATE and needs none: it runs one writer at a time.
+    locked = await s.scalar(
+        select(Scene.id).where(Scene.id == scene_id).with_for_update(key_share=True)
+    )
+    if locked is None:
+        raise NotFoundError("That scene no longer exists.")
+
+
 def _messages(message_ids: Sequence[int]) -> list[TurnMessage]:
     return [TurnMessage(message_id=m, part=i) for i, m in enumerate(message_ids)]
 
@@ -47,8 +60,7 @@ class TurnStore:
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
         prev = Turn.__table__.alias("prev")
-        # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq);
-        # backends that let two writers see the same max hit the unique key and retry.
+        # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq).
         next_seq = (
             select(func.coalesce(func.max(prev.c.seq), 0) + 1)
             .where(prev.c.scene_id == scene_id)
@@ -70,6 +82,7 @@ class TurnStore:
                 messages=_messages(message_ids),
             )
             async with self.db.session() as s:
+                await _lock_scene(s, scene_id)
                 s.add(turn)
                 try:
                     await s.flush()
@@ -77,6 +90,7 @@ class TurnStore:
                         await s.refresh(turn, ["seq"])
                     await s.commit()
                 except IntegrityError:
+                    # Nothing of the attempt is kept, so a failed try leaves no gap in seq.
                     await s.rollback()
                     await self._explain_append_failure(s, scene_id, message_ids)
                     continue

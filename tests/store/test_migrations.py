@@ -1,8 +1,7 @@
-"""Alembic migrations: upgrade/downgrade round trip and model drift."""
+"""Alembic migrations on SQLite and PostgreSQL: upgrade/downgrade round trip and model drift."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.store import CharacterStore, Database, SceneStore
 from bot.store.migrate import alembic_config, current_revision, downgrade, upgrade
 from bot.store.models import Base
 
@@ -24,10 +24,6 @@ TABLES = {
     "turns",
     "turn_messages",
 }
-
-
-def _url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
 
 
 async def _tables(url: str) -> set[str]:
@@ -53,36 +49,66 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-def test_single_head_is_initial() -> None:
+HEAD = "0002_name_key_length"
+
+
+def test_single_head() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
-    assert script.get_heads() == ["0001_initial"]
+    assert script.get_heads() == [HEAD]
+    assert [s.revision for s in script.walk_revisions()] == [HEAD, "0001_initial"]
 
 
-async def test_upgrade_downgrade_roundtrip(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+async def test_upgrade_downgrade_roundtrip(db_url: str) -> None:
+    url = db_url
     assert await current_revision(url) is None
 
     await upgrade(url)
-    assert await current_revision(url) == "0001_initial"
+    assert await current_revision(url) == HEAD
     assert await _tables(url) == TABLES
 
+    await downgrade(url, "0001_initial")
+    assert await current_revision(url) == "0001_initial"
     await downgrade(url)
     assert await current_revision(url) is None
     assert await _tables(url) == set()
 
     await upgrade(url, "head")
-    assert await current_revision(url) == "0001_initial"
+    assert await current_revision(url) == HEAD
     assert await _tables(url) == TABLES
 
 
-async def test_models_match_migrations(tmp_path: Path) -> None:
-    url = _url(tmp_path)
-    await upgrade(url)
-    assert await _diff(url, Base.metadata) == []
+async def test_name_key_widening_keeps_rows_and_links(db_url: str) -> None:
+    """0002 rebuilds the characters table on SQLite: rows, ids and foreign keys survive."""
+    await upgrade(db_url, "0001_initial")
+    db = Database(db_url)
+    try:
+        npc = await CharacterStore(db).create(guild_id=1, kind="npc", name="Mira", sheet="s")
+        scene = await SceneStore(db).start(guild_id=1, channel_id=1, format="chatml")
+        assert await SceneStore(db).add_cast(scene.id, npc.id)
+    finally:
+        await db.dispose()
+
+    await upgrade(db_url)
+    db = Database(db_url)
+    try:
+        chars, scenes = CharacterStore(db), SceneStore(db)
+        assert (await chars.find_npc(1, "MIRA")).id == npc.id
+        assert [c.id for c in await scenes.cast(scene.id)] == [npc.id]
+        long_name = "ß" * 80  # casefolds to 160 characters
+        assert (await chars.create(guild_id=1, kind="npc", name=long_name, sheet="s")).id > npc.id
+        await chars.delete(npc.id)
+        assert await scenes.cast(scene.id) == []  # the cascade still points at the new table
+    finally:
+        await db.dispose()
 
 
-async def test_drift_check_detects_changes(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+async def test_models_match_migrations(db_url: str) -> None:
+    await upgrade(db_url)
+    assert await _diff(db_url, Base.metadata) == []
+
+
+async def test_drift_check_detects_changes(db_url: str) -> None:
+    url = db_url
     await upgrade(url)
     changed = sa.MetaData(naming_convention=Base.metadata.naming_convention)
     for table in Base.metadata.tables.values():

@@ -1,0 +1,123 @@
+"""SQLite specifics: pragmas, and a locked database that makes a writer wait, not fail."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from bot.store import Database, DatabaseUnreachable, SceneStore, TurnStore
+from bot.store.migrate import current_revision, upgrade
+
+# How long the other writer keeps the lock: far below the store's 15 s busy timeout.
+HOLD_SECONDS = 1.0
+
+
+@pytest_asyncio.fixture
+async def sqlite_path(tmp_path: Path) -> Path:
+    """A migrated SQLite file."""
+    path = tmp_path / "tavernkeep.db"
+    await upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest_asyncio.fixture
+async def sqlite_db(sqlite_path: Path) -> AsyncIterator[Database]:
+    """The store's Database on the migrated file, with the default busy timeout."""
+    database = Database(f"sqlite+aiosqlite:///{sqlite_path}")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@contextmanager
+def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process-like writer: a plain sqlite3 connection holding the write lock."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield holder
+    finally:
+        holder.close()  # also releases the lock if the test failed while holding it
+
+
+async def _scene_id(db: Database) -> int:
+    return (await SceneStore(db).start(guild_id=1, channel_id=100, format="chatml")).id
+
+
+async def test_pragmas(sqlite_db: Database) -> None:
+    async with sqlite_db.session() as s:
+        assert (await s.scalar(text("PRAGMA journal_mode"))) == "wal"
+        assert (await s.scalar(text("PRAGMA foreign_keys"))) == 1
+        assert (await s.scalar(text("PRAGMA busy_timeout"))) == 15_000
+
+
+async def test_busy_timeout_is_configurable(sqlite_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{sqlite_path}", busy_timeout=2.5)
+    try:
+        async with db.session() as s:
+            assert (await s.scalar(text("PRAGMA busy_timeout"))) == 2_500
+    finally:
+        await db.dispose()
+
+
+async def test_append_waits_for_another_writer(sqlite_path: Path, sqlite_db: Database) -> None:
+    scene_id = await _scene_id(sqlite_db)
+    turns = TurnStore(sqlite_db)
+    with write_lock(sqlite_path) as holder:
+        append = asyncio.create_task(
+            turns.append(scene_id, role="user", speaker="Ash", content="Still here?")
+        )
+        await asyncio.sleep(HOLD_SECONDS)
+        assert not append.done()  # blocked behind the other writer, neither failed nor done
+        holder.execute("COMMIT")
+        turn = await append
+    assert turn.seq == 1
+    assert [t.content for t in await turns.window(scene_id, 10)] == ["Still here?"]
+
+
+async def test_without_busy_timeout_the_lock_fails_the_append(sqlite_path: Path) -> None:
+    """Control for the test above: the held lock is real, only the timeout makes it wait."""
+    db = Database(f"sqlite+aiosqlite:///{sqlite_path}", busy_timeout=0)
+    try:
+        scene_id = await _scene_id(db)
+        with write_lock(sqlite_path), pytest.raises(OperationalError, match="locked"):
+            await TurnStore(db).append(scene_id, role="user", speaker="Ash", content="Lost")
+    finally:
+        await db.dispose()
+
+
+async def test_unopenable_file_is_unreachable(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x.db'}"
+    with pytest.raises(DatabaseUnreachable) as exc:
+        await upgrade(url)
+    assert str(exc.value) == (
+        f"cannot reach the database at {tmp_path}/missing-dir/x.db: unable to open database file"
+    )
+    with pytest.raises(DatabaseUnreachable, match="unable to open"):
+        await current_revision(url)
+    db = Database(url)
+    try:
+        with pytest.raises(DatabaseUnreachable, match="unable to open"):
+            await db.ping()
+    finally:
+        await db.dispose()
+    await _join_aiosqlite_threads()
+
+
+async def _join_aiosqlite_threads() -> None:
+    """Let aiosqlite's worker threads finish while the loop still runs."""
+    # After a failed connect aiosqlite stops its thread without awaiting it; if the test's loop
+    # closed first, the thread's last callback would hit a closed loop (a stray warning).
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 10)
