@@ -21,7 +21,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
         ("N_GPU_LAYERS", "-2", "N_GPU_LAYERS: must be 'auto'"),
         ("DEFAULT_FORMAT", "vicuna", "DEFAULT_FORMAT: must be one of group-inst"),
         ("DATABASE_URL", "nonsense", "DATABASE_URL: Could not parse"),
-        ("DATABASE_URL", "postgresql+asyncpg://u@h/db", "DATABASE_URL: its driver is not"),
+        ("DATABASE_URL", "mysql+aiomysql://u@h/db", "DATABASE_URL: its driver is not"),
         ("MODEL_PATH", "/no/such/model.gguf", "MODEL_PATH: no file at"),
         ("N_CTX", "12", "N_CTX:"),
     ],
