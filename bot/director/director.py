@@ -181,24 +181,33 @@ class TurnDirector:
         return result
 
     async def swipe(
-        self, scene: SceneView, turn: StoredTurn, *, hooks: RoundHooks | None = None
+        self,
+        scene: SceneView,
+        turn: StoredTurn,
+        *,
+        hooks: RoundHooks | None = None,
+        cancel: CancelToken | None = None,
     ) -> StoredTurn:
         """Generate an alternative for `turn` from the history before it; keep the old text."""
         member = scene.npc(turn.speaker) or CastMember(turn.speaker)
+        cancel = cancel or CancelToken()
         with engine_failures():
             text, _ = await self._speak(
                 scene,
                 member.name,
-                CancelToken(),
+                cancel,
                 (hooks or RoundHooks()).text,
                 before_seq=turn.seq,
                 reseed=True,
             )
+        _refuse_if_stopped(cancel)
         if not text:
             raise DirectorError(f"{member.name} had nothing new to say; try again.")
         return await self.turns.add_swipe(turn.id, text)
 
-    async def extend(self, scene: SceneView, turn: StoredTurn) -> StoredTurn:
+    async def extend(
+        self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
+    ) -> StoredTurn:
         """Continue `turn` where it stopped and store the longer text."""
         with engine_failures():
             (so_far,) = await self.counter.counts([f" {turn.content}"])
@@ -209,7 +218,8 @@ class TurnDirector:
                 stops=plan.rendered.stops,
                 channel=scene.channel_key,
             )
-            completion = await self.engine.complete(request)
+            completion = await self.engine.complete(request, cancel)
+        _refuse_if_stopped(cancel)
         addition = clean_reply(completion.text, turn.speaker, self._others(scene, turn.speaker))
         if not addition:
             raise DirectorError(f"{turn.speaker} had nothing to add.")
@@ -288,6 +298,12 @@ class TurnDirector:
         )
         completion = await self.engine.complete(request, cancel)
         return completion.text == choice.npc
+
+
+def _refuse_if_stopped(cancel: CancelToken | None) -> None:
+    """A swipe or continue cut off half-way keeps nothing."""
+    if cancel is not None and cancel.cancelled:
+        raise DirectorError("Stopped: the scene changed while this was being written.")
 
 
 def _prompt_turn(turn: StoredTurn) -> PromptTurn:

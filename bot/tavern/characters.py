@@ -76,8 +76,9 @@ class CharacterCommands:
                 actor.guild_id, owner_id or actor.user_id, name
             )
         if found is None:
-            whose = "" if kind == "npc" or owner_id in (None, actor.user_id) else "their "
-            raise UserError(f"No {whose}{_label(kind)} named {name!r}.")
+            if kind == "player" and owner_id not in (None, actor.user_id):
+                raise UserError(f"They have no character named {name!r}.")
+            raise UserError(f"No {_label(kind)} named {name!r}.")
         return found
 
     async def require_rights(self, actor: Actor, kind: Kind) -> None:

@@ -116,6 +116,8 @@ class SceneCommands:
         session = self.sessions.get(actor.channel_id)
         session.halt()  # a running round stops at its next token and stores nothing half-made
         async with session.lock:
+            # Another GM may have ended it while this command waited for the channel.
+            await self.access.require_scene(actor)
             await self.scenes.end(actor.channel_id)
         return Reply("Scene ended. History is kept; /scene start resumes it.", ephemeral=False)
 

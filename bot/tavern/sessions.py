@@ -10,7 +10,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bot.domain import CancelToken
@@ -46,8 +47,8 @@ class ChannelSession:
     pending: Trigger | None = None
     timer: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
-    # The cancel handle of the round that is running or about to run.
-    cancel: CancelToken | None = None
+    # Cancel handles of the round, swipe or continue that is running or about to run.
+    cancels: set[CancelToken] = field(default_factory=set)
 
     @property
     def idle(self) -> bool:
@@ -65,8 +66,18 @@ class ChannelSession:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self.cancel is not None:
-            self.cancel.cancel()
+        for token in self.cancels:
+            token.cancel()
+
+    @contextmanager
+    def cancellable(self) -> Iterator[CancelToken]:
+        """A cancel handle that `halt` reaches while the block runs."""
+        token = CancelToken()
+        self.cancels.add(token)
+        try:
+            yield token
+        finally:
+            self.cancels.discard(token)
 
 
 RoundRunner = Callable[[ChannelSession, CancelToken, Trigger], Awaitable[None]]
@@ -138,9 +149,10 @@ class ChannelSessions:
         if session.task is not None or session.pending is None:
             return
         trigger, session.pending = session.pending, None
-        session.cancel = CancelToken()
+        cancel = CancelToken()
+        session.cancels.add(cancel)
         loop = asyncio.get_running_loop()
-        session.task = loop.create_task(self._once(session, session.cancel, trigger))
+        session.task = loop.create_task(self._once(session, cancel, trigger))
 
     async def _once(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
         self.rounds_started += 1
@@ -152,8 +164,7 @@ class ChannelSessions:
             log.exception("round in channel %s failed", session.channel_id)
         finally:
             session.task = None
-            if session.cancel is cancel:
-                session.cancel = None
+            session.cancels.discard(cancel)
             # Messages that came in during the round wait for their own quiet period.
             if session.pending is not None:
                 self._arm(session)

@@ -54,7 +54,8 @@ class TurnActions:
             scene, turn = await self._turn_for(actor, turn_id)  # a round may have changed it
             view = await self.views.view(scene)
             async with self.publisher.poster.typing(scene.channel_id):
-                new = await _user_facing(self.director.swipe(view, turn))
+                with session.cancellable() as cancel:
+                    new = await _user_facing(self.director.swipe(view, turn, cancel=cancel))
             await self.publisher.repost(scene, session, new)
         return Reply(f"Swiped {new.speaker}'s turn ({len(new.swipes)} versions kept).")
 
@@ -67,7 +68,8 @@ class TurnActions:
             scene, turn = await self._turn_for(actor, turn_id)
             view = await self.views.view(scene)
             async with self.publisher.poster.typing(scene.channel_id):
-                longer = await _user_facing(self.director.extend(view, turn))
+                with session.cancellable() as cancel:
+                    longer = await _user_facing(self.director.extend(view, turn, cancel=cancel))
             await self.publisher.repost(scene, session, longer)
         return Reply(f"{longer.speaker} went on.")
 
