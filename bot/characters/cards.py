@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, PngImagePlugin
-
+from bot.characters.card_json import check_card_fields, parse_card_json
+from bot.characters.errors import CardError
+from bot.characters.limits import CARD_MAX_BYTES, DEFAULT_CARD_LIMITS, CardLimits
+from bot.characters.png_chunks import (
+    CARD_KEYWORDS,
+    card_chunks,
+    chunk_text,
+    placeholder_png,
+    with_text_chunk,
+)
 from bot.characters.sheet import (
     SHEET_MAX_CHARS,
     STANDARD_FIELDS,
@@ -22,7 +30,16 @@ from bot.characters.sheet import (
     render_sheet,
 )
 
-CARD_MAX_BYTES = 8 * 1024 * 1024
+__all__ = [  # CARD_MAX_BYTES and CardError are re-exported for callers that import them here
+    "CARD_MAX_BYTES",
+    "CardError",
+    "ImportedCard",
+    "card_to_png",
+    "export_card_v2",
+    "load_card",
+    "load_card_async",
+]
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _V2 = "chara_card_v2"
 _V3 = "chara_card_v3"
@@ -42,12 +59,6 @@ _V2_DEFAULTS: dict[str, Any] = {
     "character_version": "",
     "extensions": {},
 }
-_PLACEHOLDER_SIZE = (400, 600)
-_PLACEHOLDER_COLOR = (47, 49, 54)
-
-
-class CardError(ValueError):
-    """A card that cannot be imported; the message is shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -77,43 +88,22 @@ def _decode_payload(payload: str) -> bytes:
         raise CardError("The card data in that PNG is not valid base64.") from None
 
 
-def _png_card_json(data: bytes) -> bytes:
-    """The card JSON bytes from a PNG's `ccv3` or `chara` text chunk."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            chunks = dict(getattr(img, "text", None) or img.info)
-    except Exception:  # Pillow raises many types for broken files
-        raise CardError("That PNG is corrupt or truncated.") from None
-    by_key = {str(k).lower(): v for k, v in chunks.items() if isinstance(v, str)}
-    payloads = [by_key[k] for k in ("ccv3", "chara") if k in by_key]
+def _png_card(data: bytes, limits: CardLimits) -> dict[str, Any]:
+    """The card from a PNG's `ccv3` or `chara` text chunk, read without decoding pixels."""
+    chunks = card_chunks(data)
+    payloads = [chunks[key] for key in CARD_KEYWORDS if key in chunks]
     if not payloads:
         raise CardError("That PNG has no character card in it.")
     first_error: CardError | None = None
     # A broken ccv3 chunk should not hide a usable chara chunk next to it.
-    for payload in payloads:
+    for chunk in payloads:
         try:
-            raw = _decode_payload(payload)
-            _parse_json(raw)
-            return raw
+            raw = _decode_payload(chunk_text(chunk, limits.json_max_bytes))
+            return parse_card_json(raw, limits)
         except CardError as exc:
             first_error = first_error or exc
     assert first_error is not None
     raise first_error
-
-
-def _parse_json(raw: bytes) -> dict[str, Any]:
-    """Decode UTF-8 JSON that must be an object."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CardError("The card data is not valid UTF-8 text.") from None
-    try:
-        card = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise CardError("The card data is not valid JSON.") from None
-    if not isinstance(card, dict):
-        raise CardError("The card JSON must be an object.")
-    return card
 
 
 def _card_fields(card: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -149,26 +139,30 @@ def _sheet_from(name: str, data: dict[str, Any]) -> Sheet:
     return sheet
 
 
-def load_card(data: bytes, filename: str | None = None) -> ImportedCard:
-    """Import a character card from PNG or JSON bytes."""
-    if len(data) > CARD_MAX_BYTES:
-        raise CardError(f"That card file is too big (the limit is {CARD_MAX_BYTES // 2**20} MB).")
+def _card_from(data: bytes, filename: str | None, limits: CardLimits) -> dict[str, Any]:
+    """The card JSON object of a PNG or JSON file."""
     name_hint = (filename or "").lower()
     if data.startswith(_PNG_MAGIC):
-        raw = _png_card_json(data)
-    elif data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or name_hint.endswith(
-        ".json"
-    ):
-        raw = data
-    elif name_hint.endswith(".png"):
+        return _png_card(data, limits)
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or name_hint.endswith(".json"):
+        return parse_card_json(data, limits)
+    if name_hint.endswith(".png"):
         raise CardError("That file is not a valid PNG.")
-    else:
-        raise CardError("That file is neither a PNG nor a JSON character card.")
-    card = _parse_json(raw)
+    raise CardError("That file is neither a PNG nor a JSON character card.")
+
+
+def load_card(
+    data: bytes, filename: str | None = None, limits: CardLimits = DEFAULT_CARD_LIMITS
+) -> ImportedCard:
+    """Import a character card from PNG or JSON bytes (CPU-bound: see `load_card_async`)."""
+    if len(data) > CARD_MAX_BYTES:
+        raise CardError(f"That card file is too big (the limit is {CARD_MAX_BYTES // 2**20} MB).")
+    card = _card_from(data, filename, limits)
     spec, fields = _card_fields(card)
     name = _text(fields, "name")
     if not name:
         raise CardError("That card has no character name.")
+    check_card_fields(fields, limits)
     return ImportedCard(
         name=name,
         sheet=_sheet_from(name, fields),
@@ -177,6 +171,13 @@ def load_card(data: bytes, filename: str | None = None) -> ImportedCard:
         spec=spec,
         raw=card,
     )
+
+
+async def load_card_async(
+    data: bytes, filename: str | None = None, limits: CardLimits = DEFAULT_CARD_LIMITS
+) -> ImportedCard:
+    """`load_card` in a worker thread, so a big card never stalls the event loop."""
+    return await asyncio.to_thread(load_card, data, filename, limits)
 
 
 def export_card_v2(
@@ -213,20 +214,7 @@ def export_card_v2(
 
 
 def card_to_png(card: dict[str, Any], image: bytes | None = None) -> bytes:
-    """A PNG carrying the card as a base64 `chara` text chunk."""
-    if image is None:
-        img = Image.new("RGB", _PLACEHOLDER_SIZE, _PLACEHOLDER_COLOR)
-    else:
-        try:
-            img = Image.open(io.BytesIO(image))
-            img.load()
-        except Exception:  # Pillow raises many types for broken files
-            raise CardError("That image could not be read.") from None
-        if img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
-            img = img.convert("RGBA")
+    """A PNG carrying the card as a base64 `chara` text chunk; `image` must be a PNG."""
     payload = json.dumps(card, ensure_ascii=False).encode("utf-8")
-    info = PngImagePlugin.PngInfo()
-    info.add_text("chara", base64.b64encode(payload).decode("ascii"))
-    out = io.BytesIO()
-    img.save(out, format="PNG", pnginfo=info)
-    return out.getvalue()
+    text = base64.b64encode(payload).decode("ascii")
+    return with_text_chunk(placeholder_png() if image is None else image, "chara", text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from bot.characters.cards import load_card
+from bot.characters.limits import DEFAULT_CARD_LIMITS, CardLimits
 from bot.characters.sheet import Sheet, SheetError, parse_sheet, render_sheet
 from bot.domain import NAME_MAX
 
@@ -39,21 +41,48 @@ def _finish(sheet: Sheet, name: str | None) -> tuple[str, str]:
     return final, render_sheet(sheet)
 
 
+def _greeting(text: str | None, limits: CardLimits) -> str | None:
+    """A greeting trimmed and checked against its cap."""
+    greeting = (text or "").strip()
+    if len(greeting) > limits.greeting_max_chars:
+        raise SheetError(
+            f"That greeting is too long ({len(greeting):,} characters; "
+            f"the limit is {limits.greeting_max_chars:,})."
+        )
+    return greeting or None
+
+
 def draft_from_sheet(
-    text: str, name: str | None = None, greeting: str | None = None
+    text: str,
+    name: str | None = None,
+    greeting: str | None = None,
+    limits: CardLimits = DEFAULT_CARD_LIMITS,
 ) -> CharacterDraft:
     """A draft from sheet text; `name` wins over the sheet's Character Name."""
     final, rendered = _finish(parse_sheet(text), name)
-    return CharacterDraft(final, rendered, greeting=(greeting or "").strip() or None)
+    return CharacterDraft(final, rendered, greeting=_greeting(greeting, limits))
 
 
 def draft_from_card(
-    data: bytes, filename: str | None = None, name: str | None = None
+    data: bytes,
+    filename: str | None = None,
+    name: str | None = None,
+    limits: CardLimits = DEFAULT_CARD_LIMITS,
 ) -> CharacterDraft:
-    """A draft from a V1/V2/V3 card file (PNG or JSON)."""
-    card = load_card(data, filename)
+    """A draft from a V1/V2/V3 card file (PNG or JSON); CPU-bound, see `draft_from_card_async`."""
+    card = load_card(data, filename, limits)
     final, rendered = _finish(card.sheet, name or card.name)
     return CharacterDraft(final, rendered, card.greeting, card.scenario, card.raw)
+
+
+async def draft_from_card_async(
+    data: bytes,
+    filename: str | None = None,
+    name: str | None = None,
+    limits: CardLimits = DEFAULT_CARD_LIMITS,
+) -> CharacterDraft:
+    """`draft_from_card` in a worker thread, so a big card never stalls the event loop."""
+    return await asyncio.to_thread(draft_from_card, data, filename, name, limits)
 
 
 def draft_from_name(name: str) -> CharacterDraft:

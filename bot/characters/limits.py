@@ -1,0 +1,61 @@
+"""Caps on imported cards and on roster sizes; the defaults are the settings' defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+CARD_MAX_BYTES = 8 * 1024 * 1024  # an uploaded card file, PNG or JSON
+CARD_JSON_MAX_BYTES = 256 * 1024
+CARD_MAX_DEPTH = 64  # far deeper than any real card; deep nesting breaks export (recursion)
+GREETING_MAX_CHARS = 4000
+LORE_ENTRY_MAX_CHARS = 4000
+MAX_CHARACTERS_PER_PLAYER = 25
+MAX_NPCS_PER_SERVER = 200
+
+
+@dataclass(frozen=True)
+class CardLimits:
+    """What one imported card may carry."""
+
+    json_max_bytes: int = CARD_JSON_MAX_BYTES
+    greeting_max_chars: int = GREETING_MAX_CHARS
+    lore_entry_max_chars: int = LORE_ENTRY_MAX_CHARS
+    max_depth: int = CARD_MAX_DEPTH
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CardLimits:
+        """The card caps configured in the settings."""
+        return cls(
+            json_max_bytes=settings.card_json_max_bytes,
+            greeting_max_chars=settings.greeting_max_chars,
+            lore_entry_max_chars=settings.lore_entry_max_chars,
+        )
+
+
+@dataclass(frozen=True)
+class RosterLimits:
+    """How many characters one player, and how many NPCs one server, may have."""
+
+    characters_per_player: int = MAX_CHARACTERS_PER_PLAYER
+    npcs_per_server: int = MAX_NPCS_PER_SERVER
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RosterLimits:
+        """The roster caps configured in the settings."""
+        return cls(
+            characters_per_player=settings.max_characters_per_player,
+            npcs_per_server=settings.max_npcs_per_server,
+        )
+
+
+DEFAULT_CARD_LIMITS = CardLimits()
+DEFAULT_ROSTER_LIMITS = RosterLimits()
+
+
+def size_text(size: int) -> str:
+    """A byte count for messages: whole KiB when it is one, bytes otherwise."""
+    return f"{size // 1024:,} KiB" if size % 1024 == 0 else f"{size:,} bytes"
