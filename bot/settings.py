@@ -9,6 +9,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.characters.limits import (
+    CARD_JSON_MAX_BYTES,
+    CARD_MAX_BYTES,
+    GREETING_MAX_CHARS,
+    LORE_ENTRY_MAX_CHARS,
+    MAX_CHARACTERS_PER_PLAYER,
+    MAX_NPCS_PER_SERVER,
+)
 from bot.domain import FORMAT_NAMES
 
 DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -65,6 +73,11 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     dev_guild_id: int | None = None
     log_level: str = "INFO"
+    card_json_max_bytes: int = Field(CARD_JSON_MAX_BYTES, ge=1024, le=CARD_MAX_BYTES)
+    greeting_max_chars: int = Field(GREETING_MAX_CHARS, ge=1)
+    lore_entry_max_chars: int = Field(LORE_ENTRY_MAX_CHARS, ge=1)
+    max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
+    max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
 
     @field_validator("n_gpu_layers")
     @classmethod
