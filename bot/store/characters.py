@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,6 +135,16 @@ class CharacterStore:
         stmt = stmt.order_by(Character.name_key, Character.id)
         async with self.db.session() as s:
             return list(await s.scalars(stmt))
+
+    async def count(self, guild_id: int, kind: str, owner_id: int | None = None) -> int:
+        """How many NPCs a guild has, or player characters one owner has in it."""
+        stmt = select(func.count(Character.id)).where(
+            Character.guild_id == guild_id,
+            Character.kind == kind,
+            Character.owner_key == _owner_key(kind, owner_id),
+        )
+        async with self.db.session() as s:
+            return int(await s.scalar(stmt) or 0)
 
     async def names(
         self,

@@ -10,9 +10,15 @@ from typing import Literal
 from bot.characters.cards import CardError, export_card_v2
 from bot.characters.drafts import (
     CharacterDraft,
-    draft_from_card,
+    draft_from_card_async,
     draft_from_name,
     draft_from_sheet,
+)
+from bot.characters.limits import (
+    DEFAULT_CARD_LIMITS,
+    DEFAULT_ROSTER_LIMITS,
+    CardLimits,
+    RosterLimits,
 )
 from bot.characters.sheet import SheetError
 from bot.store import Character, CharacterStore, SceneStore, StoreError
@@ -33,14 +39,17 @@ class CharacterInput:
     card_url: str | None = None
     avatar_url: str | None = None
 
-    def draft(self, keep_name: str | None = None) -> CharacterDraft | None:
+    async def draft(
+        self, limits: CardLimits, keep_name: str | None = None
+    ) -> CharacterDraft | None:
         """The character this input describes, or None when it carries no sheet or card."""
         name = keep_name or self.name
         try:
             if self.card is not None:
-                return draft_from_card(self.card[1], self.card[0], name)
+                # Parsing a card is CPU work on untrusted bytes: keep it off the event loop.
+                return await draft_from_card_async(self.card[1], self.card[0], name, limits)
             if self.sheet:
-                return draft_from_sheet(self.sheet, name)
+                return draft_from_sheet(self.sheet, name, limits=limits)
         except (SheetError, CardError) as exc:
             raise UserError(str(exc)) from None
         return None
@@ -61,10 +70,20 @@ def _label(kind: Kind) -> str:
 class CharacterCommands:
     """The `/character` and `/npc` command logic."""
 
-    def __init__(self, characters: CharacterStore, scenes: SceneStore, access: Access) -> None:
+    def __init__(
+        self,
+        characters: CharacterStore,
+        scenes: SceneStore,
+        access: Access,
+        *,
+        card_limits: CardLimits = DEFAULT_CARD_LIMITS,
+        roster_limits: RosterLimits = DEFAULT_ROSTER_LIMITS,
+    ) -> None:
         self.characters = characters
         self.scenes = scenes
         self.access = access
+        self.card_limits = card_limits
+        self.roster_limits = roster_limits
 
     async def _find(
         self, actor: Actor, kind: Kind, name: str, owner_id: int | None = None
@@ -81,6 +100,19 @@ class CharacterCommands:
             raise UserError(f"No {_label(kind)} named {name!r}.")
         return found
 
+    async def _require_room(self, actor: Actor, kind: Kind) -> None:
+        """Refuse a new character once the player's (or the server's NPC) cap is reached."""
+        limits = self.roster_limits
+        cap = limits.npcs_per_server if kind == "npc" else limits.characters_per_player
+        owner_id = actor.user_id if kind == "player" else None
+        count = await self.characters.count(actor.guild_id, kind, owner_id)
+        if count >= cap:
+            has = "This server has" if kind == "npc" else "You have"
+            where = "" if kind == "npc" else " on this server"
+            raise UserError(
+                f"{has} {count} {_label(kind)}s{where} (the limit is {cap}); delete one first."
+            )
+
     async def require_rights(self, actor: Actor, kind: Kind) -> None:
         """NPCs are the GMs' business; everyone manages their own characters."""
         if kind == "npc":
@@ -89,7 +121,8 @@ class CharacterCommands:
     async def create(self, actor: Actor, kind: Kind, data: CharacterInput) -> Reply:
         """Create a character from a sheet, a card, or just a name."""
         await self.require_rights(actor, kind)
-        draft = data.draft()
+        await self._require_room(actor, kind)
+        draft = await data.draft(self.card_limits)
         if draft is None:
             if not data.name:
                 raise UserError("Give a name, a sheet or a card.")
@@ -123,7 +156,7 @@ class CharacterCommands:
         await self.require_rights(actor, kind)
         character = await self._find(actor, kind, name)
         # Editing keeps the name: NPC names are what scenes and transcripts refer to.
-        draft = data.draft(keep_name=character.name)
+        draft = await data.draft(self.card_limits, keep_name=character.name)
         fields: dict[str, object] = {}
         if draft is not None:
             fields["sheet"] = draft.sheet
