@@ -286,3 +286,9 @@ def test_card_to_png_keeps_pixels_and_drops_old_cards(idat_10k: bytes) -> None:
     assert (b"IDAT", idat_10k) in chunks and (b"tEXt", b"Title\0kept") in chunks
     assert [kind for kind, _ in chunks].count(b"zTXt") == 0
     assert chunks[-1] == (b"IEND", b"")
+
+
+def test_text_chunk_without_a_keyword_separator_is_not_a_card() -> None:
+    no_separator = chunk(b"tEXt", b"chara" + b64(card()))
+    with pytest.raises(CardError, match="no character card"):
+        load_card(png_file(8, 8, b"", no_separator))

@@ -14,6 +14,7 @@ from bot.characters.errors import CORRUPT_PNG, CardError, card_too_big
 
 CARD_KEYWORDS = ("ccv3", "chara")  # in order of preference
 _TEXT_TYPES = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+_KEYWORD_MAX = 79  # the PNG spec's longest keyword
 _PLACEHOLDER_SIZE = (400, 600)
 _PLACEHOLDER_COLOR = (47, 49, 54)
 
@@ -38,9 +39,11 @@ def _card_keyword(kind: bytes, body: bytes) -> tuple[str, bytes] | None:
     """(keyword, rest of the body) if this is a `ccv3`/`chara` text chunk."""
     if kind not in _TEXT_TYPES:
         return None
-    keyword, sep, rest = body.partition(b"\0")
-    key = keyword.decode("latin-1").lower()
-    return (key, rest) if sep and key in CARD_KEYWORDS else None
+    end = body.find(b"\0", 0, _KEYWORD_MAX + 1)
+    if end < 0:
+        return None
+    key = body[:end].decode("latin-1").lower()
+    return (key, body[end + 1 :]) if key in CARD_KEYWORDS else None
 
 
 def card_chunks(data: bytes) -> dict[str, TextChunk]:
