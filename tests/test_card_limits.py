@@ -94,22 +94,22 @@ def test_million_character_greeting() -> None:
     assert load_error(data).startswith("That card's data is too big")  # the JSON cap comes first
     message = load_error(data, CardLimits(json_max_bytes=2**21))
     assert message == (
-        "That card's greeting is too long (1,000,000 characters; the limit is 4,000)."
+        "That card's greeting is too long (1,000,000 characters; the limit is 6,000)."
     )
 
 
 def test_alternate_and_group_greetings_are_capped() -> None:
-    alternates = ["short", "y" * 4001]
+    alternates = ["short", "y" * 6001]
     assert load_error(encode(v2(alternate_greetings=alternates))) == (
-        "That card's alternate greeting 2 is too long (4,001 characters; the limit is 4,000)."
+        "That card's alternate greeting 2 is too long (6,001 characters; the limit is 6,000)."
     )
     v3 = {"spec": "chara_card_v3", "data": {"name": "S", "group_only_greetings": ["z" * 9000]}}
     assert "group only greeting 1 is too long" in load_error(encode(v3))
 
 
 def test_greeting_at_the_cap_imports() -> None:
-    card = load_card(encode(v2(first_mes="g" * 4000, alternate_greetings=["a" * 4000])))
-    assert card.greeting == "g" * 4000
+    card = load_card(encode(v2(first_mes="g" * 6000, alternate_greetings=["a" * 6000])))
+    assert card.greeting == "g" * 6000
 
 
 def test_lore_entries_are_capped() -> None:
@@ -128,7 +128,7 @@ def test_odd_lorebook_shapes_are_ignored() -> None:
 
 def test_sheet_greeting_is_capped_too() -> None:
     with pytest.raises(SheetError, match="greeting is too long"):
-        draft_from_sheet("**Character Name**: Bob", greeting="h" * 4001)
+        draft_from_sheet("**Character Name**: Bob", greeting="h" * 6001)
     assert draft_from_sheet("**Character Name**: Bob", greeting=" hi ").greeting == "hi"
 
 

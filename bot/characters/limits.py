@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 CARD_MAX_BYTES = 8 * 1024 * 1024  # an uploaded card file, PNG or JSON
 CARD_JSON_MAX_BYTES = 256 * 1024
 CARD_MAX_DEPTH = 64  # far deeper than any real card; deep nesting breaks export (recursion)
-GREETING_MAX_CHARS = 4000
+GREETING_MAX_CHARS = 6000  # three to four Discord messages; real greetings reach 4-5k
 LORE_ENTRY_MAX_CHARS = 4000
 MAX_CHARACTERS_PER_PLAYER = 25
 MAX_NPCS_PER_SERVER = 200
