@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
 CARD_MAX_BYTES = 8 * 1024 * 1024  # an uploaded card file, PNG or JSON
 CARD_JSON_MAX_BYTES = 256 * 1024
@@ -26,15 +22,6 @@ class CardLimits:
     lore_entry_max_chars: int = LORE_ENTRY_MAX_CHARS
     max_depth: int = CARD_MAX_DEPTH
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CardLimits:
-        """The card caps configured in the settings."""
-        return cls(
-            json_max_bytes=settings.card_json_max_bytes,
-            greeting_max_chars=settings.greeting_max_chars,
-            lore_entry_max_chars=settings.lore_entry_max_chars,
-        )
-
 
 @dataclass(frozen=True)
 class RosterLimits:
@@ -42,14 +29,6 @@ class RosterLimits:
 
     characters_per_player: int = MAX_CHARACTERS_PER_PLAYER
     npcs_per_server: int = MAX_NPCS_PER_SERVER
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RosterLimits:
-        """The roster caps configured in the settings."""
-        return cls(
-            characters_per_player=settings.max_characters_per_player,
-            npcs_per_server=settings.max_npcs_per_server,
-        )
 
 
 DEFAULT_CARD_LIMITS = CardLimits()

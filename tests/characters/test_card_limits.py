@@ -17,7 +17,7 @@ from bot.characters.drafts import draft_from_card_async, draft_from_sheet
 from bot.characters.limits import CardLimits, RosterLimits
 from bot.characters.sheet import SheetError
 from bot.settings import Settings, load_settings
-from tests.test_card_png import png_file, text_chunk
+from tests.characters.test_card_png import png_file, text_chunk
 
 
 def v2(**data: Any) -> dict[str, Any]:
@@ -163,13 +163,30 @@ async def test_async_parsing_keeps_the_limits() -> None:
         await draft_from_card_async(data, limits=CardLimits(greeting_max_chars=3))
 
 
+def card_limits(settings: Settings) -> CardLimits:
+    """The card caps as the composition root builds them from the settings."""
+    return CardLimits(
+        json_max_bytes=settings.card_json_max_bytes,
+        greeting_max_chars=settings.greeting_max_chars,
+        lore_entry_max_chars=settings.lore_entry_max_chars,
+    )
+
+
+def roster_limits(settings: Settings) -> RosterLimits:
+    """The roster caps as the composition root builds them from the settings."""
+    return RosterLimits(
+        characters_per_player=settings.max_characters_per_player,
+        npcs_per_server=settings.max_npcs_per_server,
+    )
+
+
 def test_limit_defaults_match_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in Settings.model_fields:
         monkeypatch.delenv(key.upper(), raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
     settings = load_settings()
-    assert CardLimits.from_settings(settings) == CardLimits()
-    assert RosterLimits.from_settings(settings) == RosterLimits()
+    assert card_limits(settings) == CardLimits()
+    assert roster_limits(settings) == RosterLimits()
     assert settings.card_json_max_bytes == 256 * 1024
 
 
@@ -181,5 +198,5 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("MAX_CHARACTERS_PER_PLAYER", "3")
     monkeypatch.setenv("MAX_NPCS_PER_SERVER", "4")
     settings = load_settings()
-    assert CardLimits.from_settings(settings) == CardLimits(4096, 100, 200)
-    assert RosterLimits.from_settings(settings) == RosterLimits(3, 4)
+    assert card_limits(settings) == CardLimits(4096, 100, 200)
+    assert roster_limits(settings) == RosterLimits(3, 4)
