@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.characters.limits import CardLimits, RosterLimits
 from bot.director import TurnDirector
 from bot.director.budget import TokenCounter
 from bot.domain import Sampler
@@ -69,6 +70,23 @@ def llama_options(settings: Settings, mode: EngineMode = "full") -> LlamaOptions
     )
 
 
+def card_limits(settings: Settings) -> CardLimits:
+    """What one imported card may carry."""
+    return CardLimits(
+        json_max_bytes=settings.card_json_max_bytes,
+        greeting_max_chars=settings.greeting_max_chars,
+        lore_entry_max_chars=settings.lore_entry_max_chars,
+    )
+
+
+def roster_limits(settings: Settings) -> RosterLimits:
+    """How many characters a player, and NPCs a server, may have."""
+    return RosterLimits(
+        characters_per_player=settings.max_characters_per_player,
+        npcs_per_server=settings.max_npcs_per_server,
+    )
+
+
 @dataclass
 class Core:
     """Everything below the Discord layer, built once from the settings."""
@@ -93,7 +111,13 @@ class Core:
                 stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds
             ),
             turns=TurnActions(stores, self.views, self.director, access, sessions, publisher),
-            characters=CharacterCommands(stores.characters, stores.scenes, access),
+            characters=CharacterCommands(
+                stores.characters,
+                stores.scenes,
+                access,
+                card_limits=card_limits(settings),
+                roster_limits=roster_limits(settings),
+            ),
             scenes=SceneCommands(
                 stores,
                 self.views,

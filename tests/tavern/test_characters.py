@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from bot.characters.cards import card_to_png
-from bot.store import Database
+from bot.core import Core
+from bot.settings import load_settings
+from bot.store import Database, Stores
 from bot.tavern.characters import CharacterInput
 from bot.tavern.common import UserError
 from bot.tavern.text import MESSAGE_LIMIT
@@ -19,6 +21,7 @@ from tests.tavern.helpers import (
     GM_ID,
     GM_ROLE,
     GUILD,
+    RecordingPoster,
     Tavern,
     actor,
     alice,
@@ -446,3 +449,16 @@ async def test_a_missing_character_of_another_member_is_reported_readably(
         await tavern.services.characters.show(alice(), "player", "Brann", member_id=BOB)
     assert "'Brann'" in str(refused.value)
     assert "No their" not in str(refused.value)
+
+
+async def test_the_caps_come_from_the_settings(db: Database) -> None:
+    settings = load_settings(max_characters_per_player=2, greeting_max_chars=10)
+    parts = (None, None, None)  # engine, director, views: not used by character commands
+    services = Core(settings, db, Stores.over(db), *parts).services(RecordingPoster())  # type: ignore[arg-type]
+    characters = services.characters
+    assert characters.roster_limits.characters_per_player == 2
+    assert characters.card_limits.greeting_max_chars == 10
+    for name in ("One", "Two"):
+        await characters.create(alice(), "player", CharacterInput(name=name))
+    with pytest.raises(UserError, match="2"):
+        await characters.create(alice(), "player", CharacterInput(name="Three"))
