@@ -16,6 +16,7 @@ from bot.characters.cards import CardError, export_card_v2, load_card, load_card
 from bot.characters.drafts import draft_from_card_async, draft_from_sheet
 from bot.characters.limits import CardLimits, RosterLimits
 from bot.characters.sheet import SheetError
+from bot.core import card_limits, roster_limits
 from bot.settings import Settings, load_settings
 from tests.characters.test_card_png import png_file, text_chunk
 
@@ -161,23 +162,6 @@ async def test_async_parsing_keeps_the_limits() -> None:
     data = encode(v2(first_mes="Hi there."))
     with pytest.raises(CardError, match="greeting is too long"):
         await draft_from_card_async(data, limits=CardLimits(greeting_max_chars=3))
-
-
-def card_limits(settings: Settings) -> CardLimits:
-    """The card caps as the composition root builds them from the settings."""
-    return CardLimits(
-        json_max_bytes=settings.card_json_max_bytes,
-        greeting_max_chars=settings.greeting_max_chars,
-        lore_entry_max_chars=settings.lore_entry_max_chars,
-    )
-
-
-def roster_limits(settings: Settings) -> RosterLimits:
-    """The roster caps as the composition root builds them from the settings."""
-    return RosterLimits(
-        characters_per_player=settings.max_characters_per_player,
-        npcs_per_server=settings.max_npcs_per_server,
-    )
 
 
 def test_limit_defaults_match_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
