@@ -20,7 +20,7 @@ from cogs.characters import NpcCog, PlayerCharacterCog
 from cogs.common import NO_MENTIONS
 from cogs.config import ConfigCog
 from cogs.events import ChannelEvents
-from cogs.registry import ServiceHost
+from cogs.registry import ServiceHost, services_of
 from cogs.reply import ReplyCog
 from cogs.scenes import SceneCog
 from cogs.webhooks import WebhookPoster
@@ -57,9 +57,7 @@ class TavernBot(commands.Bot, ServiceHost):
     @property
     def tavern(self) -> TavernServices:
         """The services (built in `setup_hook`)."""
-        if self.services is None:
-            raise RuntimeError("the bot is not set up yet")
-        return self.services
+        return services_of(self)
 
     async def setup_hook(self) -> None:
         self.services = services = self.core.services(self.poster)

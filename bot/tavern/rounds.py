@@ -41,12 +41,13 @@ class NpcRounds:
         posted: list[tuple[int, int]] = []
 
         async def stored(turn: StoredTurn) -> None:
+            # A turn nobody could see must not stay in the history the model reads.
+            if cancel.cancelled:  # halted between storing and posting
+                await self.stores.turns.mark_deleted(turn.id)
+                return
             try:
-                if cancel.cancelled:  # halted between storing and posting: never shown
-                    raise DirectorError("round halted")
                 ids = await self.publisher.post(scene, turn)
             except BaseException:
-                # A turn nobody could see must not stay in the history the model reads.
                 await self.stores.turns.mark_deleted(turn.id)
                 raise
             posted.append((ids[-1], turn.id))

@@ -113,9 +113,8 @@ class SceneCommands:
 
     async def end(self, actor: Actor) -> Reply:
         await self._gm_scene(actor)
-        session = self.sessions.get(actor.channel_id)
-        session.halt()  # a running round stops at its next token and stores nothing half-made
-        async with session.lock:
+        # A running round stops at its next token and stores nothing half-made.
+        async with self.sessions.get(actor.channel_id).halted():
             # Another GM may have ended it while this command waited for the channel.
             await self.access.require_scene(actor)
             await self.scenes.end(actor.channel_id)
@@ -207,9 +206,7 @@ class SceneCommands:
         scene = await self.scenes.get(scene_id)
         if scene.channel_id != actor.channel_id:
             raise UserError("That button belongs to another channel.")
-        session = self.sessions.get(scene.channel_id)
-        session.halt()
-        async with session.lock:
+        async with self.sessions.get(scene.channel_id).halted():
             visible = await self.turns.count(scene.id)  # the number the confirmation named
             await self.turns.clear(scene.id)
         return Reply(f"Cleared {visible} turns.", ephemeral=False)

@@ -10,8 +10,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 from bot.domain import CancelToken
@@ -68,6 +68,13 @@ class ChannelSession:
             self.timer = None
         for token in self.cancels:
             token.cancel()
+
+    @asynccontextmanager
+    async def halted(self) -> AsyncIterator[None]:
+        """Stop what runs or waits, then hold the channel: for ending, clearing, deleting."""
+        self.halt()
+        async with self.lock:
+            yield
 
     @contextmanager
     def cancellable(self) -> Iterator[CancelToken]:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import cast
+from typing import Protocol, cast
 
-from bot.director import DirectorError, StoredTurn, TurnDirector
+from bot.director import DirectorError, SceneView, StoredTurn, TurnDirector
+from bot.domain import CancelToken
 from bot.scenes.views import SceneViews
 from bot.store import NotFoundError, Scene, Stores, Turn
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
 from bot.tavern.publisher import TurnPublisher
 from bot.tavern.sessions import ChannelSessions
+
+
+class Rewrite(Protocol):
+    """A director call that rewrites a stored turn (swipe or continue)."""
+
+    def __call__(
+        self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
+    ) -> Awaitable[StoredTurn]: ...
 
 
 class TurnActions:
@@ -47,6 +56,16 @@ class TurnActions:
 
     async def swipe(self, actor: Actor, turn_id: int) -> Reply:
         """Regenerate an NPC turn in place, keeping the earlier text as an alternative."""
+        new = await self._rewrite(actor, turn_id, self.director.swipe)
+        return Reply(f"Swiped {new.speaker}'s turn ({len(new.swipes)} versions kept).")
+
+    async def extend(self, actor: Actor, turn_id: int) -> Reply:
+        """Continue an NPC turn where it stopped."""
+        longer = await self._rewrite(actor, turn_id, self.director.extend)
+        return Reply(f"{longer.speaker} went on.")
+
+    async def _rewrite(self, actor: Actor, turn_id: int, rewrite: Rewrite) -> Turn:
+        """Change a turn's text with the model, one change per channel, and show it in place."""
         scene, _ = await self._turn_for(actor, turn_id)
         self.access.cooldown(actor, "swipe")
         session = self.sessions.get(scene.channel_id)
@@ -55,30 +74,15 @@ class TurnActions:
             view = await self.views.view(scene)
             async with self.publisher.poster.typing(scene.channel_id):
                 with session.cancellable() as cancel:
-                    new = await _user_facing(self.director.swipe(view, turn, cancel=cancel))
-            await self.publisher.repost(scene, session, new)
-        return Reply(f"Swiped {new.speaker}'s turn ({len(new.swipes)} versions kept).")
-
-    async def extend(self, actor: Actor, turn_id: int) -> Reply:
-        """Continue an NPC turn where it stopped."""
-        scene, _ = await self._turn_for(actor, turn_id)
-        self.access.cooldown(actor, "swipe")
-        session = self.sessions.get(scene.channel_id)
-        async with session.lock:
-            scene, turn = await self._turn_for(actor, turn_id)
-            view = await self.views.view(scene)
-            async with self.publisher.poster.typing(scene.channel_id):
-                with session.cancellable() as cancel:
-                    longer = await _user_facing(self.director.extend(view, turn, cancel=cancel))
-            await self.publisher.repost(scene, session, longer)
-        return Reply(f"{longer.speaker} went on.")
+                    changed = await _user_facing(rewrite(view, turn, cancel=cancel))
+            await self.publisher.repost(scene, session, changed)
+        return changed
 
     async def delete(self, actor: Actor, turn_id: int) -> Reply:
         """Remove an NPC turn from the channel and the history, stopping a running round."""
         scene, turn = await self._turn_for(actor, turn_id)
         session = self.sessions.get(scene.channel_id)
-        session.halt()
-        async with session.lock:
+        async with session.halted():
             await self.turns.mark_deleted(turn.id)
             await self.publisher.poster.delete_messages(scene.channel_id, turn.message_ids)
             if session.controls_message_id in turn.message_ids:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-
 from bot.core import Core
 from bot.director.director import TurnDirector
 from bot.engine.base import Sampler
@@ -14,51 +11,15 @@ from bot.store import Database, Stores
 from bot.tavern.common import IncomingMessage
 from bot.tavern.services import TavernServices
 from tests.scripted_engine import ScriptedEngine
+from tests.tavern.helpers import CHANNEL, GUILD, OWN_HOOK, RecordingPoster
 
-GUILD, CHANNEL, HUMAN = 1, 10, 100
-OWN_HOOK, PROXY_HOOK = 900, 901
+HUMAN = 100
+PROXY_HOOK = 901
 
 
-class RecordingPoster:
-    """A Poster that remembers what it was asked to post."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, str]] = []
-        self.controls: list[tuple[int, int | None]] = []
-        self._next_id = 5000
-
-    def owns_webhook(self, webhook_id: int) -> bool:
-        return webhook_id == OWN_HOOK
-
-    async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
-    ) -> list[int]:
-        self.posts.append((speaker, text))
-        self._next_id += 1
-        return [self._next_id]
-
-    async def edit_turn(
-        self,
-        channel_id: int,
-        message_ids: Sequence[int],
-        speaker: str,
-        avatar_url: str | None,
-        text: str,
-    ) -> list[int]:
-        return list(message_ids)
-
-    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
-        return None
-
-    async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None:
-        self.controls.append((message_id, turn_id))
-
-    async def notice(self, channel_id: int, text: str) -> None:
-        self.posts.append(("notice", text))
-
-    @contextlib.asynccontextmanager
-    async def typing(self, channel_id: int) -> AsyncIterator[None]:
-        yield
+def said(poster: RecordingPoster) -> list[tuple[str, str]]:
+    """(speaker, text) of every post, then every notice as ("notice", text)."""
+    return [(p[1], p[3]) for p in poster.posts] + [("notice", n) for n in poster.notices]
 
 
 async def _service(
@@ -110,7 +71,7 @@ async def test_proxy_posts_need_a_human_since_the_last_round(db: Database) -> No
 
     await tavern.play.on_message(_message(2, "Hello Marta."))
     await tavern.sessions.wait_idle()
-    assert tavern.sessions.rounds_started == 1 and poster.posts == [("Marta", "Reply 0.")]
+    assert tavern.sessions.rounds_started == 1 and said(poster) == [("Marta", "Reply 0.")]
 
     # Another bot answering through its webhook cannot start a new round on its own.
     await tavern.play.on_message(_message(3, "Bot chatter.", webhook=PROXY_HOOK))
@@ -157,7 +118,7 @@ async def test_a_turn_that_could_not_be_posted_leaves_the_history(db: Database) 
     await tavern.sessions.wait_idle()
     history = await stores.turns.window((await stores.scenes.by_channel(CHANNEL)).id, 10)
     assert [t.content for t in history] == ["Hello Marta."]  # the NPC turn was hidden
-    assert failing.posts == [("notice", "The NPCs could not answer; the log has details.")]
+    assert said(failing) == [("notice", "The NPCs could not answer; the log has details.")]
 
 
 async def test_after_a_restart_the_old_buttons_are_taken_off(db: Database) -> None:
@@ -170,6 +131,6 @@ async def test_after_a_restart_the_old_buttons_are_taken_off(db: Database) -> No
     tavern, poster, _ = await _service_again(db)
     await tavern.play.on_message(_message(1, "Hello again."))
     await tavern.sessions.wait_idle()
-    assert poster.posts == [("Marta", "Reply 0.")]  # posted as message 5001
+    assert said(poster) == [("Marta", "Reply 0.")]  # posted as message 5001
     assert poster.controls[0] == (4242, None)
     assert poster.controls[1][0] == 5001 and poster.controls[1][1] is not None
