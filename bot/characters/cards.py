@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
@@ -37,7 +36,6 @@ __all__ = [  # CARD_MAX_BYTES and CardError are re-exported for callers that imp
     "card_to_png",
     "export_card_v2",
     "load_card",
-    "load_card_async",
 ]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -154,7 +152,7 @@ def _card_from(data: bytes, filename: str | None, limits: CardLimits) -> dict[st
 def load_card(
     data: bytes, filename: str | None = None, limits: CardLimits = DEFAULT_CARD_LIMITS
 ) -> ImportedCard:
-    """Import a character card from PNG or JSON bytes (CPU-bound: see `load_card_async`)."""
+    """Import a character card from PNG or JSON bytes (CPU-bound: run it off the event loop)."""
     if len(data) > CARD_MAX_BYTES:
         raise CardError(f"That card file is too big (the limit is {CARD_MAX_BYTES // 2**20} MB).")
     card = _card_from(data, filename, limits)
@@ -171,13 +169,6 @@ def load_card(
         spec=spec,
         raw=card,
     )
-
-
-async def load_card_async(
-    data: bytes, filename: str | None = None, limits: CardLimits = DEFAULT_CARD_LIMITS
-) -> ImportedCard:
-    """`load_card` in a worker thread, so a big card never stalls the event loop."""
-    return await asyncio.to_thread(load_card, data, filename, limits)
 
 
 def export_card_v2(

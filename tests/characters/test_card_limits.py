@@ -12,7 +12,7 @@ import pytest
 
 import bot.characters.cards as cards_module
 import bot.characters.drafts as drafts_module
-from bot.characters.cards import CardError, export_card_v2, load_card, load_card_async
+from bot.characters.cards import CardError, export_card_v2, load_card
 from bot.characters.drafts import draft_from_card_async, draft_from_sheet
 from bot.characters.limits import CardLimits, RosterLimits
 from bot.characters.sheet import SheetError
@@ -148,14 +148,10 @@ def _record_thread(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
 
 async def test_async_parsing_runs_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     data = encode(v2(first_mes="Hi."))
-    for module in (cards_module, drafts_module):
-        threads = _record_thread(monkeypatch, module)
-        if module is cards_module:
-            result = (await load_card_async(data, "k.json")).greeting
-        else:
-            result = (await draft_from_card_async(data, "k.json", "Kay")).greeting
-        assert result == "Hi."
-        assert len(threads) == 1 and threads[0] != threading.get_ident()
+    threads = _record_thread(monkeypatch, drafts_module)
+    result = (await draft_from_card_async(data, "k.json", "Kay")).greeting
+    assert result == "Hi."
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
 
 
 async def test_async_parsing_keeps_the_limits() -> None:
