@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
@@ -59,6 +60,7 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'prompt.db'}"}
         )
         core = await open_core(scratch, mode="vocab")
+        ids: list[int] = []
         try:
             scene, _ = await import_scene_file(core.stores, scene_file, settings.default_format)
             if args.format:
@@ -71,9 +73,11 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                     raise DirectorError(f"{args.as_npc} is not one of this scene's NPCs.")
                 speaker = member.name
             plan = await core.director.build_prompt(view, speaker)
+            if args.tokens:
+                ids = await core.engine.tokenize(plan.rendered.prompt)
         finally:
             await core.close()
-    sys.stdout.write(plan.rendered.text)
+    sys.stdout.write(json.dumps(ids) + "\n" if args.tokens else plan.rendered.text)
     sys.stdout.flush()
     return 0
 
@@ -136,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("scene", help="scene file (TOML)")
     prompt.add_argument("--format", choices=FORMAT_NAMES)
     prompt.add_argument("--as", dest="as_npc", help="force the next speaker")
+    prompt.add_argument(
+        "--tokens", action="store_true", help="print the token ids the model receives (JSON)"
+    )
     prompt.set_defaults(handler=cmd_prompt)
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         handler=cmd_migrate

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from bot.engine.base import CancelToken, Completion, GenerationRequest
+from bot.engine.base import CancelToken, Completion, GenerationRequest, Prompt
 
 
 def request_kind(request: GenerationRequest) -> str:
@@ -37,8 +37,8 @@ class ScriptedEngine:
     def n_ctx(self) -> int:
         return self._n_ctx
 
-    async def count_many(self, texts: list[str]) -> list[int]:
-        return [len(t.split()) + 1 for t in texts]
+    async def count_many(self, prompts: list[Prompt]) -> list[int]:
+        return [len(p.text.split()) + 1 for p in prompts]
 
     async def complete(
         self,

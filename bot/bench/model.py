@@ -15,7 +15,7 @@ from bot.bench.text import FillerText
 from bot.core import Core
 from bot.director import SceneView, TurnDirector
 from bot.domain import PromptTurn
-from bot.engine.base import EngineError, GenerationRequest, Sampler
+from bot.engine.base import EngineError, GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine
 from bot.engine.recording import RecordingEngine
 from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
@@ -106,14 +106,16 @@ class ModelBench:
     async def _worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.engine.run_on_worker(fn, *args)
 
-    def _tokens(self, text: str, bos: bool = True) -> list[int]:
-        return self.engine.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+    def _tokens(self, prompt: Prompt, bos: bool = True) -> list[int]:
+        return self.engine.tokenize_sync(prompt, bos)
 
     # -- scenes --
 
     async def warm_up(self) -> None:
         """One tiny generation, so one-time allocations do not land in the first sample."""
-        await self.engine.complete(GenerationRequest("Hello", Sampler(max_tokens=2, seed=1)))
+        await self.engine.complete(
+            GenerationRequest(Prompt.plain("Hello"), Sampler(max_tokens=2, seed=1))
+        )
 
     async def new_channel(self, seed: int, history_tokens: int = 0) -> Channel:
         """A scene with the example's cast and about `history_tokens` of seeded history."""
@@ -186,7 +188,7 @@ class ModelBench:
         """Time to first token of the next NPC turn, through the engine and its cache."""
         plan = await self.director.build_prompt(channel.view, channel.npc().name)
         request = GenerationRequest(
-            plan.rendered.text, replace(self.sampler, max_tokens=1), channel=channel.key
+            plan.rendered.prompt, replace(self.sampler, max_tokens=1), channel=channel.key
         )
         done = await self.engine.complete(request)
         seconds = done.first_token_seconds
@@ -315,7 +317,7 @@ class ModelBench:
                 f"({round_tokens} / {bare_tokens} tokens generated)"
             )
 
-    def _bare(self, before: Snapshot, prompt: str, sampler: Sampler) -> tuple[float, int, int]:
+    def _bare(self, before: Snapshot, prompt: Prompt, sampler: Sampler) -> tuple[float, int, int]:
         """Replay the round's prompt on the bare `Llama`, from the state the round started in."""
         llm = self.engine.llm
         tokens = self._tokens(prompt)
@@ -327,7 +329,7 @@ class ModelBench:
             raise EngineError("could not restore the state before the round")
         started = time.perf_counter()
         llm.create_completion(
-            prompt,
+            tokens,
             max_tokens=generated,
             temperature=sampler.temperature,
             min_p=sampler.min_p,
@@ -366,7 +368,7 @@ class ModelBench:
             await self._say(channel)
             npc = channel.npc()
             plan = await director.build_prompt(channel.view, npc.name)
-            tokens = await self._worker(self._tokens, plan.rendered.text)
+            tokens = await self._worker(self._tokens, plan.rendered.prompt)
             first_seq = plan.history[0].seq if plan.history else 0
             if previous is not None:
                 reused += min(common_prefix(previous, tokens), len(tokens) - 1)
@@ -375,7 +377,7 @@ class ModelBench:
                 moves += first_seq != start_seq
             start_seq = first_seq
             reply = channel.filler.line(npc.name)
-            generated = await self._worker(self._tokens, f" {reply}", False)
+            generated = await self._worker(self._tokens, Prompt.plain(f" {reply}"), False)
             previous = tokens + generated[:-1]
             await self.core.stores.turns.append(
                 channel.scene.id,

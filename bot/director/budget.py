@@ -6,6 +6,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from bot.prompts import Prompt
+
 TRIM_STEP = 16
 
 
@@ -57,15 +59,15 @@ class TokenCounter:
     """Counts tokens of prompt blocks with the model's tokenizer, remembering recent blocks."""
 
     def __init__(
-        self, count_many: Callable[[list[str]], Awaitable[list[int]]], capacity: int = 20_000
+        self, count_many: Callable[[list[Prompt]], Awaitable[list[int]]], capacity: int = 20_000
     ) -> None:
         self._count_many = count_many
-        self._cache: OrderedDict[str, int] = OrderedDict()
+        self._cache: OrderedDict[Prompt, int] = OrderedDict()
         self.capacity = capacity
         self.hits = 0
         self.misses = 0
 
-    async def counts(self, blocks: Sequence[str]) -> list[int]:
+    async def counts(self, blocks: Sequence[Prompt]) -> list[int]:
         """Token count of every block; only blocks not seen recently reach the tokenizer."""
         missing = list(dict.fromkeys(b for b in blocks if b not in self._cache))
         self.misses += len(missing)

@@ -23,7 +23,7 @@ from bot.director.types import (
 )
 from bot.domain import CancelToken, PromptTurn, Role
 from bot.engine.base import EngineError, GenerationRequest
-from bot.prompts import is_ooc, render_prompt
+from bot.prompts import Prompt, is_ooc, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +210,11 @@ class TurnDirector:
     ) -> StoredTurn:
         """Continue `turn` where it stopped and store the longer text."""
         with engine_failures():
-            (so_far,) = await self.counter.counts([f" {turn.content}"])
-            plan = await self._build_prompt(scene, turn.speaker, turn.seq, so_far)
+            so_far = Prompt.plain(f" {turn.content}")
+            (reserve,) = await self.counter.counts([so_far])
+            plan = await self._build_prompt(scene, turn.speaker, turn.seq, reserve)
             request = GenerationRequest(
-                prompt=f"{plan.rendered.text} {turn.content}",
+                prompt=plan.rendered.prompt + so_far,
                 sampler=scene.sampler,
                 stops=plan.rendered.stops,
                 channel=scene.channel_key,
@@ -239,7 +240,7 @@ class TurnDirector:
         if len(candidates) == 1:
             return candidates[0]
         request = GenerationRequest(
-            prompt=plan.rendered.text,
+            prompt=plan.rendered.prompt,
             sampler=replace(scene.sampler, max_tokens=48),
             grammar=choice_grammar([m.name for m in candidates], ":"),
             channel=scene.channel_key,
@@ -265,7 +266,7 @@ class TurnDirector:
             if (reseed or attempt) and sampler.seed >= 0:
                 sampler = replace(sampler, seed=sampler.seed + 7919)
             request = GenerationRequest(
-                prompt=plan.rendered.text,
+                prompt=plan.rendered.prompt,
                 sampler=sampler,
                 stops=plan.rendered.stops,
                 channel=scene.channel_key,
@@ -284,12 +285,8 @@ class TurnDirector:
         fmt = scene.fmt
         choice = fmt.floor_choice()
         rendered = plan.rendered
-        prompt = (
-            rendered.separator.join(
-                (rendered.system, *rendered.turns, fmt.turn_block(_prompt_turn(turn)))
-            )
-            + choice.lead
-        )
+        blocks = (rendered.system, *rendered.turns, fmt.turn_block(_prompt_turn(turn)))
+        prompt = Prompt.join(rendered.separator, blocks) + choice.lead
         request = GenerationRequest(
             prompt=prompt,
             sampler=replace(scene.sampler, max_tokens=8),

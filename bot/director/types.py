@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 from bot.director.budget import BudgetPlan
 from bot.domain import PromptContext, Role, Sampler
 from bot.engine.base import CancelToken, Completion, GenerationRequest
-from bot.prompts import PromptFormat, RenderedPrompt
+from bot.prompts import Prompt, PromptFormat, RenderedPrompt
 
 RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
 
@@ -53,7 +53,7 @@ class DirectorEngine(Protocol):
     @property
     def n_ctx(self) -> int: ...
 
-    async def count_many(self, texts: list[str]) -> list[int]: ...
+    async def count_many(self, prompts: list[Prompt]) -> list[int]: ...
 
     async def complete(
         self,

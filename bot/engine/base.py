@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.domain import CancelToken, Sampler
+from bot.prompts.segments import Prompt
 
 __all__ = [
     "CancelToken",
@@ -14,6 +15,7 @@ __all__ = [
     "EngineError",
     "FinishReason",
     "GenerationRequest",
+    "Prompt",
     "Sampler",
     "TextEngine",
 ]
@@ -27,9 +29,9 @@ class EngineError(RuntimeError):
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A raw-text completion: the prompt is sent exactly as given (no chat template)."""
+    """A raw completion: the prompt is sent exactly as given (no chat template)."""
 
-    prompt: str
+    prompt: Prompt
     sampler: Sampler = field(default_factory=Sampler)
     stops: tuple[str, ...] = ()
     grammar: str | None = None
@@ -56,9 +58,13 @@ class TextEngine(Protocol):
     @property
     def n_ctx(self) -> int: ...
 
-    async def count_tokens(self, text: str) -> int: ...
+    async def tokenize(self, prompt: Prompt) -> list[int]:
+        """The ids the model receives: markers with special tokens parsed, other text plain."""
+        ...
 
-    async def count_many(self, texts: list[str]) -> list[int]: ...
+    async def count_tokens(self, prompt: Prompt) -> int: ...
+
+    async def count_many(self, prompts: list[Prompt]) -> list[int]: ...
 
     def stream(
         self, request: GenerationRequest, cancel: CancelToken | None = None

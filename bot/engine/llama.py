@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.engine.base import CancelToken, Completion, EngineError, FinishReason, GenerationRequest
+from bot.engine.base import (
+    CancelToken,
+    Completion,
+    EngineError,
+    FinishReason,
+    GenerationRequest,
+    Prompt,
+)
 from bot.engine.state_cache import ChannelStateCache
 
 log = logging.getLogger(__name__)
@@ -111,15 +118,28 @@ class LlamaEngine:
         """Run `fn` on the llama worker thread (the only thread that may touch `llm`)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    def _tokenize(self, text: str) -> list[int]:
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    def tokenize_sync(self, prompt: Prompt, add_bos: bool = False) -> list[int]:
+        """`tokenize` on the worker thread itself (only call it there)."""
+        # Segment by segment: only a format's markers may parse as special tokens (DESIGN 13).
+        ids: list[int] = []
+        for index, segment in enumerate(prompt.segments):
+            ids += self._llm.tokenize(
+                segment.text.encode("utf-8"),
+                add_bos=add_bos and index == 0,
+                special=segment.special,
+            )
+        return ids
 
-    async def count_tokens(self, text: str) -> int:
-        return len(await self.run_on_worker(self._tokenize, text))
+    async def tokenize(self, prompt: Prompt) -> list[int]:
+        """The ids a generation of `prompt` starts from, BOS included where the model has one."""
+        return await self.run_on_worker(self.tokenize_sync, prompt, True)
 
-    async def count_many(self, texts: list[str]) -> list[int]:
-        """Token counts of several texts in one trip to the worker."""
-        return await self.run_on_worker(lambda: [len(self._tokenize(t)) for t in texts])
+    async def count_tokens(self, prompt: Prompt) -> int:
+        return len(await self.run_on_worker(self.tokenize_sync, prompt))
+
+    async def count_many(self, prompts: list[Prompt]) -> list[int]:
+        """Token counts of several prompts in one trip to the worker."""
+        return await self.run_on_worker(lambda: [len(self.tokenize_sync(p)) for p in prompts])
 
     def _grammar(self, text: str) -> Any:
         from llama_cpp import LlamaGrammar
@@ -163,7 +183,7 @@ class LlamaEngine:
         parts: list[str] = []
         steps = 0
         finish: FinishReason = "stop"
-        prompt_tokens = self._llm.tokenize(request.prompt.encode("utf-8"), special=True)
+        prompt_tokens = self.tokenize_sync(request.prompt, add_bos=True)
         try:
             stream = self._pieces(request, prompt_tokens)
             for chunk in stream:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.engine.base import CancelToken, Completion, GenerationRequest
+from bot.engine.base import CancelToken, Completion, GenerationRequest, Prompt
 from bot.engine.llama import LlamaEngine
 
 
@@ -32,8 +32,8 @@ class RecordingEngine:
     def requests(self) -> list[GenerationRequest]:
         return [call.request for call in self.calls]
 
-    async def count_many(self, texts: list[str]) -> list[int]:
-        return await self.engine.count_many(texts)
+    async def count_many(self, prompts: list[Prompt]) -> list[int]:
+        return await self.engine.count_many(prompts)
 
     async def complete(
         self,

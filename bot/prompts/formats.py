@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from bot.domain import FORMAT_NAMES, LENGTHS, Persona, PromptContext, PromptTurn
+from bot.prompts.segments import Prompt
 
 __all__ = [
     "AlpacaLimarpFormat",
@@ -37,7 +38,7 @@ class UnknownFormatError(ValueError):
 class FloorChoice:
     """The text pieces the director uses to let the model pick who speaks next."""
 
-    lead: str
+    lead: Prompt
     npc: str
     player: str
 
@@ -48,15 +49,15 @@ class PromptFormat(Protocol):
     name: str
     separator: str
 
-    def system_block(self, ctx: PromptContext) -> str:
+    def system_block(self, ctx: PromptContext) -> Prompt:
         """Render the system / instruction block."""
         ...
 
-    def turn_block(self, turn: PromptTurn) -> str:
+    def turn_block(self, turn: PromptTurn) -> Prompt:
         """Render one history turn; independent of its position in the prompt."""
         ...
 
-    def response_header(self, ctx: PromptContext) -> str:
+    def response_header(self, ctx: PromptContext) -> Prompt:
         """Return the generation prefix, without a speaker name."""
         ...
 
@@ -67,6 +68,9 @@ class PromptFormat(Protocol):
     def stop_strings(self, ctx: PromptContext) -> list[str]:
         """Return the stop strings for a generation in this scene."""
         ...
+
+
+_MARK = Prompt.special
 
 
 def join_names(names: Sequence[str]) -> str:
@@ -87,9 +91,9 @@ def _player_stops(ctx: PromptContext) -> list[str]:
     return list(dict.fromkeys(f"\n{p.name}:" for p in ctx.players))
 
 
-def _speaker_line(turn: PromptTurn) -> str:
+def _speaker_line(turn: PromptTurn) -> Prompt:
     """Render the "{Name}: {text}" line of a turn."""
-    return f"{turn.speaker}: {turn.text}"
+    return Prompt.plain(f"{turn.speaker}: {turn.text}")
 
 
 def _role(roles: dict[str, str], turn: PromptTurn) -> str:
@@ -105,7 +109,7 @@ def _bio(persona: Persona) -> str:
     return f"{persona.name}\nCharacter Bio: {persona.sheet}"
 
 
-def _group_system_prompt(ctx: PromptContext) -> str:
+def _group_system_prompt(ctx: PromptContext) -> Prompt:
     """Build the seed-000 system prompt shared by group-inst and chatml."""
     names = [p.name for p in ctx.players]
     lines: list[str] = []
@@ -138,7 +142,7 @@ def _group_system_prompt(ctx: PromptContext) -> str:
     if ctx.scenario:
         lines.extend(("[Scenario]", ctx.scenario))
     lines.append("The roleplay begins now.")
-    return "\n".join(lines)
+    return Prompt.plain("\n".join(lines))
 
 
 class GroupInstFormat:
@@ -148,21 +152,22 @@ class GroupInstFormat:
     separator = "\n"
     _roles: ClassVar[dict[str, str]] = {"user": "user", "narration": "user", "model": "model"}
 
-    def system_block(self, ctx: PromptContext) -> str:
+    def system_block(self, ctx: PromptContext) -> Prompt:
         """Render the [INST]system block."""
-        return f"[INST]system\n{_group_system_prompt(ctx)}[/INST]"
+        return _MARK("[INST]system\n") + _group_system_prompt(ctx) + _MARK("[/INST]")
 
-    def turn_block(self, turn: PromptTurn) -> str:
+    def turn_block(self, turn: PromptTurn) -> Prompt:
         """Render one [INST]user or [INST]model block."""
-        return f"[INST]{_role(self._roles, turn)}\n{_speaker_line(turn)}[/INST]"
+        role = _role(self._roles, turn)
+        return _MARK(f"[INST]{role}\n") + _speaker_line(turn) + _MARK("[/INST]")
 
-    def response_header(self, ctx: PromptContext) -> str:
+    def response_header(self, ctx: PromptContext) -> Prompt:
         """Open a model block."""
-        return "[INST]model\n"
+        return _MARK("[INST]model\n")
 
     def floor_choice(self) -> FloorChoice:
         """Let the model continue with "[INST]" and then a role word."""
-        return FloorChoice(lead="\n[INST]", npc="model", player="user")
+        return FloorChoice(lead=Prompt.plain("\n") + _MARK("[INST]"), npc="model", player="user")
 
     def stop_strings(self, ctx: PromptContext) -> list[str]:
         """Stop on block markers and on any player's speaker line."""
@@ -176,21 +181,23 @@ class ChatMLFormat:
     separator = "\n"
     _roles: ClassVar[dict[str, str]] = {"user": "user", "narration": "user", "model": "assistant"}
 
-    def system_block(self, ctx: PromptContext) -> str:
+    def system_block(self, ctx: PromptContext) -> Prompt:
         """Render the system message."""
-        return f"<|im_start|>system\n{_group_system_prompt(ctx)}<|im_end|>"
+        return _MARK("<|im_start|>system\n") + _group_system_prompt(ctx) + _MARK("<|im_end|>")
 
-    def turn_block(self, turn: PromptTurn) -> str:
+    def turn_block(self, turn: PromptTurn) -> Prompt:
         """Render one user or assistant message."""
-        return f"<|im_start|>{_role(self._roles, turn)}\n{_speaker_line(turn)}<|im_end|>"
+        role = _role(self._roles, turn)
+        return _MARK(f"<|im_start|>{role}\n") + _speaker_line(turn) + _MARK("<|im_end|>")
 
-    def response_header(self, ctx: PromptContext) -> str:
+    def response_header(self, ctx: PromptContext) -> Prompt:
         """Open an assistant message."""
-        return "<|im_start|>assistant\n"
+        return _MARK("<|im_start|>assistant\n")
 
     def floor_choice(self) -> FloorChoice:
         """Let the model continue with "<|im_start|>" and then a role word."""
-        return FloorChoice(lead="\n<|im_start|>", npc="assistant", player="user")
+        lead = Prompt.plain("\n") + _MARK("<|im_start|>")
+        return FloorChoice(lead=lead, npc="assistant", player="user")
 
     def stop_strings(self, ctx: PromptContext) -> list[str]:
         """Stop on message markers and on any player's speaker line."""
@@ -208,7 +215,7 @@ class AlpacaLimarpFormat:
     separator = "\n\n"
     _roles: ClassVar[dict[str, str]] = {"user": "Input", "narration": "Input", "model": "Response"}
 
-    def system_block(self, ctx: PromptContext) -> str:
+    def system_block(self, ctx: PromptContext) -> Prompt:
         """Render the instruction: personas (NPCs first), scenario, then the role line."""
         paragraphs = [f"{p.name}'s Persona: {p.sheet}" for p in (*ctx.npcs, *ctx.players)]
         if ctx.scenario:
@@ -220,23 +227,25 @@ class AlpacaLimarpFormat:
             f"below this line. Do not write dialogues and narration for {players}."
         )
         # The card asks for an empty line before "### Instruction:" for consistent tokenization.
-        return "\n### Instruction:\n" + "\n\n".join(paragraphs)
+        return Prompt.plain("\n") + _MARK("### Instruction:\n") + "\n\n".join(paragraphs)
 
-    def turn_block(self, turn: PromptTurn) -> str:
+    def turn_block(self, turn: PromptTurn) -> Prompt:
         """Render one ### Input or ### Response section, never with a length modifier."""
-        return f"### {_role(self._roles, turn)}:\n{_speaker_line(turn)}"
+        return _MARK(f"### {_role(self._roles, turn)}:\n") + _speaker_line(turn)
 
-    def response_header(self, ctx: PromptContext) -> str:
+    def response_header(self, ctx: PromptContext) -> Prompt:
         """Open the final ### Response section, with the scene's length modifier if any."""
         if not ctx.length:
-            return "### Response:\n"
+            return _MARK("### Response:\n")
         if ctx.length not in LENGTHS:
             raise ValueError(f"unknown length {ctx.length!r}; valid lengths: {', '.join(LENGTHS)}")
-        return f"### Response: (length = {ctx.length})\n"
+        return _MARK(f"### Response: (length = {ctx.length})\n")
 
     def floor_choice(self) -> FloorChoice:
         """Let the model continue with "### " and then a section word."""
-        return FloorChoice(lead="\n\n### ", npc="Response", player="Input")
+        return FloorChoice(
+            lead=Prompt.plain("\n\n") + _MARK("### "), npc="Response", player="Input"
+        )
 
     def stop_strings(self, ctx: PromptContext) -> list[str]:
         """Stop on section headers, stray ChatML tokens and any player's speaker line."""
@@ -267,16 +276,21 @@ def get_format(name: str) -> PromptFormat:
 class RenderedPrompt:
     """A prompt in pieces, so callers can extend it turn by turn."""
 
-    system: str
-    turns: tuple[str, ...]
-    header: str
+    system: Prompt
+    turns: tuple[Prompt, ...]
+    header: Prompt
     separator: str
     stops: tuple[str, ...]
 
     @property
+    def prompt(self) -> Prompt:
+        """The full prompt, in segments."""
+        return Prompt.join(self.separator, (self.system, *self.turns, self.header))
+
+    @property
     def text(self) -> str:
-        """Return the full prompt text."""
-        return self.separator.join((self.system, *self.turns, self.header))
+        """The full prompt text."""
+        return self.prompt.text
 
 
 def render_prompt(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.engine.base import GenerationRequest, Sampler
+from bot.engine.base import GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.state_cache import ChannelStateCache
 from bot.settings import bundled_demo_model
@@ -121,7 +121,9 @@ def _prompt(channel: int, step: int) -> str:
 async def _state_bytes(engine: LlamaEngine, prompt: str) -> int:
     cache = engine.state_cache
     assert cache is not None
-    await engine.complete(GenerationRequest(prompt, Sampler(max_tokens=4, seed=1), channel="x"))
+    await engine.complete(
+        GenerationRequest(Prompt.plain(prompt), Sampler(max_tokens=4, seed=1), channel="x")
+    )
     snapshot = await engine.run_on_worker(cache.capture)
     assert snapshot is not None
     return snapshot.nbytes
@@ -135,7 +137,9 @@ async def test_kv_snapshots_never_exceed_the_budget(engine: LlamaEngine) -> None
     sampler = Sampler(max_tokens=4, seed=1)
     for step in range(3):
         for channel in range(4):
-            request = GenerationRequest(_prompt(channel, step), sampler, channel=f"c{channel}")
+            request = GenerationRequest(
+                Prompt.plain(_prompt(channel, step)), sampler, channel=f"c{channel}"
+            )
             await engine.complete(request)
             assert cache.used_bytes <= budget
             assert cache.stats.peak_bytes <= budget
@@ -152,7 +156,9 @@ async def test_two_channels_share_a_budget_of_one_state(engine: LlamaEngine) -> 
     sampler = Sampler(max_tokens=4, seed=1)
     for step in range(3):
         for channel in range(2):
-            request = GenerationRequest(_prompt(channel, step), sampler, channel=f"c{channel}")
+            request = GenerationRequest(
+                Prompt.plain(_prompt(channel, step)), sampler, channel=f"c{channel}"
+            )
             await engine.complete(request)
             assert cache.used_bytes <= budget
     assert cache.stats.restores == 4  # every visit after each channel's first one
@@ -160,7 +166,8 @@ async def test_two_channels_share_a_budget_of_one_state(engine: LlamaEngine) -> 
 
 
 async def _greedy(engine: LlamaEngine, prompt: str, channel: str | None) -> str:
-    request = GenerationRequest(prompt, Sampler(temperature=0.0, max_tokens=16), channel=channel)
+    sampler = Sampler(temperature=0.0, max_tokens=16)
+    request = GenerationRequest(Prompt.plain(prompt), sampler, channel=channel)
     return (await engine.complete(request)).text
 
 

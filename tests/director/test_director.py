@@ -10,6 +10,7 @@ from bot.director import DirectorError, GenerationFailed, TurnDirector
 from bot.director.budget import TokenCounter, plan_window
 from bot.director.text import choice_grammar, clean_reply
 from bot.engine.base import Completion, EngineError, Sampler
+from bot.prompts import Prompt
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.scenes.views import SceneViews
@@ -50,7 +51,7 @@ async def test_floor_goes_back_to_the_players(db: Database) -> None:
     result = await director.run_round(await views.view(scene))
     assert result.ended == "players"
     assert [t.speaker for t in result.turns] == ["Sergeant Hale"]
-    floor_prompt = engine.of_kind("floor")[0].prompt
+    floor_prompt = engine.of_kind("floor")[0].prompt.text
     assert floor_prompt.endswith("Sergeant Hale: Halt.[/INST]\n[INST]")
     assert 'root ::= ("model" | "user")' in engine.of_kind("floor")[0].grammar
 
@@ -83,7 +84,7 @@ async def test_forced_speaker_skips_the_choice(db: Database) -> None:
     result = await director.run_round(await views.view(scene), forced="old tobin")
     assert [t.speaker for t in result.turns] == ["Old Tobin"]
     assert engine.of_kind("speaker") == []
-    assert engine.of_kind("text")[0].prompt.endswith("[INST]model\nOld Tobin:")
+    assert engine.of_kind("text")[0].prompt.text.endswith("[INST]model\nOld Tobin:")
 
 
 async def test_forcing_an_unknown_npc_is_refused(db: Database) -> None:
@@ -122,7 +123,7 @@ async def test_each_turn_is_stored_before_the_next_is_generated(db: Database) ->
     )
     _, views, director, scene, _ = await _scene(db, engine, max_replies=2)
     await director.run_round(await views.view(scene))
-    second_text_prompt = engine.of_kind("text")[1].prompt
+    second_text_prompt = engine.of_kind("text")[1].prompt.text
     assert "Old Tobin: A.[/INST]" in second_text_prompt
 
 
@@ -136,7 +137,7 @@ async def test_swipe_keeps_the_alternative(db: Database) -> None:
     swiped = await director.swipe(view, turn)
     assert swiped.content == "Second take."
     assert swiped.swipes == ["First take.", "Second take."]
-    assert "First take." not in engine.of_kind("text")[1].prompt
+    assert "First take." not in engine.of_kind("text")[1].prompt.text
 
 
 def test_plan_window_keeps_newest_and_aligns_trims() -> None:
@@ -156,14 +157,18 @@ def test_plan_window_keeps_newest_and_aligns_trims() -> None:
 async def test_token_counter_counts_each_block_once() -> None:
     calls: list[list[str]] = []
 
-    async def count_many(texts: list[str]) -> list[int]:
-        calls.append(texts)
-        return [len(t) for t in texts]
+    async def count_many(prompts: list[Prompt]) -> list[int]:
+        calls.append([p.text for p in prompts])
+        return [len(p.text) for p in prompts]
 
     counter = TokenCounter(count_many)
-    assert await counter.counts(["ab", "abc"]) == [2, 3]
-    assert await counter.counts(["abc", "abcd"]) == [3, 4]
+    ab, abc, abcd = (Prompt.plain(t) for t in ("ab", "abc", "abcd"))
+    assert await counter.counts([ab, abc]) == [2, 3]
+    assert await counter.counts([abc, abcd]) == [3, 4]
     assert calls == [["ab", "abc"], ["abcd"]]
+    # The same text as a marker is another block: it tokenizes differently.
+    assert await counter.counts([Prompt.special("ab")]) == [2]
+    assert calls[-1] == ["ab"]
 
 
 def test_clean_reply() -> None:
@@ -190,7 +195,7 @@ async def test_continue_keeps_room_for_the_text_it_extends(db: Database) -> None
     extended = await director.extend(view, long_turn)
     assert extended.content.endswith("More words.")
     (prompt,) = [r.prompt for r in engine.of_kind("text")]
-    assert prompt.endswith(" " + long_turn.content)
+    assert prompt.text.endswith(" " + long_turn.content)
     (used,) = await engine.count_many([prompt])
     assert used <= 1500 - 50
 

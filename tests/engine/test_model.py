@@ -21,7 +21,7 @@ import pytest_asyncio
 from bot.director import SceneView, TurnDirector
 from bot.director.text import clean_reply
 from bot.domain import PromptTurn
-from bot.engine.base import CancelToken, GenerationRequest, Sampler
+from bot.engine.base import CancelToken, GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.recording import Call, RecordingEngine
 from bot.scenes.imports import import_scene_file
@@ -206,7 +206,7 @@ async def test_budget_keeps_the_prompt_within_the_context(
     director = TurnDirector(engine, stores.turns)
     view = await _view(stores, scene, sampler, max_replies=1)
     sample_block = view.fmt.turn_block(_prompt_turn("Rook", _filler(0)))
-    assert 25 <= await engine.count_tokens(_filler(0)) <= 40
+    assert 25 <= await engine.count_tokens(Prompt.plain(_filler(0))) <= 40
     assert await engine.count_tokens(sample_block) < 60
 
     limit = N_CTX - sampler.max_tokens
@@ -220,8 +220,8 @@ async def test_budget_keeps_the_prompt_within_the_context(
         plan = await director.build_prompt(view, "Old Tobin")
         text = plan.rendered.text
         assert plan.budget.trimmed
-        assert await engine.count_tokens(text) <= limit
-        assert text.startswith(system + "\n")
+        assert await engine.count_tokens(plan.rendered.prompt) <= limit
+        assert text.startswith(system.text + "\n")
         newest = await stores.turns.last(scene.id)
         assert newest is not None and newest.content in text
         assert _filler(0) not in text and "Turn 0000" not in text
@@ -259,7 +259,7 @@ async def test_budget_with_many_short_turns_stays_within_the_context(
         if extra:
             await _say(stores, scene, "Rook", "ok")
         plan = await director.build_prompt(view, "Old Tobin")
-        worst = max(worst, await engine.count_tokens(plan.rendered.text))
+        worst = max(worst, await engine.count_tokens(plan.rendered.prompt))
     assert worst <= N_CTX - sampler.max_tokens, worst
 
 
@@ -288,7 +288,7 @@ async def test_impersonation_guard_cuts_real_output(engine: LlamaEngine) -> None
     )
     found = None
     for seed in range(12):
-        request = GenerationRequest(prompt, Sampler(seed=seed, max_tokens=48))
+        request = GenerationRequest(Prompt.special(prompt), Sampler(seed=seed, max_tokens=48))
         raw = (await engine.complete(request)).text
         if "\nRook:" in raw and raw.strip():
             found = (seed, raw)
@@ -321,7 +321,7 @@ async def test_cancel_token_stops_within_one_token(engine: LlamaEngine) -> None:
             token.cancel()
 
     request = GenerationRequest(
-        prompt="Once upon a time, in a harbor town lost in fog,",
+        prompt=Prompt.special("Once upon a time, in a harbor town lost in fog,"),
         sampler=Sampler(seed=3, max_tokens=400),
     )
     completion = await engine.complete(request, token, on_text)
@@ -330,7 +330,9 @@ async def test_cancel_token_stops_within_one_token(engine: LlamaEngine) -> None:
     assert completion.text == "".join(pieces)
 
     again = await engine.complete(
-        GenerationRequest(prompt="The harbor lamps", sampler=Sampler(seed=4, max_tokens=12))
+        GenerationRequest(
+            prompt=Prompt.special("The harbor lamps"), sampler=Sampler(seed=4, max_tokens=12)
+        )
     )
     assert again.finish_reason in ("stop", "length")
     assert again.text.strip()
@@ -348,7 +350,7 @@ async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine)
         loop.call_soon_threadsafe(started.set)
 
     request = GenerationRequest(
-        prompt="Once upon a time, in a harbor town lost in fog,",
+        prompt=Prompt.special("Once upon a time, in a harbor town lost in fog,"),
         sampler=Sampler(seed=5, max_tokens=400),
     )
     task = asyncio.create_task(engine.complete(request, None, on_text))
@@ -362,7 +364,9 @@ async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine)
     # Queued behind the cancelled generation on the one worker thread: it only runs once
     # that one has stopped, so `pieces` is final afterwards.
     again = await engine.complete(
-        GenerationRequest(prompt="The harbor lamps", sampler=Sampler(seed=6, max_tokens=12))
+        GenerationRequest(
+            prompt=Prompt.special("The harbor lamps"), sampler=Sampler(seed=6, max_tokens=12)
+        )
     )
     assert again.text.strip()
     assert again.finish_reason in ("stop", "length")
@@ -372,7 +376,7 @@ async def test_cancelling_the_task_leaves_the_engine_usable(engine: LlamaEngine)
 
 
 async def test_generated_tokens_is_the_number_of_generated_tokens(engine: LlamaEngine) -> None:
-    request = GenerationRequest("The harbor lamps", Sampler(seed=4, max_tokens=5))
+    request = GenerationRequest(Prompt.special("The harbor lamps"), Sampler(seed=4, max_tokens=5))
     completion = await engine.complete(request)
     assert completion.finish_reason == "length"
     assert completion.generated_tokens == 5
@@ -387,8 +391,8 @@ async def _cold(engine: LlamaEngine, request: GenerationRequest) -> str:
     return (await engine.complete(replace(request, channel=None))).text
 
 
-def _follow_up(prompt: str, reply: str) -> str:
-    return (
+def _follow_up(prompt: str, reply: str) -> Prompt:
+    return Prompt.special(
         f"{prompt}{reply}[/INST]\n"
         "[INST]user\nRook: And what do the gulls say tonight?[/INST]\n[INST]model\nOld Tobin:"
     )
@@ -414,24 +418,32 @@ async def test_state_cache_restore_matches_unswitched_and_cold_runs(engine: Llam
     assert cache is not None
     first_sampler = Sampler(seed=11, max_tokens=12)
     next_sampler = Sampler(seed=12, max_tokens=12)
-    b_request = GenerationRequest(PROMPT_B, Sampler(seed=1, max_tokens=4), channel="kv-b")
+    b_request = GenerationRequest(
+        Prompt.special(PROMPT_B), Sampler(seed=1, max_tokens=4), channel="kv-b"
+    )
 
     # Reference: channel a answers, then its follow-up runs without any channel switch.
     await engine.reset_context(forget="kv-a")
-    first = await engine.complete(GenerationRequest(PROMPT_A, first_sampler, channel="kv-a"))
+    first = await engine.complete(
+        GenerationRequest(Prompt.special(PROMPT_A), first_sampler, channel="kv-a")
+    )
     assert first.text.strip()
     follow = GenerationRequest(_follow_up(PROMPT_A, first.text), next_sampler, channel="kv-a")
     unswitched = (await engine.complete(follow)).text
 
     # Same again, but channel b takes the context in between: a's cells come from a snapshot.
     await engine.reset_context(forget="kv-a")
-    again = await engine.complete(GenerationRequest(PROMPT_A, first_sampler, channel="kv-a"))
+    again = await engine.complete(
+        GenerationRequest(Prompt.special(PROMPT_A), first_sampler, channel="kv-a")
+    )
     assert again.text == first.text  # seeded generation is deterministic
     await engine.complete(b_request)
     restores, restored_tokens = cache.stats.restores, cache.stats.restored_tokens
     restored = (await engine.complete(follow)).text
     assert cache.stats.restores == restores + 1
-    assert cache.stats.restored_tokens - restored_tokens >= await engine.count_tokens(PROMPT_A)
+    assert cache.stats.restored_tokens - restored_tokens >= await engine.count_tokens(
+        Prompt.special(PROMPT_A)
+    )
     assert restored.strip()
     assert restored == unswitched
 
@@ -447,9 +459,10 @@ async def test_state_cache_restore_matches_unswitched_and_cold_runs(engine: Llam
     assert warm == await _cold(engine, other)
 
     # Edit one character in the middle of a's history: nothing past the edit may be reused.
-    middle = other.prompt.index("twenty years")
+    text = other.prompt.text
+    middle = text.index("twenty years")
     edited = replace(
-        other, prompt=other.prompt[:middle] + "thirty" + other.prompt[middle + len("twenty") :]
+        other, prompt=Prompt.special(text[:middle] + "thirty" + text[middle + len("twenty") :])
     )
     await engine.complete(b_request)
     restores = cache.stats.restores
@@ -461,14 +474,14 @@ async def test_state_cache_restore_matches_unswitched_and_cold_runs(engine: Llam
 async def test_stream_yields_the_same_text_as_complete_and_stops_when_left(
     engine: LlamaEngine,
 ) -> None:
-    request = GenerationRequest("The harbor lamps", Sampler(seed=9, max_tokens=12))
+    request = GenerationRequest(Prompt.special("The harbor lamps"), Sampler(seed=9, max_tokens=12))
     await engine.reset_context()
     whole = (await engine.complete(request)).text
     await engine.reset_context()
     pieces = [piece async for piece in engine.stream(request)]
     assert len(pieces) > 1 and "".join(pieces) == whole
     # Leaving the loop early cancels the generation; the engine keeps working.
-    long = GenerationRequest("The harbor lamps", Sampler(seed=9, max_tokens=400))
+    long = GenerationRequest(Prompt.special("The harbor lamps"), Sampler(seed=9, max_tokens=400))
     token = CancelToken()
     async with contextlib.aclosing(engine.stream(long, token)) as pieces_left:
         async for _ in pieces_left:

@@ -6,7 +6,6 @@ import pytest
 
 from bot.domain import FORMAT_NAMES, Persona, PromptContext, PromptTurn
 from bot.prompts import (
-    FloorChoice,
     UnknownFormatError,
     get_format,
     is_ooc,
@@ -46,13 +45,13 @@ CARD_TURNS = (
 
 
 def test_group_inst_system_prompt_matches_card() -> None:
-    block = get_format("group-inst").system_block(CARD_CTX)
+    block = get_format("group-inst").system_block(CARD_CTX).text
     assert block == "[INST]system\n" + CARD_SYSTEM_PROMPT + "[/INST]"
 
 
 def test_group_inst_turn_blocks_match_card_example() -> None:
     fmt = get_format("group-inst")
-    assert "\n".join(fmt.turn_block(t) for t in CARD_TURNS) == (
+    assert "\n".join(fmt.turn_block(t).text for t in CARD_TURNS) == (
         "[INST]user\n"
         "Ballbuster Steve: Being the doorman at a nightclub...[/INST]\n"
         "[INST]model\n"
@@ -78,7 +77,7 @@ def test_group_inst_full_prompt_matches_backend_template() -> None:
         "Ballbuster Steve: Steve grabbed his black clutch...[/INST]\n"
         "[INST]model\n"
     )
-    assert prompt.header == "[INST]model\n"
+    assert prompt.header.text == "[INST]model\n"
     assert prompt.separator == "\n"
 
 
@@ -86,19 +85,19 @@ def test_group_inst_forced_speaker_header() -> None:
     prompt = render_prompt(
         get_format("group-inst"), CARD_CTX, CARD_TURNS[:1], speaker="Sukuna Gojo"
     )
-    assert prompt.header == "[INST]model\nSukuna Gojo:"
+    assert prompt.header.text == "[INST]model\nSukuna Gojo:"
     assert prompt.text.endswith("[/INST]\n[INST]model\nSukuna Gojo:")
 
 
 def test_narration_is_a_user_block() -> None:
     turn = PromptTurn("narration", "Narrator", "The lights go out.")
-    assert get_format("group-inst").turn_block(turn) == (
+    assert get_format("group-inst").turn_block(turn).text == (
         "[INST]user\nNarrator: The lights go out.[/INST]"
     )
-    assert get_format("chatml").turn_block(turn) == (
+    assert get_format("chatml").turn_block(turn).text == (
         "<|im_start|>user\nNarrator: The lights go out.<|im_end|>"
     )
-    assert get_format("alpaca-limarp").turn_block(turn) == (
+    assert get_format("alpaca-limarp").turn_block(turn).text == (
         "### Input:\nNarrator: The lights go out."
     )
 
@@ -118,7 +117,7 @@ def test_chatml_layout() -> None:
         "<|im_start|>assistant\n"
     )
     forced = render_prompt(get_format("chatml"), CARD_CTX, turns, speaker="Sukuna Gojo")
-    assert forced.header == "<|im_start|>assistant\nSukuna Gojo:"
+    assert forced.header.text == "<|im_start|>assistant\nSukuna Gojo:"
 
 
 LIMARP_CTX = PromptContext(
@@ -186,7 +185,7 @@ def test_limarp_multi_character_names() -> None:
         players=(Persona("Ann", "a"), Persona("Bob", "b")),
         npcs=(Persona("Cat", "c"), Persona("Dan", "d"), Persona("Eve", "e")),
     )
-    assert get_format("alpaca-limarp").system_block(ctx) == (
+    assert get_format("alpaca-limarp").system_block(ctx).text == (
         "\n"
         "### Instruction:\n"
         "Cat's Persona: c\n"
@@ -209,7 +208,7 @@ def test_limarp_without_players_says_the_user() -> None:
     assert (
         get_format("alpaca-limarp")
         .system_block(ctx)
-        .endswith(
+        .text.endswith(
             "Play the role of Cat. You must engage in a roleplaying chat with the user "
             "below this line. Do not write dialogues and narration for the user."
         )
@@ -227,7 +226,7 @@ def test_system_prompt_two_players() -> None:
         players=(Persona("Ann", "Ann's\nsheet"), Persona("Bob", "Bob's sheet")),
         npcs=(Persona("Cat", "Cat's sheet"),),
     )
-    assert get_format("chatml").system_block(ctx) == (
+    assert get_format("chatml").system_block(ctx).text == (
         "<|im_start|>system\n"
         "You are involved in a multi-character internet-style roleplaying session with human "
         "users, who are playing as Ann and Bob. Do not generate dialogue for the users' "
@@ -253,7 +252,7 @@ def test_system_prompt_three_players_and_scenario() -> None:
         npcs=(Persona("Dan", "d"), Persona("Eve", "e")),
         scenario="A storm\nat sea.",
     )
-    assert get_format("group-inst").system_block(ctx) == (
+    assert get_format("group-inst").system_block(ctx).text == (
         "[INST]system\n"
         "You are involved in a multi-character internet-style roleplaying session with human "
         "users, who are playing as Ann, Bob and Cy. Do not generate dialogue for the users' "
@@ -283,7 +282,7 @@ def test_system_prompt_three_players_and_scenario() -> None:
 
 def test_system_prompt_without_players() -> None:
     ctx = PromptContext(players=(), npcs=(Persona("Dan", "d"),), scenario="")
-    assert get_format("group-inst").system_block(ctx) == (
+    assert get_format("group-inst").system_block(ctx).text == (
         "[INST]system\n"
         "You are involved in a multi-character internet-style roleplaying session. "
         "Focus on the other characters.\n"
@@ -341,11 +340,16 @@ def test_stop_strings() -> None:
 
 
 def test_floor_choices() -> None:
-    assert get_format("group-inst").floor_choice() == FloorChoice("\n[INST]", "model", "user")
-    assert get_format("chatml").floor_choice() == FloorChoice("\n<|im_start|>", "assistant", "user")
-    assert get_format("alpaca-limarp").floor_choice() == FloorChoice(
-        "\n\n### ", "Response", "Input"
-    )
+    expected = {
+        "group-inst": ("\n[INST]", "model", "user"),
+        "chatml": ("\n<|im_start|>", "assistant", "user"),
+        "alpaca-limarp": ("\n\n### ", "Response", "Input"),
+    }
+    for name, (lead, npc, player) in expected.items():
+        choice = get_format(name).floor_choice()
+        assert (choice.lead.text, choice.npc, choice.player) == (lead, npc, player)
+        # The marker is special; the newlines before it are plain text.
+        assert [s.special for s in choice.lead.segments] == [False, True]
 
 
 @pytest.mark.parametrize("name", FORMAT_NAMES)
@@ -356,10 +360,13 @@ def test_prompt_extends_previous_prompt(name: str) -> None:
     for n in range(len(turns)):
         before = render_prompt(fmt, ctx, turns[:n], speaker="Sukuna Gojo")
         after = render_prompt(fmt, ctx, turns[: n + 1])
-        prefix = before.text.removesuffix(before.header)
+        prefix = before.text.removesuffix(before.header.text)
         assert after.text.startswith(prefix)
         if not is_ooc(turns[n].text):
-            assert after.text == prefix + fmt.turn_block(turns[n]) + fmt.separator + after.header
+            assert (
+                after.text
+                == prefix + fmt.turn_block(turns[n]).text + fmt.separator + after.header.text
+            )
 
 
 def test_empty_history_has_no_doubled_separator() -> None:

@@ -93,7 +93,7 @@ async def test_swipe_keeps_the_old_text_and_reposts_in_place(db: Database) -> No
     assert poster.controls[-1] == (5001, turn.id)  # the buttons stay with the turn
     # One generation, from the history before the turn, with a fresh seed.
     (request,) = engine.requests[requests_before:]
-    assert "Ayla walks into the inn." in request.prompt and FIRST not in request.prompt
+    assert "Ayla walks into the inn." in request.prompt.text and FIRST not in request.prompt.text
     assert request.sampler.seed != engine.requests[0].sampler.seed
     assert CHANNEL in poster.typing_channels
 
@@ -168,7 +168,7 @@ async def test_continue_appends_to_the_turn(db: Database) -> None:
     assert poster.edits == [(CHANNEL, [5001], "Marta", expected)]
     assert len(poster.posts) == 1 and poster.controls[-1] == (5001, turn.id)
     (request,) = engine.requests[requests_before:]
-    assert request.prompt.endswith(f" {FIRST}")  # the model picks up where the turn stopped
+    assert request.prompt.text.endswith(f" {FIRST}")  # the model picks up where the turn stopped
 
 
 async def test_continue_with_punctuation_joins_without_a_space(db: Database) -> None:

@@ -1,0 +1,113 @@
+"""Prompt text in segments: a format's own markers kept apart from everything else (DESIGN 13).
+
+Only marker segments may become control tokens: backends tokenize them with special-token
+parsing and every other segment as plain text. Plain text is also *defused*: any marker of any
+known format inside it gets an invisible word joiner, so it cannot forge a block even on a
+backend that only takes text. Stored text is never changed; defusing happens here, at render.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["JOINER", "Prompt", "Segment", "defuse"]
+
+JOINER = "\u2060"  # WORD JOINER: invisible, and no tokenizer merges it into a marker
+
+# Markers of the three formats and of the other templates a model may have been tuned on:
+# special-token spellings (<|im_start|>, <|eot_id|>, DeepSeek's full-width bars, <s>, Gemma's
+# turns), Mistral/Llama-2 brackets, and alpaca section headers at the start of a line.
+_MARKERS = re.compile(
+    r"<[|\uff5c][^\s<>|\uff5c]{0,64}[|\uff5c]>"
+    r"|</?s>|<(?:start|end)_of_turn>|<</?SYS>>|<(?:bos|eos|pad|unk)>"
+    r"|\[/?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"
+    r"|(?m:^[ \t]*#{3,})",
+    re.IGNORECASE,
+)
+
+
+def defuse(text: str) -> str:
+    """`text` with every known prompt marker broken by an invisible joiner after its first char."""
+    return _MARKERS.sub(lambda m: _break(m.group()), text)
+
+
+def _break(marker: str) -> str:
+    stripped = marker.lstrip(" \t")
+    indent = marker[: len(marker) - len(stripped)]
+    return f"{indent}{stripped[0]}{JOINER}{stripped[1:]}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of prompt text; `special` only for a format's own markers."""
+
+    text: str
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Prompt text as segments; adjacent plain segments are merged and defused as one."""
+
+    segments: tuple[Segment, ...] = ()
+
+    @classmethod
+    def plain(cls, text: str) -> Prompt:
+        """Untrusted or template text: never a control token, markers defused."""
+        return cls((Segment(defuse(text)),) if text else ())
+
+    @classmethod
+    def special(cls, text: str) -> Prompt:
+        """A format's own marker (or a whole prompt an admin wrote): special tokens parsed."""
+        return cls((Segment(text, special=True),) if text else ())
+
+    @property
+    def text(self) -> str:
+        """The prompt as one string."""
+        return "".join(s.text for s in self.segments)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.segments)
+
+    def __add__(self, other: Prompt | str) -> Prompt:
+        return Prompt.concat((self, other))
+
+    def __radd__(self, other: str) -> Prompt:
+        return Prompt.concat((other, self))
+
+    @staticmethod
+    def concat(parts: Iterable[Prompt | str]) -> Prompt:
+        """`parts` end to end; `str` parts are plain text."""
+        segments: list[Segment] = []
+        run: list[str] = []  # plain text waiting to be merged and defused as one
+
+        def flush() -> None:
+            # Defused as one: a marker split across two pieces would otherwise survive the join.
+            if run:
+                segments.append(Segment(defuse("".join(run))))
+                run.clear()
+
+        for part in parts:
+            for segment in (Segment(part),) if isinstance(part, str) else part.segments:
+                if segment.special:
+                    flush()
+                    segments.append(segment)
+                elif segment.text:
+                    run.append(segment.text)
+        flush()
+        return Prompt(tuple(segments))
+
+    @staticmethod
+    def join(separator: Prompt | str, parts: Iterable[Prompt | str]) -> Prompt:
+        """Join `parts` with `separator`, like `str.join`."""
+        pieces: list[Prompt | str] = []
+        for index, part in enumerate(parts):
+            if index:
+                pieces.append(separator)
+            pieces.append(part)
+        return Prompt.concat(pieces)
