@@ -23,7 +23,7 @@ from bot.director.types import (
 )
 from bot.domain import CancelToken, PromptTurn, Role
 from bot.engine.base import EngineError, GenerationRequest
-from bot.prompts import Prompt, is_ooc, render_prompt
+from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,25 @@ class TurnDirector:
             return await self._build_prompt(scene, speaker, before_seq, reserve)
 
     async def _build_prompt(
-        self, scene: SceneView, speaker: str | None, before_seq: int | None, reserve: int
+        self,
+        scene: SceneView,
+        speaker: str | None,
+        before_seq: int | None,
+        reserve: int,
+        *,
+        player: bool = False,
+        extra: tuple[PromptTurn, ...] = (),
     ) -> PromptPlan:
+        """The prompt within budget; `extra` blocks follow the history (a draft's direction)."""
         fmt, ctx = scene.fmt, scene.context
         system = fmt.system_block(ctx)
         # Blocks are counted with the separator that joins them, so the sum matches the prompt.
-        header = fmt.separator + fmt.response_header(ctx) + (f"{speaker}:" if speaker else "")
+        header = fmt.separator + prompt_header(fmt, ctx, speaker, player)
         system_tokens, header_tokens = await self.counter.counts([system, header])
+        if extra:
+            reserve += sum(
+                await self.counter.counts([fmt.separator + fmt.turn_block(t) for t in extra])
+            )
         budget = (
             self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens - reserve
         )
@@ -93,7 +105,8 @@ class TurnDirector:
         history, counts = await self._history(scene, before_seq, budget - system_tokens)
         plan = plan_window(system_tokens, counts, [t.seq for t in history], budget, self.trim_step)
         kept = history[plan.start :]
-        rendered = render_prompt(fmt, ctx, [_prompt_turn(t) for t in kept], speaker)
+        turns = [*(_prompt_turn(t) for t in kept), *extra]
+        rendered = render_prompt(fmt, ctx, turns, speaker, player=player)
         return PromptPlan(rendered, plan, tuple(kept))
 
     async def _history(
@@ -226,6 +239,38 @@ class TurnDirector:
             raise DirectorError(f"{turn.speaker} had nothing to add.")
         joiner = "" if addition[:1] in ",.;:!?" else " "
         return await self.turns.edit(turn.id, f"{turn.content}{joiner}{addition}")
+
+    async def suggest(
+        self,
+        scene: SceneView,
+        player: str,
+        hint: str | None = None,
+        *,
+        attempt: int = 0,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """Draft `player`'s next post in their own voice; nothing is stored."""
+        extra = (PromptTurn("narration", "Direction", f"{player}'s next post: {hint}"),)
+        cancel = cancel or CancelToken()
+        with engine_failures():
+            plan = await self._build_prompt(
+                scene, player, None, 0, player=True, extra=extra if hint else ()
+            )
+            sampler = scene.sampler
+            if sampler.seed >= 0:  # "Again" must give another draft, even with a fixed seed
+                sampler = replace(sampler, seed=sampler.seed + 7919 * attempt)
+            request = GenerationRequest(
+                prompt=plan.rendered.prompt,
+                sampler=sampler,
+                stops=plan.rendered.stops,
+                channel=scene.channel_key,
+            )
+            completion = await self.engine.complete(request, cancel)
+        _refuse_if_stopped(cancel)
+        text = clean_reply(completion.text, player, self._others(scene, player))
+        if not text:
+            raise DirectorError(f"The model had no draft for {player}; try again.")
+        return text
 
     def _others(self, scene: SceneView, speaker: str) -> list[str]:
         return [n for n in (*scene.player_names, *(m.name for m in scene.npcs)) if n != speaker]

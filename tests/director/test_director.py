@@ -223,3 +223,34 @@ async def test_engine_failures_reach_callers_as_the_directors_own_error(db: Data
     with pytest.raises(GenerationFailed):
         await director.extend(view, turn)
     assert await stores.turns.count(scene.id) == before  # nothing half-made was stored
+
+
+async def test_suggest_drafts_in_the_players_own_block_and_stores_nothing(db: Database) -> None:
+    engine = ScriptedEngine(
+        texts=["Rook: *Rook spits into the water.* Not me.\nMarta Vell: Liar.", "Other take."]
+    )
+    stores, views, director, scene, _ = await _scene(db, engine)
+    before = await stores.turns.count(scene.id)
+    view = await views.view(scene)
+    draft = await director.suggest(view, "Rook", "deny everything")
+    assert draft == "*Rook spits into the water.* Not me."  # Marta's line is cut
+    (request,) = engine.of_kind("text")
+    text = request.prompt.text
+    assert text.endswith(
+        "[INST]user\nDirection: Rook's next post: deny everything[/INST]\n[INST]user\nRook:"
+    )
+    assert "\nRook:" not in request.stops
+    assert {"\nIlse:", "\nMarta Vell:", "\nOld Tobin:", "\nSergeant Hale:"} <= set(request.stops)
+    assert await stores.turns.count(scene.id) == before
+    # "Again" reseeds, so a fixed seed still gives another draft; no hint, no direction block.
+    await director.suggest(view, "Rook", attempt=1)
+    again = engine.of_kind("text")[1]
+    assert again.sampler.seed != request.sampler.seed
+    assert "Direction:" not in again.prompt.text
+
+
+async def test_suggest_with_nothing_drafted_is_a_director_error(db: Database) -> None:
+    engine = ScriptedEngine(texts=["Marta Vell: I'll answer for him."])
+    _, views, director, scene, _ = await _scene(db, engine)
+    with pytest.raises(DirectorError, match="no draft for Rook"):
+        await director.suggest(await views.view(scene), "Rook")
