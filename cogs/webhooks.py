@@ -194,6 +194,16 @@ class WebhookPoster:
         target = await self._target(channel_id)
         await target.channel.send(f"*{text}*", allowed_mentions=NO_MENTIONS)
 
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        # discord.py has no call for this route (Discord added it in 2024): ask for it directly.
+        route = discord.http.Route("POST", "/attachments/refresh-urls")
+        data = await self.client.http.request(route, json={"attachment_urls": list(urls)})
+        return {
+            item["original"]: item["refreshed"]
+            for item in data.get("refreshed_urls", [])
+            if item.get("refreshed")
+        }
+
     @contextlib.asynccontextmanager
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
         target = await self._target(channel_id)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import cast
 
 from bot.director import StoredTurn
 from bot.store import Character, NotFoundError, Scene, Stores, Turn
+from bot.tavern.avatars import link_expired
 from bot.tavern.common import Poster
 from bot.tavern.sessions import ChannelSession
 
@@ -49,13 +51,28 @@ class TurnPublisher:
         await self.post(scene, turn)
 
     async def avatar(self, turn: StoredTurn) -> str | None:
+        """The speaker's avatar link, refreshed first when Discord has expired it."""
         character_id = cast(Turn, turn).character_id
         if character_id is None:
             return None
         try:
-            return (await self.stores.characters.get(character_id)).avatar_url
+            url = (await self.stores.characters.get(character_id)).avatar_url
         except NotFoundError:
             return None
+        fresh = await self.fresh_link(url)
+        if fresh != url:
+            await self.stores.characters.update(character_id, avatar_url=fresh)
+        return fresh
+
+    async def fresh_link(self, url: str | None) -> str | None:
+        """`url`, or a refreshed link when it is an expired Discord attachment link."""
+        if url is None or not link_expired(url, time.time()):
+            return url
+        try:
+            return (await self.poster.refresh_links([url])).get(url, url)
+        except Exception:  # an old avatar beats no post: Discord shows the default one
+            log.warning("could not refresh an expired avatar link", exc_info=True)
+            return url
 
     async def move_controls(self, session: ChannelSession, message_id: int, turn_id: int) -> None:
         """Buttons live on the newest NPC message only."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import mimetypes
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
@@ -41,6 +44,7 @@ from .payloads import (
     wire,
 )
 
+LINK_LIFETIME_SECONDS = 24 * 3600  # Discord attachment links last about a day
 log = logging.getLogger("tests.fake_discord")
 
 Json = dict[str, Any]
@@ -145,6 +149,8 @@ class FakeDiscord:
         self._ids = Snowflakes()
         self._by_id: dict[int, Json] = {}
         self._blobs: dict[int, tuple[bytes, str]] = {}
+        self.refused_links: list[str] = []  # CDN requests refused as expired or unsigned
+        self.refresh_requests: list[str] = []  # links the bot asked to refresh
         self._waiters: list[tuple[MessagePredicate, asyncio.Future[Json]]] = []
         self._ws: web.WebSocketResponse | None = None
         self._ws_lock = asyncio.Lock()
@@ -519,7 +525,7 @@ class FakeDiscord:
         """Keep bytes downloadable under /attachments and return the attachment object."""
         attachment_id = self._ids.next()
         self._blobs[attachment_id] = (data, content_type)
-        url = f"{self.base_url}/attachments/{channel_id}/{attachment_id}/{filename}"
+        url = self.signed_link(f"/attachments/{channel_id}/{attachment_id}/{filename}")
         return {
             "id": str(attachment_id),
             "filename": filename,
@@ -761,6 +767,7 @@ class FakeDiscord:
         app = r"(\d+)"
         routes: list[tuple[str, str, Handler]] = [
             ("GET", r"/users/@me", self._get_me),
+            ("POST", r"/attachments/refresh-urls", self._refresh_urls),
             ("GET", r"/users/(\d+)", self._get_user),
             ("GET", r"/gateway", self._get_gateway),
             ("GET", r"/gateway/bot", self._get_gateway),
@@ -826,11 +833,54 @@ class FakeDiscord:
         return payload, files
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
-        """Serve uploaded attachment bytes."""
+        """Serve uploaded attachment bytes, as Discord's CDN does: only on a valid signed link."""
         blob = self._blobs.get(int(request.match_info["attachment"]))
-        if blob is None:
-            return error(404, "Unknown Attachment")
+        if blob is None or not self._link_valid(
+            request.path, request.query.get("ex", ""), request.query.get("hm", "")
+        ):
+            self.refused_links.append(str(request.url))
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=blob[0], headers={"Content-Type": blob[1]})
+
+    # Discord signs attachment links: `ex` is the expiry (hex Unix seconds), `hm` signs it.
+
+    def _signature(self, path: str, expiry: str) -> str:
+        return hashlib.sha256(f"fake-cdn:{path}:{expiry}".encode()).hexdigest()[:32]
+
+    def signed_link(self, path: str, expires_in: float = LINK_LIFETIME_SECONDS) -> str:
+        """A CDN link to `path` that stays valid for `expires_in` seconds (negative: expired)."""
+        now = int(time.time())
+        expiry = f"{now + int(expires_in):x}"
+        signature = self._signature(path, expiry)
+        return f"{self.base_url}{path}?ex={expiry}&is={now:x}&hm={signature}&"
+
+    def expired_link(self, url: str) -> str:
+        """The same attachment link as Discord hands it out a day later: expired."""
+        return self.signed_link(urlsplit(url).path, expires_in=-3600)
+
+    def _link_valid(self, path: str, expiry: str, signature: str) -> bool:
+        try:
+            fresh = int(expiry, 16) > time.time()
+        except ValueError:
+            return False
+        return fresh and signature == self._signature(path, expiry)
+
+    async def _refresh_urls(self, request: web.Request) -> web.StreamResponse:
+        """POST /attachments/refresh-urls: a freshly signed link for each of this CDN's links."""
+        body, _ = await self._read_body(request)
+        urls = body.get("attachment_urls") if isinstance(body, dict) else None
+        if not isinstance(urls, list) or not 1 <= len(urls) <= 50:
+            return error(400, "Invalid Form Body", 50035)
+        refreshed = []
+        for url in urls:
+            self.refresh_requests.append(url)
+            parts = urlsplit(str(url))
+            ours = f"{parts.scheme}://{parts.netloc}" == self.base_url
+            if ours and int(parts.path.split("/")[3]) in self._blobs:
+                refreshed.append({"original": url, "refreshed": self.signed_link(parts.path)})
+            else:
+                refreshed.append({"original": url, "refreshed": url})
+        return json_response({"refreshed_urls": refreshed})
 
     # ----------------------------------------------------------------- REST: app & users
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -74,6 +75,7 @@ class RecordingPoster:
         self.deleted: list[tuple[int, list[int]]] = []
         self.controls: list[tuple[int, int | None]] = []
         self.notices: list[str] = []
+        self.refreshed: list[str] = []
         self.typing_channels: list[int] = []
         self._next_id = 5000
 
@@ -110,6 +112,10 @@ class RecordingPoster:
 
     async def notice(self, channel_id: int, text: str) -> None:
         self.notices.append(text)
+
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        self.refreshed.extend(urls)
+        return {url: re.sub(r"ex=[0-9a-f]*", "ex=ffffffffff", url) for url in urls}
 
     @contextlib.asynccontextmanager
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
