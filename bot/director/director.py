@@ -118,7 +118,7 @@ class TurnDirector:
         used = 0
         cursor = before_seq
         while used <= room:
-            page = await self.turns.window(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
+            page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
             if not page:
                 break
             cursor = page[0].seq

@@ -27,7 +27,7 @@ class StoredTurn(Protocol):
 class TurnHistory(Protocol):
     """The part of the turn store the director uses."""
 
-    async def window(
+    async def lines(
         self, scene_id: int, limit: int, *, before_seq: int | None = None
     ) -> Sequence[StoredTurn]: ...
 

@@ -17,7 +17,7 @@ from .models import (
 )
 from .scenes import SceneStore
 from .stores import Stores
-from .turns import TurnStore
+from .turns import TurnLine, TurnStore
 
 __all__ = [
     "Base",
@@ -36,6 +36,7 @@ __all__ = [
     "StoreError",
     "Stores",
     "Turn",
+    "TurnLine",
     "TurnMessage",
     "TurnStore",
     "alembic_config",
