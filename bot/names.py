@@ -14,13 +14,14 @@ from bot.domain import NAME_MAX
 PLAYER_FALLBACK = "Player"
 # Markers of the three formats and of the other formats a model may know: Mistral `[INST]`,
 # `[SYSTEM_PROMPT]`…, Llama 2 `<<SYS>>`, `<s>`/`</s>`, Gemma turns, and every `<|…|>` special
-# token (ChatML, Llama 3, Phi; `｜` for DeepSeek's full-width variant).
+# token (ChatML, Llama 3, Phi; `｜` for DeepSeek's full-width variant); `###` anywhere.
 _MARKERS = re.compile(
     r"\[/?(?:INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"
     r"|<</?SYS>>"
     r"|</?s>"
     r"|<(?:start|end)_of_turn>"
-    r"|<[|｜][^<>]{0,64}?[|｜]>",
+    r"|<[|｜][^<>]{0,64}?[|｜]>"
+    r"|#{3,}",
     re.IGNORECASE,
 )
 # A leading `#` run would make `\n### Name:` an Alpaca header; `/` and `((` open commands and
@@ -46,13 +47,13 @@ def _without_controls(text: str) -> str:
 
 def _one_pass(text: str) -> str:
     text = _without_controls(unicodedata.normalize("NFKC", text)).replace(":", "")
-    return _LEADING.sub("", " ".join(_MARKERS.sub("", text).split()))
+    return _LEADING.sub("", " ".join(_MARKERS.sub(" ", text).split()))
 
 
 def _cleaned(raw: str) -> str:
     """The rule without the length cap."""
     text = raw
-    # Removing one piece can join two halves into a new marker (`[IN[INST]ST]`), so repeat;
+    # Removing a `:` or a control character can complete a marker (`<|im_st:art|>`), so repeat;
     # after the first pass every change makes the text shorter, so this ends.
     while (again := _one_pass(text)) != text:
         text = again
