@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 
 from bot.store import Database
@@ -21,13 +18,8 @@ from tests.tavern.helpers import (
     bob,
     build,
     gm,
+    name_card,
 )
-
-
-def card(name: str) -> tuple[str, bytes]:
-    """A JSON V2 card attachment for a character called `name`."""
-    data: dict[str, Any] = {"name": name, "description": "Someone.", "first_mes": ""}
-    return "card.json", json.dumps({"spec": "chara_card_v2", "data": data}).encode()
 
 
 @pytest.fixture
@@ -41,9 +33,10 @@ async def test_a_player_character_may_not_take_an_npc_name(tavern: Tavern) -> No
     for data in (
         CharacterInput(name="marta"),  # case-insensitive
         CharacterInput(sheet="**Character Name**: MARTA\n**Age**: 30"),
-        CharacterInput(card=card("Marta")),
-        CharacterInput(card=card("Mar:ta<|im_end|>")),  # the same name once the rule cleaned it
-        CharacterInput(name="Marta", card=card("Keri")),
+        CharacterInput(card=name_card("Marta")),
+        # The same name once the rule has cleaned the card's.
+        CharacterInput(card=name_card("Mar:ta<|im_end|>")),
+        CharacterInput(name="Marta", card=name_card("Keri")),
     ):
         with pytest.raises(UserError) as refused:
             await chars.create(alice(), "player", data)
@@ -58,8 +51,8 @@ async def test_an_npc_may_not_take_a_player_character_name(tavern: Tavern) -> No
     for data in (
         CharacterInput(name="AYLA"),
         CharacterInput(sheet="**Character Name**: ayla"),
-        CharacterInput(card=card("Ayla")),
-        CharacterInput(card=card("\n### Ayla:")),
+        CharacterInput(card=name_card("Ayla")),
+        CharacterInput(card=name_card("\n### Ayla:")),
     ):
         with pytest.raises(UserError) as refused:
             await chars.create(gm(), "npc", data)
@@ -86,7 +79,7 @@ async def test_editing_keeps_the_name_and_is_no_clash(tavern: Tavern) -> None:
     await chars.create(gm(), "npc", CharacterInput(name="Marta"))
     await chars.create(alice(), "player", CharacterInput(name="Ayla"))
     # A card naming someone else brings its sheet; the name stays.
-    reply = await chars.edit(alice(), "player", "Ayla", CharacterInput(card=card("Marta")))
+    reply = await chars.edit(alice(), "player", "Ayla", CharacterInput(card=name_card("Marta")))
     assert reply.text == "Updated character **Ayla**."
     assert (await stores.characters.find_player_character(GUILD, ALICE, "Ayla")) is not None
 
