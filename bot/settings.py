@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     )
 
     discord_token: SecretStr | None = None
-    database_url: str = "sqlite+aiosqlite:///./tavernkeep.db"
+    # Out of the repr: a PostgreSQL URL may carry a password.
+    database_url: str = Field("sqlite+aiosqlite:///./tavernkeep.db", repr=False)
     model_path: Path | None = None
     n_ctx: int = Field(8192, ge=256)
     n_gpu_layers: str = "auto"
@@ -120,6 +121,18 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no file at {value}")
         return value
+
+    def secrets(self) -> list[str]:
+        """What no log may show: every `SecretStr` setting and the database password."""
+        from sqlalchemy.engine import make_url
+
+        found = [
+            value.get_secret_value()
+            for value in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(value, SecretStr)
+        ]
+        found.append(make_url(self.database_url).password or "")
+        return [secret for secret in found if secret]
 
     def resolved_model_path(self) -> Path:
         """The configured model, else the bundled demo model."""

@@ -23,6 +23,7 @@ from bot.director.types import (
 )
 from bot.domain import CancelToken, PromptTurn, Role
 from bot.engine.base import EngineError, GenerationRequest
+from bot.names import speaker_name
 from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt
 
 log = logging.getLogger(__name__)
@@ -350,4 +351,5 @@ def _refuse_if_stopped(cancel: CancelToken | None) -> None:
 
 def _prompt_turn(turn: StoredTurn) -> PromptTurn:
     role: Role = turn.role if turn.role in ("user", "model", "narration") else "user"  # type: ignore[assignment]
-    return PromptTurn(role=role, speaker=turn.speaker, text=turn.content)
+    # History written before the name rule existed may hold names that are not plain.
+    return PromptTurn(role=role, speaker=speaker_name(turn.speaker), text=turn.content)

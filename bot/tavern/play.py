@@ -9,6 +9,7 @@ from bot.store import Scene, Stores
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, IncomingMessage, Poster, Reply, UserError
 from bot.tavern.sessions import ChannelSessions, Trigger
+from bot.tavern.speakers import player_speaker
 from bot.tavern.text import mentioned_name
 
 
@@ -26,6 +27,7 @@ class PlayService:
     ) -> None:
         self.scenes = stores.scenes
         self.turns = stores.turns
+        self.characters = stores.characters
         self.access = access
         self.sessions = sessions
         self.poster = poster
@@ -72,7 +74,7 @@ class PlayService:
     ) -> tuple[str, int | None, int | None]:
         """Bound character, else default character (then bound), else the display name."""
         if message.webhook_id is not None:  # PluralKit/Tupperbox proxies post under the name
-            return message.author_name, None, None
+            return await self._named(message), None, None
         bound = await self.scenes.bound_character(scene.id, message.author_id)
         if bound is None:
             bound = await self.scenes.default_character(message.guild_id, message.author_id)
@@ -80,7 +82,11 @@ class PlayService:
                 await self.scenes.bind_player(scene.id, message.author_id, bound.id)
         if bound is not None:
             return bound.name, bound.id, message.author_id
-        return message.author_name, None, message.author_id
+        return await self._named(message), None, message.author_id
+
+    async def _named(self, message: IncomingMessage) -> str:
+        """The display or proxy name under the name rule."""
+        return await player_speaker(self.characters, message.guild_id, message.author_name)
 
     async def on_edit(self, message_id: int, content: str) -> None:
         """A player edited a message: update its turn."""

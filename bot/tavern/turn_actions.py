@@ -49,6 +49,7 @@ class TurnActions:
         except NotFoundError:
             raise UserError("That turn no longer exists.") from None
         scene = await self.scenes.get(turn.scene_id)
+        self.access.require_own_channel(actor, scene)
         if not scene.active or turn.deleted:
             raise UserError("That turn is no longer part of an active scene.")
         await self.access.require_participant(actor, scene)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,12 @@ def actor(
         manage_guild=manage_guild,
         role_ids=frozenset(roles),
     )
+
+
+def name_card(name: str) -> tuple[str, bytes]:
+    """A small JSON V2 card attachment for a character called `name`."""
+    data = {"name": name, "description": "Someone.", "first_mes": ""}
+    return "card.json", json.dumps({"spec": "chara_card_v2", "data": data}).encode()
 
 
 def gm(channel_id: int = CHANNEL) -> Actor:

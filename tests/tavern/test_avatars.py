@@ -31,10 +31,11 @@ class FailingRefresh(RecordingPoster):
         raise RuntimeError("Discord is down")
 
 
-@pytest.mark.parametrize("poster", [RecordingPoster(), FailingRefresh()], ids=["ok", "fails"])
+@pytest.mark.parametrize("poster_type", [RecordingPoster, FailingRefresh], ids=["ok", "fails"])
 async def test_publisher_refreshes_an_expired_avatar_once(
-    db: Database, poster: RecordingPoster
+    db: Database, poster_type: type[RecordingPoster]
 ) -> None:
+    poster = poster_type()
     stores = Stores.over(db)
     npc = await stores.characters.create(
         guild_id=GUILD, kind="npc", name="Quill", sheet="s", avatar_url=_link(1)

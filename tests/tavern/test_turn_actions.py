@@ -15,10 +15,13 @@ from tests.tavern.helpers import (
     ALICE,
     CHANNEL,
     GUILD,
+    OTHER_CHANNEL,
+    OTHER_GUILD,
     BlockingEngine,
     RecordingPoster,
     Tavern,
     WatchedLock,
+    actor,
     alice,
     bob,
     build,
@@ -243,6 +246,30 @@ async def test_a_stranger_is_refused(db: Database) -> None:
     assert kept.content == FIRST and kept.swipes == [FIRST] and not kept.deleted
     assert len(tavern.engine.requests) == requests_before
     assert tavern.poster.edits == [] and tavern.poster.deleted == []
+
+
+async def test_a_button_pressed_in_another_channel_changes_nothing(db: Database) -> None:
+    """A replayed or crafted custom id acts only where the turn's scene plays, for a GM too."""
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    requests_before = len(tavern.engine.requests)
+    actions = tavern.services.turns
+    # A GM of another server (Manage Server there) pressing a button carrying this turn's id.
+    elsewhere = actor(1, guild_id=OTHER_GUILD, channel_id=OTHER_CHANNEL + 1, manage_guild=True)
+    for who in (alice(OTHER_CHANNEL), gm(OTHER_CHANNEL), elsewhere):
+        for attempt in (
+            actions.swipe(who, turn.id),
+            actions.extend(who, turn.id),
+            actions.delete(who, turn.id),
+        ):
+            with pytest.raises(UserError, match=r"^That button belongs to another channel\.$"):
+                await attempt
+    kept = await tavern.stores.turns.get(turn.id)
+    assert kept.content == FIRST and kept.swipes == [FIRST] and not kept.deleted
+    assert len(tavern.engine.requests) == requests_before
+    assert tavern.poster.edits == [] and tavern.poster.deleted == []
+    # In its own channel the same button still works.
+    assert "Swiped" in (await actions.swipe(alice(), turn.id)).text
 
 
 async def test_a_deleted_turn_is_no_longer_part_of_the_scene(db: Database) -> None:
