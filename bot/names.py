@@ -10,20 +10,11 @@ import re
 import unicodedata
 
 from bot.domain import NAME_MAX
+from bot.prompts.segments import TOKEN_MARKERS
 
 PLAYER_FALLBACK = "Player"
-# Markers of the three formats and of the other formats a model may know: Mistral `[INST]`,
-# `[SYSTEM_PROMPT]`…, Llama 2 `<<SYS>>`, `<s>`/`</s>`, Gemma turns, and every `<|…|>` special
-# token (ChatML, Llama 3, Phi; `｜` for DeepSeek's full-width variant); `###` anywhere.
-_MARKERS = re.compile(
-    r"\[/?(?:INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"
-    r"|<</?SYS>>"
-    r"|</?s>"
-    r"|<(?:start|end)_of_turn>"
-    r"|<[|｜][^<>]{0,64}?[|｜]>"
-    r"|#{3,}",
-    re.IGNORECASE,
-)
+# Every marker the prompt defuses in text, and `###` anywhere: a name has no place for them.
+_MARKERS = re.compile(TOKEN_MARKERS + r"|#{3,}", re.IGNORECASE)
 # A leading `#` run would make `\n### Name:` an Alpaca header; `/` and `((` open commands and
 # out-of-character notes.
 _LEADING = re.compile(r"^(?:[#\s]+|/+|\(\(+)+")
