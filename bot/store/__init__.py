@@ -2,7 +2,13 @@
 
 from .characters import CharacterStore
 from .database import Database
-from .errors import DatabaseUnreachable, DuplicateNameError, NotFoundError, StoreError
+from .errors import (
+    DatabaseUnreachable,
+    DuplicateMessageError,
+    DuplicateNameError,
+    NotFoundError,
+    StoreError,
+)
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
     Base,
@@ -26,6 +32,7 @@ __all__ = [
     "CharacterStore",
     "Database",
     "DatabaseUnreachable",
+    "DuplicateMessageError",
     "DuplicateNameError",
     "GuildConfig",
     "NotFoundError",
