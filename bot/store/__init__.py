@@ -1,7 +1,7 @@
 """Persistence: ORM models, the async database and the store classes."""
 
 from .characters import CharacterStore
-from .database import Database
+from .database import Database, failure_reason
 from .errors import (
     DatabaseUnreachable,
     DuplicateMessageError,
@@ -48,5 +48,6 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "downgrade",
+    "failure_reason",
     "upgrade",
 ]

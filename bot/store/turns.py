@@ -179,17 +179,13 @@ class TurnStore:
         """A pending turn has been posted whole: it joins the history."""
         await self._set(turn_id, pending=False)
 
-    async def discard_pending(self, scene_id: int | None = None) -> list[Turn]:
-        """Hide the turns left pending (by a crash), in one scene or all; returns them."""
+    async def pending(self, scene_id: int | None = None) -> list[Turn]:
+        """Turns stored but never posted (nor hidden since), in one scene or in all."""
         stmt = select(Turn).where(Turn.pending.is_(True), Turn.deleted.is_(False))
         if scene_id is not None:
             stmt = stmt.where(Turn.scene_id == scene_id)
         async with self.db.session() as s:
-            turns = list(await s.scalars(stmt.order_by(Turn.id)))
-            for turn in turns:
-                turn.deleted = True
-            await s.commit()
-        return turns
+            return list(await s.scalars(stmt.order_by(Turn.id)))
 
     async def last_message_id(self, scene_id: int) -> int | None:
         """The newest Discord message recorded for the scene (Discord ids grow with time)."""

@@ -60,7 +60,7 @@ async def test_a_message_id_is_recorded_once(db: Database) -> None:
         await turns.mark_posted(turn.id + 1000)
 
 
-async def test_discarding_hides_pending_turns_of_one_scene_or_all(db: Database) -> None:
+async def test_pending_turns_of_one_scene_or_all(db: Database) -> None:
     turns = TurnStore(db)
     first, second = await _scene(db, 100), await _scene(db, 200)
     await turns.append(first, role="user", speaker="Ann", content="Hi.")
@@ -68,14 +68,15 @@ async def test_discarding_hides_pending_turns_of_one_scene_or_all(db: Database) 
     await turns.add_message_id(left.id, 901, 0)
     other = await turns.append(second, role="model", speaker="Rook", content="Too.", pending=True)
 
-    [discarded] = await turns.discard_pending(first)
-    assert (discarded.id, discarded.message_ids, discarded.deleted) == (left.id, [901], True)
-    assert (await turns.get(other.id)).deleted is False  # another scene's turn is left alone
-    assert await turns.discard_pending(first) == []  # already hidden
-
-    assert [t.id for t in await turns.discard_pending()] == [other.id]
+    [found] = await turns.pending(first)
+    assert (found.id, found.message_ids) == (left.id, [901])
+    assert [t.id for t in await turns.pending()] == [left.id, other.id]
+    await turns.mark_deleted(left.id)  # hidden: no longer waiting to be posted
+    assert [t.id for t in await turns.pending()] == [other.id]
+    await turns.mark_posted(other.id)
+    assert await turns.pending() == []
     assert await _history(turns, first) == ["Hi."]
-    assert await _history(turns, second) == []
+    assert await _history(turns, second) == ["Too."]
 
 
 async def test_the_last_message_id_covers_every_turn_of_the_scene(db: Database) -> None:

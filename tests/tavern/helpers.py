@@ -14,7 +14,7 @@ from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
 from bot.scenes.views import SceneViews
 from bot.settings import load_settings
 from bot.store import Database, Stores
-from bot.tavern.common import Actor
+from bot.tavern.common import Actor, IncomingMessage, PartSent
 from bot.tavern.services import TavernServices
 from tests.scripted_engine import ScriptedEngine
 
@@ -75,6 +75,10 @@ class RecordingPoster:
         self.controls: list[tuple[int, int | None]] = []
         self.notices: list[str] = []
         self.typing_channels: list[int] = []
+        self.unsaved: list[int] = []
+        # What `messages_after` finds in each channel, and the reads asked of it.
+        self.channel_history: dict[int, list[IncomingMessage]] = {}
+        self.read_back: list[tuple[int, int]] = []
         self._next_id = 5000
 
     def owns_webhook(self, webhook_id: int) -> bool:
@@ -85,10 +89,11 @@ class RecordingPoster:
         return self._next_id
 
     async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
     ) -> list[int]:
         ids = [self._new_id()]
         self.posts.append((channel_id, speaker, avatar_url, text, ids))
+        await on_part(ids[0])
         return ids
 
     async def edit_turn(
@@ -115,6 +120,16 @@ class RecordingPoster:
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
         self.typing_channels.append(channel_id)
         yield
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        self.unsaved.append(message_id)
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        self.read_back.append((channel_id, after_id))
+        found = [m for m in self.channel_history.get(channel_id, []) if m.message_id > after_id]
+        return sorted(found, key=lambda m: m.message_id)[:limit]
 
 
 class BlockingEngine(ScriptedEngine):
