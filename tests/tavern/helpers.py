@@ -66,9 +66,9 @@ def stranger(channel_id: int = CHANNEL) -> Actor:
 
 
 class RecordingPoster:
-    """A Poster that records every call, with message ids from 5001 upwards."""
+    """A Poster that records every call, with message ids from 5001 (or `first_id`) upwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 5001) -> None:
         self.posts: list[tuple[int, str, str | None, str, list[int]]] = []
         self.edits: list[tuple[int, list[int], str, str]] = []
         self.deleted: list[tuple[int, list[int]]] = []
@@ -79,7 +79,7 @@ class RecordingPoster:
         # What `messages_after` finds in each channel, and the reads asked of it.
         self.channel_history: dict[int, list[IncomingMessage]] = {}
         self.read_back: list[tuple[int, int]] = []
-        self._next_id = 5000
+        self._next_id = first_id - 1
 
     def owns_webhook(self, webhook_id: int) -> bool:
         return webhook_id == OWN_HOOK
