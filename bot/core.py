@@ -136,15 +136,18 @@ class Core:
         await self.db.dispose()
 
 
-async def open_core(settings: Settings, mode: EngineMode = "full") -> Core:
-    """Migrate the database, load the engine and build the director and views."""
+async def open_core(
+    settings: Settings, mode: EngineMode = "full", *, engine: LlamaEngine | None = None
+) -> Core:
+    """Migrate the database, load the engine (unless given one) and build the rest."""
     await upgrade(settings.database_url)
     db = Database(settings.database_url, busy_timeout=settings.db_busy_timeout)
     stores = Stores.over(db)
-    try:
-        engine = await LlamaEngine.load(llama_options(settings, mode))
-    except BaseException:
-        await db.dispose()
-        raise
+    if engine is None:
+        try:
+            engine = await LlamaEngine.load(llama_options(settings, mode))
+        except BaseException:
+            await db.dispose()
+            raise
     director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
     return Core(settings, db, stores, engine, director, SceneViews(stores, sampler_from(settings)))

@@ -147,6 +147,8 @@ class FakeDiscord:
         self.unknown_routes: list[str] = []
         self.reactions: list[tuple[int, str, int]] = []  # (message id, emoji, user id)
         self.resumes = 0
+        # While set, gateway events are recorded but never sent (an outage the client misses).
+        self.gateway_down = False
 
         self._ids = Snowflakes()
         self._by_id: dict[int, Json] = {}
@@ -696,7 +698,7 @@ class FakeDiscord:
         """Send a DISPATCH (op 0) to the connected, identified client."""
         self.gateway_events.append((event, data))
         ws = self._ws
-        if ws is None or ws.closed or self.identify_payload is None:
+        if ws is None or ws.closed or self.identify_payload is None or self.gateway_down:
             return
         self._seq += 1
         await self._send(ws, {"op": 0, "t": event, "s": self._seq, "d": data})
