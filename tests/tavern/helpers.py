@@ -76,6 +76,7 @@ class RecordingPoster:
         self.notices: list[str] = []
         self.typing_channels: list[int] = []
         self.unsaved: list[int] = []
+        self.refuse_next_edit = False
         # What `messages_after` finds in each channel, and the reads asked of it.
         self.channel_history: dict[int, list[IncomingMessage]] = {}
         self.read_back: list[tuple[int, int]] = []
@@ -105,6 +106,9 @@ class RecordingPoster:
         text: str,
     ) -> list[int]:
         self.edits.append((channel_id, list(message_ids), speaker, text))
+        if self.refuse_next_edit:
+            self.refuse_next_edit = False
+            raise RuntimeError("Discord refused the edit")
         return list(message_ids)
 
     async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
@@ -213,6 +217,21 @@ class Tavern:
     poster: RecordingPoster
     stores: Stores
     engine: ScriptedEngine
+
+
+async def marta_scene(tavern: Tavern, **settings: object) -> int:
+    """The GM starts a scene in CHANNEL and casts Marta (with any scene `settings`); its id."""
+    services, stores = tavern.services, tavern.stores
+    await services.scenes.start(gm(), "group-inst")
+    await stores.characters.create(
+        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
+    )
+    await services.scenes.add_npc(gm(), "Marta")
+    scene = await stores.scenes.by_channel(CHANNEL)
+    assert scene is not None
+    if settings:
+        await stores.scenes.update(scene.id, **settings)
+    return scene.id
 
 
 def build(

@@ -20,7 +20,7 @@ from tests.tavern.helpers import (
     WatchedLock,
     build,
     first_of,
-    gm,
+    marta_scene,
     within_guard,
 )
 
@@ -32,14 +32,10 @@ def _message(mid: int, text: str) -> IncomingMessage:
 
 
 async def _scene(tavern: Tavern) -> int:
-    services, stores = tavern.services, tavern.stores
-    await services.scenes.start(gm(), "group-inst")
-    await stores.characters.create(
-        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
-    )
-    await services.scenes.add_npc(gm(), "Marta")
-    services.play.retry_delays = (0.0, 0.0)
-    return (await stores.scenes.by_channel(CHANNEL)).id  # type: ignore[union-attr]
+    """Marta's scene, with retries that do not wait."""
+    scene_id = await marta_scene(tavern)
+    tavern.services.play.retry_delays = (0.0, 0.0)
+    return scene_id
 
 
 def _failing_appends(

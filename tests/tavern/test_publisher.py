@@ -19,6 +19,7 @@ from tests.tavern.helpers import (
     alice,
     build,
     gm,
+    marta_scene,
     within_guard,
 )
 
@@ -62,39 +63,6 @@ class HeldPoster(RecordingPoster):
         return await super().post_turn(channel_id, speaker, avatar_url, text, on_part)
 
 
-class RefusingEditPoster(RecordingPoster):
-    """Discord refuses the next edit of a turn (the one after that, putting it back, works)."""
-
-    refuse = False
-
-    async def edit_turn(
-        self,
-        channel_id: int,
-        message_ids: Sequence[int],
-        speaker: str,
-        avatar_url: str | None,
-        text: str,
-    ) -> list[int]:
-        self.edits.append((channel_id, list(message_ids), speaker, text))
-        if self.refuse:
-            self.refuse = False
-            raise RuntimeError("Discord refused the edit")
-        return list(message_ids)
-
-
-async def _scene(tavern: Tavern) -> int:
-    """A scene with Marta cast; its id."""
-    services, stores = tavern.services, tavern.stores
-    await services.scenes.start(gm(), "group-inst")
-    await stores.characters.create(
-        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
-    )
-    await services.scenes.add_npc(gm(), "Marta")
-    scene = await stores.scenes.by_channel(CHANNEL)
-    assert scene is not None
-    return scene.id
-
-
 async def _player_says(tavern: Tavern, mid: int, text: str = "Hello Marta.") -> None:
     message = IncomingMessage(mid, CHANNEL, GUILD, ALICE, "Alice", text)
     await tavern.services.play.on_message(message)
@@ -111,7 +79,7 @@ def _engine() -> ScriptedEngine:
 
 async def test_a_post_failing_half_way_takes_its_parts_down(db: Database) -> None:
     tavern = build(db, engine=_engine(), poster=HalfwayPoster(parts=2))
-    scene_id = await _scene(tavern)
+    scene_id = await marta_scene(tavern)
     await _player_says(tavern, 1)
 
     player, npc = await _every_turn(tavern, scene_id)
@@ -123,7 +91,7 @@ async def test_a_post_failing_half_way_takes_its_parts_down(db: Database) -> Non
 
 async def test_parts_that_could_not_be_deleted_go_at_the_next_start(db: Database) -> None:
     tavern = build(db, engine=_engine(), poster=HalfwayPoster(parts=2, deletes_fail=True))
-    scene_id = await _scene(tavern)
+    scene_id = await marta_scene(tavern)
     await _player_says(tavern, 1)
     [left] = await tavern.stores.turns.pending(scene_id)  # still pending, its parts recorded
     assert left.message_ids == [5001, 5002] and not left.deleted
@@ -141,7 +109,7 @@ async def test_a_turn_held_before_its_post_is_in_no_prompt_and_cancelling_drops_
 ) -> None:
     poster = HeldPoster()
     tavern = build(db, engine=_engine(), poster=poster)
-    scene_id = await _scene(tavern)
+    scene_id = await marta_scene(tavern)
     message = IncomingMessage(1, CHANNEL, GUILD, ALICE, "Alice", "Hello Marta.")
     await tavern.services.play.on_message(message)
     await within_guard(poster.holding.wait())
@@ -160,35 +128,22 @@ async def test_a_turn_held_before_its_post_is_in_no_prompt_and_cancelling_drops_
     assert poster.posts == []
 
 
-async def test_a_swipe_discord_refuses_keeps_the_shown_text(db: Database) -> None:
-    poster = RefusingEditPoster()
-    tavern = build(db, engine=_engine(), poster=poster)
-    scene_id = await _scene(tavern)
+@pytest.mark.parametrize(("action", "tried"), [("swipe", SECOND), ("extend", f"{FIRST} {SECOND}")])
+async def test_a_rewrite_discord_refuses_keeps_the_shown_text(
+    db: Database, action: str, tried: str
+) -> None:
+    tavern = build(db, engine=_engine())
+    scene_id = await marta_scene(tavern)
     await _player_says(tavern, 1)
     [_, turn] = await _every_turn(tavern, scene_id)
 
-    poster.refuse = True
+    tavern.poster.refuse_next_edit = True
     with pytest.raises(UserError, match="keeps its old one"):
-        await tavern.services.turns.swipe(alice(), turn.id)
+        await getattr(tavern.services.turns, action)(alice(), turn.id)
     kept = await tavern.stores.turns.get(turn.id)
-    assert (kept.content, kept.swipes, kept.swipe_index) == (FIRST, [FIRST], 0)
+    assert (kept.content, kept.swipes, kept.swipe_index, kept.edited) == (FIRST, [FIRST], 0, False)
     # The refused edit, then the old text put back in case a part had changed.
-    assert [e[3] for e in poster.edits] == [SECOND, FIRST]
+    assert [e[3] for e in tavern.poster.edits] == [tried, FIRST]
 
-    await tavern.services.turns.swipe(alice(), turn.id)  # a later swipe works as usual
-    assert (await tavern.stores.turns.get(turn.id)).swipes == [FIRST, "and pours a drink."]
-
-
-async def test_a_continue_discord_refuses_keeps_the_shown_text(db: Database) -> None:
-    poster = RefusingEditPoster()
-    tavern = build(db, engine=_engine(), poster=poster)
-    scene_id = await _scene(tavern)
-    await _player_says(tavern, 1)
-    [_, turn] = await _every_turn(tavern, scene_id)
-
-    poster.refuse = True
-    with pytest.raises(UserError, match="keeps its old one"):
-        await tavern.services.turns.extend(alice(), turn.id)
-    kept = await tavern.stores.turns.get(turn.id)
-    assert (kept.content, kept.edited) == (FIRST, False)
-    assert poster.edits[0][3] == f"{FIRST} {SECOND}" and poster.edits[1][3] == FIRST
+    await getattr(tavern.services.turns, action)(alice(), turn.id)  # the next one works
+    assert (await tavern.stores.turns.get(turn.id)).content != FIRST

@@ -18,7 +18,7 @@ from tests.tavern.helpers import (
     RecordingPoster,
     Tavern,
     build,
-    gm,
+    marta_scene,
     within_guard,
 )
 
@@ -38,20 +38,6 @@ def _message(
     return IncomingMessage(mid, CHANNEL, GUILD, author, name, text, webhook is not None, webhook)
 
 
-async def _scene(tavern: Tavern, **settings: object) -> int:
-    services, stores = tavern.services, tavern.stores
-    await services.scenes.start(gm(), "group-inst")
-    await stores.characters.create(
-        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
-    )
-    await services.scenes.add_npc(gm(), "Marta")
-    scene = await stores.scenes.by_channel(CHANNEL)
-    assert scene is not None
-    if settings:
-        await stores.scenes.update(scene.id, **settings)
-    return scene.id
-
-
 async def _history(tavern: Tavern, scene_id: int) -> list[tuple[str, str]]:
     return [(t.speaker, t.content) for t in await tavern.stores.turns.window(scene_id, 50)]
 
@@ -65,7 +51,7 @@ async def test_messages_posted_while_away_are_stored_in_order_and_answered_once(
     db: Database,
 ) -> None:
     tavern = build(db)
-    scene_id = await _scene(tavern)
+    scene_id = await marta_scene(tavern)
     base = _at(1)
     await tavern.services.play.on_message(_message(base, "Before the crash."))
     await within_guard(tavern.services.sessions.wait_idle())
@@ -101,7 +87,7 @@ async def test_messages_posted_while_away_are_stored_in_order_and_answered_once(
 
 async def test_read_back_answers_as_the_reply_mode_says(db: Database) -> None:
     tavern = build(db)
-    scene_id = await _scene(tavern, reply_mode="mention")
+    scene_id = await marta_scene(tavern, reply_mode="mention")
     base = _at(1)
     tavern.poster.channel_history[CHANNEL] = [_message(base, "Nobody named here.")]
     await _catch_up(tavern)
@@ -117,7 +103,7 @@ async def test_read_back_answers_as_the_reply_mode_says(db: Database) -> None:
 async def test_read_back_starts_no_earlier_than_the_scene_itself(db: Database) -> None:
     """A scene ended and started again does not take in what was said while it was off."""
     tavern = build(db)
-    scene_id = await _scene(tavern, reply_mode="manual")
+    scene_id = await marta_scene(tavern, reply_mode="manual")
     early = _at(-3600)
     await tavern.services.play.on_message(_message(early, "Long ago."))
     scene = await tavern.stores.scenes.get(scene_id)
@@ -131,7 +117,7 @@ async def test_read_back_starts_no_earlier_than_the_scene_itself(db: Database) -
 
 async def test_read_back_covers_only_the_given_guilds_active_scenes(db: Database) -> None:
     tavern = build(db)
-    await _scene(tavern)
+    await marta_scene(tavern)
     other = await tavern.stores.scenes.start(
         guild_id=OTHER_GUILD, channel_id=OTHER_CHANNEL, format="chatml"
     )
