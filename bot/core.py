@@ -21,6 +21,7 @@ from bot.tavern.common import Poster
 from bot.tavern.config import ConfigCommands
 from bot.tavern.play import PlayService
 from bot.tavern.publisher import TurnPublisher
+from bot.tavern.recovery import Recovery
 from bot.tavern.rounds import NpcRounds
 from bot.tavern.scenes import SceneCommands
 from bot.tavern.services import TavernServices
@@ -105,11 +106,11 @@ class Core:
         publisher = TurnPublisher(stores, poster)
         rounds = NpcRounds(stores, self.views, self.director, publisher)
         sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
+        play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
         return TavernServices(
             sessions=sessions,
-            play=PlayService(
-                stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds
-            ),
+            play=play,
+            recovery=Recovery(stores, play, sessions, publisher),
             turns=TurnActions(stores, self.views, self.director, access, sessions, publisher),
             characters=CharacterCommands(
                 stores.characters,
@@ -135,15 +136,18 @@ class Core:
         await self.db.dispose()
 
 
-async def open_core(settings: Settings, mode: EngineMode = "full") -> Core:
-    """Migrate the database, load the engine and build the director and views."""
+async def open_core(
+    settings: Settings, mode: EngineMode = "full", *, engine: LlamaEngine | None = None
+) -> Core:
+    """Migrate the database, load the engine (unless given one) and build the rest."""
     await upgrade(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, busy_timeout=settings.db_busy_timeout)
     stores = Stores.over(db)
-    try:
-        engine = await LlamaEngine.load(llama_options(settings, mode))
-    except BaseException:
-        await db.dispose()
-        raise
+    if engine is None:
+        try:
+            engine = await LlamaEngine.load(llama_options(settings, mode))
+        except BaseException:
+            await db.dispose()
+            raise
     director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
     return Core(settings, db, stores, engine, director, SceneViews(stores, sampler_from(settings)))

@@ -18,6 +18,7 @@ from bot.characters.limits import (
     MAX_NPCS_PER_SERVER,
 )
 from bot.domain import FORMAT_NAMES
+from bot.store.database import BUSY_TIMEOUT
 
 DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     # Out of the repr: a PostgreSQL URL may carry a password.
     database_url: str = Field("sqlite+aiosqlite:///./tavernkeep.db", repr=False)
+    db_busy_timeout: float = Field(BUSY_TIMEOUT, gt=0.0, le=600.0)
     model_path: Path | None = None
     n_ctx: int = Field(8192, ge=256)
     n_gpu_layers: str = "auto"

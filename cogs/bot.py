@@ -61,7 +61,9 @@ class TavernBot(commands.Bot, ServiceHost):
 
     async def setup_hook(self) -> None:
         self.services = services = self.core.services(self.poster)
-        await self.add_cog(ChannelEvents(self, services.play))
+        # Before any event can start a round: a turn pending now was left by the last run.
+        await services.recovery.discard_unposted()
+        await self.add_cog(ChannelEvents(self, services.play, services.recovery))
         await self.add_cog(PlayerCharacterCog(services.characters))
         await self.add_cog(NpcCog(services.characters))
         await self.add_cog(SceneCog(services.scenes, services.characters))

@@ -11,7 +11,7 @@ import discord
 
 from bot.characters.cards import CARD_MAX_BYTES
 from bot.tavern.characters import CharacterCommands
-from bot.tavern.common import Actor, Reply, UserError
+from bot.tavern.common import Actor, IncomingMessage, Reply, UserError
 
 log = logging.getLogger("tavernkeep.discord")
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -32,6 +32,25 @@ def actor_from(interaction: discord.Interaction) -> Actor:
         display_name=user.display_name,
         manage_guild=bool(interaction.permissions.manage_guild),
         role_ids=roles,
+    )
+
+
+def incoming(message: discord.Message, me: discord.abc.User | None) -> IncomingMessage | None:
+    """A channel message as the play service reads it; None for ones it never handles."""
+    if me is not None and message.author.id == me.id:
+        return None
+    # Replies to slash commands (ours or another bot's) carry a webhook id but are no proxy.
+    if message.guild is None or message.interaction_metadata is not None:
+        return None
+    return IncomingMessage(
+        message_id=message.id,
+        channel_id=message.channel.id,
+        guild_id=message.guild.id,
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        content=message.content,
+        author_is_bot=message.author.bot,
+        webhook_id=message.webhook_id,
     )
 
 

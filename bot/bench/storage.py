@@ -21,7 +21,7 @@ _CHUNK = 5_000
 # What `TurnStore.lines` asks for, as plain SQL: the baseline of `storage_ratio`.
 RAW_WINDOW_SQL = (
     "SELECT id, seq, role, speaker, content FROM turns "
-    "WHERE scene_id = ? AND deleted = 0 ORDER BY seq DESC LIMIT ?"
+    "WHERE scene_id = ? AND deleted = 0 AND pending = 0 ORDER BY seq DESC LIMIT ?"
 )
 
 

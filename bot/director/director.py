@@ -176,12 +176,14 @@ class TurnDirector:
                 result.ended = "empty"
                 result.notice = f"{speaker.name} had nothing to say (empty reply twice)."
                 return result
+            # A turn that a hook shows stays out of the history until the hook has shown it.
             turn = await self.turns.append(
                 scene.scene_id,
                 role="model",
                 speaker=speaker.name,
                 content=text,
                 character_id=speaker.character_id,
+                pending=hooks.stored is not None,
             )
             result.turns.append(turn)
             if hooks.stored is not None:

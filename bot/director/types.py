@@ -40,6 +40,7 @@ class TurnHistory(Protocol):
         content: str,
         character_id: int | None = None,
         author_id: int | None = None,
+        pending: bool = False,
     ) -> StoredTurn: ...
 
     async def add_swipe(self, turn_id: int, content: str) -> StoredTurn: ...
@@ -103,7 +104,10 @@ class PromptPlan:
 
 @dataclass
 class RoundHooks:
-    """Optional callbacks while a round runs (terminal streaming, Discord posting)."""
+    """Optional callbacks while a round runs (terminal streaming, Discord posting).
+
+    With `stored`, each turn is stored pending; the hook shows it and marks it posted.
+    """
 
     speaker: Callable[[str], Awaitable[None]] | None = None
     text: Callable[[str], None] | None = None

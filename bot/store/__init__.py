@@ -1,8 +1,14 @@
 """Persistence: ORM models, the async database and the store classes."""
 
 from .characters import CharacterStore
-from .database import Database
-from .errors import DatabaseUnreachable, DuplicateNameError, NotFoundError, StoreError
+from .database import Database, failure_reason
+from .errors import (
+    DatabaseUnreachable,
+    DuplicateMessageError,
+    DuplicateNameError,
+    NotFoundError,
+    StoreError,
+)
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
     Base,
@@ -26,6 +32,7 @@ __all__ = [
     "CharacterStore",
     "Database",
     "DatabaseUnreachable",
+    "DuplicateMessageError",
     "DuplicateNameError",
     "GuildConfig",
     "NotFoundError",
@@ -42,5 +49,6 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "downgrade",
+    "failure_reason",
     "upgrade",
 ]

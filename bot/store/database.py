@@ -66,8 +66,8 @@ def describe_url(url: str | URL) -> str:
     return f"{host}:{port}/{url.database or ''}" if port else f"{host}/{url.database or ''}"
 
 
-def _reason(exc: BaseException) -> str:
-    """A short lowercase reason for a failed connection attempt."""
+def failure_reason(exc: BaseException) -> str:
+    """A short lowercase reason for a failed database call, without the SQL it ran."""
     if isinstance(exc, DBAPIError):
         return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     if isinstance(exc, TimeoutError):
@@ -82,7 +82,7 @@ def _reason(exc: BaseException) -> str:
 def unreachable(url: str | URL, exc: BaseException) -> DatabaseUnreachable:
     """The one-line error for a database that refused or failed the connection."""
     url = make_url(url)
-    message = f"cannot reach the database at {describe_url(url)}: {_reason(exc)}"
+    message = f"cannot reach the database at {describe_url(url)}: {failure_reason(exc)}"
     if url.password:  # drivers should not echo it, but a message must never carry it
         message = message.replace(str(url.password), "***")
     return DatabaseUnreachable(message)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.config import ConfigCommands
 from bot.tavern.play import PlayService
+from bot.tavern.recovery import Recovery
 from bot.tavern.scenes import SceneCommands
 from bot.tavern.sessions import ChannelSessions
 from bot.tavern.turn_actions import TurnActions
@@ -18,6 +19,7 @@ class TavernServices:
 
     sessions: ChannelSessions
     play: PlayService
+    recovery: Recovery
     turns: TurnActions
     characters: CharacterCommands
     scenes: SceneCommands

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import Protocol, cast
 
@@ -13,6 +14,8 @@ from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
 from bot.tavern.publisher import TurnPublisher
 from bot.tavern.sessions import ChannelSessions
+
+log = logging.getLogger(__name__)
 
 
 class Rewrite(Protocol):
@@ -76,7 +79,13 @@ class TurnActions:
             async with self.publisher.poster.typing(scene.channel_id):
                 with session.cancellable() as cancel:
                     changed = await _user_facing(rewrite(view, turn, cancel=cancel))
-            await self.publisher.repost(scene, session, changed)
+            try:
+                await self.publisher.repost(scene, session, turn, changed)
+            except Exception:
+                log.warning("could not show the new text of turn %s", turn.id, exc_info=True)
+                raise UserError(
+                    "Discord did not take the new text, so the turn keeps its old one."
+                ) from None
         return changed
 
     async def delete(self, actor: Actor, turn_id: int) -> Reply:

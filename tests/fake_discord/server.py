@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
@@ -26,6 +26,7 @@ from .interactions import (
     type_options,
 )
 from .payloads import (
+    ADD_REACTIONS,
     ADMIN_PERMISSIONS,
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -49,6 +50,8 @@ log = logging.getLogger("tests.fake_discord")
 
 Json = dict[str, Any]
 Handler = Callable[..., Awaitable[web.StreamResponse]]
+# Answers a matching request before the fake does (a failure, a hold); None passes it on.
+Interceptor = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 MessagePredicate = Callable[[Json], bool]
 
 API_PREFIX = "/api/v10"
@@ -145,6 +148,10 @@ class FakeDiscord:
         self.gateway_received: list[Json] = []
         self.identify_payload: Json | None = None
         self.unknown_routes: list[str] = []
+        self.reactions: list[tuple[int, str, int]] = []  # (message id, emoji, user id)
+        self.resumes = 0
+        # While set, gateway events are recorded but never sent (an outage the client misses).
+        self.gateway_down = False
 
         self._ids = Snowflakes()
         self._by_id: dict[int, Json] = {}
@@ -158,6 +165,7 @@ class FakeDiscord:
         self._ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._routes = self._route_table()
+        self._intercepts: list[tuple[str, re.Pattern[str], Interceptor]] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -185,6 +193,15 @@ class FakeDiscord:
             self._runner = None
         for _, future in self._waiters:
             future.cancel()
+
+    async def drop_gateway(self) -> None:
+        """Close the gateway connection the way a network hiccup does: the client resumes."""
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=4000)
+
+    def intercept(self, method: str, path: str, handler: Interceptor) -> None:
+        """Let `handler` see matching REST requests (path regex after /api/v10) first."""
+        self._intercepts.append((method, re.compile(path), handler))
 
     async def wait_ready(self, timeout: float = 10) -> None:
         """Wait until IDENTIFY was received and READY + GUILD_CREATE were sent."""
@@ -686,7 +703,7 @@ class FakeDiscord:
         """Send a DISPATCH (op 0) to the connected, identified client."""
         self.gateway_events.append((event, data))
         ws = self._ws
-        if ws is None or ws.closed or self.identify_payload is None:
+        if ws is None or ws.closed or self.identify_payload is None or self.gateway_down:
             return
         self._seq += 1
         await self._send(ws, {"op": 0, "t": event, "s": self._seq, "d": data})
@@ -726,6 +743,7 @@ class FakeDiscord:
             await self._dispatch("GUILD_CREATE", self.guild_payload())
             self._ready.set()
         elif op == 6:
+            self.resumes += 1
             await self._dispatch("RESUMED", {})
         elif op == 8:
             wanted = {int(u) for u in data.get("user_ids") or []}
@@ -790,6 +808,7 @@ class FakeDiscord:
             ("GET", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
+            ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_reaction),
             ("POST", r"/channels/(\d+)/typing", self._typing),
             ("GET", r"/channels/(\d+)/webhooks", self._get_channel_webhooks),
             ("POST", r"/channels/(\d+)/webhooks", self._create_webhook),
@@ -803,6 +822,11 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         """Route an /api/v10 request; unknown routes are logged and answered 404."""
         path = "/" + request.match_info["tail"]
+        for method, pattern, intercept in self._intercepts:
+            if method == request.method and pattern.fullmatch(path):
+                answer = await intercept(request)
+                if answer is not None:
+                    return answer
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:
@@ -1185,6 +1209,31 @@ class FakeDiscord:
             return error(403, "Cannot edit a message authored by another user", 50005)
         body, files = await self._read_body(request)
         return json_response(wire(await self._edit_message(message, body, files)))
+
+    async def _add_reaction(
+        self, request: web.Request, channel_id: str, message_id: str, emoji: str
+    ) -> web.StreamResponse:
+        """PUT /channels/{id}/messages/{mid}/reactions/{emoji}/@me (unicode emoji)."""
+        message = self._by_id.get(int(message_id))
+        if message is None or message["deleted"] or message["channel_id"] != channel_id:
+            return error(404, "Unknown Message", 10008)
+        if not self.permissions_of(self.bot_user_id) & ADD_REACTIONS:
+            return error(403, "Missing Permissions", 50013)
+        name = unquote(emoji)
+        self.reactions.append((int(message_id), name, self.bot_user_id))
+        event = {
+            "user_id": str(self.bot_user_id),
+            "channel_id": channel_id,
+            "message_id": message_id,
+            "guild_id": str(self.guild_id),
+            "member": self.full_member(self.bot_user_id),
+            "emoji": {"id": None, "name": name},
+            "message_author_id": message["author"]["id"],
+            "burst": False,
+            "type": 0,
+        }
+        await self._dispatch("MESSAGE_REACTION_ADD", event)
+        return no_content()
 
     async def _typing(self, request: web.Request, channel_id: str) -> web.StreamResponse:
         """POST /channels/{id}/typing."""

@@ -16,7 +16,7 @@ from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
 from bot.scenes.views import SceneViews
 from bot.settings import load_settings
 from bot.store import Database, Stores
-from bot.tavern.common import Actor
+from bot.tavern.common import Actor, IncomingMessage, PartSent
 from bot.tavern.services import TavernServices
 from tests.scripted_engine import ScriptedEngine
 
@@ -74,9 +74,9 @@ def stranger(channel_id: int = CHANNEL) -> Actor:
 
 
 class RecordingPoster:
-    """A Poster that records every call, with message ids from 5001 upwards."""
+    """A Poster that records every call, with message ids from 5001 (or `first_id`) upwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 5001) -> None:
         self.posts: list[tuple[int, str, str | None, str, list[int]]] = []
         self.edits: list[tuple[int, list[int], str, str]] = []
         self.deleted: list[tuple[int, list[int]]] = []
@@ -84,7 +84,12 @@ class RecordingPoster:
         self.notices: list[str] = []
         self.refreshed: list[str] = []
         self.typing_channels: list[int] = []
-        self._next_id = 5000
+        self.unsaved: list[int] = []
+        self.refuse_next_edit = False
+        # What `messages_after` finds in each channel, and the reads asked of it.
+        self.channel_history: dict[int, list[IncomingMessage]] = {}
+        self.read_back: list[tuple[int, int]] = []
+        self._next_id = first_id - 1
 
     def owns_webhook(self, webhook_id: int) -> bool:
         return webhook_id == OWN_HOOK
@@ -94,10 +99,11 @@ class RecordingPoster:
         return self._next_id
 
     async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
     ) -> list[int]:
         ids = [self._new_id()]
         self.posts.append((channel_id, speaker, avatar_url, text, ids))
+        await on_part(ids[0])
         return ids
 
     async def edit_turn(
@@ -109,6 +115,9 @@ class RecordingPoster:
         text: str,
     ) -> list[int]:
         self.edits.append((channel_id, list(message_ids), speaker, text))
+        if self.refuse_next_edit:
+            self.refuse_next_edit = False
+            raise RuntimeError("Discord refused the edit")
         return list(message_ids)
 
     async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
@@ -128,6 +137,16 @@ class RecordingPoster:
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
         self.typing_channels.append(channel_id)
         yield
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        self.unsaved.append(message_id)
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        self.read_back.append((channel_id, after_id))
+        found = [m for m in self.channel_history.get(channel_id, []) if m.message_id > after_id]
+        return sorted(found, key=lambda m: m.message_id)[:limit]
 
 
 class BlockingEngine(ScriptedEngine):
@@ -211,6 +230,21 @@ class Tavern:
     poster: RecordingPoster
     stores: Stores
     engine: ScriptedEngine
+
+
+async def marta_scene(tavern: Tavern, **settings: object) -> int:
+    """The GM starts a scene in CHANNEL and casts Marta (with any scene `settings`); its id."""
+    services, stores = tavern.services, tavern.stores
+    await services.scenes.start(gm(), "group-inst")
+    await stores.characters.create(
+        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
+    )
+    await services.scenes.add_npc(gm(), "Marta")
+    scene = await stores.scenes.by_channel(CHANNEL)
+    assert scene is not None
+    if settings:
+        await stores.scenes.update(scene.id, **settings)
+    return scene.id
 
 
 def build(
