@@ -16,6 +16,7 @@ from bot.scenes.views import SceneViews
 from bot.settings import Settings
 from bot.store import Database, Stores, upgrade
 from bot.tavern.access import Access
+from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.common import Poster
 from bot.tavern.config import ConfigCommands
@@ -103,7 +104,7 @@ class Core:
         """The channel services over these parts, posting through `poster`."""
         settings, stores = self.settings, self.stores
         access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
-        publisher = TurnPublisher(stores, poster)
+        publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
         rounds = NpcRounds(stores, self.views, self.director, publisher)
         sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
         play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
@@ -129,6 +130,16 @@ class Core:
                 default_format=settings.default_format,
             ),
             config=ConfigCommands(stores.scenes),
+            authored=AuthoredPosts(
+                stores,
+                self.views,
+                self.director,
+                access,
+                sessions,
+                publisher,
+                play,
+                narrator_name=settings.narrator_name,
+            ),
         )
 
     async def close(self) -> None:

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     lore_entry_max_chars: int = Field(LORE_ENTRY_MAX_CHARS, ge=1)
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
     max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
+    narrator_name: str = Field("Narrator", min_length=1, max_length=80)
+    narrator_avatar: str | None = None
 
     @field_validator("n_gpu_layers")
     @classmethod
@@ -95,6 +97,13 @@ class Settings(BaseSettings):
         if number < -1:
             raise ValueError("must be 'auto', -1 (all), 0 (CPU only) or a layer count")
         return str(number)
+
+    @field_validator("narrator_avatar")
+    @classmethod
+    def _narrator_avatar(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// link to an image")
+        return value or None
 
     @field_validator("default_format")
     @classmethod

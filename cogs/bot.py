@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.core import Core
 from bot.tavern.common import UserError
 from bot.tavern.services import TavernServices
+from cogs.authored import AuthoredCog
 from cogs.buttons import ClearButton, TurnButton
 from cogs.characters import NpcCog, PlayerCharacterCog
 from cogs.common import NO_MENTIONS
@@ -69,6 +70,7 @@ class TavernBot(commands.Bot, ServiceHost):
         await self.add_cog(SceneCog(services.scenes, services.characters))
         await self.add_cog(ReplyCog(services.play, services.characters))
         await self.add_cog(ConfigCog(services.config))
+        await self.add_cog(AuthoredCog(services.authored))
         self.add_dynamic_items(TurnButton, ClearButton)
         guild_id = self.core.settings.dev_guild_id
         if guild_id:

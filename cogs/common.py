@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 import discord
 
@@ -19,6 +20,7 @@ ATTACHMENT_SUFFIXES = (".png", ".json", ".txt", ".md")
 # How a slow command is acknowledged before its work: a private "thinking" note, or one
 # everyone sees (a slash command's public answer fills it in; a button's answer is a new message).
 Defer = Literal["private", "public"]
+T = TypeVar("T")
 
 
 def actor_from(interaction: discord.Interaction) -> Actor:
@@ -79,6 +81,24 @@ async def acknowledge(interaction: discord.Interaction, how: Defer) -> bool:
     return how == "public"
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A service call that failed, with the short note its user sees."""
+
+    text: str
+
+
+async def attempt(work: Awaitable[T]) -> T | Failed:
+    """Run one service call; a user error keeps its message, anything else is logged."""
+    try:
+        return await work
+    except UserError as exc:
+        return Failed(str(exc))
+    except Exception:
+        log.exception("command failed")
+        return Failed("Something went wrong; the details are in the bot's log.")
+
+
 async def answer(
     interaction: discord.Interaction, work: Awaitable[Reply], *, defer: Defer | None = None
 ) -> None:
@@ -86,13 +106,8 @@ async def answer(
     public_loading = False
     if defer is not None and not interaction.response.is_done():
         public_loading = await acknowledge(interaction, defer)
-    try:
-        reply = await work
-    except UserError as exc:
-        reply = Reply(str(exc))
-    except Exception:
-        log.exception("command failed")
-        reply = Reply("Something went wrong; the details are in the bot's log.")
+    result = await attempt(work)
+    reply = Reply(result.text) if isinstance(result, Failed) else result
     await send(interaction, reply, public_loading=public_loading)
 
 

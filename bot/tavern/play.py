@@ -8,7 +8,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from bot.prompts import is_ooc
-from bot.store import DuplicateMessageError, NotFoundError, Scene, Stores, failure_reason
+from bot.store import (
+    Character,
+    DuplicateMessageError,
+    NotFoundError,
+    Scene,
+    Stores,
+    failure_reason,
+)
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, IncomingMessage, Poster, Reply, UserError
 from bot.tavern.sessions import ChannelSessions, Trigger
@@ -81,7 +88,7 @@ class PlayService:
         except Exception as exc:
             await self._mark_unsaved(message, exc)
             return None
-        return await self._trigger_for(scene, message)
+        return await self.trigger_for(scene, message.content, human=message.webhook_id is None)
 
     async def _store(self, scene: Scene, message: IncomingMessage) -> bool:
         """Append the message as a turn; False if it is stored already."""
@@ -123,11 +130,11 @@ class PlayService:
         except Exception as mark_failed:
             log.error("could not mark message %s either: %s", message.message_id, mark_failed)
 
-    async def _trigger_for(self, scene: Scene, message: IncomingMessage) -> Trigger | None:
-        """The round a stored message asks for, as the reply mode says."""
-        content = message.content.strip()
+    async def trigger_for(self, scene: Scene, content: str, *, human: bool) -> Trigger | None:
+        """The round a stored post asks for, as the reply mode says (proxies need a human first)."""
+        content = content.strip()
         session = self.sessions.get(scene.channel_id)
-        if message.webhook_id is None:
+        if human:
             session.human_spoke = True
         elif not session.human_spoke:
             return None
@@ -145,14 +152,19 @@ class PlayService:
         """Bound character, else default character (then bound), else the display name."""
         if message.webhook_id is not None:  # PluralKit/Tupperbox proxies post under the name
             return await self._named(message), None, None
-        bound = await self.scenes.bound_character(scene.id, message.author_id)
-        if bound is None:
-            bound = await self.scenes.default_character(message.guild_id, message.author_id)
-            if bound is not None:
-                await self.scenes.bind_player(scene.id, message.author_id, bound.id)
+        bound = await self.character_of(scene, message.author_id)
         if bound is not None:
             return bound.name, bound.id, message.author_id
         return await self._named(message), None, message.author_id
+
+    async def character_of(self, scene: Scene, user_id: int) -> Character | None:
+        """The member's character in this scene: bound, else their default (bound from now)."""
+        bound = await self.scenes.bound_character(scene.id, user_id)
+        if bound is None:
+            bound = await self.scenes.default_character(scene.guild_id, user_id)
+            if bound is not None:
+                await self.scenes.bind_player(scene.id, user_id, bound.id)
+        return bound
 
     async def _named(self, message: IncomingMessage) -> str:
         """The display or proxy name under the name rule."""

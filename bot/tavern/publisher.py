@@ -20,9 +20,10 @@ RECENT_NPC_WINDOW = 32
 class TurnPublisher:
     """Puts turns into the channel through the poster and records where they went."""
 
-    def __init__(self, stores: Stores, poster: Poster) -> None:
+    def __init__(self, stores: Stores, poster: Poster, narrator_avatar: str | None = None) -> None:
         self.stores = stores
         self.poster = poster
+        self.narrator_avatar = narrator_avatar
 
     async def post(self, scene: Scene, turn: StoredTurn) -> list[int]:
         """Post a stored (pending) turn as its character, recording each part as it is sent.
@@ -102,6 +103,8 @@ class TurnPublisher:
 
     async def avatar(self, turn: StoredTurn) -> str | None:
         """The speaker's avatar link, refreshed first when Discord has expired it."""
+        if turn.role == "narration":
+            return await self.fresh_link(self.narrator_avatar)
         character_id = cast(Turn, turn).character_id
         if character_id is None:
             return None

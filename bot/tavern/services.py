@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.config import ConfigCommands
 from bot.tavern.play import PlayService
@@ -24,6 +25,7 @@ class TavernServices:
     characters: CharacterCommands
     scenes: SceneCommands
     config: ConfigCommands
+    authored: AuthoredPosts
 
     async def close(self) -> None:
         """Stop waiting and running rounds."""

@@ -254,13 +254,17 @@ def build(
     poster: RecordingPoster | None = None,
     cooldown: float = 0,
     default_format: str = "group-inst",
+    **overrides: object,
 ) -> Tavern:
     """The services over `db`, built by the composition root like the bot does."""
     stores = Stores.over(db)
     engine = engine or ScriptedEngine(texts=[f"Reply {i}." for i in range(10)])
     poster = poster or RecordingPoster()
     settings = load_settings(
-        quiet_seconds=0, reply_cooldown_seconds=cooldown, default_format=default_format
+        quiet_seconds=0,
+        reply_cooldown_seconds=cooldown,
+        default_format=default_format,
+        **overrides,
     )
     views = SceneViews(stores, Sampler(seed=1))
     core = Core(settings, db, stores, engine, TurnDirector(engine, stores.turns), views)
