@@ -104,13 +104,11 @@ class PromptPlan:
 
 @dataclass
 class RoundHooks:
-    """Optional callbacks while a round runs (terminal streaming, Discord posting).
-
-    With `stored`, each turn is stored pending; the hook shows it and marks it posted.
-    """
+    """Optional callbacks while a round runs (terminal streaming, Discord posting)."""
 
     speaker: Callable[[str], Awaitable[None]] | None = None
     text: Callable[[str], None] | None = None
+    # With it, each turn is stored pending: the hook shows it, then marks it posted.
     stored: Callable[[StoredTurn], Awaitable[None]] | None = None
 
 

@@ -81,10 +81,7 @@ class TurnStore:
         message_ids: Sequence[int] = (),
         pending: bool = False,
     ) -> Turn:
-        """Store a new turn with the next sequence number of its scene.
-
-        A `pending` turn stays out of the history until `mark_posted` (it is being posted).
-        """
+        """Store a new turn with the next seq; a `pending` one stays out of the history."""
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
         prev = Turn.__table__.alias("prev")

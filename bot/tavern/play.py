@@ -74,10 +74,7 @@ class PlayService:
         return bool(message.content.strip())
 
     async def take(self, scene: Scene, message: IncomingMessage) -> Trigger | None:
-        """Store one message of the scene's channel (intake held); the round it asks for.
-
-        A store that keeps failing marks the message for the player instead of dropping it.
-        """
+        """Store a message of the scene's channel (intake held), or mark it; the round it asks."""
         if not self._from_a_player(message):
             return None
         try:

@@ -26,11 +26,9 @@ class TurnPublisher:
         self.narrator_avatar = narrator_avatar
 
     async def post(self, scene: Scene, turn: StoredTurn) -> list[int]:
-        """Post a stored (pending) turn as its character, recording each part as it is sent.
-
-        The turn joins the history once every part is out. A post that fails half-way takes
-        its parts down again: a turn is in the channel and the history whole or not at all.
-        """
+        """Post a pending turn part by part, recording each; it joins the history once whole."""
+        # A post that fails half-way takes its parts down again: a turn is in the channel and
+        # in the history whole or not at all.
         sent: list[int] = []
 
         async def record(message_id: int) -> None:
@@ -61,10 +59,7 @@ class TurnPublisher:
     async def repost(
         self, scene: Scene, session: ChannelSession, before: Turn, after: Turn
     ) -> None:
-        """Show a rewritten turn (swiped or continued) in place of its old messages.
-
-        When the channel cannot show it, the stored turn goes back to the text still shown.
-        """
+        """Show a swiped or continued turn in place; if Discord refuses, restore the old one."""
         avatar = await self.avatar(after)
         try:
             ids = await self.poster.edit_turn(

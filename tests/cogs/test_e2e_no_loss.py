@@ -65,7 +65,7 @@ def _channel_hook(fake: FakeDiscord, request: web.Request) -> bool:
 
 
 class Tap:
-    """Refuses (403) or holds channel-webhook requests on one route, from the `skip`-th on."""
+    """Refuses (403), or holds then refuses, channel-webhook requests on a route after `skip`."""
 
     def __init__(self, fake: FakeDiscord, method: str, path: str, *, skip: int = 0) -> None:
         self.skip, self.seen = skip, 0
@@ -78,11 +78,11 @@ class Tap:
             self.seen += 1
             if self.seen <= self.skip:
                 return None
-            if self.refusing:
-                return fake_error(403, "Missing Permissions", 50013)
-            if self.holding:
+            if self.holding:  # until released; then it never lands, like a post cut by a kill
                 self.held.set()
                 await self.release.wait()
+            if self.refusing or self.holding:
+                return fake_error(403, "Missing Permissions", 50013)
             return None
 
         fake.intercept(method, path, tap)
@@ -263,7 +263,7 @@ async def test_a_bot_killed_between_storing_and_posting_leaves_no_unseen_turn(
         await stop_bot(running)
         second_part.release.set()
     assert not fake.message(int(first_part["id"]))["deleted"]  # left in the channel
-    fake._intercepts.clear()
+    fake.stop_intercepting()
 
     since = len(fake.messages)
     running = await _start(fake, db)

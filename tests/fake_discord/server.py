@@ -203,6 +203,10 @@ class FakeDiscord:
         """Let `handler` see matching REST requests (path regex after /api/v10) first."""
         self._intercepts.append((method, re.compile(path), handler))
 
+    def stop_intercepting(self) -> None:
+        """Forget every interceptor: requests reach the fake's own routes again."""
+        self._intercepts.clear()
+
     async def wait_ready(self, timeout: float = 10) -> None:
         """Wait until IDENTIFY was received and READY + GUILD_CREATE were sent."""
         await asyncio.wait_for(self._ready.wait(), timeout)

@@ -128,7 +128,11 @@ async def test_a_turn_held_before_its_post_is_in_no_prompt_and_cancelling_drops_
     assert poster.posts == []
 
 
-@pytest.mark.parametrize(("action", "tried"), [("swipe", SECOND), ("extend", f"{FIRST} {SECOND}")])
+@pytest.mark.parametrize(
+    ("action", "tried"),
+    [("swipe", SECOND), ("extend", f"{FIRST} {SECOND}")],
+    ids=["swipe", "continue"],
+)
 async def test_a_rewrite_discord_refuses_keeps_the_shown_text(
     db: Database, action: str, tried: str
 ) -> None:
