@@ -24,6 +24,7 @@ from cogs.events import ChannelEvents
 from cogs.registry import ServiceHost, services_of
 from cogs.reply import ReplyCog
 from cogs.scenes import SceneCog
+from cogs.turn_menu import TurnMenuCog
 from cogs.webhooks import WebhookPoster
 
 log = logging.getLogger("tavernkeep.discord")
@@ -71,6 +72,7 @@ class TavernBot(commands.Bot, ServiceHost):
         await self.add_cog(ReplyCog(services.play, services.characters))
         await self.add_cog(ConfigCog(services.config))
         await self.add_cog(AuthoredCog(services.authored))
+        await self.add_cog(TurnMenuCog(self, services.turns))
         self.add_dynamic_items(TurnButton, ClearButton)
         guild_id = self.core.settings.dev_guild_id
         if guild_id:

@@ -214,10 +214,11 @@ class TurnDirector:
                 cancel,
                 (hooks or RoundHooks()).text,
                 before_seq=turn.seq,
-                reseed=True,
+                salt=1,
+                unlike=turn.content,
             )
         _refuse_if_stopped(cancel)
-        if not text:
+        if not text or text == turn.content:
             raise DirectorError(f"{member.name} had nothing new to say; try again.")
         return await self.turns.add_swipe(turn.id, text)
 
@@ -305,14 +306,20 @@ class TurnDirector:
         on_text: Callable[[str], None] | None,
         *,
         before_seq: int | None = None,
-        reseed: bool = False,
+        salt: int = 0,
+        unlike: str | None = None,
     ) -> tuple[str, PromptPlan]:
-        """Generate one reply for `speaker` (retrying once when empty), and the prompt used."""
+        """Generate one reply for `speaker`, and the prompt used.
+
+        An empty reply (or one equal to `unlike`, the text a swipe replaces) is tried again
+        once with another seed; `salt` shifts the seeds so a swipe never repeats the round's.
+        """
         plan = await self._build_prompt(scene, speaker, before_seq, 0)
-        sampler = scene.sampler
+        base = scene.sampler
         for attempt in range(2):
-            if (reseed or attempt) and sampler.seed >= 0:
-                sampler = replace(sampler, seed=sampler.seed + 7919)
+            sampler = base
+            if base.seed >= 0:
+                sampler = replace(base, seed=base.seed + 7919 * (salt + attempt))
             request = GenerationRequest(
                 prompt=plan.rendered.prompt,
                 sampler=sampler,
@@ -321,10 +328,10 @@ class TurnDirector:
             )
             completion = await self.engine.complete(request, cancel, on_text)
             text = clean_reply(completion.text, speaker, self._others(scene, speaker))
-            if text or cancel.cancelled:
+            if (text and text != unlike) or cancel.cancelled:
                 return text, plan
-            log.info("empty reply from %s, retrying once", speaker)
-        return "", plan
+            log.info("empty or repeated reply from %s, retrying once", speaker)
+        return text, plan
 
     async def _another_npc(
         self, scene: SceneView, plan: PromptPlan, turn: StoredTurn, cancel: CancelToken

@@ -284,6 +284,16 @@ class TurnStore:
 
         return await self._modify(turn_id, change)
 
+    async def player_turn_after(self, scene_id: int, seq: int) -> bool:
+        """Whether a player's (or narration) turn follows `seq`: it is then an earlier round."""
+        stmt = (
+            select(Turn.id)
+            .where(Turn.scene_id == scene_id, *_IN_HISTORY, Turn.seq > seq, Turn.role != "model")
+            .limit(1)
+        )
+        async with self.db.session() as s:
+            return await s.scalar(stmt) is not None
+
     async def last(self, scene_id: int) -> Turn | None:
         """The newest turn of the history."""
         turns = await self.window(scene_id, 1)

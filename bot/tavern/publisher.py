@@ -71,7 +71,9 @@ class TurnPublisher:
             raise
         if list(ids) != list(before.message_ids):
             await self.stores.turns.set_message_ids(after.id, ids)
-        await self.move_controls(session, ids[-1], after.id)
+        newest = await self.stores.turns.last(scene.id)
+        if newest is not None and newest.id == after.id:  # a middle turn leaves the buttons be
+            await self.move_controls(session, ids[-1], after.id)
 
     async def _show_again(self, channel_id: int, turn: Turn, avatar: str | None) -> None:
         """An edit that failed after its first part left new text there: put the old back."""

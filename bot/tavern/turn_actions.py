@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import Protocol, cast
+from typing import Literal, Protocol, cast
 
 from bot.director import DirectorError, SceneView, StoredTurn, TurnDirector
 from bot.domain import CancelToken
@@ -16,6 +16,9 @@ from bot.tavern.publisher import TurnPublisher
 from bot.tavern.sessions import ChannelSessions
 
 log = logging.getLogger(__name__)
+
+
+TurnAction = Literal["swipe", "continue", "delete"]
 
 
 class Rewrite(Protocol):
@@ -58,6 +61,24 @@ class TurnActions:
         await self.access.require_participant(actor, scene)
         return scene, turn
 
+    async def _latest_turn_for(self, actor: Actor, turn_id: int) -> tuple[Scene, Turn]:
+        """A turn of the latest round: rewriting one the players have answered would leave
+        their answer dangling (deleting one, say to take back something unkind, stays open)."""
+        scene, turn = await self._turn_for(actor, turn_id)
+        if await self.turns.player_turn_after(scene.id, turn.seq):
+            raise UserError("That turn is from an earlier round; only the latest can change.")
+        return scene, turn
+
+    async def on_message(self, actor: Actor, action: TurnAction, message_id: int) -> Reply:
+        """Apps → Swipe / Continue / Delete on any NPC message of the latest round."""
+        turn = await self.turns.by_message_id(message_id)
+        if turn is None or turn.deleted or turn.pending:
+            raise UserError("That message is not part of a scene's history.")
+        if turn.role != "model":
+            raise UserError("Only NPC turns can be swiped, continued or deleted.")
+        run = {"swipe": self.swipe, "continue": self.extend, "delete": self.delete}[action]
+        return await run(actor, turn.id)
+
     async def swipe(self, actor: Actor, turn_id: int) -> Reply:
         """Regenerate an NPC turn in place, keeping the earlier text as an alternative."""
         new = await self._rewrite(actor, turn_id, self.director.swipe)
@@ -70,11 +91,11 @@ class TurnActions:
 
     async def _rewrite(self, actor: Actor, turn_id: int, rewrite: Rewrite) -> Turn:
         """Change a turn's text with the model, one change per channel, and show it in place."""
-        scene, _ = await self._turn_for(actor, turn_id)
+        scene, _ = await self._latest_turn_for(actor, turn_id)
         self.access.cooldown(actor, "swipe")
         session = self.sessions.get(scene.channel_id)
         async with session.lock:
-            scene, turn = await self._turn_for(actor, turn_id)  # a round may have changed it
+            scene, turn = await self._latest_turn_for(actor, turn_id)  # a round may have run
             view = await self.views.view(scene)
             async with self.publisher.poster.typing(scene.channel_id):
                 with session.cancellable() as cancel:

@@ -19,11 +19,13 @@ from tests.e2e import (
     Mark,
     Npc,
     Running,
+    answer_of,
     assert_no_pings_or_tracebacks,
     attachment_text,
     cast_scene,
     click,
     command,
+    custom_ids,
     e2e_settings,
     fake_discord,
     is_ephemeral,
@@ -178,3 +180,88 @@ async def test_suggest_then_post_stores_the_players_turn_and_starts_a_round(
     turns = await running.turns(chan)
     mine = next(t for t in turns[turns_before:] if t.role == "user")
     assert (mine.speaker, mine.author_id, mine.content) == ("Sable", player, text)
+
+
+async def _three_turn_round(running: Running, name: str) -> tuple[int, list[dict[str, object]]]:
+    """A channel whose latest round is three NPC turns (one `/reply as` each, no player between)."""
+    fake = running.fake
+    npcs = [Npc(f"{name} {who}") for who in ("Ash", "Birch", "Cedar")]
+    # Hot sampling: the tiny demo model is otherwise so sure of itself that a swipe with
+    # another seed writes the very same words.
+    chan = await cast_scene(
+        running, name, npcs, reply_mode="manual", max_replies=1, temperature=1.6, min_p=0.0
+    )
+    await player_says(running, chan, fake.player_ids[0], "Who rang the bell at midnight?")
+    since = len(fake.messages)
+    for npc in npcs:
+        answered = await command(
+            fake, "reply", user_id=fake.admin_id, channel_id=chan, options={"as": npc.name}
+        )
+        assert "answer shortly" in answered["content"], answered["content"]
+        await running.idle()
+    posts = npc_posts(fake, chan, since)
+    assert [p["username"] for p in posts] == [n.name for n in npcs]
+    await settle(running, posts)
+    return chan, posts
+
+
+async def _menu(running: Running, name: str, message: dict[str, object], chan: int) -> str:
+    handle = await running.fake.message_command(
+        name, int(str(message["id"])), user_id=running.fake.admin_id, channel_id=chan
+    )
+    answered = await answer_of(running.fake, handle, MODEL_TIMEOUT)
+    assert is_ephemeral(answered)
+    return str(answered["content"])
+
+
+async def test_swipe_the_middle_turn_of_a_round_changes_only_that_message(
+    running: Running,
+) -> None:
+    fake = running.fake
+    chan, posts = await _three_turn_round(running, "Swipe")
+    before = [fake.message(int(p["id"]))["content"] for p in posts]
+    assert custom_ids(fake.message(int(posts[2]["id"])))[0].startswith("tk:swipe:")
+    assert custom_ids(fake.message(int(posts[1]["id"]))) == []
+
+    answer = await _menu(running, "Swipe", posts[1], chan)
+    assert answer.startswith("Swiped Swipe Birch's turn"), answer
+    after = [fake.message(int(p["id"]))["content"] for p in posts]
+    assert after[0] == before[0] and after[2] == before[2]
+    assert after[1] != before[1]
+    turns = [t for t in await running.turns(chan, include_deleted=False) if t.role == "model"]
+    middle = next(t for t in turns if t.message_ids == [int(posts[1]["id"])])
+    assert middle.swipes == [before[1], after[1]] and middle.content == after[1]
+    # The buttons stay on the newest NPC message.
+    assert custom_ids(fake.message(int(posts[2]["id"]))) != []
+    assert custom_ids(fake.message(int(posts[1]["id"]))) == []
+
+
+async def test_continue_and_delete_on_turns_that_are_not_the_last(running: Running) -> None:
+    fake = running.fake
+    chan, posts = await _three_turn_round(running, "Edit")
+    first_before = fake.message(int(posts[0]["id"]))["content"]
+    answer = await _menu(running, "Continue", posts[0], chan)
+    assert answer.endswith("went on."), answer
+    first_after = fake.message(int(posts[0]["id"]))["content"]
+    assert first_after.startswith(first_before) and len(first_after) > len(first_before)
+
+    answer = await _menu(running, "Delete", posts[1], chan)
+    assert answer == "Deleted Edit Birch's turn.", answer
+    assert fake.message(int(posts[1]["id"]))["deleted"]
+    kept = [
+        t.speaker for t in await running.turns(chan, include_deleted=False) if t.role == "model"
+    ]
+    assert kept[-2:] == ["Edit Ash", "Edit Cedar"]
+
+    refused = await _menu(running, "Swipe", {"id": fake.messages[0]["id"]}, chan)
+    assert "not part of a scene's history" in refused or "Only NPC turns" in refused
+
+
+async def test_an_earlier_round_says_so(running: Running) -> None:
+    fake = running.fake
+    chan, posts = await _three_turn_round(running, "Old")
+    await player_says(running, chan, fake.player_ids[0], "Enough of that. Next!")
+    before = fake.message(int(posts[2]["id"]))["content"]
+    answer = await _menu(running, "Swipe", posts[2], chan)
+    assert "earlier round" in answer, answer
+    assert fake.message(int(posts[2]["id"]))["content"] == before

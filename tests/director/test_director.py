@@ -140,6 +140,25 @@ async def test_swipe_keeps_the_alternative(db: Database) -> None:
     assert "First take." not in engine.of_kind("text")[1].prompt.text
 
 
+async def test_a_swipe_that_repeats_the_text_tries_another_seed_then_refuses(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Old Tobin:"],
+        texts=["Same.", "Same.", "Other.", "Same.", "Same."],
+        floors=["user"],
+    )
+    stores, views, director, scene, _p = await _scene(db, engine)
+    view = replace(await views.view(scene), sampler=Sampler(seed=5))
+    (turn,) = (await director.run_round(view)).turns
+    swiped = await director.swipe(view, turn)
+    assert swiped.swipes == ["Same.", "Other."]  # the repeat was tried again, not kept
+    seeds = [r.sampler.seed for r in engine.of_kind("text")]
+    assert seeds[0] == 5 and len(set(seeds[1:3])) == 2 and 5 not in seeds[1:3]
+    back = await stores.turns.select_swipe(turn.id, 0)
+    with pytest.raises(DirectorError, match="nothing new"):
+        await director.swipe(view, back)
+    assert (await stores.turns.get(turn.id)).swipes == ["Same.", "Other."]
+
+
 def test_plan_window_keeps_newest_and_aligns_trims() -> None:
     counts = [10] * 100
     seqs = list(range(1, 101))

@@ -367,6 +367,25 @@ class FakeDiscord:
         data = self._command_data(name, options, subcommand, group, attachments, None)
         return await self._send_interaction(self._interaction_payload(2, user_id, channel_id, data))
 
+    async def message_command(
+        self, name: str, message_id: int, *, user_id: int, channel_id: int
+    ) -> Interaction:
+        """Invoke a registered message context-menu command (Apps → `name`) on a message."""
+        command = self.commands.get(name)
+        if command is None or command.get("type") != 3:
+            raise KeyError(f"no message command {name!r}; registered: {sorted(self.commands)}")
+        message = self.message(message_id)
+        data: Json = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): wire(message)}},
+        }
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        return await self._send_interaction(self._interaction_payload(2, user_id, channel_id, data))
+
     async def autocomplete(
         self,
         name: str,

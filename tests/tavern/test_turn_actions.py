@@ -348,10 +348,11 @@ async def test_a_refused_participant_does_not_use_up_the_cooldown(db: Database) 
     _, turn = await _played(tavern)
     with pytest.raises(UserError, match="Only this scene's players"):
         await tavern.services.turns.swipe(bob(), turn.id)
-    # Bob joins in by posting, then his first swipe goes through.
-    await tavern.stores.turns.append(
-        turn.scene_id, role="user", speaker="Bob", content="Hi.", author_id=bob().user_id
+    # Bob joins in with a character, then his first swipe goes through.
+    brann = await tavern.stores.characters.create(
+        guild_id=GUILD, kind="player", name="Brann", sheet="s", owner_id=bob().user_id
     )
+    await tavern.stores.scenes.bind_player(turn.scene_id, bob().user_id, brann.id)
     await tavern.services.turns.swipe(bob(), turn.id)
     assert (await tavern.stores.turns.get(turn.id)).content == SECOND
 
@@ -371,3 +372,32 @@ async def test_scene_end_stops_a_running_swipe_and_keeps_the_old_text(db: Databa
     kept = await tavern.stores.turns.get(turn.id)
     assert kept.content == FIRST and kept.swipes == [FIRST]  # the half swipe was not kept
     assert tavern.poster.edits == []
+
+
+async def test_an_answered_turn_cannot_be_rewritten_but_can_be_deleted(db: Database) -> None:
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    await tavern.stores.turns.append(
+        turn.scene_id, role="user", speaker="Ayla", content="Thanks.", author_id=ALICE
+    )
+    for action in (tavern.services.turns.swipe, tavern.services.turns.extend):
+        with pytest.raises(UserError, match="earlier round"):
+            await action(alice(), turn.id)
+    assert (await tavern.stores.turns.get(turn.id)).content == FIRST
+    assert tavern.poster.edits == []
+    await tavern.services.turns.delete(alice(), turn.id)
+    assert (await tavern.stores.turns.get(turn.id)).deleted
+
+
+async def test_the_apps_menu_finds_the_turn_by_its_message(db: Database) -> None:
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    (message_id,) = turn.message_ids
+    reply = await tavern.services.turns.on_message(alice(), "swipe", message_id)
+    assert reply.text.startswith("Swiped Marta's turn")
+    with pytest.raises(UserError, match="not part of a scene's history"):
+        await tavern.services.turns.on_message(alice(), "swipe", 999_999)
+    player = (await tavern.stores.turns.window(turn.scene_id, 10))[0]
+    assert player.role == "user" and player.message_ids
+    with pytest.raises(UserError, match="Only NPC turns"):
+        await tavern.services.turns.on_message(alice(), "delete", player.message_ids[0])
