@@ -91,3 +91,22 @@ def check_card_fields(fields: dict[str, Any], limits: CardLimits) -> None:
     """Refuse greetings and lorebook entries over their caps."""
     _check_greetings(fields, limits.greeting_max_chars)
     _check_lore(fields, limits.lore_entry_max_chars)
+
+
+GREETING_VERSIONS_MAX = 25  # swipes of one greeting; a card may list hundreds
+
+
+def greeting_versions(
+    greeting: str | None, card: dict[str, Any] | None, *, group: bool
+) -> list[str]:
+    """An NPC's greeting and its alternatives, in swipe order, without repeats.
+
+    A scene with several characters opens with the card's group-only greetings (V3), then the
+    main one; `alternate_greetings` (V2) follow in every scene.
+    """
+    fields = card.get("data") if isinstance(card, dict) else None
+    fields = fields if isinstance(fields, dict) else {}
+    group_only = list(_strings(fields.get("group_only_greetings"))) if group else []
+    versions = [*group_only, greeting or "", *_strings(fields.get("alternate_greetings"))]
+    kept = dict.fromkeys(text.strip() for text in versions if text.strip())
+    return list(kept)[:GREETING_VERSIONS_MAX]
