@@ -14,7 +14,7 @@ def _too_deep(limits: CardLimits) -> CardError:
     return CardError(f"That card is nested too deeply (the limit is {limits.max_depth} levels).")
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+def depth_exceeds(value: Any, limit: int) -> bool:
     """Whether lists/objects nest deeper than `limit`; iterative, so depth cannot overflow."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -47,7 +47,7 @@ def parse_card_json(raw: bytes, limits: CardLimits) -> dict[str, Any]:
         raise _too_deep(limits) from None
     if not isinstance(card, dict):
         raise CardError("The card JSON must be an object.")
-    if _depth_exceeds(card, limits.max_depth):
+    if depth_exceeds(card, limits.max_depth):
         raise _too_deep(limits)
     return card
 
