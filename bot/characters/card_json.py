@@ -77,8 +77,14 @@ def _lore_entries(fields: dict[str, Any]) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
-def _check_lore(fields: dict[str, Any], limit: int) -> None:
-    for number, entry in enumerate(_lore_entries(fields), 1):
+def _check_lore(fields: dict[str, Any], limit: int, max_entries: int) -> None:
+    entries = _lore_entries(fields)
+    if len(entries) > max_entries:
+        raise CardError(
+            f"That card's lorebook has too many entries ({len(entries):,}; "
+            f"the limit is {max_entries:,})."
+        )
+    for number, entry in enumerate(entries, 1):
         content = entry.get("content") if isinstance(entry, dict) else None
         if isinstance(content, str) and len(content) > limit:
             raise CardError(
@@ -90,4 +96,4 @@ def _check_lore(fields: dict[str, Any], limit: int) -> None:
 def check_card_fields(fields: dict[str, Any], limits: CardLimits) -> None:
     """Refuse greetings and lorebook entries over their caps."""
     _check_greetings(fields, limits.greeting_max_chars)
-    _check_lore(fields, limits.lore_entry_max_chars)
+    _check_lore(fields, limits.lore_entry_max_chars, limits.lore_max_entries)

@@ -6,7 +6,14 @@ from .convert import book_from_card_book, book_from_world_info, export_card_book
 from .files import book_from_card, load_lorebook, parse_lore_json
 from .limits import DEFAULT_LORE_LIMITS, LoreError, LoreLimits, check_book
 from .model import Lorebook, LoreEntry
-from .placement import FiredEntry, LoreActivation, LoreSource, activate_lore, fit_budget
+from .placement import (
+    FiredEntry,
+    LoreActivation,
+    LoreSource,
+    SceneLore,
+    activate_lore,
+    fit_budget,
+)
 
 __all__ = [
     "DEFAULT_LORE_LIMITS",
@@ -21,6 +28,7 @@ __all__ = [
     "LoreLimits",
     "LoreSource",
     "Lorebook",
+    "SceneLore",
     "Why",
     "activate_lore",
     "book_from_card",

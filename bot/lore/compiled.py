@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .keys import KeySpec, KeyTable
@@ -95,12 +94,16 @@ class LoreCache:
         self.capacity = capacity
         self._books: OrderedDict[str, CompiledBook] = OrderedDict()
 
-    def get(self, version: str, load: Callable[[], Lorebook]) -> CompiledBook:
-        """The compiled book for `version`, loading and compiling it only when new."""
+    def find(self, version: str) -> CompiledBook | None:
+        """The compiled book for `version`, if it is cached."""
         found = self._books.get(version)
-        if found is None:
-            found = self._books[version] = CompiledBook(load())
-            while len(self._books) > self.capacity:
-                self._books.popitem(last=False)
-        self._books.move_to_end(version)
+        if found is not None:
+            self._books.move_to_end(version)
         return found
+
+    def add(self, version: str, book: Lorebook) -> CompiledBook:
+        """Compile `book` and keep it as `version`."""
+        compiled = self._books[version] = CompiledBook(book)
+        while len(self._books) > self.capacity:
+            self._books.popitem(last=False)
+        return compiled

@@ -13,7 +13,13 @@ from typing import Any
 
 from .model import DEFAULT_ORDER, Lorebook, LoreEntry
 
-__all__ = ["book_from_card_book", "book_from_world_info", "export_card_book"]
+__all__ = [
+    "book_from_card_book",
+    "book_from_world_info",
+    "entry_from_card",
+    "entry_to_card",
+    "export_card_book",
+]
 
 # SillyTavern World Info entry fields and their names in a card entry's `extensions`.
 _ST_EXTENSIONS = {
@@ -133,7 +139,8 @@ def _read(data: Mapping[str, Any], fields: dict[str, tuple[str, _Reader]]) -> di
     return {**values, "extras": extras}
 
 
-def _entry_from_card(data: Any) -> LoreEntry:
+def entry_from_card(data: Any) -> LoreEntry:
+    """An entry from a card book's entry object (anything else becomes a disabled entry)."""
     if not isinstance(data, dict):
         return LoreEntry(enabled=False, extras={"value": copy.deepcopy(data)})
     return LoreEntry(**_read(data, _ENTRY_FIELDS))
@@ -147,10 +154,11 @@ def book_from_card_book(data: Mapping[str, Any]) -> Lorebook:
         entries = []
         if "entries" in data:
             fields["extras"]["entries"] = copy.deepcopy(data["entries"])
-    return Lorebook(entries=tuple(_entry_from_card(e) for e in entries), **fields)
+    return Lorebook(entries=tuple(entry_from_card(e) for e in entries), **fields)
 
 
-def _entry_to_card(entry: LoreEntry) -> dict[str, Any]:
+def entry_to_card(entry: LoreEntry) -> dict[str, Any]:
+    """The entry as a V2 card book entry object."""
     out: dict[str, Any] = {
         "keys": list(entry.keys),
         "content": entry.content,
@@ -174,7 +182,7 @@ def export_card_book(book: Lorebook) -> dict[str, Any]:
         if value is not None:
             out[key] = copy.deepcopy(value)
     out.setdefault("extensions", {})
-    out["entries"] = [_entry_to_card(e) for e in book.entries]
+    out["entries"] = [entry_to_card(e) for e in book.entries]
     out.update(copy.deepcopy(book.extras))
     return out
 
@@ -208,7 +216,7 @@ def _entry_from_world_info(data: Mapping[str, Any]) -> LoreEntry:
     card.setdefault("insertion_order", DEFAULT_ORDER)
     card.setdefault("enabled", True)
     card["extensions"] = extensions
-    return _entry_from_card(card)
+    return entry_from_card(card)
 
 
 def book_from_world_info(data: Mapping[str, Any]) -> Lorebook:
@@ -222,7 +230,7 @@ def book_from_world_info(data: Mapping[str, Any]) -> Lorebook:
     extensions = {**extras, **(fields.pop("extensions", None) or {})}
     return Lorebook(
         entries=tuple(
-            _entry_from_world_info(e) if isinstance(e, dict) else _entry_from_card(e)
+            _entry_from_world_info(e) if isinstance(e, dict) else entry_from_card(e)
             for e in entries
         ),
         extensions=extensions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.characters.limits import CARD_MAX_DEPTH, LORE_ENTRY_MAX_CHARS
+from bot.characters.limits import CARD_MAX_DEPTH, LORE_ENTRY_MAX_CHARS, LORE_MAX_ENTRIES
 
 from .model import Lorebook
 
@@ -17,7 +17,6 @@ __all__ = [
 ]
 
 LORE_JSON_MAX_BYTES = 4 * 1024 * 1024  # a lorebook file; real books of a few hundred entries fit
-LORE_MAX_ENTRIES = 2000
 KEYS_PER_ENTRY_MAX = 100  # each key costs a look-up on every prompt
 KEY_MAX_CHARS = 500
 

@@ -13,7 +13,14 @@ from .activation import Candidate, LoreConfig, Why, scan_lore
 from .compiled import CompiledBook
 from .model import Placement
 
-__all__ = ["FiredEntry", "LoreActivation", "LoreSource", "activate_lore", "fit_budget"]
+__all__ = [
+    "FiredEntry",
+    "LoreActivation",
+    "LoreSource",
+    "SceneLore",
+    "activate_lore",
+    "fit_budget",
+]
 
 CountMany = Callable[[list[Prompt]], Awaitable[list[int]]]
 _ROLE_ORDER: dict[LoreRole, int] = {"system": 0, "user": 1, "assistant": 2}
@@ -25,6 +32,15 @@ class LoreSource:
 
     book: CompiledBook
     char: str
+
+
+@dataclass(frozen=True)
+class SceneLore:
+    """A scene's lore: its books, who `{{user}}` is, and the scanning settings."""
+
+    sources: tuple[LoreSource, ...] = ()
+    user: str = "you"
+    config: LoreConfig = field(default_factory=LoreConfig)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from .characters import CharacterStore
 from .database import Database
 from .errors import DatabaseUnreachable, DuplicateNameError, NotFoundError, StoreError
+from .lore import LoreStore
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
     Base,
@@ -12,6 +13,9 @@ from .models import (
     PlayerBinding,
     PlayerDefault,
     Scene,
+    SceneLorebook,
+    StoredLorebook,
+    StoredLoreEntry,
     Turn,
     TurnMessage,
 )
@@ -28,12 +32,16 @@ __all__ = [
     "DatabaseUnreachable",
     "DuplicateNameError",
     "GuildConfig",
+    "LoreStore",
     "NotFoundError",
     "PlayerBinding",
     "PlayerDefault",
     "Scene",
+    "SceneLorebook",
     "SceneStore",
     "StoreError",
+    "StoredLoreEntry",
+    "StoredLorebook",
     "Stores",
     "Turn",
     "TurnMessage",
