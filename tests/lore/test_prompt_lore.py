@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from bot.director import TurnDirector
-from bot.domain import Sampler
+from bot.domain import FORMAT_NAMES, LoreInsert, Persona, PromptContext, PromptTurn, Sampler
+from bot.prompts import Prompt, get_format, render_prompt
 from bot.scenes.views import SceneViews
 from bot.store import Database, Scene, Stores
 from tests.lore.helpers import book
+from tests.prompts.test_injection import HOSTILE, _structure
 from tests.scripted_engine import ScriptedEngine
 
 HARBOR = book(
@@ -171,3 +175,21 @@ async def test_ooc_turns_are_not_scanned(db: Database) -> None:
     plan = await director.build_prompt(await SceneViews(stores, Sampler()).view(scene))
     assert "Never seen." not in plan.rendered.text  # "gate" only appears in an OOC turn
     assert {e.title for e in plan.lore.fired} == {"fog", "ledger", "bell"}
+
+
+@pytest.mark.parametrize("fmt_name", FORMAT_NAMES)
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_lore_at_depth_stays_one_plain_block(fmt_name: str, payload: str) -> None:
+    fmt = get_format(fmt_name)
+    turns = [PromptTurn("user", "Rook", "Hello.")]
+    ctx = PromptContext(players=(), npcs=(Persona("Marta", "m"),))
+
+    def rendered(text: str) -> Prompt:
+        inserts = [LoreInsert(0, role, f"{text} lore") for role in ("system", "user", "assistant")]
+        return render_prompt(fmt, ctx, turns, "Marta", inserts).prompt
+
+    benign, hostile = rendered(""), rendered(payload)
+    assert [s.text for s in hostile.segments if s.special] == [
+        s.text for s in benign.segments if s.special
+    ]
+    assert _structure(hostile.text) == _structure(benign.text)
