@@ -11,7 +11,7 @@ window. Every turn's key hits are computed once and kept as bit masks over the t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from .compiled import CompiledBook, CompiledEntry
@@ -85,28 +85,41 @@ def _window(n: int, ago: int, depth: int) -> int:
     return ((1 << (hi - lo)) - 1) << lo if hi > lo else 0
 
 
-def _secondary(logic: Logic, names: list[str], hits: list[bool]) -> str | None:
-    """The secondary-key verdict as report text, or None when the entry must not fire."""
+def _passes(logic: Logic, hits: list[bool]) -> bool:
+    """Whether the secondary keys' hits satisfy the selective logic."""
+    if logic == "and_any":
+        return any(hits)
+    if logic == "and_all":
+        return all(hits)
+    if logic == "not_any":
+        return not any(hits)
+    return not all(hits)
+
+
+def _secondary_text(logic: Logic, names: list[str], hits: list[bool]) -> str:
+    """Why the secondary keys let the entry through, for reports."""
     label = logic.replace("_", " ").upper()
-    if logic == "and_any" and any(hits):
+    if logic == "and_any":
         return f'{label}: "{names[hits.index(True)]}"'
-    if logic == "and_all" and all(hits):
-        return f"{label}: " + ", ".join(f'"{n}"' for n in names)
-    if logic == "not_any" and not any(hits):
-        return f"{label}: none of " + ", ".join(f'"{n}"' for n in names)
-    if logic == "not_all" and not all(hits):
+    if logic == "not_all":
         return f'{label}: "{names[hits.index(False)]}" absent'
-    return None
+    quoted = ", ".join(f'"{n}"' for n in names)
+    return f"{label}: none of {quoted}" if logic == "not_any" else f"{label}: {quoted}"
 
 
 class _Scan:
     """One activation: the turns' key hits per book, then activation at each past position."""
 
     def __init__(
-        self, books: Sequence[CompiledBook], turns: Sequence[str], config: LoreConfig
+        self,
+        books: Sequence[CompiledBook],
+        turns: Sequence[str],
+        config: LoreConfig,
+        char_limit: int | None,
     ) -> None:
         self.books = books
         self.config = config
+        self.char_limit = char_limit
         self.total = len(turns)
         self.sticky = max((max(config.sticky, b.stickiest) for b in books), default=0)
         span = self.sticky + max(
@@ -122,33 +135,39 @@ class _Scan:
                 for key_id in book.table.hits(text):
                     masks[key_id] = masks.get(key_id, 0) | 1 << i
             self.masks.append(masks)
-            entries = {e.index: e for k in masks for e in book.by_key.get(k, ())}
+            # Only a primary key can make an entry fire; secondary keys merely filter.
+            entries = {e.index: e for k in masks for e in book.by_primary.get(k, ())}
             self.keyed.append([e for _, e in sorted(entries.items()) if not e.constant])
-        self._contents: dict[str, ScanText] = {}
+        self._windows: dict[tuple[int, int], int] = {}
 
     def _depth(self, book: CompiledBook) -> int:
         return book.scan_depth if book.scan_depth is not None else self.config.scan_depth
 
+    def _window(self, source: int, entry: CompiledEntry, ago: int) -> int:
+        depth = entry.scan_depth or self._depth(self.books[source])
+        key = (ago, min(depth, MAX_SCAN_DEPTH))
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _window(self.n, *key)
+        return window
+
     def _match(
         self, source: int, entry: CompiledEntry, ago: int, rec: dict[int, str]
     ) -> Why | None:
-        book = self.books[source]
-        depth = min(entry.scan_depth or self._depth(book), MAX_SCAN_DEPTH)
-        window, masks = _window(self.n, ago, depth), self.masks[source]
-
-        def hit(key_id: int) -> bool:
-            return bool(masks.get(key_id, 0) & window) or key_id in rec
-
-        primary = next((k for k in entry.primary if hit(k)), None)
+        """Why `entry` fires for the prompt built `ago` turns back (with `rec` from content)."""
+        window, masks = self._window(source, entry, ago), self.masks[source]
+        primary = next((k for k in entry.primary if masks.get(k, 0) & window or k in rec), None)
         if primary is None:
             return None
+        table = self.books[source].table
         secondary = None
         if entry.secondary:
-            names = [entry.key_text(k, book.table) for k in entry.secondary]
-            secondary = _secondary(entry.logic, names, [hit(k) for k in entry.secondary])
-            if secondary is None:
+            hits = [bool(masks.get(k, 0) & window) or k in rec for k in entry.secondary]
+            if not _passes(entry.logic, hits):
                 return None
-        return Why("key", key=entry.key_text(primary, book.table), secondary=secondary)
+            names = [entry.key_text(k, table) for k in entry.secondary]
+            secondary = _secondary_text(entry.logic, names, hits)
+        return Why("key", key=entry.key_text(primary, table), secondary=secondary)
 
     def at(self, ago: int) -> dict[tuple[int, int], Candidate]:
         """Every entry the prompt built `ago` turns back fired, with recursion."""
@@ -167,18 +186,19 @@ class _Scan:
         self, fired: dict[tuple[int, int], Candidate], frontier: list[Candidate], ago: int
     ) -> None:
         rec: list[dict[int, str]] = [{} for _ in self.books]
+        size = sum(len(c.entry.entry.content) for c in fired.values())
         for level in range(1, self.config.max_recursion + 1):
-            triggers = [c for c in frontier if not c.entry.entry.prevent_recursion]
+            if self.char_limit is not None and size > self.char_limit:
+                return
             fresh: list[set[int]] = [set() for _ in self.books]
-            for trigger in triggers:
-                content = trigger.entry.entry.content
-                scan = self._contents.get(content) or self._contents.setdefault(
-                    content, ScanText(content)
-                )
+            for trigger in frontier:
+                if trigger.entry.prevent_recursion:
+                    continue
+                scan = self.books[trigger.source].content_scan(trigger.entry)
                 for target, book in enumerate(self.books):
                     for key_id in book.table.hits(scan):
                         if key_id not in rec[target]:
-                            rec[target][key_id] = trigger.entry.entry.title
+                            rec[target][key_id] = trigger.entry.title
                             fresh[target].add(key_id)
             frontier = []
             for target, book in enumerate(self.books):
@@ -186,15 +206,16 @@ class _Scan:
                     continue
                 for key_id in sorted(fresh[target]):
                     for entry in book.by_key.get(key_id, ()):
-                        if (target, entry.index) in fired or entry.entry.exclude_recursion:
+                        if (target, entry.index) in fired or entry.exclude_recursion:
                             continue
                         why = self._match(target, entry, ago, rec[target])
                         if why is None:
                             continue
                         via = rec[target].get(key_id, "?")
-                        why = replace(why, kind="recursion", level=level, via=via)
+                        why = Why("recursion", why.key, why.secondary, level=level, via=via)
                         fired[target, entry.index] = Candidate(target, entry, why)
                         frontier.append(fired[target, entry.index])
+                        size += len(entry.entry.content)
             if not frontier:
                 return
 
@@ -216,7 +237,14 @@ class _Scan:
 
 
 def scan_lore(
-    books: Sequence[CompiledBook], turns: Sequence[str], config: LoreConfig
+    books: Sequence[CompiledBook],
+    turns: Sequence[str],
+    config: LoreConfig,
+    char_limit: int | None = None,
 ) -> list[Candidate]:
-    """The entries of `books` that fire after `turns` (oldest first), in insertion order."""
-    return _Scan(books, turns, config).run() if books else []
+    """The entries of `books` that fire after `turns` (oldest first), in insertion order.
+
+    Recursion stops once the fired content passes `char_limit`, as SillyTavern stops it once
+    the budget overflows: a book whose entries all name each other cannot run away.
+    """
+    return _Scan(books, turns, config, char_limit).run() if books else []

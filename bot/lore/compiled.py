@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
-from .keys import KeySpec, KeyTable
+from .keys import KeySpec, KeyTable, ScanText
 from .model import Logic, Lorebook, LoreEntry, Placement, Role
 
 __all__ = ["CompiledBook", "CompiledEntry", "LoreCache"]
@@ -25,10 +25,16 @@ class CompiledEntry:
     role: Role
     scan_depth: int | None
     sticky: int | None
+    prevent_recursion: bool
+    exclude_recursion: bool
 
     @property
     def constant(self) -> bool:
         return bool(self.entry.constant)
+
+    @property
+    def title(self) -> str:
+        return self.entry.title
 
     def key_text(self, key_id: int, table: KeyTable) -> str:
         """The key as written, for reports."""
@@ -59,7 +65,8 @@ class CompiledBook:
         self.table = KeyTable()
         self.recursive = book.recursive_scanning is not False
         self.entries: list[CompiledEntry] = []
-        self.by_key: dict[int, list[CompiledEntry]] = defaultdict(list)
+        self.by_key: dict[int, list[CompiledEntry]] = defaultdict(list)  # any of its keys
+        self.by_primary: dict[int, list[CompiledEntry]] = defaultdict(list)
         for index, entry in enumerate(book.entries):
             # Disabled and empty entries never fire (V3: an empty content adds nothing).
             if not entry.enabled or not entry.content.strip() or entry.placement == "outlet":
@@ -77,14 +84,26 @@ class CompiledBook:
                 role=entry.role,
                 scan_depth=entry.scan_depth,
                 sticky=entry.sticky,
+                prevent_recursion=entry.prevent_recursion,
+                exclude_recursion=entry.exclude_recursion,
             )
             self.entries.append(compiled)
             for key_id in {*compiled.primary, *compiled.secondary}:
                 self.by_key[key_id].append(compiled)
+            for key_id in compiled.primary:
+                self.by_primary[key_id].append(compiled)
         self.constants = [e for e in self.entries if e.constant]
+        self._scans: dict[int, ScanText] = {}
         self.scan_depth = book.scan_depth
         self.deepest = max((e.scan_depth or 0 for e in self.entries), default=0)
         self.stickiest = max((e.sticky or 0 for e in self.entries), default=0)
+
+    def content_scan(self, entry: CompiledEntry) -> ScanText:
+        """The entry's content split into words, for recursion (kept: contents never change)."""
+        found = self._scans.get(entry.index)
+        if found is None:
+            found = self._scans[entry.index] = ScanText(entry.entry.content)
+        return found
 
 
 class LoreCache:

@@ -39,20 +39,20 @@ class KeySpec:
 class ScanText:
     """A text split into words once, for every table that scans it."""
 
-    __slots__ = ("_folded", "text", "words", "words_folded")
+    __slots__ = ("_words", "folded", "text", "words_folded")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.words = frozenset(_WORD.findall(text))
-        self.words_folded = frozenset(w.casefold() for w in self.words)
-        self._folded: str | None = None
+        self.folded = text.casefold()
+        self.words_folded = frozenset(_WORD.findall(self.folded))
+        self._words: frozenset[str] | None = None
 
     @property
-    def folded(self) -> str:
-        """The text casefolded (computed on first use)."""
-        if self._folded is None:
-            self._folded = self.text.casefold()
-        return self._folded
+    def words(self) -> frozenset[str]:
+        """The words as written, for case-sensitive keys (computed on first use)."""
+        if self._words is None:
+            self._words = frozenset(_WORD.findall(self.text))
+        return self._words
 
 
 def parse_regex_key(text: str, *, bare: bool, case_sensitive: bool) -> regex.Pattern[str] | None:
@@ -121,8 +121,8 @@ class KeyTable:
             (self._words_folded if folded else self._words)[needle].append(key_id)
         else:
             # Whole words at both ends; any run of white space inside a phrase matches any other.
-            body = r"\s+".join(re.escape(part) for part in text.split())
-            pattern = re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE if folded else 0)
+            body = r"\s+".join(re.escape(part) for part in needle.split())
+            pattern = re.compile(rf"(?<!\w){body}(?!\w)")
             (self._phrases_folded if folded else self._phrases)[words[0]].append((key_id, pattern))
 
     def hits(self, scan: ScanText) -> frozenset[int]:
@@ -131,17 +131,18 @@ class KeyTable:
         if found is not None:
             return found
         ids: set[int] = set()
-        for word in scan.words:
-            ids.update(self._words.get(word, ()))
+        if self._words:
+            for word in scan.words:
+                ids.update(self._words.get(word, ()))
         for word in scan.words_folded:
             ids.update(self._words_folded.get(word, ()))
-        for index, words in (
-            (self._phrases, scan.words),
-            (self._phrases_folded, scan.words_folded),
-        ):
+        for index, folded in ((self._phrases, False), (self._phrases_folded, True)):
+            if not index:
+                continue
+            words, text = (scan.words_folded, scan.folded) if folded else (scan.words, scan.text)
             for word in words & index.keys():
                 for key_id, pattern in index[word]:
-                    if key_id not in ids and pattern.search(scan.text):
+                    if key_id not in ids and pattern.search(text):
                         ids.add(key_id)
         for key_id, needle, folded in self._substrings:
             if needle in (scan.folded if folded else scan.text):

@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 CountMany = Callable[[list[Prompt]], Awaitable[list[int]]]
+# No tokenizer packs more than this many characters into a token on ordinary text: entries past
+# budget x this many characters cannot fit and are neither recursed into nor counted.
+CHARS_PER_TOKEN_MAX = 6
 _ROLE_ORDER: dict[LoreRole, int] = {"system": 0, "user": 1, "assistant": 2}
 
 
@@ -117,6 +120,26 @@ def fit_budget(
     return kept, [e for e in entries if (e.source, e.index) in dropped]
 
 
+def _pretrim(entries: list[FiredEntry], limit: int) -> tuple[list[FiredEntry], list[FiredEntry]]:
+    """(to count, dropped): only the best-ranked entries up to `limit` characters get counted.
+
+    Entries far past any budget would be dropped anyway; not tokenizing them keeps a book
+    whose every entry fires as cheap as one whose entries fit.
+    """
+    order = sorted(entries, key=lambda e: (-e.rank[0], -e.rank[1], e.source, e.index))
+    kept: set[tuple[int, int]] = set()
+    size = 0
+    for entry in order:
+        if size > limit:
+            break
+        kept.add((entry.source, entry.index))
+        size += len(entry.content)
+    return (
+        [e for e in entries if (e.source, e.index) in kept],
+        [e for e in entries if (e.source, e.index) not in kept],
+    )
+
+
 def _fired(candidate: Candidate, sources: Sequence[LoreSource], user: str) -> FiredEntry:
     source = sources[candidate.source]
     compiled = candidate.entry
@@ -146,10 +169,11 @@ async def activate_lore(
     count_many: CountMany,
 ) -> LoreActivation:
     """Scan, resolve macros, count tokens and fit the budget: the lore for the next prompt."""
-    candidates = scan_lore([s.book for s in sources], turns, config)
+    limit = budget * CHARS_PER_TOKEN_MAX
+    candidates = scan_lore([s.book for s in sources], turns, config, char_limit=limit)
     if not candidates:
         return LoreActivation(budget=budget)
-    fired = [_fired(c, sources, user) for c in candidates]
+    fired, beyond = _pretrim([_fired(c, sources, user) for c in candidates], limit)
     # One more token each for the line break that joins entries.
     counts = await count_many([Prompt.plain(e.content) for e in fired])
     fired = [replace(e, tokens=n + 1) for e, n in zip(fired, counts, strict=True)]
@@ -159,4 +183,4 @@ async def activate_lore(
         if s.book.book.token_budget is not None
     }
     kept, dropped = fit_budget(fired, budget, book_budgets)
-    return LoreActivation(tuple(kept), tuple(dropped), budget, sum(e.tokens for e in kept))
+    return LoreActivation(tuple(kept), (*dropped, *beyond), budget, sum(e.tokens for e in kept))
