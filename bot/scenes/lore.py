@@ -37,12 +37,14 @@ class SceneLoreSources:
         self.config = config or LoreConfig()
         self.limits = limits or LoreLimits()
         self.cache = cache or LoreCache()
+        self._refused: set[str] = set()  # versions over the caps, so they are not re-read
 
     def _compile(self, version: str, book: Lorebook, owner: str) -> CompiledBook | None:
         try:
             return self.cache.add(version, check_book(book, self.limits))
         except LoreError as exc:  # one bad book must not stop the scene
             log.warning("lorebook of %s left out: %s", owner, exc)
+            self._refused.add(version)
             return None
 
     def _card_book(self, character: Character) -> CompiledBook | None:
@@ -50,7 +52,7 @@ class SceneLoreSources:
             return None
         version = f"card:{character.id}:{character.updated_at.isoformat()}"
         found = self.cache.find(version)
-        if found is not None:
+        if found is not None or version in self._refused:
             return found
         book = book_from_card(character.card_json)
         return self._compile(version, book, character.name) if book is not None else None
@@ -60,7 +62,7 @@ class SceneLoreSources:
         for row in await self.stores.lore.scene_books(scene.id):
             version = f"book:{row.id}:{row.revision}"
             found = self.cache.find(version)
-            if found is None:
+            if found is None and version not in self._refused:
                 found = self._compile(version, await self.stores.lore.load(row.id), row.name)
             if found is not None:
                 compiled.append(found)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.characters.cards import card_to_png
+from bot.characters.cards import CardError, card_to_png, load_card
+from bot.characters.limits import CardLimits
 from bot.lore import (
     LoreError,
     LoreLimits,
@@ -262,3 +263,15 @@ def test_caps_on_entries_entry_length_depth_and_size() -> None:
 def test_nul_characters_are_dropped_from_text() -> None:
     book = load_lorebook(_bytes({"entries": [{"keys": ["a\x00b"], "content": "c\x00d"}]}))
     assert (book.entries[0].keys, book.entries[0].content) == (("ab",), "cd")
+
+
+def test_card_imports_cap_their_books_entries_too() -> None:
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": "Marta",
+            "character_book": {"entries": [{"keys": [], "content": "c"}] * 3},
+        },
+    }
+    with pytest.raises(CardError, match=r"lorebook has too many entries \(3; the limit is 2\)"):
+        load_card(_bytes(card), "marta.json", CardLimits(lore_max_entries=2))

@@ -76,31 +76,34 @@ GROUP_SYSTEM = (
 )
 
 
-async def test_group_inst_places_lore_around_the_characters_and_at_depth(db: Database) -> None:
-    assert await _prompt(db, "group-inst") == (
-        "[INST]system\n" + GROUP_SYSTEM + "[/INST]\n"
-        "[INST]user\n"
-        "Rook: The fog rolls in. Ring the bell![/INST]\n"
-        "[INST]system\n"
-        "The bell tolls.[/INST]\n"
-        "[INST]model\n"
-        "Marta: Check the ledger first.[/INST]\n"
-        "[INST]model\n"
-        "Marta:"
-    )
-
-
-async def test_chatml_places_lore_around_the_characters_and_at_depth(db: Database) -> None:
-    assert await _prompt(db, "chatml") == (
-        "<|im_start|>system\n" + GROUP_SYSTEM + "<|im_end|>\n"
-        "<|im_start|>user\n"
-        "Rook: The fog rolls in. Ring the bell!<|im_end|>\n"
-        "<|im_start|>system\n"
-        "The bell tolls.<|im_end|>\n"
-        "<|im_start|>assistant\n"
-        "Marta: Check the ledger first.<|im_end|>\n"
-        "<|im_start|>assistant\n"
-        "Marta:"
+@pytest.mark.parametrize(
+    ("fmt", "opens", "close"),
+    [
+        (
+            "group-inst",
+            {"system": "[INST]system\n", "user": "[INST]user\n", "model": "[INST]model\n"},
+            "[/INST]",
+        ),
+        (
+            "chatml",
+            {
+                "system": "<|im_start|>system\n",
+                "user": "<|im_start|>user\n",
+                "model": "<|im_start|>assistant\n",
+            },
+            "<|im_end|>",
+        ),
+    ],
+)
+async def test_group_formats_place_lore_around_the_characters_and_at_depth(
+    db: Database, fmt: str, opens: dict[str, str], close: str
+) -> None:
+    assert await _prompt(db, fmt) == (
+        f"{opens['system']}{GROUP_SYSTEM}{close}\n"
+        f"{opens['user']}Rook: The fog rolls in. Ring the bell!{close}\n"
+        f"{opens['system']}The bell tolls.{close}\n"
+        f"{opens['model']}Marta: Check the ledger first.{close}\n"
+        f"{opens['model']}Marta:"
     )
 
 
