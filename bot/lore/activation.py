@@ -144,7 +144,9 @@ class _Scan:
         return book.scan_depth if book.scan_depth is not None else self.config.scan_depth
 
     def _window(self, source: int, entry: CompiledEntry, ago: int) -> int:
-        depth = entry.scan_depth or self._depth(self.books[source])
+        depth = entry.scan_depth
+        if depth is None:
+            depth = self._depth(self.books[source])
         key = (ago, min(depth, MAX_SCAN_DEPTH))
         window = self._windows.get(key)
         if window is None:
