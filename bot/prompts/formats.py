@@ -111,34 +111,31 @@ def _bio(persona: Persona) -> str:
 _LORE_HEADER = "[Lore]"
 
 
-def _opening(names: Sequence[str]) -> str:
-    """The seed-000 system prompt's first line, naming the human-played characters."""
-    if not names:
-        return (
-            "You are involved in a multi-character internet-style roleplaying session. "
-            "Focus on the other characters."
-        )
-    who = join_names(names)
-    if len(names) == 1:
-        opening = (
-            f"with a human user, who is playing as {who}. "
-            f"Do not generate dialogue for the user's character, {who}."
-        )
-    else:
-        opening = (
-            f"with human users, who are playing as {who}. "
-            f"Do not generate dialogue for the users' characters, {who}."
-        )
-    return (
-        "You are involved in a multi-character internet-style roleplaying session "
-        f"{opening} Focus on the other characters."
-    )
-
-
 def _group_system_prompt(ctx: PromptContext) -> Prompt:
     """Build the seed-000 system prompt shared by group-inst and chatml."""
     names = [p.name for p in ctx.players]
-    lines = [_opening(names)]
+    lines: list[str] = []
+    if not names:
+        lines.append(
+            "You are involved in a multi-character internet-style roleplaying session. "
+            "Focus on the other characters."
+        )
+    else:
+        who = join_names(names)
+        if len(names) == 1:
+            opening = (
+                f"with a human user, who is playing as {who}. "
+                f"Do not generate dialogue for the user's character, {who}."
+            )
+        else:
+            opening = (
+                f"with human users, who are playing as {who}. "
+                f"Do not generate dialogue for the users' characters, {who}."
+            )
+        lines.append(
+            "You are involved in a multi-character internet-style roleplaying session "
+            f"{opening} Focus on the other characters."
+        )
     # Lore gets a bracketed section like the seed's own, so it never reads as part of a bio.
     if ctx.lore_before:
         lines.extend((_LORE_HEADER, *ctx.lore_before))
