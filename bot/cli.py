@@ -19,6 +19,8 @@ from bot.director import DirectorError
 from bot.domain import FORMAT_NAMES
 from bot.engine.base import EngineError
 from bot.logs import configure_logging
+from bot.lore import LoreError
+from bot.lore.report import describe_activation
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
@@ -77,7 +79,11 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                 ids = await core.engine.tokenize(plan.rendered.prompt)
         finally:
             await core.close()
-    sys.stdout.write(json.dumps(ids) + "\n" if args.tokens else plan.rendered.text)
+    if args.lore:
+        output = "\n".join(describe_activation(plan.lore)) + "\n"
+    else:
+        output = json.dumps(ids) + "\n" if args.tokens else plan.rendered.text
+    sys.stdout.write(output)
     sys.stdout.flush()
     return 0
 
@@ -140,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("scene", help="scene file (TOML)")
     prompt.add_argument("--format", choices=FORMAT_NAMES)
     prompt.add_argument("--as", dest="as_npc", help="force the next speaker")
-    prompt.add_argument(
+    shown = prompt.add_mutually_exclusive_group()
+    shown.add_argument(
         "--tokens", action="store_true", help="print the token ids the model receives (JSON)"
     )
+    shown.add_argument("--lore", action="store_true", help="print which lore entries fired and why")
     prompt.set_defaults(handler=cmd_prompt)
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         handler=cmd_migrate
@@ -165,6 +173,7 @@ USER_ERRORS = (
     DirectorError,
     EngineError,
     StoreError,
+    LoreError,
 )
 
 

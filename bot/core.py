@@ -12,6 +12,8 @@ from bot.director.budget import TokenCounter
 from bot.domain import Sampler
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.offload import resolve_gpu_layers
+from bot.lore import LoreConfig, LoreLimits
+from bot.scenes.lore import SceneLoreSources
 from bot.scenes.views import SceneViews
 from bot.settings import Settings
 from bot.store import Database, Stores, upgrade
@@ -78,6 +80,24 @@ def card_limits(settings: Settings) -> CardLimits:
         json_max_bytes=settings.card_json_max_bytes,
         greeting_max_chars=settings.greeting_max_chars,
         lore_entry_max_chars=settings.lore_entry_max_chars,
+        lore_max_entries=settings.lore_max_entries,
+    )
+
+
+def lore_config(settings: Settings) -> LoreConfig:
+    """How lorebooks are scanned, where a book or entry does not say."""
+    return LoreConfig(
+        scan_depth=settings.lore_scan_depth,
+        sticky=settings.lore_sticky,
+        max_recursion=settings.lore_max_recursion,
+        budget=settings.lore_budget,
+    )
+
+
+def lore_limits(settings: Settings) -> LoreLimits:
+    """What one lorebook may hold."""
+    return LoreLimits(
+        max_entries=settings.lore_max_entries, entry_max_chars=settings.lore_entry_max_chars
     )
 
 
@@ -161,4 +181,6 @@ async def open_core(
             await db.dispose()
             raise
     director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
-    return Core(settings, db, stores, engine, director, SceneViews(stores, sampler_from(settings)))
+    lore = SceneLoreSources(stores, lore_config(settings), lore_limits(settings))
+    views = SceneViews(stores, sampler_from(settings), lore)
+    return Core(settings, db, stores, engine, director, views)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["user", "model", "narration"]
+LoreRole = Literal["system", "user", "assistant"]
 FORMAT_NAMES: tuple[str, ...] = ("group-inst", "chatml", "alpaca-limarp")
 LENGTHS: tuple[str, ...] = (
     "micro",
@@ -48,6 +49,17 @@ class PromptContext:
     npcs: tuple[Persona, ...]
     scenario: str | None = None
     length: str | None = None
+    lore_before: tuple[str, ...] = ()  # lore entries before the character definitions
+    lore_after: tuple[str, ...] = ()  # and after them
+
+
+@dataclass(frozen=True)
+class LoreInsert:
+    """Lore placed as a block of its own, `depth` turns from the end of the history."""
+
+    depth: int
+    role: LoreRole
+    text: str
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from bot.characters.limits import (
     CARD_MAX_BYTES,
     GREETING_MAX_CHARS,
     LORE_ENTRY_MAX_CHARS,
+    LORE_MAX_ENTRIES,
     MAX_CHARACTERS_PER_PLAYER,
     MAX_NPCS_PER_SERVER,
 )
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
     card_json_max_bytes: int = Field(CARD_JSON_MAX_BYTES, ge=1024, le=CARD_MAX_BYTES)
     greeting_max_chars: int = Field(GREETING_MAX_CHARS, ge=1)
     lore_entry_max_chars: int = Field(LORE_ENTRY_MAX_CHARS, ge=1)
+    lore_max_entries: int = Field(LORE_MAX_ENTRIES, ge=1)
+    lore_budget: int = Field(1024, ge=0)
+    lore_scan_depth: int = Field(4, ge=0, le=64)
+    lore_sticky: int = Field(3, ge=0, le=64)
+    lore_max_recursion: int = Field(3, ge=0, le=10)
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
     max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
     narrator_name: str = Field("Narrator", min_length=1, max_length=80)

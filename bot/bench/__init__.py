@@ -1,4 +1,4 @@
-"""`tavernkeep bench`: bot overhead, KV-cache reuse and storage, measured side by side.
+"""`tavernkeep bench`: bot overhead, KV-cache reuse, storage and lore, measured side by side.
 
 Everything runs in one process against a scratch SQLite file (never DATABASE_URL) and the
 configured model (MODEL_PATH, else the demo model), with N_CTX raised to at least 4,096.
@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from bot.bench.lore import measure_lore
 from bot.bench.model import ModelBench
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
@@ -39,6 +40,7 @@ def _steps(sizes: BenchSizes) -> int:
         + sizes.overhead_repeats
         + 2  # prefix reuse, aligned and not
         + len(sizes.storage_sizes)
+        + 1  # lore activation
     )
 
 
@@ -122,6 +124,14 @@ async def run_bench(
                 sizes.storage_samples,
                 note,
             )
+            phase(f"lore: activation over a {sizes.lore_entries:,}-entry lorebook")
+            lore = await measure_lore(
+                core.director.counter.counts,
+                entries=sizes.lore_entries,
+                scan_depth=sizes.lore_scan_depth,
+                samples=sizes.lore_samples,
+                note=note,
+            )
             model_figures = bench.figures
             engine_options = core.engine.options
         finally:
@@ -131,6 +141,7 @@ async def run_bench(
     report = build_report(
         model_figures,
         storage,
+        lore=lore,
         elapsed=time.perf_counter() - started,
         meta={
             "profile": sizes.name,

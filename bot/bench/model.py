@@ -121,7 +121,8 @@ class ModelBench:
         """A scene with the example's cast and about `history_tokens` of seeded history."""
         stores = self.core.stores
         if self._template is None:
-            scene_file = load_scene_file(EXAMPLE_SCENE)
+            # These figures measure the lore-free path; bench/lore.py measures lore on its own.
+            scene_file = replace(load_scene_file(EXAMPLE_SCENE), lorebooks=())
             scene, players = await import_scene_file(
                 stores, scene_file, self.core.settings.default_format
             )

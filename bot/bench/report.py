@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bot.bench.lore import LoreFigures
 from bot.bench.model import ModelFigures
 from bot.bench.storage import StorageFigures
 
@@ -22,6 +23,7 @@ WARM_TARGET = 0.15
 SWITCH_TARGET = 0.25
 WINDOW_GROWTH_TARGET = 2.0
 STORAGE_TARGET = 3.0  # the store reads a window at most 3x slower than plain sqlite3
+LORE_SCAN_TARGET_MS = 5.0  # issue #11
 
 
 def peak_rss_bytes() -> int:
@@ -59,12 +61,33 @@ class Report:
         return {**self.figures, "meta": self.meta}
 
 
+def _put_lore(report: Report, lore: LoreFigures | None) -> None:
+    if lore is None:
+        return
+    report.put("lore_scan_ms", lore.scan_ms)
+    report.put("lore_compile_ms", lore.compile_ms)
+    report.meta["lore"] = {
+        "entries": lore.entries,
+        "scan_depth": lore.scan_depth,
+        "keys": lore.keys,
+        "fired": lore.fired,
+        "dropped": lore.dropped,
+        "samples": lore.samples,
+    }
+
+
 def build_report(
-    model: ModelFigures, storage: StorageFigures, *, elapsed: float, meta: dict[str, Any]
+    model: ModelFigures,
+    storage: StorageFigures,
+    *,
+    elapsed: float,
+    meta: dict[str, Any],
+    lore: LoreFigures | None = None,
 ) -> Report:
     """Medians and ratios from the raw samples."""
     report = Report(meta=dict(meta))
     put = report.put
+    _put_lore(report, lore)
 
     round_s, bare_s = _med(model.round_s), _med(model.bare_s)
     put("overhead_round_s", round_s)
@@ -241,6 +264,18 @@ def render(report: Report) -> Table:
             f"{_x(f('raw_window_ms'), 2)} ms",
             _x(f("storage_ratio"), 2),
             _verdict(f("storage_ratio"), STORAGE_TARGET),
+        )
+    lore = meta.get("lore")
+    if lore:
+        table.add_section()
+        table.add_row(
+            f"lore activation: {lore['entries']:,}-entry book, scan depth "
+            f"{lore['scan_depth']}, {lore['fired']:.0f} fired (compiled once: "
+            f"{_x(f('lore_compile_ms'), 0)} ms)",
+            f"{_x(f('lore_scan_ms'), 2)} ms",
+            "",
+            "",
+            _verdict(f("lore_scan_ms"), LORE_SCAN_TARGET_MS),
         )
     table.add_section()
     table.add_row("peak resident memory (ru_maxrss)", _mb(f("peak_rss_mb")), "", "", "")

@@ -22,6 +22,9 @@ class BenchSizes:
     reuse_rounds: int  # consecutive rounds in the over-budget channel
     storage_sizes: tuple[int, ...]
     storage_samples: int
+    lore_entries: int = 1000  # the generated book of the lore_scan_ms figure
+    lore_scan_depth: int = 8
+    lore_samples: int = 40
 
 
 FULL = BenchSizes(
@@ -54,4 +57,5 @@ QUICK = BenchSizes(
     reuse_rounds=16,
     storage_sizes=(1_000, 10_000),
     storage_samples=15,
+    lore_samples=10,
 )

@@ -14,7 +14,7 @@ def _too_deep(limits: CardLimits) -> CardError:
     return CardError(f"That card is nested too deeply (the limit is {limits.max_depth} levels).")
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+def depth_exceeds(value: Any, limit: int) -> bool:
     """Whether lists/objects nest deeper than `limit`; iterative, so depth cannot overflow."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -47,7 +47,7 @@ def parse_card_json(raw: bytes, limits: CardLimits) -> dict[str, Any]:
         raise _too_deep(limits) from None
     if not isinstance(card, dict):
         raise CardError("The card JSON must be an object.")
-    if _depth_exceeds(card, limits.max_depth):
+    if depth_exceeds(card, limits.max_depth):
         raise _too_deep(limits)
     return card
 
@@ -77,8 +77,14 @@ def _lore_entries(fields: dict[str, Any]) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
-def _check_lore(fields: dict[str, Any], limit: int) -> None:
-    for number, entry in enumerate(_lore_entries(fields), 1):
+def _check_lore(fields: dict[str, Any], limit: int, max_entries: int) -> None:
+    entries = _lore_entries(fields)
+    if len(entries) > max_entries:
+        raise CardError(
+            f"That card's lorebook has too many entries ({len(entries):,}; "
+            f"the limit is {max_entries:,})."
+        )
+    for number, entry in enumerate(entries, 1):
         content = entry.get("content") if isinstance(entry, dict) else None
         if isinstance(content, str) and len(content) > limit:
             raise CardError(
@@ -90,7 +96,7 @@ def _check_lore(fields: dict[str, Any], limit: int) -> None:
 def check_card_fields(fields: dict[str, Any], limits: CardLimits) -> None:
     """Refuse greetings and lorebook entries over their caps."""
     _check_greetings(fields, limits.greeting_max_chars)
-    _check_lore(fields, limits.lore_entry_max_chars)
+    _check_lore(fields, limits.lore_entry_max_chars, limits.lore_max_entries)
 
 
 GREETING_VERSIONS_MAX = 25  # swipes of one greeting; a card may list hundreds

@@ -9,6 +9,7 @@ CARD_JSON_MAX_BYTES = 256 * 1024
 CARD_MAX_DEPTH = 64  # far deeper than any real card; deep nesting breaks export (recursion)
 GREETING_MAX_CHARS = 6000  # three to four Discord messages; real greetings reach 4-5k
 LORE_ENTRY_MAX_CHARS = 4000
+LORE_MAX_ENTRIES = 2000  # entries in one lorebook (a card's or a server's)
 MAX_CHARACTERS_PER_PLAYER = 25
 MAX_NPCS_PER_SERVER = 200
 
@@ -20,6 +21,7 @@ class CardLimits:
     json_max_bytes: int = CARD_JSON_MAX_BYTES
     greeting_max_chars: int = GREETING_MAX_CHARS
     lore_entry_max_chars: int = LORE_ENTRY_MAX_CHARS
+    lore_max_entries: int = LORE_MAX_ENTRIES
     max_depth: int = CARD_MAX_DEPTH
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
 from bot.director.budget import TRIM_STEP, TokenCounter, plan_window
+from bot.director.lore import prompt_lore
 from bot.director.text import choice_grammar, clean_reply
 from bot.director.types import (
     CastMember,
@@ -103,15 +104,23 @@ class TurnDirector:
                 "The character sheets alone do not fit in the context window; "
                 "shorten them or raise N_CTX."
             )
-        history, counts = await self._history(scene, before_seq, budget - system_tokens)
-        plan = plan_window(system_tokens, counts, [t.seq for t in history], budget, self.trim_step)
+        newest = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=before_seq)
+        lore, fixed = await prompt_lore(scene, newest, budget - system_tokens, self.counter)
+        if lore.fired:
+            ctx = replace(ctx, lore_before=lore.before, lore_after=lore.after)
+        history, counts = await self._history(scene, before_seq, budget - fixed, newest)
+        plan = plan_window(fixed, counts, [t.seq for t in history], budget, self.trim_step)
         kept = history[plan.start :]
         turns = [*(_prompt_turn(t) for t in kept), *extra]
-        rendered = render_prompt(fmt, ctx, turns, speaker, player=player)
-        return PromptPlan(rendered, plan, tuple(kept))
+        rendered = render_prompt(fmt, ctx, turns, speaker, lore.inserts, player=player)
+        return PromptPlan(rendered, plan, tuple(kept), lore)
 
     async def _history(
-        self, scene: SceneView, before_seq: int | None, room: int
+        self,
+        scene: SceneView,
+        before_seq: int | None,
+        room: int,
+        newest: Sequence[StoredTurn] | None = None,
     ) -> tuple[list[StoredTurn], list[int]]:
         """Newest-first pages of non-OOC turns until they overflow `room`, returned oldest first."""
         turns: list[StoredTurn] = []
@@ -119,7 +128,10 @@ class TurnDirector:
         used = 0
         cursor = before_seq
         while used <= room:
-            page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
+            if newest is not None:  # the first page, already read for the lore scan
+                page, newest = newest, None
+            else:
+                page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
             if not page:
                 break
             cursor = page[0].seq

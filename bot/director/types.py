@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from bot.director.budget import BudgetPlan
 from bot.domain import PromptContext, Role, Sampler
 from bot.engine.base import CancelToken, Completion, GenerationRequest
+from bot.lore.placement import LoreActivation, SceneLore
 from bot.prompts import Prompt, PromptFormat, RenderedPrompt
 
 RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
@@ -83,6 +84,7 @@ class SceneView:
     npcs: tuple[CastMember, ...]
     sampler: Sampler = field(default_factory=Sampler)
     max_replies: int = 3
+    lore: SceneLore = field(default_factory=SceneLore)
 
     @property
     def player_names(self) -> tuple[str, ...]:
@@ -100,6 +102,7 @@ class PromptPlan:
     rendered: RenderedPrompt
     budget: BudgetPlan
     history: tuple[StoredTurn, ...]
+    lore: LoreActivation = field(default_factory=LoreActivation)
 
 
 @dataclass

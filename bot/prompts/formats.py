@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from bot.domain import FORMAT_NAMES, LENGTHS, Persona, PromptContext, PromptTurn
+from bot.domain import FORMAT_NAMES, LENGTHS, LoreInsert, Persona, PromptContext, PromptTurn
+from bot.prompts.macros import join_names
 from bot.prompts.segments import Prompt
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "join_names",
     "prompt_header",
     "render_prompt",
+    "with_inserts",
 ]
 
 
@@ -58,6 +60,10 @@ class PromptFormat(Protocol):
         """Render one history turn; independent of its position in the prompt."""
         ...
 
+    def lore_block(self, insert: LoreInsert) -> Prompt:
+        """Render lore placed at a depth in the history, as a block of its own."""
+        ...
+
     def response_header(self, ctx: PromptContext) -> Prompt:
         """Return the generation prefix, without a speaker name."""
         ...
@@ -76,13 +82,6 @@ class PromptFormat(Protocol):
 
 
 _MARK = Prompt.special
-
-
-def join_names(names: Sequence[str]) -> str:
-    """Join names as "A", "A and B" or "A, B and C"."""
-    if len(names) <= 1:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def is_ooc(text: str) -> bool:
@@ -114,6 +113,9 @@ def _bio(persona: Persona) -> str:
     return f"{persona.name}\nCharacter Bio: {persona.sheet}"
 
 
+_LORE_HEADER = "[Lore]"
+
+
 def _group_system_prompt(ctx: PromptContext) -> Prompt:
     """Build the seed-000 system prompt shared by group-inst and chatml."""
     names = [p.name for p in ctx.players]
@@ -139,11 +141,17 @@ def _group_system_prompt(ctx: PromptContext) -> Prompt:
             "You are involved in a multi-character internet-style roleplaying session "
             f"{opening} Focus on the other characters."
         )
+    # Lore gets a bracketed section like the seed's own, so it never reads as part of a bio.
+    if ctx.lore_before:
+        lines.extend((_LORE_HEADER, *ctx.lore_before))
+    if names:
         lines.append("[Human User]")
         lines.append("\n---\n".join(_bio(p) for p in ctx.players))
     lines.append("[Involved Characters]")
     for npc in ctx.npcs:
         lines.extend((_bio(npc), "---"))
+    if ctx.lore_after:
+        lines.extend((_LORE_HEADER, *ctx.lore_after))
     if ctx.scenario:
         lines.extend(("[Scenario]", ctx.scenario))
     lines.append("The roleplay begins now.")
@@ -156,6 +164,11 @@ class GroupInstFormat:
     name = "group-inst"
     separator = "\n"
     _roles: ClassVar[dict[str, str]] = {"user": "user", "narration": "user", "model": "model"}
+    _lore_roles: ClassVar[dict[str, str]] = {
+        "system": "system",
+        "user": "user",
+        "assistant": "model",
+    }
 
     def system_block(self, ctx: PromptContext) -> Prompt:
         """Render the [INST]system block."""
@@ -165,6 +178,11 @@ class GroupInstFormat:
         """Render one [INST]user or [INST]model block."""
         role = _role(self._roles, turn)
         return _MARK(f"[INST]{role}\n") + _speaker_line(turn) + _MARK("[/INST]")
+
+    def lore_block(self, insert: LoreInsert) -> Prompt:
+        """Render an [INST]system (user, model) block holding the lore text, without a name."""
+        role = self._lore_roles[insert.role]
+        return _MARK(f"[INST]{role}\n") + Prompt.plain(insert.text) + _MARK("[/INST]")
 
     def response_header(self, ctx: PromptContext) -> Prompt:
         """Open a model block."""
@@ -199,6 +217,11 @@ class ChatMLFormat:
         role = _role(self._roles, turn)
         return _MARK(f"<|im_start|>{role}\n") + _speaker_line(turn) + _MARK("<|im_end|>")
 
+    def lore_block(self, insert: LoreInsert) -> Prompt:
+        """Render a system (user, assistant) message holding the lore text, without a name."""
+        start = _MARK(f"<|im_start|>{insert.role}\n")
+        return start + Prompt.plain(insert.text) + _MARK("<|im_end|>")
+
     def response_header(self, ctx: PromptContext) -> Prompt:
         """Open an assistant message."""
         return _MARK("<|im_start|>assistant\n")
@@ -229,8 +252,12 @@ class AlpacaLimarpFormat:
     _roles: ClassVar[dict[str, str]] = {"user": "Input", "narration": "Input", "model": "Response"}
 
     def system_block(self, ctx: PromptContext) -> Prompt:
-        """Render the instruction: personas (NPCs first), scenario, then the role line."""
-        paragraphs = [f"{p.name}'s Persona: {p.sheet}" for p in (*ctx.npcs, *ctx.players)]
+        """Render the instruction: lore, personas (NPCs first), lore, scenario, the role line."""
+        # Lore paragraphs go in unlabelled, as SillyTavern's Alpaca story string puts them.
+        paragraphs = ["\n".join(ctx.lore_before)] if ctx.lore_before else []
+        paragraphs += [f"{p.name}'s Persona: {p.sheet}" for p in (*ctx.npcs, *ctx.players)]
+        if ctx.lore_after:
+            paragraphs.append("\n".join(ctx.lore_after))
         if ctx.scenario:
             paragraphs.append(f"Scenario: {ctx.scenario}")
         npcs = join_names([n.name for n in ctx.npcs]) or "the characters"
@@ -245,6 +272,12 @@ class AlpacaLimarpFormat:
     def turn_block(self, turn: PromptTurn) -> Prompt:
         """Render one ### Input or ### Response section, never with a length modifier."""
         return _MARK(f"### {_role(self._roles, turn)}:\n") + _speaker_line(turn)
+
+    def lore_block(self, insert: LoreInsert) -> Prompt:
+        """Render lore as a ### Input section (### Response for the assistant role)."""
+        # Alpaca has one instruction, at the top; mid-chat system text is input, as in SillyTavern.
+        section = "Response" if insert.role == "assistant" else "Input"
+        return _MARK(f"### {section}:\n") + Prompt.plain(insert.text)
 
     def response_header(self, ctx: PromptContext) -> Prompt:
         """Open the final ### Response section, with the scene's length modifier if any."""
@@ -319,26 +352,44 @@ def prompt_header(
     return header + f"{speaker}:" if speaker else header
 
 
+def with_inserts(
+    fmt: PromptFormat, blocks: Sequence[Prompt], inserts: Sequence[LoreInsert]
+) -> tuple[Prompt, ...]:
+    """`blocks` with each lore block `depth` turns from the end (deeper: before the first)."""
+    at: dict[int, list[Prompt]] = {}
+    for insert in inserts:
+        at.setdefault(max(0, len(blocks) - insert.depth), []).append(fmt.lore_block(insert))
+    out: list[Prompt] = []
+    for index, block in enumerate(blocks):
+        out.extend(at.get(index, ()))
+        out.append(block)
+    out.extend(at.get(len(blocks), ()))
+    return tuple(out)
+
+
 def render_prompt(
     fmt: PromptFormat,
     ctx: PromptContext,
     turns: Sequence[PromptTurn],
     speaker: str | None = None,
+    inserts: Sequence[LoreInsert] = (),
     *,
     player: bool = False,
 ) -> RenderedPrompt:
     """Render a scene's prompt, dropping OOC turns and optionally forcing the speaker.
 
-    With `player`, the header opens `speaker`'s own block (a draft of a player's post): the
-    stops then cut at any NPC's or other player's line instead of at the player's own.
+    Lore `inserts` go in at their depth. With `player`, the header opens `speaker`'s own
+    block (a draft of a player's post): the stops then cut at any NPC's or other player's
+    line instead of at the player's own.
     """
     stops = fmt.stop_strings(ctx)
     if player:
         own = f"\n{speaker}:"
         stops = [s for s in stops if s != own] + [f"\n{npc.name}:" for npc in ctx.npcs]
+    blocks = [fmt.turn_block(t) for t in turns if not is_ooc(t.text)]
     return RenderedPrompt(
         system=fmt.system_block(ctx),
-        turns=tuple(fmt.turn_block(t) for t in turns if not is_ooc(t.text)),
+        turns=with_inserts(fmt, blocks, inserts),
         header=prompt_header(fmt, ctx, speaker, player),
         separator=fmt.separator,
         stops=tuple(dict.fromkeys(stops)),

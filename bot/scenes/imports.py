@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 
 from bot.characters.drafts import CharacterDraft
+from bot.prompts.macros import resolve_macros, user_value
 from bot.scenes.scene_file import SceneFile
-from bot.store import Character, CharacterStore, Scene, Stores, TurnStore
+from bot.store import Character, CharacterStore, LoreStore, Scene, Stores, TurnStore
+from bot.store.lore import book_name
 
 
 def file_channel_id(sf: SceneFile) -> int:
@@ -52,9 +54,23 @@ async def import_scene_file(
         character = await _upsert(stores.characters, draft, guild_id=0, owner_id=owner_id)
         await stores.scenes.bind_player(scene.id, owner_id, character.id)
         players.append((owner_id, character))
+    await _attach_lore(stores.lore, scene.id, sf)
     if existing is None or await stores.turns.count(scene.id) == 0:
         await _seed_turns(stores.turns, scene.id, sf, npcs, players)
     return scene, players
+
+
+async def _attach_lore(lore: LoreStore, scene_id: int, sf: SceneFile) -> None:
+    """Store the file's lorebooks (named after the file, so two files never share one)."""
+    attached: set[int] = set()
+    for book in sf.lorebooks:
+        name = book_name(f"{sf.path.stem}/{book.name or 'lorebook'}")
+        stored = await lore.save_book(0, book, name=name, replace=True)
+        await lore.attach(scene_id, stored.id)
+        attached.add(stored.id)
+    for stale in await lore.scene_books(scene_id):  # dropped from the file since last time
+        if stale.id not in attached:
+            await lore.detach(scene_id, stale.id)
 
 
 async def _seed_turns(
@@ -66,10 +82,12 @@ async def _seed_turns(
 ) -> None:
     by_name = {c.name.casefold(): c for c in npcs}
     owners = {c.name.casefold(): (owner, c) for owner, c in players}
+    user = user_value([c.name for _, c in players])
     for npc in npcs:
         if npc.greeting:
+            text = resolve_macros(npc.greeting, char=npc.name, user=user)
             await turns.append(
-                scene_id, role="model", speaker=npc.name, content=npc.greeting, character_id=npc.id
+                scene_id, role="model", speaker=npc.name, content=text, character_id=npc.id
             )
     for speaker, text in sf.turns:
         key = speaker.casefold()

@@ -11,6 +11,8 @@ from bot.characters.cards import CardError
 from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet, typed_name
 from bot.characters.sheet import SheetError
 from bot.domain import FORMAT_NAMES, LENGTHS
+from bot.lore import Lorebook, LoreError, load_lorebook
+from bot.lore.tables import entry_from_table
 
 EXAMPLE_SCENE = Path(__file__).resolve().parents[2] / "examples" / "lantern-harbor.toml"
 
@@ -30,6 +32,7 @@ class SceneFile:
     players: tuple[CharacterDraft, ...]
     npcs: tuple[CharacterDraft, ...]
     turns: tuple[tuple[str, str], ...]
+    lorebooks: tuple[Lorebook, ...] = ()
 
 
 def _character(entry: Any, base: Path, where: str) -> CharacterDraft:
@@ -63,6 +66,37 @@ def _refuse_shared_names(
     for player in players:
         if player.name.casefold() in npc_names:
             raise SceneFileError(f"{path}: {player.name} is both a player and an NPC")
+
+
+def _book_files(data: dict[str, Any], path: Path) -> list[Lorebook]:
+    """The lorebook files named by `lorebooks`, relative to the scene file."""
+    files = data.get("lorebooks", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise SceneFileError(f"{path}: lorebooks must be a list of file paths")
+    books: list[Lorebook] = []
+    for i, name in enumerate(files):
+        where, book_path = f"{path} lorebooks[{i}]", path.parent / name
+        try:
+            books.append(load_lorebook(book_path.read_bytes(), book_path.name))
+        except OSError as exc:
+            raise SceneFileError(f"{where}: cannot read {book_path}: {exc.strerror}") from None
+        except LoreError as exc:
+            raise SceneFileError(f"{where}: {exc}") from None
+    return books
+
+
+def _lore_tables(data: dict[str, Any], path: Path) -> list[Lorebook]:
+    """The scene's own `[[lore]]` entries, as one book."""
+    tables = data.get("lore", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise SceneFileError(f"{path}: lore must be [[lore]] tables")
+    entries = []
+    for i, table in enumerate(tables):
+        try:
+            entries.append(entry_from_table(table))
+        except LoreError as exc:
+            raise SceneFileError(f"{path} lore[{i}]: {exc}") from None
+    return [Lorebook(entries=tuple(entries), name="scene lore")] if entries else []
 
 
 def load_scene_file(path: str | Path) -> SceneFile:
@@ -100,4 +134,5 @@ def load_scene_file(path: str | Path) -> SceneFile:
             raise SceneFileError(f"{path} turns[{i}]: {exc}") from None
         turns.append((speaker, str(turn["text"])))
     scenario = data.get("scenario") or next((n.scenario for n in npcs if n.scenario), None)
-    return SceneFile(path, fmt, scenario, length, players, npcs, tuple(turns))
+    lorebooks = (*_book_files(data, path), *_lore_tables(data, path))
+    return SceneFile(path, fmt, scenario, length, players, npcs, tuple(turns), lorebooks)

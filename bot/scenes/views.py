@@ -8,7 +8,9 @@ from bot.director import CastMember, SceneView
 from bot.domain import Persona, PromptContext, Sampler
 from bot.names import speaker_name
 from bot.prompts import get_format
-from bot.store import Scene, Stores
+from bot.prompts.macros import join_names, resolve_macros, user_value
+from bot.scenes.lore import SceneLoreSources
+from bot.store import Character, Scene, Stores
 
 RECENT_SPEAKERS_WINDOW = 64
 
@@ -16,9 +18,12 @@ RECENT_SPEAKERS_WINDOW = 64
 class SceneViews:
     """Builds what the director needs from what the store holds."""
 
-    def __init__(self, stores: Stores, sampler: Sampler) -> None:
+    def __init__(
+        self, stores: Stores, sampler: Sampler, lore: SceneLoreSources | None = None
+    ) -> None:
         self.stores = stores
         self.sampler = sampler
+        self.lore = lore or SceneLoreSources(stores)
 
     def sampler_for(self, scene: Scene) -> Sampler:
         """The base sampler with the scene's overrides applied."""
@@ -30,24 +35,30 @@ class SceneViews:
         return sampler
 
     async def view(self, scene: Scene) -> SceneView:
-        """The scene's cast, players, format and sampler for one round."""
+        """The scene's cast, players, format, lore and sampler for one round."""
         # Names pass the name rule again here: rows stored before it existed may not be plain.
-        cast = [(speaker_name(c.name, "NPC"), c) for c in await self.stores.scenes.cast(scene.id)]
-        players = [
-            Persona(speaker_name(c.name), c.sheet)
-            for _, c in await self.stores.scenes.players(scene.id)
-        ]
-        known = {p.name.casefold() for p in players} | {name.casefold() for name, _ in cast}
+        cast_rows = await self.stores.scenes.cast(scene.id)
+        cast = [(speaker_name(c.name, "NPC"), c) for c in cast_rows]
+        bound = [c for _, c in await self.stores.scenes.players(scene.id)]
+        names = [speaker_name(c.name) for c in bound]
+        known = {n.casefold() for n in names} | {name.casefold() for name, _ in cast}
         # Players without a registered character still need to be named to the model.
-        for turn in await self.stores.turns.window(scene.id, RECENT_SPEAKERS_WINDOW):
+        for turn in await self.stores.turns.lines(scene.id, RECENT_SPEAKERS_WINDOW):
             speaker = speaker_name(turn.speaker)
             if turn.role == "user" and speaker.casefold() not in known:
                 known.add(speaker.casefold())
-                players.append(Persona(speaker, ""))
+                names.append(speaker)
+        user = user_value(names)
+        players = [_persona(c, name, user) for c, name in zip(bound, names, strict=False)]
+        players += [Persona(n, "") for n in names[len(bound) :]]
+        scenario = scene.scenario
+        if scenario:
+            cast_names = join_names([name for name, _ in cast]) or "the characters"
+            scenario = resolve_macros(scenario, char=cast_names, user=user)
         context = PromptContext(
             players=tuple(players),
-            npcs=tuple(Persona(name, c.sheet) for name, c in cast),
-            scenario=scene.scenario,
+            npcs=tuple(_persona(c, name, user) for name, c in cast),
+            scenario=scenario,
             length=scene.length,
         )
         return SceneView(
@@ -58,4 +69,10 @@ class SceneViews:
             npcs=tuple(CastMember(name, c.id) for name, c in cast),
             sampler=self.sampler_for(scene),
             max_replies=scene.max_replies,
+            lore=await self.lore.scene_lore(scene, cast_rows, bound, user),
         )
+
+
+def _persona(character: Character, name: str, user: str) -> Persona:
+    """A character as the prompt sees it (`name` plain), `{{char}}`/`{{user}}` resolved."""
+    return Persona(name, resolve_macros(character.sheet, char=name, user=user))

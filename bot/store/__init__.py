@@ -9,6 +9,7 @@ from .errors import (
     NotFoundError,
     StoreError,
 )
+from .lore import LoreStore
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
     Base,
@@ -18,6 +19,9 @@ from .models import (
     PlayerBinding,
     PlayerDefault,
     Scene,
+    SceneLorebook,
+    StoredLorebook,
+    StoredLoreEntry,
     Turn,
     TurnMessage,
 )
@@ -35,12 +39,16 @@ __all__ = [
     "DuplicateMessageError",
     "DuplicateNameError",
     "GuildConfig",
+    "LoreStore",
     "NotFoundError",
     "PlayerBinding",
     "PlayerDefault",
     "Scene",
+    "SceneLorebook",
     "SceneStore",
     "StoreError",
+    "StoredLoreEntry",
+    "StoredLorebook",
     "Stores",
     "Turn",
     "TurnLine",

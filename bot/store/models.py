@@ -271,3 +271,57 @@ class TurnMessage(Base):
     message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), index=True)
     part: Mapped[int] = mapped_column(Integer)
+
+
+# -- Lorebooks (DESIGN 14) --------------------------------------------------------------------
+
+
+class StoredLorebook(Timestamps, Base):
+    """A server lorebook; its entries are rows of `lore_entries`."""
+
+    __tablename__ = "lorebooks"
+    __table_args__ = (
+        Index("uq_lorebooks_guild_id_name_key", "guild_id", "name_key", unique=True),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(CleanString(NAME_MAX))
+    name_key: Mapped[str] = mapped_column(CleanString(NAME_KEY_MAX))
+    # The book's own fields (scan_depth, token_budget, extensions, ...) as in a character_book.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Bumped on every change, so compiled books are cached per revision.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    def __repr__(self) -> str:
+        return f"<StoredLorebook {self.id} {self.name!r} r{self.revision}>"
+
+
+class StoredLoreEntry(Base):
+    """One entry of a server lorebook, in book order."""
+
+    __tablename__ = "lore_entries"
+    __table_args__ = (UniqueConstraint("book_id", "position"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("lorebooks.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(CleanString(NAME_MAX))
+    content: Mapped[str] = mapped_column(CleanText)
+    # Every other field of the entry, as a character_book entry holds it.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SceneLorebook(Base):
+    """A server lorebook attached to a scene."""
+
+    __tablename__ = "scene_lorebooks"
+
+    scene_id: Mapped[int] = mapped_column(
+        ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True
+    )
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("lorebooks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

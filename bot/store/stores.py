@@ -1,4 +1,4 @@
-"""The three stores as one bundle, built once by the composition root."""
+"""The stores as one bundle, built once by the composition root."""
 
 from __future__ import annotations
 
@@ -6,19 +6,21 @@ from dataclasses import dataclass
 
 from .characters import CharacterStore
 from .database import Database
+from .lore import LoreStore
 from .scenes import SceneStore
 from .turns import TurnStore
 
 
 @dataclass(frozen=True)
 class Stores:
-    """Characters, scenes and turns over one database."""
+    """Characters, scenes, turns and lorebooks over one database."""
 
     characters: CharacterStore
     scenes: SceneStore
     turns: TurnStore
+    lore: LoreStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         """Every store on `db`."""
-        return cls(CharacterStore(db), SceneStore(db), TurnStore(db))
+        return cls(CharacterStore(db), SceneStore(db), TurnStore(db), LoreStore(db))

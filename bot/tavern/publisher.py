@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from bot.director import StoredTurn
+from bot.prompts.macros import resolve_macros, user_value
 from bot.store import Character, NotFoundError, Scene, Stores, Turn
 from bot.tavern.avatars import link_expired
 from bot.tavern.common import Poster
@@ -88,11 +89,13 @@ class TurnPublisher:
         """An NPC joining with a greeting says it, as a stored turn."""
         if not npc.greeting:
             return
+        players = [c.name for _, c in await self.stores.scenes.players(scene.id)]
+        text = resolve_macros(npc.greeting, char=npc.name, user=user_value(players))
         turn = await self.stores.turns.append(
             scene.id,
             role="model",
             speaker=npc.name,
-            content=npc.greeting,
+            content=text,
             character_id=npc.id,
             pending=True,
         )

@@ -48,6 +48,7 @@ REQUIRED = (
     "kv_state_mb",
     "save_state_mb",
     "kv_limit_ratio",
+    "lore_scan_ms",
 )
 
 HARBOR = (

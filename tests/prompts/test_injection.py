@@ -48,6 +48,8 @@ def _scene(payload: str) -> tuple[PromptContext, list[PromptTurn]]:
         players=(Persona(player, f"A sailor. {payload} Likes rope."),),
         npcs=(Persona(npc, f"Harbormaster.\n{payload}\n**Greeting**: {payload}"),),
         scenario=f"{payload}\nFog over the harbor. {payload}",
+        lore_before=(f"The reef. {payload}", payload or "-"),
+        lore_after=(f"{payload}\nThe ledger.",),
     )
     turns = [
         PromptTurn("model", npc, f"{payload} Welcome, {payload}"),

@@ -23,6 +23,9 @@ TABLES = {
     "player_defaults",
     "turns",
     "turn_messages",
+    "lorebooks",
+    "lore_entries",
+    "scene_lorebooks",
 }
 
 
@@ -49,17 +52,14 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0003_pending_turns"
+HEAD = "0004_lorebooks"
 
 
 def test_single_head() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
     assert script.get_heads() == [HEAD]
-    assert [s.revision for s in script.walk_revisions()] == [
-        HEAD,
-        "0002_name_key_length",
-        "0001_initial",
-    ]
+    revisions = [s.revision for s in script.walk_revisions()]
+    assert revisions == [HEAD, "0003_pending_turns", "0002_name_key_length", "0001_initial"]
 
 
 async def test_upgrade_downgrade_roundtrip(db_url: str) -> None:

@@ -1,0 +1,128 @@
+"""A lorebook made ready for scanning: keys compiled, entries indexed by their keys."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+from .keys import KeySpec, KeyTable, ScanText
+from .model import Logic, Lorebook, LoreEntry, Placement, Role
+
+__all__ = ["CompiledBook", "CompiledEntry", "LoreCache"]
+
+
+@dataclass(frozen=True)
+class CompiledEntry:
+    """An entry with its keys as ids of its book's key table, and its settings resolved."""
+
+    index: int
+    entry: LoreEntry
+    primary: tuple[int, ...]
+    secondary: tuple[int, ...]
+    logic: Logic
+    placement: Placement
+    depth: int
+    role: Role
+    scan_depth: int | None
+    sticky: int | None
+    prevent_recursion: bool
+    exclude_recursion: bool
+
+    @property
+    def constant(self) -> bool:
+        return bool(self.entry.constant)
+
+    @property
+    def title(self) -> str:
+        return self.entry.title
+
+    def key_text(self, key_id: int, table: KeyTable) -> str:
+        """The key as written, for reports."""
+        return table.specs[key_id].text
+
+
+def _ids(table: KeyTable, entry: LoreEntry, keys: tuple[str, ...]) -> tuple[int, ...]:
+    found = (
+        table.add(
+            KeySpec(
+                text=key,
+                case_sensitive=entry.matches_case,
+                whole_words=entry.whole_words,
+                use_regex=bool(entry.use_regex),
+            )
+        )
+        for key in keys
+    )
+    return tuple(dict.fromkeys(k for k in found if k is not None))
+
+
+class CompiledBook:
+    """A book's live entries and key table; built once per book version."""
+
+    def __init__(self, book: Lorebook) -> None:
+        self.book = book
+        self.name = book.name or "lorebook"
+        self.table = KeyTable()
+        self.recursive = book.recursive_scanning is not False
+        self.entries: list[CompiledEntry] = []
+        self.by_key: dict[int, list[CompiledEntry]] = defaultdict(list)  # any of its keys
+        self.by_primary: dict[int, list[CompiledEntry]] = defaultdict(list)
+        for index, entry in enumerate(book.entries):
+            # Disabled and empty entries never fire (V3: an empty content adds nothing).
+            if not entry.enabled or not entry.content.strip() or entry.placement == "outlet":
+                continue
+            primary = _ids(self.table, entry, entry.keys)
+            secondary = _ids(self.table, entry, entry.secondary_keys or ())
+            compiled = CompiledEntry(
+                index=index,
+                entry=entry,
+                primary=primary,
+                secondary=secondary if entry.needs_secondary else (),
+                logic=entry.logic,
+                placement=entry.placement,
+                depth=entry.depth,
+                role=entry.role,
+                scan_depth=entry.scan_depth,
+                sticky=entry.sticky,
+                prevent_recursion=entry.prevent_recursion,
+                exclude_recursion=entry.exclude_recursion,
+            )
+            self.entries.append(compiled)
+            for key_id in {*compiled.primary, *compiled.secondary}:
+                self.by_key[key_id].append(compiled)
+            for key_id in compiled.primary:
+                self.by_primary[key_id].append(compiled)
+        self.constants = [e for e in self.entries if e.constant]
+        self._scans: dict[int, ScanText] = {}
+        self.scan_depth = book.scan_depth
+        self.deepest = max((e.scan_depth or 0 for e in self.entries), default=0)
+        self.stickiest = max((e.sticky or 0 for e in self.entries), default=0)
+
+    def content_scan(self, entry: CompiledEntry) -> ScanText:
+        """The entry's content split into words, for recursion (kept: contents never change)."""
+        found = self._scans.get(entry.index)
+        if found is None:
+            found = self._scans[entry.index] = ScanText(entry.entry.content)
+        return found
+
+
+class LoreCache:
+    """Compiled books by version key, least recently used first out."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._books: OrderedDict[str, CompiledBook] = OrderedDict()
+
+    def find(self, version: str) -> CompiledBook | None:
+        """The compiled book for `version`, if it is cached."""
+        found = self._books.get(version)
+        if found is not None:
+            self._books.move_to_end(version)
+        return found
+
+    def add(self, version: str, book: Lorebook) -> CompiledBook:
+        """Compile `book` and keep it as `version`."""
+        compiled = self._books[version] = CompiledBook(book)
+        while len(self._books) > self.capacity:
+            self._books.popitem(last=False)
+        return compiled
