@@ -246,6 +246,8 @@ class Turn(Timestamps, Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A model turn stored but not yet posted: outside the history until its post completes.
     pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A greeting's swipes are the card's greetings: Swipe cycles them instead of generating.
+    greeting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     messages: Mapped[list[TurnMessage]] = relationship(
         lazy="selectin",

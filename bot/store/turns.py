@@ -80,8 +80,12 @@ class TurnStore:
         author_id: int | None = None,
         message_ids: Sequence[int] = (),
         pending: bool = False,
+        greeting: Sequence[str] = (),
     ) -> Turn:
-        """Store a new turn with the next seq; a `pending` one stays out of the history."""
+        """Store a new turn with the next seq; a `pending` one stays out of the history.
+
+        `greeting` makes it a greeting whose swipes are these alternatives after `content`.
+        """
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
         prev = Turn.__table__.alias("prev")
@@ -100,11 +104,12 @@ class TurnStore:
                 character_id=character_id,
                 author_id=author_id,
                 content=content,
-                swipes=[content],
+                swipes=[content, *greeting],
                 swipe_index=0,
                 edited=False,
                 deleted=False,
                 pending=pending,
+                greeting=bool(greeting),
                 messages=_messages(message_ids),
             )
             async with self.db.session() as s:

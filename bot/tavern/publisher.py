@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import cast
 
+from bot.characters.card_json import greeting_versions
 from bot.director import StoredTurn
 from bot.prompts.macros import resolve_macros, user_value
 from bot.store import Character, NotFoundError, Scene, Stores, Turn
@@ -86,18 +87,24 @@ class TurnPublisher:
             log.warning("could not put turn %s back as it was", turn.id, exc_info=True)
 
     async def greet(self, scene: Scene, npc: Character) -> None:
-        """An NPC joining with a greeting says it, as a stored turn."""
-        if not npc.greeting:
-            return
+        """An NPC joining says its greeting, with the card's other greetings as its swipes."""
         players = [c.name for _, c in await self.stores.scenes.players(scene.id)]
-        text = resolve_macros(npc.greeting, char=npc.name, user=user_value(players))
+        group = len(players) > 1 or len(await self.stores.scenes.cast(scene.id)) > 1
+        user = user_value(players)
+        versions = [
+            resolve_macros(text, char=npc.name, user=user)
+            for text in greeting_versions(npc.greeting, npc.card_json, group=group)
+        ]
+        if not versions:
+            return
         turn = await self.stores.turns.append(
             scene.id,
             role="model",
             speaker=npc.name,
-            content=text,
+            content=versions[0],
             character_id=npc.id,
             pending=True,
+            greeting=versions[1:],
         )
         await self.post(scene, turn)
 

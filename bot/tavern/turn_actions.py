@@ -80,9 +80,25 @@ class TurnActions:
         return await run(actor, turn.id)
 
     async def swipe(self, actor: Actor, turn_id: int) -> Reply:
-        """Regenerate an NPC turn in place, keeping the earlier text as an alternative."""
+        """Regenerate an NPC turn in place, keeping the earlier text as an alternative.
+
+        A greeting with alternatives shows the next of the card's greetings instead.
+        """
+        _, turn = await self._turn_for(actor, turn_id)
+        if turn.greeting:
+            shown = await self._rewrite(actor, turn_id, self._next_greeting)
+            count = len(shown.swipes)
+            return Reply(f"{shown.speaker}'s greeting {shown.swipe_index + 1} of {count}.")
         new = await self._rewrite(actor, turn_id, self.director.swipe)
         return Reply(f"Swiped {new.speaker}'s turn ({len(new.swipes)} versions kept).")
+
+    async def _next_greeting(
+        self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
+    ) -> StoredTurn:
+        """The next of a greeting's versions, round and round (no model involved)."""
+        greeting = cast(Turn, turn)
+        following = (greeting.swipe_index + 1) % len(greeting.swipes)
+        return await self.turns.select_swipe(greeting.id, following)
 
     async def extend(self, actor: Actor, turn_id: int) -> Reply:
         """Continue an NPC turn where it stopped."""

@@ -265,3 +265,19 @@ async def test_an_earlier_round_says_so(running: Running) -> None:
     answer = await _menu(running, "Swipe", posts[2], chan)
     assert "earlier round" in answer, answer
     assert fake.message(int(posts[2]["id"]))["content"] == before
+
+
+async def test_a_greeting_with_two_alternates_swiped_twice_shows_each(running: Running) -> None:
+    fake = running.fake
+    card = harbor_card("Maud", "*Maud looks up.* Well?", ("Back again?", "Fog's thick tonight."))
+    since = len(fake.messages)
+    chan = await cast_scene(running, "greetings", [Npc("Maud", card=card)])
+    [greeting] = npc_posts(fake, chan, since)
+    assert greeting["content"] == "*Maud looks up.* Well?"
+    seen = [greeting["content"]]
+    for _ in range(2):
+        answer = await _menu(running, "Swipe", greeting, chan)
+        assert answer.startswith("Maud's greeting"), answer
+        seen.append(fake.message(int(greeting["id"]))["content"])
+    assert seen == ["*Maud looks up.* Well?", "Back again?", "Fog's thick tonight."]
+    assert npc_posts(fake, chan, since) == [fake.message(int(greeting["id"]))]  # edited in place

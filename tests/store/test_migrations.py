@@ -52,14 +52,20 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0004_lorebooks"
+HEAD = "0005_greeting_turns"
 
 
 def test_single_head() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
     assert script.get_heads() == [HEAD]
     revisions = [s.revision for s in script.walk_revisions()]
-    assert revisions == [HEAD, "0003_pending_turns", "0002_name_key_length", "0001_initial"]
+    assert revisions == [
+        HEAD,
+        "0004_lorebooks",
+        "0003_pending_turns",
+        "0002_name_key_length",
+        "0001_initial",
+    ]
 
 
 async def test_upgrade_downgrade_roundtrip(db_url: str) -> None:
@@ -124,6 +130,28 @@ async def test_pending_turns_migrate_both_ways(db_url: str) -> None:
         await upgrade(db_url)
         rows = [t async for t in turns.iter_all(scene.id, include_deleted=True)]
         assert [(t.content, t.deleted) for t in rows] == [("Before.", False), ("Unseen.", True)]
+    finally:
+        await db.dispose()
+
+
+async def test_greeting_turns_migrate_both_ways(db_url: str) -> None:
+    """0005: a greeting keeps its versions as swipes; going back makes it an ordinary turn."""
+    await upgrade(db_url)
+    db = Database(db_url)
+    try:
+        scene = await SceneStore(db).start(guild_id=1, channel_id=1, format="chatml")
+        turns = TurnStore(db)
+        hello = await turns.append(
+            scene.id, role="model", speaker="Mira", content="Hello.", greeting=["Hi.", "Hey."]
+        )
+        assert (hello.greeting, hello.swipes) == (True, ["Hello.", "Hi.", "Hey."])
+        plain = await turns.append(scene.id, role="model", speaker="Mira", content="So.")
+        assert (plain.greeting, plain.swipes) == (False, ["So."])
+        await db.dispose()
+        await downgrade(db_url, "0004_lorebooks")
+        await upgrade(db_url)
+        again = await turns.get(hello.id)
+        assert (again.greeting, again.swipes) == (False, ["Hello.", "Hi.", "Hey."])
     finally:
         await db.dispose()
 
