@@ -31,7 +31,13 @@ class EngineError(RuntimeError):
 
 
 class RemoteError(EngineError):
-    """A model server is down, busy, slow or failing; the message is one short line for users."""
+    """A model server is down, busy, slow or failing; `notice` is the line for a channel."""
+
+    # The message names the server (log, terminal); the notice names nothing (Discord).
+
+    def __init__(self, message: str, notice: str | None = None) -> None:
+        super().__init__(message)
+        self.notice = notice or message
 
 
 @dataclass(frozen=True)

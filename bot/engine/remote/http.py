@@ -76,22 +76,27 @@ class ServerClient:
         try:
             yield
         except httpx.ConnectError as exc:
-            raise RemoteError(f"The model server at {self.label} is not reachable.") from exc
+            raise self.error("is not reachable", "is not reachable right now") from exc
         except httpx.TimeoutException as exc:
-            raise RemoteError(
-                f"The model server at {self.label} did not answer within {self.timeout:g} s."
+            raise self.error(
+                f"did not answer within {self.timeout:g} s (BACKEND_TIMEOUT_SECONDS)",
+                "did not answer in time",
             ) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise RemoteError(
-                f"The model server at {self.label} closed the connection mid-reply."
-            ) from exc
+            raise self.error("closed the connection mid-reply", "stopped mid-reply") from exc
         except httpx.HTTPStatusError as exc:
             raise status_error(exc.response, self.label) from exc
         except (httpx.HTTPError, ValueError) as exc:
             # ValueError: a body that is not the JSON the API documents.
-            raise RemoteError(
-                f"The model server at {self.label} gave an unexpected answer: {type(exc).__name__}."
+            raise self.error(
+                f"gave an unexpected answer ({type(exc).__name__})", "gave an unexpected answer"
             ) from exc
+
+    def error(self, what: str, notice: str) -> RemoteError:
+        """'The model server at URL <what>.', with '<notice>' for channels."""
+        return RemoteError(
+            f"The model server at {self.label} {what}.", f"The model server {notice}."
+        )
 
     async def _send(
         self, method: str, path: str, body: Any, *, stream: bool = False, sse: bool = False
@@ -158,15 +163,17 @@ class ServerClient:
 
 def status_error(response: httpx.Response, label: str) -> RemoteError:
     """The short error for an HTTP error status."""
-    status = response.status_code
-    reason = _server_message(response)
+    status, reason = response.status_code, _server_message(response)
     if status == 429 or (status == 503 and "busy" in reason.lower()):
-        return RemoteError(f"The model server at {label} is busy; try again in a moment.")
-    if status in (401, 403):
-        return RemoteError(f"The model server at {label} refused the key (BACKEND_API_KEY).")
-    if status >= 500:
-        return RemoteError(f"The model server at {label} failed (HTTP {status}: {reason}).")
-    return RemoteError(f"The model server at {label} refused a request (HTTP {status}: {reason}).")
+        what, notice = "is busy (HTTP {status})", "is busy; try again in a moment"
+    elif status in (401, 403):
+        what, notice = "refused the key (BACKEND_API_KEY)", "refused Tavernkeep's key"
+    elif status >= 500:
+        what, notice = "failed (HTTP {status}: {reason})", "failed"
+    else:
+        what, notice = "refused a request (HTTP {status}: {reason})", "refused the request"
+    what = what.format(status=status, reason=reason)
+    return RemoteError(f"The model server at {label} {what}.", f"The model server {notice}.")
 
 
 def decode(data: str) -> Any:
@@ -174,9 +181,15 @@ def decode(data: str) -> Any:
     try:
         event = json.loads(data)
     except ValueError as exc:
-        raise RemoteError(f"The model server sent a malformed event: {data[:60]!r}") from exc
+        raise RemoteError(
+            f"The model server sent a malformed event: {data[:60]!r}",
+            "The model server gave an unexpected answer.",
+        ) from exc
     if isinstance(event, dict) and event.get("error"):
         error = event["error"]
         message = error.get("message", error) if isinstance(error, dict) else error
-        raise RemoteError(f"The model server failed mid-reply: {str(message)[:MESSAGE_MAX]}")
+        raise RemoteError(
+            f"The model server failed mid-reply: {str(message)[:MESSAGE_MAX]}",
+            "The model server failed mid-reply.",
+        )
     return event
