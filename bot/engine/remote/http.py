@@ -101,16 +101,21 @@ class ServerClient:
     async def _send(
         self, method: str, path: str, body: Any, *, stream: bool = False, sse: bool = False
     ) -> httpx.Response:
-        """Send, retrying refused connections with backoff; an error status raises."""
-        headers = {"Accept": "text/event-stream"} if sse else None
+        """Send, retrying with backoff while nothing was answered; an error status raises."""
+        headers = {"Accept": "text/event-stream"} if sse else {}
+        if stream:
+            # llama-server closes the connection after a stream although it answers keep-alive;
+            # a pooled connection reused after one fails. A stream opens its own.
+            headers["Connection"] = "close"
         request = self._http.build_request(method, path, json=body, headers=headers)
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
             try:
                 response = await self._http.send(request, stream=stream)
-            except httpx.ConnectError:
+            except (httpx.ConnectError, httpx.RemoteProtocolError):
+                # Refused, or closed before any answer: nothing was generated for us yet.
                 if delay is None:
                     raise
-                log.info("%s not reachable, retry %d in %.1f s", self.label, attempt + 1, delay)
+                log.debug("%s not reachable, retry %d in %.1f s", self.label, attempt + 1, delay)
                 await asyncio.sleep(delay)
                 continue
             if response.is_error:
