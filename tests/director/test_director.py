@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -258,3 +259,21 @@ async def test_an_invalid_floor_answer_twice_gives_the_players_the_floor(db: Dat
     assert [t.speaker for t in result.turns] == ["Old Tobin"]
     assert len(engine.of_kind("floor")) == 2
     assert engine.of_kind("floor")[0].choices == ("model", "user")
+
+
+async def test_token_counter_survives_an_eviction_by_another_channels_round() -> None:
+    release = asyncio.Event()
+
+    async def count_many(prompts: list[Prompt]) -> list[int]:
+        if any(p.text == "slow" for p in prompts):
+            await release.wait()
+        return [len(p.text) for p in prompts]
+
+    counter = TokenCounter(count_many, capacity=2)
+    kept, slow = Prompt.plain("aa"), Prompt.plain("slow")
+    await counter.counts([kept])
+    waiting = asyncio.ensure_future(counter.counts([kept, slow]))
+    await asyncio.sleep(0)  # now waiting on the tokenizer
+    assert await counter.counts([Prompt.plain("bbb"), Prompt.plain("c")]) == [3, 1]  # evicts
+    release.set()
+    assert await waiting == [2, 4]

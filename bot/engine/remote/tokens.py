@@ -111,23 +111,23 @@ class PromptTokenizer:
     def source(self) -> str:
         return self.encoder.source
 
-    async def _one(self, key: Key) -> None:
+    async def _one(self, key: Key) -> tuple[int, ...]:
         text, special, add_special = key
         async with self._gate:
-            ids = await self.encoder.encode(text, special=special, add_special=add_special)
-        self._cache[key] = tuple(ids)
+            return tuple(await self.encoder.encode(text, special=special, add_special=add_special))
 
     async def _lookup(self, keys: list[Key]) -> list[tuple[int, ...]]:
-        missing = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        # Read what is known before awaiting: concurrent lookups may evict it meanwhile.
+        known = {k: self._cache[k] for k in keys if k in self._cache}
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
         if missing:
-            await asyncio.gather(*(self._one(k) for k in missing))
-        found = []
+            known.update(zip(missing, await asyncio.gather(*map(self._one, missing)), strict=True))
         for key in keys:
+            self._cache[key] = known[key]
             self._cache.move_to_end(key)
-            found.append(self._cache[key])
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
-        return found
+        return [known[key] for key in keys]
 
     async def ids(self, prompt: Prompt, *, bos: bool) -> list[int]:
         """The ids of `prompt`; `bos` adds BOS to the first segment where the model has one."""
