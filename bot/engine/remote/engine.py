@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -196,7 +196,7 @@ class RemoteEngine:
             total_seconds=time.perf_counter() - started,
         )
 
-    def _pieces(self, request: GenerationRequest) -> AsyncIterator[Piece]:
+    def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         """The server's streamed answer to `request`."""
         raise NotImplementedError
 

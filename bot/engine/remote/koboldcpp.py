@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Self
 
 from bot.engine.base import EngineError, GenerationRequest
@@ -81,7 +81,7 @@ class KoboldCppEngine(RemoteEngine):
             "render_special": False,
         }
 
-    async def _pieces(self, request: GenerationRequest) -> AsyncIterator[Piece]:
+    async def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         genkey = f"TK{secrets.token_hex(6)}"
         ended = False
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -123,7 +123,7 @@ class LlamaServerEngine(RemoteEngine):
             "n_probs": 0,
         }
 
-    async def _pieces(self, request: GenerationRequest) -> AsyncIterator[Piece]:
+    async def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         # Token ids, not text: only the format's markers can be control tokens (DESIGN 13).
         ids = await self.tokenizer.ids(request.prompt, bos=True)
         with self.slots.hold(request.channel) as slot:

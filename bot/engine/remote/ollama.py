@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Self
 
 from bot.engine.base import EngineError, GenerationRequest
@@ -99,7 +99,7 @@ class OllamaEngine(RemoteEngine):
             body["format"] = choice_schema(request.choices)
         return body
 
-    async def _pieces(self, request: GenerationRequest) -> AsyncIterator[Piece]:
+    async def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         async for line in self.client.stream("/api/generate", self._body(request), sse=False):
             event = decode(line)
             if not event.get("done"):

@@ -7,7 +7,7 @@ constrained and where token counts come from.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -177,7 +177,7 @@ class OpenAIEngine(RemoteEngine):
             **self.flavour.extra(request),
         }
 
-    async def _pieces(self, request: GenerationRequest) -> AsyncIterator[Piece]:
+    async def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         async for data in self.client.stream("/v1/completions", self._body(request)):
             if data.strip() == "[DONE]":
                 return
