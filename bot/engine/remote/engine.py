@@ -106,7 +106,7 @@ class RemoteEngine:
     async def connect(cls, options: RemoteOptions) -> Self:
         """Reach the server, learn what it supports and build the engine; one-line errors."""
         client = ServerClient(
-            options.url,
+            cls._base_url(options.url),
             api_key=options.api_key,
             timeout=options.timeout,
             transport=options.transport,
@@ -120,6 +120,11 @@ class RemoteEngine:
     @classmethod
     async def _connect(cls, client: ServerClient, options: RemoteOptions) -> Self:
         raise NotImplementedError
+
+    @staticmethod
+    def _base_url(url: str) -> str:
+        """The server's root, from the URL the admin gave."""
+        return url
 
     @property
     def n_ctx(self) -> int:

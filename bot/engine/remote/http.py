@@ -135,14 +135,6 @@ class ServerClient:
         with self.failures():
             return (await self._send("POST", path, body)).json()
 
-    async def probe(self, path: str) -> bool:
-        """Whether `path` answers a GET with success (an optional endpoint's capability check)."""
-        try:
-            response = await self._http.get(path)
-        except httpx.HTTPError:
-            return False
-        return response.is_success
-
     async def stream(self, path: str, body: Any, *, sse: bool = True) -> AsyncIterator[str]:
         """POST `body`; yield each server-sent event's data, or each non-empty line (NDJSON).
 

@@ -135,6 +135,11 @@ class OpenAIEngine(RemoteEngine):
     model: str
     flavour: Flavour
 
+    @staticmethod
+    def _base_url(url: str) -> str:
+        # OpenAI clients are usually given ".../v1"; the paths here carry it themselves.
+        return url.rstrip("/").removesuffix("/v1")
+
     @classmethod
     async def _connect(cls, client: ServerClient, options: RemoteOptions) -> Self:
         listing = await client.get_json("/v1/models")

@@ -131,7 +131,10 @@ async def test_vllm_documented_wire_format() -> None:
         return json_response({"count": len(ids), "max_model_len": 16384, "tokens": ids})
 
     server = openai_server("vllm", "Old Tobin:", {("POST", "/tokenize"): tokenize})
-    engine = await connect_remote(server.options("openai", parallel=8))
+    # Given as OpenAI clients take it, with /v1: the paths are still the server's.
+    engine = await connect_remote(
+        server.options("openai", url="http://gpu.test:8000/v1", parallel=8)
+    )
     try:
         assert (engine.n_ctx, engine.parallel) == (16384, 8)
         assert engine.info.constraint == "structured_outputs.choice"
