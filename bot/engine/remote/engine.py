@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -36,7 +36,7 @@ class RemoteOptions:
 
     backend: str
     url: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never printed
     model: str | None = None
     parallel: int | None = None  # None: the server's slot count where it reports one, else 1
     tokenizer_path: Path | None = None

@@ -149,6 +149,28 @@ async def test_error_statuses_are_short_notices(
     assert len(server.bodies("/completion")) == 1
 
 
+async def test_a_server_too_slow_to_answer_is_a_timeout_notice() -> None:
+    def too_slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/completion":
+            raise httpx.ReadTimeout("timed out", request=request)
+        return fake.transport.handle_request(request)
+
+    fake = fake_llama_server(lambda _: "unused")
+    slow = httpx.MockTransport(too_slow)
+    options = RemoteOptions(
+        backend="llama-server", url="http://fake.test:9", timeout=7, transport=slow, api_key="k"
+    )
+    engine = await connect_remote(options)
+    try:
+        with pytest.raises(RemoteError) as raised:
+            await engine.complete(HELLO)
+    finally:
+        await engine.close()
+    assert raised.value.notice == "The model server did not answer in time."
+    assert "within 7 s (BACKEND_TIMEOUT_SECONDS)" in str(raised.value)
+    assert "'k'" not in repr(options)
+
+
 async def test_an_error_inside_the_stream_is_a_remote_error() -> None:
     server = fake_llama_server(lambda _: "unused")
     server.routes["POST", "/completion"] = lambda _: httpx.Response(
