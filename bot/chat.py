@@ -61,7 +61,14 @@ class TerminalChat:
         return result
 
     async def _print_turn(self, turn: StoredTurn) -> None:
+        """Show a stored NPC turn: printed is posted, so it joins the history."""
         self._say(turn.speaker, turn.content)
+        await self.stores.turns.mark_posted(turn.id)
+
+    async def discard_unprinted(self) -> None:
+        """Hide NPC turns a crash left stored but never printed in this scene."""
+        for turn in await self.stores.turns.pending(self.scene.id):
+            await self.stores.turns.mark_deleted(turn.id)
 
     async def handle(self, line: str) -> bool:
         """Act on one input line; False means quit."""
@@ -139,6 +146,7 @@ class TerminalChat:
     async def run(self) -> None:
         """Read lines from standard input until /quit or end of input."""
         self.console.print(f"[dim]{HELP}[/]")
+        await self.discard_unprinted()
         await self.show_recent()
         while True:
             if sys.stdin.isatty():

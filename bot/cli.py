@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from bot.core import open_core, remote_options
 from bot.director import DirectorError
 from bot.domain import FORMAT_NAMES
 from bot.engine.base import EngineError
+from bot.logs import configure_logging
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
@@ -177,15 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"tavernkeep: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Migration chatter on every start is noise for players; problems still surface as errors.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request to the model server at INFO, URL and all.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.secrets())
     try:
         return asyncio.run(args.handler(settings, args))
     except USER_ERRORS as exc:

@@ -18,11 +18,13 @@ from bot.scenes.views import SceneViews
 from bot.settings import Settings
 from bot.store import Database, Stores, upgrade
 from bot.tavern.access import Access
+from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.common import Poster
 from bot.tavern.config import ConfigCommands
 from bot.tavern.play import PlayService
 from bot.tavern.publisher import TurnPublisher
+from bot.tavern.recovery import Recovery
 from bot.tavern.rounds import NpcRounds
 from bot.tavern.scenes import SceneCommands
 from bot.tavern.services import TavernServices
@@ -128,14 +130,14 @@ class Core:
         """The channel services over these parts, posting through `poster`."""
         settings, stores = self.settings, self.stores
         access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
-        publisher = TurnPublisher(stores, poster)
+        publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
         rounds = NpcRounds(stores, self.views, self.director, publisher)
         sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
+        play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
         return TavernServices(
             sessions=sessions,
-            play=PlayService(
-                stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds
-            ),
+            play=play,
+            recovery=Recovery(stores, play, sessions, publisher),
             turns=TurnActions(stores, self.views, self.director, access, sessions, publisher),
             characters=CharacterCommands(
                 stores.characters,
@@ -154,6 +156,16 @@ class Core:
                 default_format=settings.default_format,
             ),
             config=ConfigCommands(stores.scenes),
+            authored=AuthoredPosts(
+                stores,
+                self.views,
+                self.director,
+                access,
+                sessions,
+                publisher,
+                play,
+                narrator_name=settings.narrator_name,
+            ),
         )
 
     async def close(self) -> None:
@@ -161,15 +173,18 @@ class Core:
         await self.db.dispose()
 
 
-async def open_core(settings: Settings, mode: EngineMode = "full") -> Core:
-    """Migrate the database, load or connect the engine and build the director and views."""
+async def open_core(
+    settings: Settings, mode: EngineMode = "full", *, engine: TextEngine | None = None
+) -> Core:
+    """Migrate the database, load or connect the engine (unless given one), build the rest."""
     await upgrade(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, busy_timeout=settings.db_busy_timeout)
     stores = Stores.over(db)
-    try:
-        engine = await open_engine(settings, mode)
-    except BaseException:
-        await db.dispose()
-        raise
+    if engine is None:
+        try:
+            engine = await open_engine(settings, mode)
+        except BaseException:
+            await db.dispose()
+            raise
     director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
     return Core(settings, db, stores, engine, director, SceneViews(stores, sampler_from(settings)))

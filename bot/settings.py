@@ -18,6 +18,7 @@ from bot.characters.limits import (
     MAX_NPCS_PER_SERVER,
 )
 from bot.domain import FORMAT_NAMES
+from bot.store.database import BUSY_TIMEOUT
 
 DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 Backend = Literal["llama-cpp", "llama-server", "koboldcpp", "openai", "ollama"]
@@ -51,7 +52,9 @@ class Settings(BaseSettings):
     )
 
     discord_token: SecretStr | None = None
-    database_url: str = "sqlite+aiosqlite:///./tavernkeep.db"
+    # Out of the repr: a PostgreSQL URL may carry a password.
+    database_url: str = Field("sqlite+aiosqlite:///./tavernkeep.db", repr=False)
+    db_busy_timeout: float = Field(BUSY_TIMEOUT, gt=0.0, le=600.0)
     model_path: Path | None = None
     n_ctx: int = Field(8192, ge=256)
     n_gpu_layers: str = "auto"
@@ -86,6 +89,8 @@ class Settings(BaseSettings):
     backend_parallel: int | None = Field(None, ge=1, le=256)
     backend_timeout_seconds: float = Field(300.0, gt=0)
     tokenizer_path: Path | None = None
+    narrator_name: str = Field("Narrator", min_length=1, max_length=80)
+    narrator_avatar: str | None = None
 
     @field_validator("n_gpu_layers")
     @classmethod
@@ -100,6 +105,13 @@ class Settings(BaseSettings):
         if number < -1:
             raise ValueError("must be 'auto', -1 (all), 0 (CPU only) or a layer count")
         return str(number)
+
+    @field_validator("narrator_avatar")
+    @classmethod
+    def _narrator_avatar(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// link to an image")
+        return value or None
 
     @field_validator("default_format")
     @classmethod
@@ -150,6 +162,18 @@ class Settings(BaseSettings):
     def n_ctx_override(self) -> int | None:
         """`N_CTX` when it was set explicitly (a remote server's own size applies otherwise)."""
         return self.n_ctx if "n_ctx" in self.model_fields_set else None
+
+    def secrets(self) -> list[str]:
+        """What no log may show: every `SecretStr` setting and the database password."""
+        from sqlalchemy.engine import make_url
+
+        found = [
+            value.get_secret_value()
+            for value in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(value, SecretStr)
+        ]
+        found.append(make_url(self.database_url).password or "")
+        return [secret for secret in found if secret]
 
     def resolved_model_path(self) -> Path:
         """The configured model, else the bundled demo model."""

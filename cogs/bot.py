@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.core import Core
 from bot.tavern.common import UserError
 from bot.tavern.services import TavernServices
+from cogs.authored import AuthoredCog
 from cogs.buttons import ClearButton, TurnButton
 from cogs.characters import NpcCog, PlayerCharacterCog
 from cogs.common import NO_MENTIONS
@@ -23,6 +24,7 @@ from cogs.events import ChannelEvents
 from cogs.registry import ServiceHost, services_of
 from cogs.reply import ReplyCog
 from cogs.scenes import SceneCog
+from cogs.turn_menu import TurnMenuCog
 from cogs.webhooks import WebhookPoster
 
 log = logging.getLogger("tavernkeep.discord")
@@ -61,12 +63,16 @@ class TavernBot(commands.Bot, ServiceHost):
 
     async def setup_hook(self) -> None:
         self.services = services = self.core.services(self.poster)
-        await self.add_cog(ChannelEvents(self, services.play))
+        # Before any event can start a round: a turn pending now was left by the last run.
+        await services.recovery.discard_unposted()
+        await self.add_cog(ChannelEvents(self, services.play, services.recovery))
         await self.add_cog(PlayerCharacterCog(services.characters))
         await self.add_cog(NpcCog(services.characters))
         await self.add_cog(SceneCog(services.scenes, services.characters))
         await self.add_cog(ReplyCog(services.play, services.characters))
         await self.add_cog(ConfigCog(services.config))
+        await self.add_cog(AuthoredCog(services.authored))
+        await self.add_cog(TurnMenuCog(self, services.turns))
         self.add_dynamic_items(TurnButton, ClearButton)
         guild_id = self.core.settings.dev_guild_id
         if guild_id:

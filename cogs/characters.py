@@ -15,7 +15,7 @@ from cogs.common import actor_from, answer, read_attachment
 SHEET_SUFFIXES = (".txt", ".md")
 MODAL_SHEET_LIMIT = 4000  # Discord's cap for one text input
 CARD_HELP = "A V2/V3 card (.png/.json) or a sheet file (.txt/.md)"
-AVATAR_LINK_HELP = "A lasting https:// image link (attached avatars expire after about a day)"
+AVATAR_LINK_HELP = "An https:// image link, instead of attaching the picture"
 
 
 async def character_input(
@@ -44,7 +44,7 @@ async def character_input(
 
 
 def avatar_of(attachment: discord.Attachment | None, link: str | None) -> str | None:
-    """A lasting image link wins over an attachment (Discord expires attachment links)."""
+    """A given link wins over an attachment (whose expiring link the bot refreshes)."""
     if link:
         if not link.startswith("https://"):
             raise UserError("avatar_link must be an https:// link to an image.")

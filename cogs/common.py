@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 import discord
 
 from bot.characters.cards import CARD_MAX_BYTES
 from bot.tavern.characters import CharacterCommands
-from bot.tavern.common import Actor, Reply, UserError
+from bot.tavern.common import Actor, IncomingMessage, Reply, UserError
 
 log = logging.getLogger("tavernkeep.discord")
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -19,6 +20,7 @@ ATTACHMENT_SUFFIXES = (".png", ".json", ".txt", ".md")
 # How a slow command is acknowledged before its work: a private "thinking" note, or one
 # everyone sees (a slash command's public answer fills it in; a button's answer is a new message).
 Defer = Literal["private", "public"]
+T = TypeVar("T")
 
 
 def actor_from(interaction: discord.Interaction) -> Actor:
@@ -32,6 +34,25 @@ def actor_from(interaction: discord.Interaction) -> Actor:
         display_name=user.display_name,
         manage_guild=bool(interaction.permissions.manage_guild),
         role_ids=roles,
+    )
+
+
+def incoming(message: discord.Message, me: discord.abc.User | None) -> IncomingMessage | None:
+    """A channel message as the play service reads it; None for ones it never handles."""
+    if me is not None and message.author.id == me.id:
+        return None
+    # Replies to slash commands (ours or another bot's) carry a webhook id but are no proxy.
+    if message.guild is None or message.interaction_metadata is not None:
+        return None
+    return IncomingMessage(
+        message_id=message.id,
+        channel_id=message.channel.id,
+        guild_id=message.guild.id,
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        content=message.content,
+        author_is_bot=message.author.bot,
+        webhook_id=message.webhook_id,
     )
 
 
@@ -60,6 +81,24 @@ async def acknowledge(interaction: discord.Interaction, how: Defer) -> bool:
     return how == "public"
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A service call that failed, with the short note its user sees."""
+
+    text: str
+
+
+async def attempt(work: Awaitable[T]) -> T | Failed:
+    """Run one service call; a user error keeps its message, anything else is logged."""
+    try:
+        return await work
+    except UserError as exc:
+        return Failed(str(exc))
+    except Exception:
+        log.exception("command failed")
+        return Failed("Something went wrong; the details are in the bot's log.")
+
+
 async def answer(
     interaction: discord.Interaction, work: Awaitable[Reply], *, defer: Defer | None = None
 ) -> None:
@@ -67,13 +106,8 @@ async def answer(
     public_loading = False
     if defer is not None and not interaction.response.is_done():
         public_loading = await acknowledge(interaction, defer)
-    try:
-        reply = await work
-    except UserError as exc:
-        reply = Reply(str(exc))
-    except Exception:
-        log.exception("command failed")
-        reply = Reply("Something went wrong; the details are in the bot's log.")
+    result = await attempt(work)
+    reply = Reply(result.text) if isinstance(result, Failed) else result
     await send(interaction, reply, public_loading=public_loading)
 
 

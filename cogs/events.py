@@ -1,4 +1,4 @@
-"""Channel events: messages, edits and deletes become turns through `PlayService`."""
+"""Channel events: messages, edits and deletes become turns; a (re)connect reads back the rest."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.tavern.common import IncomingMessage
 from bot.tavern.play import PlayService
+from bot.tavern.recovery import Recovery
+from cogs.common import incoming
 
 log = logging.getLogger("tavernkeep.discord")
 
@@ -16,33 +17,35 @@ log = logging.getLogger("tavernkeep.discord")
 class ChannelEvents(commands.Cog):
     """Listens to the gateway; the bot's own messages and slash-command replies are skipped."""
 
-    def __init__(self, client: discord.Client, play: PlayService) -> None:
+    def __init__(self, client: discord.Client, play: PlayService, recovery: Recovery) -> None:
         self.client = client
         self.play = play
+        self.recovery = recovery
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        me = self.client.user
-        if me is not None and message.author.id == me.id:
-            return
-        # Replies to slash commands (ours or another bot's) carry a webhook id but are no proxy.
-        if message.guild is None or message.interaction_metadata is not None:
+        seen = incoming(message, self.client.user)
+        if seen is None:
             return
         try:
-            await self.play.on_message(
-                IncomingMessage(
-                    message_id=message.id,
-                    channel_id=message.channel.id,
-                    guild_id=message.guild.id,
-                    author_id=message.author.id,
-                    author_name=message.author.display_name,
-                    content=message.content,
-                    author_is_bot=message.author.bot,
-                    webhook_id=message.webhook_id,
-                )
-            )
+            await self.play.on_message(seen)
         except Exception:
             log.exception("handling message %s failed", message.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self._catch_up()
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Messages posted while the bot was offline (or disconnected) are read back."""
+        try:
+            await self.recovery.catch_up([guild.id for guild in self.client.guilds])
+        except Exception:
+            log.exception("reading back the scene channels failed")
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:

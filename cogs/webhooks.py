@@ -10,13 +10,15 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.tavern.common import IncomingMessage, PartSent
 from bot.tavern.text import MESSAGE_LIMIT, split_message, webhook_username
 from cogs.buttons import turn_controls
-from cogs.common import NO_MENTIONS
+from cogs.common import NO_MENTIONS, incoming
 
 log = logging.getLogger("tavernkeep.discord")
 WEBHOOK_NAME = "Tavernkeep"
 WEBHOOK_RETRY_SECONDS = 600.0
+UNSAVED_MARK = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"  # on a message the bot could not store
 
 
 @dataclass
@@ -113,20 +115,21 @@ class WebhookPoster:
         return split_message(text, MESSAGE_LIMIT - prefix)
 
     async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
     ) -> list[int]:
         target = await self._target(channel_id)
+        ids: list[int] = []
         for attempt in range(2):
             hook = await self._webhook(target)
             try:
-                return [
-                    (await self._send(target, hook, speaker, avatar_url, part)).id
-                    for part in self._split(hook, speaker, text)
-                ]
+                for part in self._split(hook, speaker, text):
+                    ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
+                    await on_part(ids[-1])
+                return ids
             except discord.NotFound:
-                if hook is None or attempt or target.parent is None:
+                if hook is None or attempt or target.parent is None or ids:
                     raise
-                # Someone deleted the webhook: make a new one and post again.
+                # Someone deleted the webhook before the first part: make a new one, post again.
                 self._hooks.pop(target.parent.id, None)
         raise AssertionError("unreachable")
 
@@ -142,17 +145,19 @@ class WebhookPoster:
         hook = await self._webhook(target)
         parts = self._split(hook, speaker, text)
         ids: list[int] = []
-        for index, part in enumerate(parts):
-            if index < len(message_ids):
-                await self._edit(
-                    target,
-                    hook,
-                    message_ids[index],
-                    content=part if hook else f"**{speaker}**: {part}",
-                )
-                ids.append(message_ids[index])
-            else:
-                ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
+        try:
+            for index, part in enumerate(parts):
+                if index < len(message_ids):
+                    content = part if hook else f"**{speaker}**: {part}"
+                    await self._edit(target, hook, message_ids[index], content=content)
+                    ids.append(message_ids[index])
+                else:
+                    ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
+        except BaseException:
+            # The turn keeps its old messages; parts sent for the new text must not linger.
+            with contextlib.suppress(discord.HTTPException):
+                await self.delete_messages(channel_id, ids[len(message_ids) :])
+            raise
         await self.delete_messages(channel_id, message_ids[len(parts) :])
         return ids
 
@@ -193,6 +198,33 @@ class WebhookPoster:
     async def notice(self, channel_id: int, text: str) -> None:
         target = await self._target(channel_id)
         await target.channel.send(f"*{text}*", allowed_mentions=NO_MENTIONS)
+
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        # discord.py has no call for this route (Discord added it in 2024): ask for it directly.
+        route = discord.http.Route("POST", "/attachments/refresh-urls")
+        data = await self.client.http.request(route, json={"attachment_urls": list(urls)})
+        return {
+            item["original"]: item["refreshed"]
+            for item in data.get("refreshed_urls", [])
+            if item.get("refreshed")
+        }
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        target = await self._target(channel_id)
+        message = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        await message.add_reaction(UNSAVED_MARK)
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        target = await self._target(channel_id)
+        # Learn this channel's own webhook first: its posts (NPC turns) are no player's.
+        await self._webhook(target)
+        history = target.channel.history(
+            limit=limit, after=discord.Object(after_id), oldest_first=True
+        )
+        me = self.client.user
+        return [seen async for message in history if (seen := incoming(message, me)) is not None]
 
     @contextlib.asynccontextmanager
     async def typing(self, channel_id: int) -> AsyncIterator[None]:

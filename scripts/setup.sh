@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-demo}"
-llama_version="0.3.36"
-# Portable CPU build by default: GGML_NATIVE would enable AMX on CPUs whose
-# hypervisor forbids it, which crashes inside matrix multiplication.
-default_args="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+# The version and the portable CPU flags, shared with scripts/llama_server.sh.
+source scripts/llama_build.env
+llama_version="$LLAMA_CPP_PYTHON_VERSION"
+default_args="-DLLAVA_BUILD=OFF $LLAMA_CPU_CMAKE_ARGS"
 export CMAKE_ARGS="${CMAKE_ARGS:-$default_args}"
 python="${PYTHON:-python3}"
 

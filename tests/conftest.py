@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: every database test runs on SQLite and on PostgreSQL."""
+"""Shared pytest fixtures: every database test runs on SQLite and on PostgreSQL; real servers."""
 
 from __future__ import annotations
 
@@ -17,20 +17,26 @@ from bot.store import Database
 from bot.store.migrate import upgrade
 
 POSTGRES_URL_ENV = "TAVERNKEEP_TEST_POSTGRES_URL"
+LLAMA_SERVER_URL_ENV = "TAVERNKEEP_TEST_LLAMA_SERVER_URL"
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def postgres_server_url() -> str:
-    """The test server's URL; skips without one, but fails in CI, which must test PostgreSQL."""
-    url = os.environ.get(POSTGRES_URL_ENV)
+def server_url_from_env(env: str, server: str, start: str) -> str:
+    """A test server's URL from `env`; skips without one, but fails in CI, which must test it."""
+    url = os.environ.get(env)
     if url:
         return url
-    reason = (
-        f'{POSTGRES_URL_ENV} is not set; start a server with: eval "$(scripts/postgres.sh start)"'
-    )
+    reason = f"{env} is not set; start a server with: {start}"
     if os.environ.get("CI"):
-        pytest.fail(f"CI must test PostgreSQL, but {reason}")
+        pytest.fail(f"CI must test {server}, but {reason}")
     pytest.skip(reason)
+
+
+def postgres_server_url() -> str:
+    """The PostgreSQL test server's URL (skipped without one, failed in CI)."""
+    return server_url_from_env(
+        POSTGRES_URL_ENV, "PostgreSQL", 'eval "$(scripts/postgres.sh start)"'
+    )
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -75,6 +81,23 @@ async def fresh_postgres_url(postgres_url: str) -> AsyncIterator[str]:
     """A new, empty database on the test server (for PostgreSQL-only tests)."""
     async with fresh_postgres_database(postgres_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def llama_server_url() -> str:
+    """Base URL of the llama-server on the demo model (skipped without one, failed in CI)."""
+    return server_url_from_env(
+        LLAMA_SERVER_URL_ENV,
+        "llama-server",
+        'eval "$(scripts/llama_server.sh start "$(mktemp -d)")"',
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs llama-server, so `-m "not llama_server"` leaves them out."""
+    for item in items:
+        if "llama_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.llama_server)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

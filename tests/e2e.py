@@ -22,6 +22,7 @@ from cogs.bot import TavernBot, create_bot
 from tests.fake_discord import FakeDiscord, Interaction, restore_discord_py_urls
 from tests.fake_discord.payloads import BOT_PERMISSIONS, MANAGE_WEBHOOKS
 from tests.fake_discord.server import error as fake_error
+from tests.scripted_engine import ScriptedEngine
 
 READY_TIMEOUT = 30.0
 REPLY_TIMEOUT = 10.0  # a command answer that needs no model work
@@ -129,9 +130,11 @@ def e2e_settings(fake: FakeDiscord, db_path: Path, **overrides: object) -> Setti
     return load_settings(**values)
 
 
-async def start_bot(fake: FakeDiscord, settings: Settings) -> Running:
-    """Compose the core, start the bot and wait until its commands are synced."""
-    core = await open_core(settings)
+async def start_bot(
+    fake: FakeDiscord, settings: Settings, *, engine: ScriptedEngine | None = None
+) -> Running:
+    """Compose the core (on `engine` if given), start the bot, wait until it is synced."""
+    core = await open_core(settings, engine=engine)  # type: ignore[arg-type]
     bot = create_bot(core, guild_ready_timeout=0.05)
     task = asyncio.create_task(bot.start("fake-token"))
     try:

@@ -62,5 +62,8 @@ class ScriptedEngine:
             on_text(text)
         return Completion(text=text, finish_reason="stop")
 
+    async def close(self) -> None:
+        """Nothing to free (the composition root closes its engine)."""
+
     def of_kind(self, kind: str) -> list[GenerationRequest]:
         return [r for r in self.requests if request_kind(r) == kind]

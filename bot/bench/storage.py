@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ from bot.store import Database, Turn, TurnStore
 
 WINDOW = 128
 _CHUNK = 5_000
+# What `TurnStore.lines` asks for, as plain SQL: the baseline of `storage_ratio`.
+RAW_WINDOW_SQL = (
+    "SELECT id, seq, role, speaker, content FROM turns "
+    "WHERE scene_id = ? AND deleted = 0 AND pending = 0 ORDER BY seq DESC LIMIT ?"
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class StoragePoint:
     turns: int
     append_ms: float
     window_ms: float
+    raw_window_ms: float | None = None  # the same read in plain sqlite3 (SQLite files only)
 
 
 @dataclass
@@ -98,6 +105,26 @@ async def _median_ms(samples: int, call: Callable[[], Awaitable[object]]) -> flo
     return median(times)
 
 
+async def _raw_window_ms(db: Database, scene_id: int, samples: int) -> float | None:
+    """The window read in plain `sqlite3` on the same file, oldest first like the store's."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    connection = sqlite3.connect(url.database)
+
+    async def read() -> object:
+        rows = connection.execute(RAW_WINDOW_SQL, (scene_id, WINDOW)).fetchall()
+        rows.reverse()
+        if len(rows) != WINDOW:
+            raise RuntimeError(f"raw window returned {len(rows)} rows, expected {WINDOW}")
+        return rows
+
+    try:
+        return await _median_ms(samples, read)
+    finally:
+        connection.close()
+
+
 async def measure_storage(
     db: Database,
     turns: TurnStore,
@@ -106,7 +133,7 @@ async def measure_storage(
     samples: int,
     on_step: Callable[[str], None] | None = None,
 ) -> StorageFigures:
-    """Grow one scene to each size and time `TurnStore.append` and `TurnStore.window`."""
+    """Grow one scene to each size and time `TurnStore.append` and `TurnStore.lines`."""
     filler = FillerText(seed=7)
     figures = StorageFigures()
     stored = 0
@@ -129,7 +156,7 @@ async def measure_storage(
             return await turns.append(scene_id, role="user", speaker="Rook", content="Still here.")
 
         async def window() -> object:
-            page = await turns.window(scene_id, WINDOW)
+            page = await turns.lines(scene_id, WINDOW)
             if len(page) != WINDOW:
                 raise RuntimeError(f"window returned {len(page)} turns, expected {WINDOW}")
             return page
@@ -137,8 +164,10 @@ async def measure_storage(
         append_ms = await _median_ms(samples, append)
         stored += samples + 3
         window_ms = await _median_ms(samples, window)
-        figures.points.append(StoragePoint(size, append_ms, window_ms))
+        raw_ms = await _raw_window_ms(db, scene_id, samples)
+        figures.points.append(StoragePoint(size, append_ms, window_ms, raw_ms))
         if on_step is not None:
-            on_step(f"{size:,} turns: append {append_ms:.2f} ms, window {window_ms:.2f} ms")
+            raw = f" (plain sqlite3 {raw_ms:.2f} ms)" if raw_ms is not None else ""
+            on_step(f"{size:,} turns: append {append_ms:.2f} ms, window {window_ms:.2f} ms{raw}")
     figures.seed_rows_per_s = seeded / seed_seconds if seed_seconds > 0 else 0.0
     return figures

@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from bot.characters.cards import load_card
+from bot.characters.cards import CardError, load_card
 from bot.characters.limits import DEFAULT_CARD_LIMITS, CardLimits
 from bot.characters.sheet import Sheet, SheetError, parse_sheet, render_sheet
-from bot.domain import NAME_MAX
+from bot.names import NameRuleError, checked_name, plain_name
 
 
 @dataclass(frozen=True)
@@ -23,22 +23,27 @@ class CharacterDraft:
     card_json: dict[str, Any] | None = None
 
 
-def clean_name(name: str) -> str:
-    """A character name trimmed and checked against the storage limits."""
-    cleaned = " ".join(name.split())
+def typed_name(name: str) -> str:
+    """A name someone typed (an option, a form, a sheet): the name rule, or a `SheetError`."""
+    try:
+        return checked_name(name)
+    except NameRuleError as exc:
+        raise SheetError(str(exc)) from None
+
+
+def _finish(sheet: Sheet, name: str) -> tuple[str, str]:
+    sheet.set("Character Name", name)
+    return name, render_sheet(sheet)
+
+
+def _card_name(given: str | None, from_card: str) -> str:
+    """A typed name is checked; a card's own name is cleaned, since nobody typed it here."""
+    if given:
+        return typed_name(given)
+    cleaned = plain_name(from_card)
     if not cleaned:
-        raise SheetError("A character needs a name.")
-    if len(cleaned) > NAME_MAX:
-        raise SheetError(f"Names are limited to {NAME_MAX} characters.")
-    if ":" in cleaned or cleaned.startswith(("/", "((")):
-        raise SheetError("Names cannot contain ':' or start with '/' or '(('.")
+        raise CardError("That card's name has no usable characters; give a name.")
     return cleaned
-
-
-def _finish(sheet: Sheet, name: str | None) -> tuple[str, str]:
-    final = clean_name(name or sheet.name or "")
-    sheet.set("Character Name", final)
-    return final, render_sheet(sheet)
 
 
 def _greeting(text: str | None, limits: CardLimits) -> str | None:
@@ -59,7 +64,8 @@ def draft_from_sheet(
     limits: CardLimits = DEFAULT_CARD_LIMITS,
 ) -> CharacterDraft:
     """A draft from sheet text; `name` wins over the sheet's Character Name."""
-    final, rendered = _finish(parse_sheet(text), name)
+    sheet = parse_sheet(text)
+    final, rendered = _finish(sheet, typed_name(name or sheet.name or ""))
     return CharacterDraft(final, rendered, greeting=_greeting(greeting, limits))
 
 
@@ -71,7 +77,7 @@ def draft_from_card(
 ) -> CharacterDraft:
     """A draft from a V1/V2/V3 card file (PNG or JSON); CPU-bound, see `draft_from_card_async`."""
     card = load_card(data, filename, limits)
-    final, rendered = _finish(card.sheet, name or card.name)
+    final, rendered = _finish(card.sheet, _card_name(name, card.name))
     return CharacterDraft(final, rendered, card.greeting, card.scenario, card.raw)
 
 
@@ -87,4 +93,4 @@ async def draft_from_card_async(
 
 def draft_from_name(name: str) -> CharacterDraft:
     """A character with nothing but a name (a sheet can be added later)."""
-    return CharacterDraft(*_finish(Sheet([]), name))
+    return CharacterDraft(*_finish(Sheet([]), typed_name(name)))

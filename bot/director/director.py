@@ -23,7 +23,8 @@ from bot.director.types import (
 )
 from bot.domain import CancelToken, PromptTurn, Role
 from bot.engine.base import EngineError, GenerationRequest, RemoteError
-from bot.prompts import Prompt, is_ooc, render_prompt
+from bot.names import speaker_name
+from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,25 @@ class TurnDirector:
             return await self._build_prompt(scene, speaker, before_seq, reserve)
 
     async def _build_prompt(
-        self, scene: SceneView, speaker: str | None, before_seq: int | None, reserve: int
+        self,
+        scene: SceneView,
+        speaker: str | None,
+        before_seq: int | None,
+        reserve: int,
+        *,
+        player: bool = False,
+        extra: tuple[PromptTurn, ...] = (),
     ) -> PromptPlan:
+        """The prompt within budget; `extra` blocks follow the history (a draft's direction)."""
         fmt, ctx = scene.fmt, scene.context
         system = fmt.system_block(ctx)
         # Blocks are counted with the separator that joins them, so the sum matches the prompt.
-        header = fmt.separator + fmt.response_header(ctx) + (f"{speaker}:" if speaker else "")
+        header = fmt.separator + prompt_header(fmt, ctx, speaker, player)
         system_tokens, header_tokens = await self.counter.counts([system, header])
+        if extra:
+            reserve += sum(
+                await self.counter.counts([fmt.separator + fmt.turn_block(t) for t in extra])
+            )
         budget = (
             self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens - reserve
         )
@@ -97,7 +110,8 @@ class TurnDirector:
         history, counts = await self._history(scene, before_seq, budget - system_tokens)
         plan = plan_window(system_tokens, counts, [t.seq for t in history], budget, self.trim_step)
         kept = history[plan.start :]
-        rendered = render_prompt(fmt, ctx, [_prompt_turn(t) for t in kept], speaker)
+        turns = [*(_prompt_turn(t) for t in kept), *extra]
+        rendered = render_prompt(fmt, ctx, turns, speaker, player=player)
         return PromptPlan(rendered, plan, tuple(kept))
 
     async def _history(
@@ -109,7 +123,7 @@ class TurnDirector:
         used = 0
         cursor = before_seq
         while used <= room:
-            page = await self.turns.window(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
+            page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
             if not page:
                 break
             cursor = page[0].seq
@@ -166,12 +180,14 @@ class TurnDirector:
                 result.ended = "empty"
                 result.notice = f"{speaker.name} had nothing to say (empty reply twice)."
                 return result
+            # A turn that a hook shows stays out of the history until the hook has shown it.
             turn = await self.turns.append(
                 scene.scene_id,
                 role="model",
                 speaker=speaker.name,
                 content=text,
                 character_id=speaker.character_id,
+                pending=hooks.stored is not None,
             )
             result.turns.append(turn)
             if hooks.stored is not None:
@@ -202,10 +218,11 @@ class TurnDirector:
                 cancel,
                 (hooks or RoundHooks()).text,
                 before_seq=turn.seq,
-                reseed=True,
+                salt=1,
+                unlike=turn.content,
             )
         _refuse_if_stopped(cancel)
-        if not text:
+        if not text or text == turn.content:
             raise DirectorError(f"{member.name} had nothing new to say; try again.")
         return await self.turns.add_swipe(turn.id, text)
 
@@ -230,6 +247,38 @@ class TurnDirector:
             raise DirectorError(f"{turn.speaker} had nothing to add.")
         joiner = "" if addition[:1] in ",.;:!?" else " "
         return await self.turns.edit(turn.id, f"{turn.content}{joiner}{addition}")
+
+    async def suggest(
+        self,
+        scene: SceneView,
+        player: str,
+        hint: str | None = None,
+        *,
+        attempt: int = 0,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """Draft `player`'s next post in their own voice; nothing is stored."""
+        extra = (PromptTurn("narration", "Direction", f"{player}'s next post: {hint}"),)
+        cancel = cancel or CancelToken()
+        with engine_failures():
+            plan = await self._build_prompt(
+                scene, player, None, 0, player=True, extra=extra if hint else ()
+            )
+            sampler = scene.sampler
+            if sampler.seed >= 0:  # "Again" must give another draft, even with a fixed seed
+                sampler = replace(sampler, seed=sampler.seed + 7919 * attempt)
+            request = GenerationRequest(
+                prompt=plan.rendered.prompt,
+                sampler=sampler,
+                stops=plan.rendered.stops,
+                channel=scene.channel_key,
+            )
+            completion = await self.engine.complete(request, cancel)
+        _refuse_if_stopped(cancel)
+        text = clean_reply(completion.text, player, self._others(scene, player))
+        if not text:
+            raise DirectorError(f"The model had no draft for {player}; try again.")
+        return text
 
     def _others(self, scene: SceneView, speaker: str) -> list[str]:
         return [n for n in (*scene.player_names, *(m.name for m in scene.npcs)) if n != speaker]
@@ -281,14 +330,20 @@ class TurnDirector:
         on_text: Callable[[str], None] | None,
         *,
         before_seq: int | None = None,
-        reseed: bool = False,
+        salt: int = 0,
+        unlike: str | None = None,
     ) -> tuple[str, PromptPlan]:
-        """Generate one reply for `speaker` (retrying once when empty), and the prompt used."""
+        """Generate one reply for `speaker`, and the prompt used.
+
+        An empty reply (or one equal to `unlike`, the text a swipe replaces) is tried again
+        once with another seed; `salt` shifts the seeds so a swipe never repeats the round's.
+        """
         plan = await self._build_prompt(scene, speaker, before_seq, 0)
-        sampler = scene.sampler
+        base = scene.sampler
         for attempt in range(2):
-            if (reseed or attempt) and sampler.seed >= 0:
-                sampler = replace(sampler, seed=sampler.seed + 7919)
+            sampler = base
+            if base.seed >= 0:
+                sampler = replace(base, seed=base.seed + 7919 * (salt + attempt))
             request = GenerationRequest(
                 prompt=plan.rendered.prompt,
                 sampler=sampler,
@@ -297,10 +352,10 @@ class TurnDirector:
             )
             completion = await self.engine.complete(request, cancel, on_text)
             text = clean_reply(completion.text, speaker, self._others(scene, speaker))
-            if text or cancel.cancelled:
+            if (text and text != unlike) or cancel.cancelled:
                 return text, plan
-            log.info("empty reply from %s, retrying once", speaker)
-        return "", plan
+            log.info("empty or repeated reply from %s, retrying once", speaker)
+        return text, plan
 
     async def _another_npc(
         self, scene: SceneView, plan: PromptPlan, turn: StoredTurn, cancel: CancelToken
@@ -329,4 +384,5 @@ def _refuse_if_stopped(cancel: CancelToken | None) -> None:
 
 def _prompt_turn(turn: StoredTurn) -> PromptTurn:
     role: Role = turn.role if turn.role in ("user", "model", "narration") else "user"  # type: ignore[assignment]
-    return PromptTurn(role=role, speaker=turn.speaker, text=turn.content)
+    # History written before the name rule existed may hold names that are not plain.
+    return PromptTurn(role=role, speaker=speaker_name(turn.speaker), text=turn.content)

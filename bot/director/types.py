@@ -27,7 +27,7 @@ class StoredTurn(Protocol):
 class TurnHistory(Protocol):
     """The part of the turn store the director uses."""
 
-    async def window(
+    async def lines(
         self, scene_id: int, limit: int, *, before_seq: int | None = None
     ) -> Sequence[StoredTurn]: ...
 
@@ -40,6 +40,7 @@ class TurnHistory(Protocol):
         content: str,
         character_id: int | None = None,
         author_id: int | None = None,
+        pending: bool = False,
     ) -> StoredTurn: ...
 
     async def add_swipe(self, turn_id: int, content: str) -> StoredTurn: ...
@@ -107,6 +108,7 @@ class RoundHooks:
 
     speaker: Callable[[str], Awaitable[None]] | None = None
     text: Callable[[str], None] | None = None
+    # With it, each turn is stored pending: the hook shows it, then marks it posted.
     stored: Callable[[StoredTurn], Awaitable[None]] | None = None
 
 

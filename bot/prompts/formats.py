@@ -20,6 +20,7 @@ __all__ = [
     "get_format",
     "is_ooc",
     "join_names",
+    "prompt_header",
     "render_prompt",
 ]
 
@@ -59,6 +60,10 @@ class PromptFormat(Protocol):
 
     def response_header(self, ctx: PromptContext) -> Prompt:
         """Return the generation prefix, without a speaker name."""
+        ...
+
+    def player_header(self) -> Prompt:
+        """Return the opening of a player's block, for drafting a player's post."""
         ...
 
     def floor_choice(self) -> FloorChoice:
@@ -165,6 +170,10 @@ class GroupInstFormat:
         """Open a model block."""
         return _MARK("[INST]model\n")
 
+    def player_header(self) -> Prompt:
+        """Open a user block."""
+        return _MARK("[INST]user\n")
+
     def floor_choice(self) -> FloorChoice:
         """Let the model continue with "[INST]" and then a role word."""
         return FloorChoice(lead=Prompt.plain("\n") + _MARK("[INST]"), npc="model", player="user")
@@ -193,6 +202,10 @@ class ChatMLFormat:
     def response_header(self, ctx: PromptContext) -> Prompt:
         """Open an assistant message."""
         return _MARK("<|im_start|>assistant\n")
+
+    def player_header(self) -> Prompt:
+        """Open a user message."""
+        return _MARK("<|im_start|>user\n")
 
     def floor_choice(self) -> FloorChoice:
         """Let the model continue with "<|im_start|>" and then a role word."""
@@ -240,6 +253,10 @@ class AlpacaLimarpFormat:
         if ctx.length not in LENGTHS:
             raise ValueError(f"unknown length {ctx.length!r}; valid lengths: {', '.join(LENGTHS)}")
         return _MARK(f"### Response: (length = {ctx.length})\n")
+
+    def player_header(self) -> Prompt:
+        """Open an ### Input section."""
+        return _MARK("### Input:\n")
 
     def floor_choice(self) -> FloorChoice:
         """Let the model continue with "### " and then a section word."""
@@ -293,21 +310,36 @@ class RenderedPrompt:
         return self.prompt.text
 
 
+def prompt_header(
+    fmt: PromptFormat, ctx: PromptContext, speaker: str | None, player: bool
+) -> Prompt:
+    """The generation prefix: an NPC's (model) block, or a player's when drafting their post."""
+    header = fmt.player_header() if player else fmt.response_header(ctx)
+    # No trailing space: the model generates it, which keeps tokenization natural.
+    return header + f"{speaker}:" if speaker else header
+
+
 def render_prompt(
     fmt: PromptFormat,
     ctx: PromptContext,
     turns: Sequence[PromptTurn],
     speaker: str | None = None,
+    *,
+    player: bool = False,
 ) -> RenderedPrompt:
-    """Render a scene's prompt, dropping OOC turns and optionally forcing the speaker."""
-    header = fmt.response_header(ctx)
-    if speaker:
-        # No trailing space: the model generates it, which keeps tokenization natural.
-        header += f"{speaker}:"
+    """Render a scene's prompt, dropping OOC turns and optionally forcing the speaker.
+
+    With `player`, the header opens `speaker`'s own block (a draft of a player's post): the
+    stops then cut at any NPC's or other player's line instead of at the player's own.
+    """
+    stops = fmt.stop_strings(ctx)
+    if player:
+        own = f"\n{speaker}:"
+        stops = [s for s in stops if s != own] + [f"\n{npc.name}:" for npc in ctx.npcs]
     return RenderedPrompt(
         system=fmt.system_block(ctx),
         turns=tuple(fmt.turn_block(t) for t in turns if not is_ooc(t.text)),
-        header=header,
+        header=prompt_header(fmt, ctx, speaker, player),
         separator=fmt.separator,
-        stops=tuple(fmt.stop_strings(ctx)),
+        stops=tuple(dict.fromkeys(stops)),
     )

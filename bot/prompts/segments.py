@@ -12,20 +12,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["JOINER", "Prompt", "Segment", "defuse"]
+__all__ = ["JOINER", "TOKEN_MARKERS", "Prompt", "Segment", "defuse"]
 
 JOINER = "\u2060"  # WORD JOINER: invisible, and no tokenizer merges it into a marker
 
 # Markers of the three formats and of the other templates a model may have been tuned on:
 # special-token spellings (<|im_start|>, <|eot_id|>, DeepSeek's full-width bars, <s>, Gemma's
-# turns), Mistral/Llama-2 brackets, and alpaca section headers at the start of a line.
-_MARKERS = re.compile(
-    r"<[|\uff5c][^\s<>|\uff5c]{0,64}[|\uff5c]>"
+# turns), Mistral/Llama-2 brackets. Names (bot.names) remove these; text here breaks them.
+TOKEN_MARKERS = (
+    r"<[|\uff5c][^<>]{0,64}?[|\uff5c]>"
     r"|</?s>|<(?:start|end)_of_turn>|<</?SYS>>|<(?:bos|eos|pad|unk)>"
     r"|\[/?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"
-    r"|(?m:^[ \t]*#{3,})",
-    re.IGNORECASE,
 )
+# In text, alpaca section headers count only at the start of a line (a segment starts one).
+_MARKERS = re.compile(TOKEN_MARKERS + r"|(?m:^[ \t]*#{3,})", re.IGNORECASE)
 
 
 def defuse(text: str) -> str:

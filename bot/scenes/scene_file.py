@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.characters.cards import CardError
-from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet
+from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet, typed_name
 from bot.characters.sheet import SheetError
 from bot.domain import FORMAT_NAMES, LENGTHS
 
@@ -55,6 +55,16 @@ def _character(entry: Any, base: Path, where: str) -> CharacterDraft:
         raise SceneFileError(f"{where}: {exc}") from None
 
 
+def _refuse_shared_names(
+    path: Path, players: tuple[CharacterDraft, ...], npcs: tuple[CharacterDraft, ...]
+) -> None:
+    """A player and an NPC may not share a name (the prompt could not tell them apart)."""
+    npc_names = {n.name.casefold() for n in npcs}
+    for player in players:
+        if player.name.casefold() in npc_names:
+            raise SceneFileError(f"{path}: {player.name} is both a player and an NPC")
+
+
 def load_scene_file(path: str | Path) -> SceneFile:
     """Read and validate a scene file."""
     path = Path(path)
@@ -79,10 +89,15 @@ def load_scene_file(path: str | Path) -> SceneFile:
     )
     if not npcs:
         raise SceneFileError(f"{path}: a scene needs at least one [[npcs]] entry")
+    _refuse_shared_names(path, players, npcs)
     turns = []
     for i, turn in enumerate(data.get("turns", [])):
         if not isinstance(turn, dict) or not turn.get("speaker") or "text" not in turn:
             raise SceneFileError(f"{path} turns[{i}]: needs speaker and text")
-        turns.append((str(turn["speaker"]), str(turn["text"])))
+        try:
+            speaker = typed_name(str(turn["speaker"]))
+        except SheetError as exc:
+            raise SceneFileError(f"{path} turns[{i}]: {exc}") from None
+        turns.append((speaker, str(turn["text"])))
     scenario = data.get("scenario") or next((n.scenario for n in npcs if n.scenario), None)
     return SceneFile(path, fmt, scenario, length, players, npcs, tuple(turns))

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from bot.director import CastMember, SceneView
 from bot.domain import Persona, PromptContext, Sampler
+from bot.names import speaker_name
 from bot.prompts import get_format
 from bot.store import Scene, Stores
 
@@ -30,17 +31,22 @@ class SceneViews:
 
     async def view(self, scene: Scene) -> SceneView:
         """The scene's cast, players, format and sampler for one round."""
-        cast = await self.stores.scenes.cast(scene.id)
-        players = [Persona(c.name, c.sheet) for _, c in await self.stores.scenes.players(scene.id)]
-        known = {p.name.casefold() for p in players} | {c.name.casefold() for c in cast}
+        # Names pass the name rule again here: rows stored before it existed may not be plain.
+        cast = [(speaker_name(c.name, "NPC"), c) for c in await self.stores.scenes.cast(scene.id)]
+        players = [
+            Persona(speaker_name(c.name), c.sheet)
+            for _, c in await self.stores.scenes.players(scene.id)
+        ]
+        known = {p.name.casefold() for p in players} | {name.casefold() for name, _ in cast}
         # Players without a registered character still need to be named to the model.
         for turn in await self.stores.turns.window(scene.id, RECENT_SPEAKERS_WINDOW):
-            if turn.role == "user" and turn.speaker.casefold() not in known:
-                known.add(turn.speaker.casefold())
-                players.append(Persona(turn.speaker, ""))
+            speaker = speaker_name(turn.speaker)
+            if turn.role == "user" and speaker.casefold() not in known:
+                known.add(speaker.casefold())
+                players.append(Persona(speaker, ""))
         context = PromptContext(
             players=tuple(players),
-            npcs=tuple(Persona(c.name, c.sheet) for c in cast),
+            npcs=tuple(Persona(name, c.sheet) for name, c in cast),
             scenario=scene.scenario,
             length=scene.length,
         )
@@ -49,7 +55,7 @@ class SceneViews:
             channel_key=str(scene.channel_id),
             fmt=get_format(scene.format),
             context=context,
-            npcs=tuple(CastMember(c.name, c.id) for c in cast),
+            npcs=tuple(CastMember(name, c.id) for name, c in cast),
             sampler=self.sampler_for(scene),
             max_replies=scene.max_replies,
         )

@@ -1,8 +1,14 @@
 """Persistence: ORM models, the async database and the store classes."""
 
 from .characters import CharacterStore
-from .database import Database
-from .errors import DatabaseUnreachable, DuplicateNameError, NotFoundError, StoreError
+from .database import Database, failure_reason
+from .errors import (
+    DatabaseUnreachable,
+    DuplicateMessageError,
+    DuplicateNameError,
+    NotFoundError,
+    StoreError,
+)
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
     Base,
@@ -17,7 +23,7 @@ from .models import (
 )
 from .scenes import SceneStore
 from .stores import Stores
-from .turns import TurnStore
+from .turns import TurnLine, TurnStore
 
 __all__ = [
     "Base",
@@ -26,6 +32,7 @@ __all__ = [
     "CharacterStore",
     "Database",
     "DatabaseUnreachable",
+    "DuplicateMessageError",
     "DuplicateNameError",
     "GuildConfig",
     "NotFoundError",
@@ -36,10 +43,12 @@ __all__ = [
     "StoreError",
     "Stores",
     "Turn",
+    "TurnLine",
     "TurnMessage",
     "TurnStore",
     "alembic_config",
     "current_revision",
     "downgrade",
+    "failure_reason",
     "upgrade",
 ]

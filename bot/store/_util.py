@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.domain import NAME_MAX
+from bot.names import plain_name
+
 from .errors import StoreError
-from .models import NAME_MAX
 
 
 def name_key(name: str) -> str:
@@ -15,11 +17,11 @@ def name_key(name: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    """Strip a user-supplied name and check its length."""
-    name = " ".join(name.split())
-    if not name or len(name) > NAME_MAX:
+    """The name rule as the last gate before a name is stored (the services check it first)."""
+    cleaned = plain_name(name, limit=None)
+    if not cleaned or len(cleaned) > NAME_MAX:
         raise StoreError(f"Names must be 1 to {NAME_MAX} characters long.")
-    return name
+    return cleaned
 
 
 def check_fields(fields: Mapping[str, Any], allowed: Iterable[str]) -> None:

@@ -115,6 +115,16 @@ class CharacterStore:
         """The owner's character with this name (case-insensitive)."""
         return await self._find(guild_id, "player", owner_id, name)
 
+    async def any_player_character(self, guild_id: int, name: str) -> Character | None:
+        """Some player's character with this name (case-insensitive), whoever owns it."""
+        stmt = select(Character).where(
+            Character.guild_id == guild_id,
+            Character.kind == "player",
+            Character.name_key == name_key(name),
+        )
+        async with self.db.session() as s:
+            return await s.scalar(stmt.order_by(Character.id).limit(1))
+
     async def list_npcs(self, guild_id: int) -> list[Character]:
         """All NPCs of a guild, by name."""
         stmt = (

@@ -66,8 +66,8 @@ def describe_url(url: str | URL) -> str:
     return f"{host}:{port}/{url.database or ''}" if port else f"{host}/{url.database or ''}"
 
 
-def _reason(exc: BaseException) -> str:
-    """A short lowercase reason for a failed connection attempt."""
+def failure_reason(exc: BaseException) -> str:
+    """A short lowercase reason for a failed database call, without the SQL it ran."""
     if isinstance(exc, DBAPIError):
         return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     if isinstance(exc, TimeoutError):
@@ -82,7 +82,7 @@ def _reason(exc: BaseException) -> str:
 def unreachable(url: str | URL, exc: BaseException) -> DatabaseUnreachable:
     """The one-line error for a database that refused or failed the connection."""
     url = make_url(url)
-    message = f"cannot reach the database at {describe_url(url)}: {_reason(exc)}"
+    message = f"cannot reach the database at {describe_url(url)}: {failure_reason(exc)}"
     if url.password:  # drivers should not echo it, but a message must never carry it
         message = message.replace(str(url.password), "***")
     return DatabaseUnreachable(message)
@@ -104,7 +104,9 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 def _engine_options(url: URL) -> dict[str, Any]:
     """Engine keyword arguments for the URL's backend."""
     if url.get_backend_name() == "sqlite":
-        return {}
+        # Connection.close() already rolls back a transaction it began; the pool's own reset
+        # rollback would be one more trip to aiosqlite's thread on every read (half its cost).
+        return {"pool_reset_on_return": None}
     # A server restart leaves dead connections in the pool; test each one before use.
     return {"pool_pre_ping": True}
 

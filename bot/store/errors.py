@@ -11,6 +11,10 @@ class DuplicateNameError(StoreError):
     """A character with that name already exists in the same scope."""
 
 
+class DuplicateMessageError(StoreError):
+    """The Discord message is already recorded as (part of) a turn."""
+
+
 class NotFoundError(StoreError):
     """The requested row does not exist."""
 

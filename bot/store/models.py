@@ -244,6 +244,8 @@ class Turn(Timestamps, Base):
     swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A model turn stored but not yet posted: outside the history until its post completes.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     messages: Mapped[list[TurnMessage]] = relationship(
         lazy="selectin",

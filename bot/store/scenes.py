@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -80,6 +81,14 @@ class SceneStore:
             stmt = stmt.where(Scene.active.is_(True))
         async with self.db.session() as s:
             return await s.scalar(stmt)
+
+    async def active_in(self, guild_ids: Sequence[int]) -> list[Scene]:
+        """The active scenes of these guilds."""
+        if not guild_ids:
+            return []
+        stmt = select(Scene).where(Scene.active.is_(True), Scene.guild_id.in_(list(guild_ids)))
+        async with self.db.session() as s:
+            return list(await s.scalars(stmt.order_by(Scene.id)))
 
     async def get(self, scene_id: int) -> Scene:
         """The scene with this id; NotFoundError if missing."""

@@ -50,6 +50,12 @@ class Access:
             )
         return scene
 
+    @staticmethod
+    def require_own_channel(actor: Actor, scene: Scene) -> None:
+        """A button acts only where its scene plays (a forwarded or replayed one does nothing)."""
+        if scene.channel_id != actor.channel_id:
+            raise UserError("That button belongs to another channel.")
+
     async def require_participant(self, actor: Actor, scene: Scene) -> None:
         """GMs, players with a character in the scene, and anyone who has posted in it."""
         if await self.is_gm(actor):

@@ -24,6 +24,7 @@ from bot.characters.sheet import SheetError
 from bot.store import Character, CharacterStore, SceneStore, StoreError
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
+from bot.tavern.speakers import refuse_name_clash
 from bot.tavern.text import MESSAGE_LIMIT
 
 Kind = Literal["player", "npc"]
@@ -130,6 +131,7 @@ class CharacterCommands:
                 draft = draft_from_name(data.name)
             except SheetError as exc:
                 raise UserError(str(exc)) from None
+        await refuse_name_clash(self.characters, actor.guild_id, kind, draft.name)
         try:
             character = await self.characters.create(
                 guild_id=actor.guild_id,

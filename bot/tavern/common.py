@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -47,14 +47,20 @@ class IncomingMessage:
     webhook_id: int | None = None
 
 
+# Awaited with each message id as soon as that part of a turn is out.
+PartSent = Callable[[int], Awaitable[None]]
+
+
 class Poster(Protocol):
-    """Posts and edits character messages; implemented by the Discord adapter."""
+    """Posts, edits and reads back channel messages; implemented by the Discord adapter."""
 
     def owns_webhook(self, webhook_id: int) -> bool: ...
 
     async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
-    ) -> list[int]: ...
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
+    ) -> list[int]:
+        """Post `text` as one or more messages, telling `on_part` each id as it is sent."""
+        ...
 
     async def edit_turn(
         self,
@@ -63,7 +69,9 @@ class Poster(Protocol):
         speaker: str,
         avatar_url: str | None,
         text: str,
-    ) -> list[int]: ...
+    ) -> list[int]:
+        """Show `text` in these messages; when it fails, the extra messages it sent are gone."""
+        ...
 
     async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None: ...
 
@@ -71,4 +79,18 @@ class Poster(Protocol):
 
     async def notice(self, channel_id: int, text: str) -> None: ...
 
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        """Fresh links for expired Discord attachment links (original -> refreshed)."""
+        ...
+
     def typing(self, channel_id: int) -> AbstractAsyncContextManager[None]: ...
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        """Put a visible mark on a player's message the bot could not store."""
+        ...
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        """Up to `limit` messages posted after `after_id`, oldest first (not the bot's own)."""
+        ...

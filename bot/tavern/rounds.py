@@ -41,15 +41,10 @@ class NpcRounds:
         posted: list[tuple[int, int]] = []
 
         async def stored(turn: StoredTurn) -> None:
-            # A turn nobody could see must not stay in the history the model reads.
-            if cancel.cancelled:  # halted between storing and posting
-                await self.stores.turns.mark_deleted(turn.id)
+            if cancel.cancelled:  # halted between storing and posting: nobody will see it
+                await self.publisher.withdraw(channel_id, turn.id, ())
                 return
-            try:
-                ids = await self.publisher.post(scene, turn)
-            except BaseException:
-                await self.stores.turns.mark_deleted(turn.id)
-                raise
+            ids = await self.publisher.post(scene, turn)  # withdraws the turn if it fails
             posted.append((ids[-1], turn.id))
 
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.director import DirectorError, TurnDirector
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.scenes.views import SceneViews
-from bot.store import Scene, Stores
+from bot.store import NotFoundError, Scene, Stores
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
 from bot.tavern.publisher import TurnPublisher
@@ -203,9 +203,11 @@ class SceneCommands:
 
     async def clear(self, actor: Actor, scene_id: int) -> Reply:
         await self.access.require_gm(actor)
-        scene = await self.scenes.get(scene_id)
-        if scene.channel_id != actor.channel_id:
-            raise UserError("That button belongs to another channel.")
+        try:
+            scene = await self.scenes.get(scene_id)
+        except NotFoundError:
+            raise UserError("That scene no longer exists.") from None
+        self.access.require_own_channel(actor, scene)
         async with self.sessions.get(scene.channel_id).halted():
             visible = await self.turns.count(scene.id)  # the number the confirmation named
             await self.turns.clear(scene.id)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.config import ConfigCommands
 from bot.tavern.play import PlayService
+from bot.tavern.recovery import Recovery
 from bot.tavern.scenes import SceneCommands
 from bot.tavern.sessions import ChannelSessions
 from bot.tavern.turn_actions import TurnActions
@@ -18,10 +20,12 @@ class TavernServices:
 
     sessions: ChannelSessions
     play: PlayService
+    recovery: Recovery
     turns: TurnActions
     characters: CharacterCommands
     scenes: SceneCommands
     config: ConfigCommands
+    authored: AuthoredPosts
 
     async def close(self) -> None:
         """Stop waiting and running rounds."""

@@ -39,6 +39,9 @@ class ChannelSession:
     channel_id: int
     # Held by a round, a swipe, a continue, a delete or a clear: one change at a time.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Held while player messages are stored, so they enter the history in the order posted
+    # (a message waiting out a locked database, or read back after a restart, goes first).
+    intake: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The newest NPC message, which carries the Swipe/Continue/Delete buttons.
     controls_message_id: int | None = None
     # A human (not a bot, not a webhook) wrote since the last round. Proxy webhooks
@@ -58,6 +61,7 @@ class ChannelSession:
             and self.timer is None
             and self.pending is None
             and not self.lock.locked()
+            and not self.intake.locked()
         )
 
     def halt(self) -> None:

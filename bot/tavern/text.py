@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bot.names import plain_name
+
 MESSAGE_LIMIT = 2000
-_STRIPPED_FROM_NAMES = re.compile(r"[@#:]|```")
+# What Discord itself refuses in webhook names, on top of the name rule.
+_STRIPPED_FROM_NAMES = re.compile(r"[@#]|```")
 _RESERVED_IN_NAMES = re.compile(r"(?i)discord|clyde")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]*_]*\s+")
 
@@ -39,8 +42,8 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def webhook_username(name: str) -> str:
-    """A name Discord accepts for a webhook message (1–80 characters, no reserved words)."""
-    cleaned = " ".join(_STRIPPED_FROM_NAMES.sub("", name).split())
+    """The plain name as Discord accepts it for a webhook message (1–80, no reserved words)."""
+    cleaned = " ".join(_STRIPPED_FROM_NAMES.sub("", plain_name(name)).split())
     # A zero-width space keeps the reserved words readable while Discord accepts them.
     cleaned = _RESERVED_IN_NAMES.sub(lambda m: f"{m.group(0)[0]}\u200b{m.group(0)[1:]}", cleaned)
     if cleaned.lower() in {"everyone", "here", ""}:

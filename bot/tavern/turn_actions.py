@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
-from typing import Protocol, cast
+from typing import Literal, Protocol, cast
 
 from bot.director import DirectorError, SceneView, StoredTurn, TurnDirector
 from bot.domain import CancelToken
@@ -13,6 +14,11 @@ from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
 from bot.tavern.publisher import TurnPublisher
 from bot.tavern.sessions import ChannelSessions
+
+log = logging.getLogger(__name__)
+
+
+TurnAction = Literal["swipe", "continue", "delete"]
 
 
 class Rewrite(Protocol):
@@ -49,10 +55,29 @@ class TurnActions:
         except NotFoundError:
             raise UserError("That turn no longer exists.") from None
         scene = await self.scenes.get(turn.scene_id)
+        self.access.require_own_channel(actor, scene)
         if not scene.active or turn.deleted:
             raise UserError("That turn is no longer part of an active scene.")
         await self.access.require_participant(actor, scene)
         return scene, turn
+
+    async def _latest_turn_for(self, actor: Actor, turn_id: int) -> tuple[Scene, Turn]:
+        """A turn of the latest round: rewriting one the players have answered would leave
+        their answer dangling (deleting one, say to take back something unkind, stays open)."""
+        scene, turn = await self._turn_for(actor, turn_id)
+        if await self.turns.player_turn_after(scene.id, turn.seq):
+            raise UserError("That turn is from an earlier round; only the latest can change.")
+        return scene, turn
+
+    async def on_message(self, actor: Actor, action: TurnAction, message_id: int) -> Reply:
+        """Apps → Swipe / Continue / Delete on any NPC message of the latest round."""
+        turn = await self.turns.by_message_id(message_id)
+        if turn is None or turn.deleted or turn.pending:
+            raise UserError("That message is not part of a scene's history.")
+        if turn.role != "model":
+            raise UserError("Only NPC turns can be swiped, continued or deleted.")
+        run = {"swipe": self.swipe, "continue": self.extend, "delete": self.delete}[action]
+        return await run(actor, turn.id)
 
     async def swipe(self, actor: Actor, turn_id: int) -> Reply:
         """Regenerate an NPC turn in place, keeping the earlier text as an alternative."""
@@ -66,16 +91,22 @@ class TurnActions:
 
     async def _rewrite(self, actor: Actor, turn_id: int, rewrite: Rewrite) -> Turn:
         """Change a turn's text with the model, one change per channel, and show it in place."""
-        scene, _ = await self._turn_for(actor, turn_id)
+        scene, _ = await self._latest_turn_for(actor, turn_id)
         self.access.cooldown(actor, "swipe")
         session = self.sessions.get(scene.channel_id)
         async with session.lock:
-            scene, turn = await self._turn_for(actor, turn_id)  # a round may have changed it
+            scene, turn = await self._latest_turn_for(actor, turn_id)  # a round may have run
             view = await self.views.view(scene)
             async with self.publisher.poster.typing(scene.channel_id):
                 with session.cancellable() as cancel:
                     changed = await _user_facing(rewrite(view, turn, cancel=cancel))
-            await self.publisher.repost(scene, session, changed)
+            try:
+                await self.publisher.repost(scene, session, turn, changed)
+            except Exception:
+                log.warning("could not show the new text of turn %s", turn.id, exc_info=True)
+                raise UserError(
+                    "Discord did not take the new text, so the turn keeps its old one."
+                ) from None
         return changed
 
     async def delete(self, actor: Actor, turn_id: int) -> Reply:

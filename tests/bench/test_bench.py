@@ -39,6 +39,8 @@ REQUIRED = (
     "window_ms",
     "append_growth_ratio",
     "window_growth_ratio",
+    "raw_window_ms",
+    "storage_ratio",
     "peak_rss_mb",
     "kv_cache_budget_mb",
     "kv_cache_used_mb",

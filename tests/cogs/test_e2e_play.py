@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -220,7 +221,7 @@ async def test_gm_creates_npcs_from_png_card_and_sheet(world: World) -> None:
     assert wick.greeting == WICK_CARD["data"]["first_mes"]
     assert WICK_CARD["data"]["description"] in wick.sheet
     assert wick.card_json == WICK_CARD  # kept verbatim for a lossless export
-    assert wick.avatar_url and wick.avatar_url.endswith("old-wick.png")  # the card is the avatar
+    assert wick.avatar_url and urlsplit(wick.avatar_url).path.endswith("old-wick.png")  # the card
     marta = await characters.find_npc(fake.guild_id, MARTA)
     assert marta is not None and marta.greeting is None and marta.card_json is None
     assert "Harbormaster" in marta.sheet and "**Character Name**: Marta" in marta.sheet
@@ -304,7 +305,7 @@ async def test_scene_start_and_cast_with_greeting(world: World) -> None:
     assert greeting["username"] == "Hesper"
     assert hesper.card is not None
     assert greeting["content"] == hesper.card["data"]["first_mes"]
-    assert greeting["avatar_url"] and greeting["avatar_url"].endswith("hesper.png")
+    assert greeting["avatar_url"] and urlsplit(greeting["avatar_url"]).path.endswith("hesper.png")
     assert npc_posts(fake, chan) == [greeting]
 
     scene = await running.scene(chan)

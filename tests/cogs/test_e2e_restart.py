@@ -114,7 +114,7 @@ async def test_restart_keeps_scene_cast_history_and_buttons(
         swiped_text = turns[1].content
         positions = [text.index(FIRST), text.index(swiped_text), text.index(SECOND)]
         assert positions == sorted(positions)  # the old turns, in order, before the new one
-        assert text.index(turns[3].content) > positions[-1]
+        assert text.find(turns[3].content, positions[-1]) > positions[-1]  # the newest turn last
         assert_no_pings_or_tracebacks(fake)
     finally:
         await stop_bot(running)

@@ -141,6 +141,25 @@ async def test_swipe_keeps_the_alternative(db: Database) -> None:
     assert "First take." not in engine.of_kind("text")[1].prompt.text
 
 
+async def test_a_swipe_that_repeats_the_text_tries_another_seed_then_refuses(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Old Tobin:"],
+        texts=["Same.", "Same.", "Other.", "Same.", "Same."],
+        floors=["user"],
+    )
+    stores, views, director, scene, _p = await _scene(db, engine)
+    view = replace(await views.view(scene), sampler=Sampler(seed=5))
+    (turn,) = (await director.run_round(view)).turns
+    swiped = await director.swipe(view, turn)
+    assert swiped.swipes == ["Same.", "Other."]  # the repeat was tried again, not kept
+    seeds = [r.sampler.seed for r in engine.of_kind("text")]
+    assert seeds[0] == 5 and len(set(seeds[1:3])) == 2 and 5 not in seeds[1:3]
+    back = await stores.turns.select_swipe(turn.id, 0)
+    with pytest.raises(DirectorError, match="nothing new"):
+        await director.swipe(view, back)
+    assert (await stores.turns.get(turn.id)).swipes == ["Same.", "Other."]
+
+
 def test_plan_window_keeps_newest_and_aligns_trims() -> None:
     counts = [10] * 100
     seqs = list(range(1, 101))
@@ -277,3 +296,34 @@ async def test_token_counter_survives_an_eviction_by_another_channels_round() ->
     assert await counter.counts([Prompt.plain("bbb"), Prompt.plain("c")]) == [3, 1]  # evicts
     release.set()
     assert await waiting == [2, 4]
+
+
+async def test_suggest_drafts_in_the_players_own_block_and_stores_nothing(db: Database) -> None:
+    engine = ScriptedEngine(
+        texts=["Rook: *Rook spits into the water.* Not me.\nMarta Vell: Liar.", "Other take."]
+    )
+    stores, views, director, scene, _ = await _scene(db, engine)
+    before = await stores.turns.count(scene.id)
+    view = await views.view(scene)
+    draft = await director.suggest(view, "Rook", "deny everything")
+    assert draft == "*Rook spits into the water.* Not me."  # Marta's line is cut
+    (request,) = engine.of_kind("text")
+    text = request.prompt.text
+    assert text.endswith(
+        "[INST]user\nDirection: Rook's next post: deny everything[/INST]\n[INST]user\nRook:"
+    )
+    assert "\nRook:" not in request.stops
+    assert {"\nIlse:", "\nMarta Vell:", "\nOld Tobin:", "\nSergeant Hale:"} <= set(request.stops)
+    assert await stores.turns.count(scene.id) == before
+    # "Again" reseeds, so a fixed seed still gives another draft; no hint, no direction block.
+    await director.suggest(view, "Rook", attempt=1)
+    again = engine.of_kind("text")[1]
+    assert again.sampler.seed != request.sampler.seed
+    assert "Direction:" not in again.prompt.text
+
+
+async def test_suggest_with_nothing_drafted_is_a_director_error(db: Database) -> None:
+    engine = ScriptedEngine(texts=["Marta Vell: I'll answer for him."])
+    _, views, director, scene, _ = await _scene(db, engine)
+    with pytest.raises(DirectorError, match="no draft for Rook"):
+        await director.suggest(await views.view(scene), "Rook")

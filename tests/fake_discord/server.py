@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import mimetypes
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
@@ -23,6 +26,7 @@ from .interactions import (
     type_options,
 )
 from .payloads import (
+    ADD_REACTIONS,
     ADMIN_PERMISSIONS,
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -41,10 +45,13 @@ from .payloads import (
     wire,
 )
 
+LINK_LIFETIME_SECONDS = 24 * 3600  # Discord attachment links last about a day
 log = logging.getLogger("tests.fake_discord")
 
 Json = dict[str, Any]
 Handler = Callable[..., Awaitable[web.StreamResponse]]
+# Answers a matching request before the fake does (a failure, a hold); None passes it on.
+Interceptor = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 MessagePredicate = Callable[[Json], bool]
 
 API_PREFIX = "/api/v10"
@@ -141,10 +148,16 @@ class FakeDiscord:
         self.gateway_received: list[Json] = []
         self.identify_payload: Json | None = None
         self.unknown_routes: list[str] = []
+        self.reactions: list[tuple[int, str, int]] = []  # (message id, emoji, user id)
+        self.resumes = 0
+        # While set, gateway events are recorded but never sent (an outage the client misses).
+        self.gateway_down = False
 
         self._ids = Snowflakes()
         self._by_id: dict[int, Json] = {}
         self._blobs: dict[int, tuple[bytes, str]] = {}
+        self.refused_links: list[str] = []  # CDN requests refused as expired or unsigned
+        self.refresh_requests: list[str] = []  # links the bot asked to refresh
         self._waiters: list[tuple[MessagePredicate, asyncio.Future[Json]]] = []
         self._ws: web.WebSocketResponse | None = None
         self._ws_lock = asyncio.Lock()
@@ -152,6 +165,7 @@ class FakeDiscord:
         self._ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._routes = self._route_table()
+        self._intercepts: list[tuple[str, re.Pattern[str], Interceptor]] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -179,6 +193,19 @@ class FakeDiscord:
             self._runner = None
         for _, future in self._waiters:
             future.cancel()
+
+    async def drop_gateway(self) -> None:
+        """Close the gateway connection the way a network hiccup does: the client resumes."""
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=4000)
+
+    def intercept(self, method: str, path: str, handler: Interceptor) -> None:
+        """Let `handler` see matching REST requests (path regex after /api/v10) first."""
+        self._intercepts.append((method, re.compile(path), handler))
+
+    def stop_intercepting(self) -> None:
+        """Forget every interceptor: requests reach the fake's own routes again."""
+        self._intercepts.clear()
 
     async def wait_ready(self, timeout: float = 10) -> None:
         """Wait until IDENTIFY was received and READY + GUILD_CREATE were sent."""
@@ -338,6 +365,25 @@ class FakeDiscord:
     ) -> Interaction:
         """Invoke a registered slash command; `attachments`: option name -> (filename, bytes)."""
         data = self._command_data(name, options, subcommand, group, attachments, None)
+        return await self._send_interaction(self._interaction_payload(2, user_id, channel_id, data))
+
+    async def message_command(
+        self, name: str, message_id: int, *, user_id: int, channel_id: int
+    ) -> Interaction:
+        """Invoke a registered message context-menu command (Apps → `name`) on a message."""
+        command = self.commands.get(name)
+        if command is None or command.get("type") != 3:
+            raise KeyError(f"no message command {name!r}; registered: {sorted(self.commands)}")
+        message = self.message(message_id)
+        data: Json = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): wire(message)}},
+        }
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
         return await self._send_interaction(self._interaction_payload(2, user_id, channel_id, data))
 
     async def autocomplete(
@@ -519,7 +565,7 @@ class FakeDiscord:
         """Keep bytes downloadable under /attachments and return the attachment object."""
         attachment_id = self._ids.next()
         self._blobs[attachment_id] = (data, content_type)
-        url = f"{self.base_url}/attachments/{channel_id}/{attachment_id}/{filename}"
+        url = self.signed_link(f"/attachments/{channel_id}/{attachment_id}/{filename}")
         return {
             "id": str(attachment_id),
             "filename": filename,
@@ -680,7 +726,7 @@ class FakeDiscord:
         """Send a DISPATCH (op 0) to the connected, identified client."""
         self.gateway_events.append((event, data))
         ws = self._ws
-        if ws is None or ws.closed or self.identify_payload is None:
+        if ws is None or ws.closed or self.identify_payload is None or self.gateway_down:
             return
         self._seq += 1
         await self._send(ws, {"op": 0, "t": event, "s": self._seq, "d": data})
@@ -720,6 +766,7 @@ class FakeDiscord:
             await self._dispatch("GUILD_CREATE", self.guild_payload())
             self._ready.set()
         elif op == 6:
+            self.resumes += 1
             await self._dispatch("RESUMED", {})
         elif op == 8:
             wanted = {int(u) for u in data.get("user_ids") or []}
@@ -761,6 +808,7 @@ class FakeDiscord:
         app = r"(\d+)"
         routes: list[tuple[str, str, Handler]] = [
             ("GET", r"/users/@me", self._get_me),
+            ("POST", r"/attachments/refresh-urls", self._refresh_urls),
             ("GET", r"/users/(\d+)", self._get_user),
             ("GET", r"/gateway", self._get_gateway),
             ("GET", r"/gateway/bot", self._get_gateway),
@@ -783,6 +831,7 @@ class FakeDiscord:
             ("GET", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
+            ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_reaction),
             ("POST", r"/channels/(\d+)/typing", self._typing),
             ("GET", r"/channels/(\d+)/webhooks", self._get_channel_webhooks),
             ("POST", r"/channels/(\d+)/webhooks", self._create_webhook),
@@ -796,6 +845,11 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         """Route an /api/v10 request; unknown routes are logged and answered 404."""
         path = "/" + request.match_info["tail"]
+        for method, pattern, intercept in self._intercepts:
+            if method == request.method and pattern.fullmatch(path):
+                answer = await intercept(request)
+                if answer is not None:
+                    return answer
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:
@@ -826,11 +880,54 @@ class FakeDiscord:
         return payload, files
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
-        """Serve uploaded attachment bytes."""
+        """Serve uploaded attachment bytes, as Discord's CDN does: only on a valid signed link."""
         blob = self._blobs.get(int(request.match_info["attachment"]))
-        if blob is None:
-            return error(404, "Unknown Attachment")
+        if blob is None or not self._link_valid(
+            request.path, request.query.get("ex", ""), request.query.get("hm", "")
+        ):
+            self.refused_links.append(str(request.url))
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=blob[0], headers={"Content-Type": blob[1]})
+
+    # Discord signs attachment links: `ex` is the expiry (hex Unix seconds), `hm` signs it.
+
+    def _signature(self, path: str, expiry: str) -> str:
+        return hashlib.sha256(f"fake-cdn:{path}:{expiry}".encode()).hexdigest()[:32]
+
+    def signed_link(self, path: str, expires_in: float = LINK_LIFETIME_SECONDS) -> str:
+        """A CDN link to `path` that stays valid for `expires_in` seconds (negative: expired)."""
+        now = int(time.time())
+        expiry = f"{now + int(expires_in):x}"
+        signature = self._signature(path, expiry)
+        return f"{self.base_url}{path}?ex={expiry}&is={now:x}&hm={signature}&"
+
+    def expired_link(self, url: str) -> str:
+        """The same attachment link as Discord hands it out a day later: expired."""
+        return self.signed_link(urlsplit(url).path, expires_in=-3600)
+
+    def _link_valid(self, path: str, expiry: str, signature: str) -> bool:
+        try:
+            fresh = int(expiry, 16) > time.time()
+        except ValueError:
+            return False
+        return fresh and signature == self._signature(path, expiry)
+
+    async def _refresh_urls(self, request: web.Request) -> web.StreamResponse:
+        """POST /attachments/refresh-urls: a freshly signed link for each of this CDN's links."""
+        body, _ = await self._read_body(request)
+        urls = body.get("attachment_urls") if isinstance(body, dict) else None
+        if not isinstance(urls, list) or not 1 <= len(urls) <= 50:
+            return error(400, "Invalid Form Body", 50035)
+        refreshed = []
+        for url in urls:
+            self.refresh_requests.append(url)
+            parts = urlsplit(str(url))
+            ours = f"{parts.scheme}://{parts.netloc}" == self.base_url
+            if ours and int(parts.path.split("/")[3]) in self._blobs:
+                refreshed.append({"original": url, "refreshed": self.signed_link(parts.path)})
+            else:
+                refreshed.append({"original": url, "refreshed": url})
+        return json_response({"refreshed_urls": refreshed})
 
     # ----------------------------------------------------------------- REST: app & users
 
@@ -1135,6 +1232,31 @@ class FakeDiscord:
             return error(403, "Cannot edit a message authored by another user", 50005)
         body, files = await self._read_body(request)
         return json_response(wire(await self._edit_message(message, body, files)))
+
+    async def _add_reaction(
+        self, request: web.Request, channel_id: str, message_id: str, emoji: str
+    ) -> web.StreamResponse:
+        """PUT /channels/{id}/messages/{mid}/reactions/{emoji}/@me (unicode emoji)."""
+        message = self._by_id.get(int(message_id))
+        if message is None or message["deleted"] or message["channel_id"] != channel_id:
+            return error(404, "Unknown Message", 10008)
+        if not self.permissions_of(self.bot_user_id) & ADD_REACTIONS:
+            return error(403, "Missing Permissions", 50013)
+        name = unquote(emoji)
+        self.reactions.append((int(message_id), name, self.bot_user_id))
+        event = {
+            "user_id": str(self.bot_user_id),
+            "channel_id": channel_id,
+            "message_id": message_id,
+            "guild_id": str(self.guild_id),
+            "member": self.full_member(self.bot_user_id),
+            "emoji": {"id": None, "name": name},
+            "message_author_id": message["author"]["id"],
+            "burst": False,
+            "type": 0,
+        }
+        await self._dispatch("MESSAGE_REACTION_ADD", event)
+        return no_content()
 
     async def _typing(self, request: web.Request, channel_id: str) -> web.StreamResponse:
         """POST /channels/{id}/typing."""

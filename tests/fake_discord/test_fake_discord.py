@@ -140,3 +140,39 @@ async def test_real_discord_py_against_fake(fake: FakeDiscord) -> None:
     finally:
         await bot.close()
         await asyncio.wait_for(task, TIMEOUT)
+
+
+async def test_history_after_reactions_and_resume(fake: FakeDiscord) -> None:
+    """`history(after=…)` pages like Discord, reactions land, a dropped gateway resumes."""
+    alice = fake.player_ids[0]
+    posted = [await fake.user_message(fake.channel_id, alice, f"line {i}") for i in range(130)]
+    bot = SmokeBot(fake.guild_id)
+    resumed = asyncio.Event()
+
+    async def on_resumed() -> None:
+        resumed.set()
+
+    bot.add_listener(on_resumed)
+    task = asyncio.create_task(bot.start("fake-token"))
+    try:
+        await fake.wait_ready(TIMEOUT)
+        await asyncio.wait_for(bot.wait_until_ready(), TIMEOUT)
+        channel = bot.get_channel(fake.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+
+        after = discord.Object(int(posted[4]["id"]))
+        read = [m async for m in channel.history(after=after, oldest_first=True, limit=200)]
+        assert [m.content for m in read] == [f"line {i}" for i in range(5, 130)]  # two pages
+        capped = [m async for m in channel.history(after=after, oldest_first=True, limit=3)]
+        assert [m.content for m in capped] == ["line 5", "line 6", "line 7"]
+
+        await channel.get_partial_message(read[0].id).add_reaction("\N{WARNING SIGN}\ufe0f")
+        assert fake.reactions == [(read[0].id, "\N{WARNING SIGN}\ufe0f", fake.bot_user_id)]
+
+        await fake.drop_gateway()
+        await asyncio.wait_for(resumed.wait(), TIMEOUT)
+        assert fake.resumes == 1
+        assert fake.unknown_routes == []
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, TIMEOUT)

@@ -403,3 +403,18 @@ def test_join_names() -> None:
     assert join_names(["A", "B"]) == "A and B"
     assert join_names(["A", "B", "C"]) == "A, B and C"
     assert join_names(("A", "B", "C", "D")) == "A, B, C and D"
+
+
+def test_player_draft_header_and_stops() -> None:
+    ctx = PromptContext(players=(STEVE, Persona("Ann", "a")), npcs=(ARTY,))
+    expected = {
+        "group-inst": "[INST]user\nAnn:",
+        "chatml": "<|im_start|>user\nAnn:",
+        "alpaca-limarp": "### Input:\nAnn:",
+    }
+    for name, header in expected.items():
+        prompt = render_prompt(get_format(name), ctx, CARD_TURNS[:1], "Ann", player=True)
+        assert prompt.header.text == header
+        assert prompt.text.endswith(get_format(name).separator + header)
+        assert "\nAnn:" not in prompt.stops
+        assert {"\nBallbuster Steve:", f"\n{ARTY.name}:"} <= set(prompt.stops)

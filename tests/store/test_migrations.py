@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.store import CharacterStore, Database, SceneStore
+from bot.store import CharacterStore, Database, SceneStore, TurnStore
 from bot.store.migrate import alembic_config, current_revision, downgrade, upgrade
 from bot.store.models import Base
 
@@ -49,13 +49,17 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0002_name_key_length"
+HEAD = "0003_pending_turns"
 
 
 def test_single_head() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
     assert script.get_heads() == [HEAD]
-    assert [s.revision for s in script.walk_revisions()] == [HEAD, "0001_initial"]
+    assert [s.revision for s in script.walk_revisions()] == [
+        HEAD,
+        "0002_name_key_length",
+        "0001_initial",
+    ]
 
 
 async def test_upgrade_downgrade_roundtrip(db_url: str) -> None:
@@ -98,6 +102,28 @@ async def test_name_key_widening_keeps_rows_and_links(db_url: str) -> None:
         assert (await chars.create(guild_id=1, kind="npc", name=long_name, sheet="s")).id > npc.id
         await chars.delete(npc.id)
         assert await scenes.cast(scene.id) == []  # the cascade still points at the new table
+    finally:
+        await db.dispose()
+
+
+async def test_pending_turns_migrate_both_ways(db_url: str) -> None:
+    """0003: stored turns stay in the history; going back hides turns still pending."""
+    await upgrade(db_url, "0002_name_key_length")
+    db = Database(db_url)
+    try:
+        scene = await SceneStore(db).start(guild_id=1, channel_id=1, format="chatml")
+        await db.dispose()
+        await upgrade(db_url)
+        turns = TurnStore(db)
+        await turns.append(scene.id, role="user", speaker="Ann", content="Before.")
+        old = await turns.window(scene.id, 10)
+        assert [(t.content, t.pending) for t in old] == [("Before.", False)]
+        await turns.append(scene.id, role="model", speaker="Mira", content="Unseen.", pending=True)
+        await db.dispose()
+        await downgrade(db_url, "0002_name_key_length")
+        await upgrade(db_url)
+        rows = [t async for t in turns.iter_all(scene.id, include_deleted=True)]
+        assert [(t.content, t.deleted) for t in rows] == [("Before.", False), ("Unseen.", True)]
     finally:
         await db.dispose()
 

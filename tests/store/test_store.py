@@ -438,6 +438,13 @@ async def test_window(scenes: SceneStore, turns: TurnStore) -> None:
     assert [t.seq for t in await turns.window(scene_id, 100, before_seq=3)] == [1, 2]
     assert await turns.window(scene_id, 0) == []
     assert len(await turns.window(scene_id, 100)) == 9
+    # The director's light read gives the same turns, oldest first, with the prompt's fields.
+    for limit, before in ((3, None), (3, 5), (100, 3), (0, None), (100, None)):
+        full = await turns.window(scene_id, limit, before_seq=before)
+        light = await turns.lines(scene_id, limit, before_seq=before)
+        assert [(t.id, t.seq, t.role, t.speaker, t.content) for t in full] == [
+            (t.id, t.seq, t.role, t.speaker, t.content) for t in light
+        ]
 
     assert (await turns.last(scene_id)).content == "t9"
     assert await turns.count(scene_id) == 9

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,7 +16,7 @@ from bot.engine.base import CancelToken, Completion, GenerationRequest, Sampler
 from bot.scenes.views import SceneViews
 from bot.settings import load_settings
 from bot.store import Database, Stores
-from bot.tavern.common import Actor
+from bot.tavern.common import Actor, IncomingMessage, PartSent
 from bot.tavern.services import TavernServices
 from tests.scripted_engine import ScriptedEngine
 
@@ -48,6 +50,12 @@ def actor(
     )
 
 
+def name_card(name: str) -> tuple[str, bytes]:
+    """A small JSON V2 card attachment for a character called `name`."""
+    data = {"name": name, "description": "Someone.", "first_mes": ""}
+    return "card.json", json.dumps({"spec": "chara_card_v2", "data": data}).encode()
+
+
 def gm(channel_id: int = CHANNEL) -> Actor:
     """A member with Manage Server."""
     return actor(GM_ID, channel_id=channel_id, manage_guild=True, name="Gina")
@@ -66,16 +74,22 @@ def stranger(channel_id: int = CHANNEL) -> Actor:
 
 
 class RecordingPoster:
-    """A Poster that records every call, with message ids from 5001 upwards."""
+    """A Poster that records every call, with message ids from 5001 (or `first_id`) upwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 5001) -> None:
         self.posts: list[tuple[int, str, str | None, str, list[int]]] = []
         self.edits: list[tuple[int, list[int], str, str]] = []
         self.deleted: list[tuple[int, list[int]]] = []
         self.controls: list[tuple[int, int | None]] = []
         self.notices: list[str] = []
+        self.refreshed: list[str] = []
         self.typing_channels: list[int] = []
-        self._next_id = 5000
+        self.unsaved: list[int] = []
+        self.refuse_next_edit = False
+        # What `messages_after` finds in each channel, and the reads asked of it.
+        self.channel_history: dict[int, list[IncomingMessage]] = {}
+        self.read_back: list[tuple[int, int]] = []
+        self._next_id = first_id - 1
 
     def owns_webhook(self, webhook_id: int) -> bool:
         return webhook_id == OWN_HOOK
@@ -85,10 +99,11 @@ class RecordingPoster:
         return self._next_id
 
     async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
     ) -> list[int]:
         ids = [self._new_id()]
         self.posts.append((channel_id, speaker, avatar_url, text, ids))
+        await on_part(ids[0])
         return ids
 
     async def edit_turn(
@@ -100,6 +115,9 @@ class RecordingPoster:
         text: str,
     ) -> list[int]:
         self.edits.append((channel_id, list(message_ids), speaker, text))
+        if self.refuse_next_edit:
+            self.refuse_next_edit = False
+            raise RuntimeError("Discord refused the edit")
         return list(message_ids)
 
     async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
@@ -111,10 +129,24 @@ class RecordingPoster:
     async def notice(self, channel_id: int, text: str) -> None:
         self.notices.append(text)
 
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        self.refreshed.extend(urls)
+        return {url: re.sub(r"ex=[0-9a-f]*", "ex=ffffffffff", url) for url in urls}
+
     @contextlib.asynccontextmanager
     async def typing(self, channel_id: int) -> AsyncIterator[None]:
         self.typing_channels.append(channel_id)
         yield
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        self.unsaved.append(message_id)
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        self.read_back.append((channel_id, after_id))
+        found = [m for m in self.channel_history.get(channel_id, []) if m.message_id > after_id]
+        return sorted(found, key=lambda m: m.message_id)[:limit]
 
 
 class BlockingEngine(ScriptedEngine):
@@ -200,6 +232,21 @@ class Tavern:
     engine: ScriptedEngine
 
 
+async def marta_scene(tavern: Tavern, **settings: object) -> int:
+    """The GM starts a scene in CHANNEL and casts Marta (with any scene `settings`); its id."""
+    services, stores = tavern.services, tavern.stores
+    await services.scenes.start(gm(), "group-inst")
+    await stores.characters.create(
+        guild_id=GUILD, kind="npc", name="Marta", sheet="**Character Name**: Marta"
+    )
+    await services.scenes.add_npc(gm(), "Marta")
+    scene = await stores.scenes.by_channel(CHANNEL)
+    assert scene is not None
+    if settings:
+        await stores.scenes.update(scene.id, **settings)
+    return scene.id
+
+
 def build(
     db: Database,
     *,
@@ -207,13 +254,17 @@ def build(
     poster: RecordingPoster | None = None,
     cooldown: float = 0,
     default_format: str = "group-inst",
+    **overrides: object,
 ) -> Tavern:
     """The services over `db`, built by the composition root like the bot does."""
     stores = Stores.over(db)
     engine = engine or ScriptedEngine(texts=[f"Reply {i}." for i in range(10)])
     poster = poster or RecordingPoster()
     settings = load_settings(
-        quiet_seconds=0, reply_cooldown_seconds=cooldown, default_format=default_format
+        quiet_seconds=0,
+        reply_cooldown_seconds=cooldown,
+        default_format=default_format,
+        **overrides,
     )
     views = SceneViews(stores, Sampler(seed=1))
     core = Core(settings, db, stores, engine, TurnDirector(engine, stores.turns), views)

@@ -8,7 +8,7 @@ from bot.engine.base import Sampler
 from bot.scenes.views import SceneViews
 from bot.settings import load_settings
 from bot.store import Database, Stores
-from bot.tavern.common import IncomingMessage
+from bot.tavern.common import IncomingMessage, PartSent
 from bot.tavern.services import TavernServices
 from tests.scripted_engine import ScriptedEngine
 from tests.tavern.helpers import CHANNEL, GUILD, OWN_HOOK, RecordingPoster
@@ -106,7 +106,7 @@ class FailingPoster(RecordingPoster):
     """Discord refuses every post."""
 
     async def post_turn(
-        self, channel_id: int, speaker: str, avatar_url: str | None, text: str
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
     ) -> list[int]:
         raise RuntimeError("webhook gone")
 

@@ -15,10 +15,13 @@ from tests.tavern.helpers import (
     ALICE,
     CHANNEL,
     GUILD,
+    OTHER_CHANNEL,
+    OTHER_GUILD,
     BlockingEngine,
     RecordingPoster,
     Tavern,
     WatchedLock,
+    actor,
     alice,
     bob,
     build,
@@ -245,6 +248,30 @@ async def test_a_stranger_is_refused(db: Database) -> None:
     assert tavern.poster.edits == [] and tavern.poster.deleted == []
 
 
+async def test_a_button_pressed_in_another_channel_changes_nothing(db: Database) -> None:
+    """A replayed or crafted custom id acts only where the turn's scene plays, for a GM too."""
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    requests_before = len(tavern.engine.requests)
+    actions = tavern.services.turns
+    # A GM of another server (Manage Server there) pressing a button carrying this turn's id.
+    elsewhere = actor(1, guild_id=OTHER_GUILD, channel_id=OTHER_CHANNEL + 1, manage_guild=True)
+    for who in (alice(OTHER_CHANNEL), gm(OTHER_CHANNEL), elsewhere):
+        for attempt in (
+            actions.swipe(who, turn.id),
+            actions.extend(who, turn.id),
+            actions.delete(who, turn.id),
+        ):
+            with pytest.raises(UserError, match=r"^That button belongs to another channel\.$"):
+                await attempt
+    kept = await tavern.stores.turns.get(turn.id)
+    assert kept.content == FIRST and kept.swipes == [FIRST] and not kept.deleted
+    assert len(tavern.engine.requests) == requests_before
+    assert tavern.poster.edits == [] and tavern.poster.deleted == []
+    # In its own channel the same button still works.
+    assert "Swiped" in (await actions.swipe(alice(), turn.id)).text
+
+
 async def test_a_deleted_turn_is_no_longer_part_of_the_scene(db: Database) -> None:
     tavern = build(db, engine=_engine())
     _, turn = await _played(tavern)
@@ -321,10 +348,11 @@ async def test_a_refused_participant_does_not_use_up_the_cooldown(db: Database) 
     _, turn = await _played(tavern)
     with pytest.raises(UserError, match="Only this scene's players"):
         await tavern.services.turns.swipe(bob(), turn.id)
-    # Bob joins in by posting, then his first swipe goes through.
-    await tavern.stores.turns.append(
-        turn.scene_id, role="user", speaker="Bob", content="Hi.", author_id=bob().user_id
+    # Bob joins in with a character, then his first swipe goes through.
+    brann = await tavern.stores.characters.create(
+        guild_id=GUILD, kind="player", name="Brann", sheet="s", owner_id=bob().user_id
     )
+    await tavern.stores.scenes.bind_player(turn.scene_id, bob().user_id, brann.id)
     await tavern.services.turns.swipe(bob(), turn.id)
     assert (await tavern.stores.turns.get(turn.id)).content == SECOND
 
@@ -344,3 +372,32 @@ async def test_scene_end_stops_a_running_swipe_and_keeps_the_old_text(db: Databa
     kept = await tavern.stores.turns.get(turn.id)
     assert kept.content == FIRST and kept.swipes == [FIRST]  # the half swipe was not kept
     assert tavern.poster.edits == []
+
+
+async def test_an_answered_turn_cannot_be_rewritten_but_can_be_deleted(db: Database) -> None:
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    await tavern.stores.turns.append(
+        turn.scene_id, role="user", speaker="Ayla", content="Thanks.", author_id=ALICE
+    )
+    for action in (tavern.services.turns.swipe, tavern.services.turns.extend):
+        with pytest.raises(UserError, match="earlier round"):
+            await action(alice(), turn.id)
+    assert (await tavern.stores.turns.get(turn.id)).content == FIRST
+    assert tavern.poster.edits == []
+    await tavern.services.turns.delete(alice(), turn.id)
+    assert (await tavern.stores.turns.get(turn.id)).deleted
+
+
+async def test_the_apps_menu_finds_the_turn_by_its_message(db: Database) -> None:
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    (message_id,) = turn.message_ids
+    reply = await tavern.services.turns.on_message(alice(), "swipe", message_id)
+    assert reply.text.startswith("Swiped Marta's turn")
+    with pytest.raises(UserError, match="not part of a scene's history"):
+        await tavern.services.turns.on_message(alice(), "swipe", 999_999)
+    player = (await tavern.stores.turns.window(turn.scene_id, 10))[0]
+    assert player.role == "user" and player.message_ids
+    with pytest.raises(UserError, match="Only NPC turns"):
+        await tavern.services.turns.on_message(alice(), "delete", player.message_ids[0])

@@ -1,8 +1,7 @@
-"""Real servers for the remote-backend tests: llama-server, llama-cpp-python's own server."""
+"""Servers for the remote-backend tests: llama-server's binary, llama-cpp-python's server."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,39 +16,15 @@ import pytest
 from bot.settings import bundled_demo_model
 
 REPO = Path(__file__).resolve().parents[3]
-LLAMA_SERVER_URL_ENV = "TAVERNKEEP_TEST_LLAMA_SERVER_URL"
-LLAMA_SERVER_BIN_ENV = "TAVERNKEEP_LLAMA_SERVER_BIN"
 START_GUARD_SECONDS = 180.0  # only against a server that never comes up
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip on a developer's machine; fail in CI, which must run every real-server test."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run this test, but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
-def llama_server_url() -> str:
-    """Base URL of the shared llama-server on the demo model (-np 4 --kv-unified)."""
-    url = os.environ.get(LLAMA_SERVER_URL_ENV)
-    if not url:
-        skip_or_fail(
-            f'{LLAMA_SERVER_URL_ENV} is not set; start one with: eval "$(scripts/llama_server.sh'
-            ' start "$(mktemp -d)")"'
-        )
-    return str(url)
-
-
-@pytest.fixture(scope="session")
-def llama_server_binary() -> Path:
-    """The llama-server binary, for tests that start, kill and restart their own server."""
-    if os.environ.get(LLAMA_SERVER_BIN_ENV):
-        return Path(os.environ[LLAMA_SERVER_BIN_ENV])
-    script = REPO / "scripts" / "llama_server.sh"
-    if not script.is_file():
-        skip_or_fail(f"neither {LLAMA_SERVER_BIN_ENV} nor scripts/llama_server.sh is there")
-    built = subprocess.run(["bash", str(script), "build"], capture_output=True, text=True)
+def llama_server_binary(llama_server_url: str) -> Path:
+    """The llama-server binary (cached by scripts/llama_server.sh, which started the shared one)."""
+    built = subprocess.run(
+        ["bash", str(REPO / "scripts" / "llama_server.sh"), "build"], capture_output=True, text=True
+    )
     if built.returncode != 0:
         pytest.fail(f"scripts/llama_server.sh build failed:\n{built.stderr[-2000:]}")
     return Path(built.stdout.strip().splitlines()[-1])
