@@ -14,7 +14,7 @@ from rich.console import Console
 
 from bot.characters.cards import CardError
 from bot.characters.sheet import SheetError
-from bot.core import open_core
+from bot.core import open_core, remote_options
 from bot.director import DirectorError
 from bot.domain import FORMAT_NAMES
 from bot.engine.base import EngineError
@@ -97,7 +97,8 @@ async def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 async def cmd_doctor(settings: Settings, _: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
-    return await run_doctor(settings, Console(highlight=False))
+    remote = remote_options(settings) if settings.remote else None
+    return await run_doctor(settings, Console(highlight=False), remote)
 
 
 async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,9 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         handler=cmd_migrate
     )
-    sub.add_parser("doctor", help="check the model, GPU offload and database").set_defaults(
-        handler=cmd_doctor
-    )
+    sub.add_parser(
+        "doctor", help="check the model or server, GPU offload and database"
+    ).set_defaults(handler=cmd_doctor)
     bench = sub.add_parser("bench", help="measure overhead, KV-cache reuse and storage")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
     bench.add_argument("--json", type=Path, help="also write the figures to this file")

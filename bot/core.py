@@ -10,8 +10,10 @@ from bot.characters.limits import CardLimits, RosterLimits
 from bot.director import TurnDirector
 from bot.director.budget import TokenCounter
 from bot.domain import Sampler
+from bot.engine.base import TextEngine
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.offload import resolve_gpu_layers
+from bot.engine.remote import RemoteOptions, connect_remote
 from bot.lore import LoreConfig, LoreLimits
 from bot.scenes.lore import SceneLoreSources
 from bot.scenes.views import SceneViews
@@ -74,6 +76,30 @@ def llama_options(settings: Settings, mode: EngineMode = "full") -> LlamaOptions
     )
 
 
+def remote_options(settings: Settings) -> RemoteOptions:
+    """How to reach the configured inference server (`BACKEND` other than `llama-cpp`)."""
+    assert settings.backend_url is not None  # the settings refuse a remote backend without one
+    key = settings.backend_api_key
+    return RemoteOptions(
+        backend=settings.backend,
+        url=settings.backend_url,
+        api_key=key.get_secret_value() if key is not None else None,
+        model=settings.backend_model,
+        parallel=settings.backend_parallel,
+        tokenizer_path=settings.tokenizer_path,
+        timeout=settings.backend_timeout_seconds,
+        n_ctx=settings.n_ctx_override(),
+        default_n_ctx=settings.n_ctx,
+    )
+
+
+async def open_engine(settings: Settings, mode: EngineMode = "full") -> TextEngine:
+    """The in-process model, or a connection to the configured inference server."""
+    if settings.remote:
+        return await connect_remote(remote_options(settings))
+    return await LlamaEngine.load(llama_options(settings, mode))
+
+
 def card_limits(settings: Settings) -> CardLimits:
     """What one imported card may carry."""
     return CardLimits(
@@ -116,7 +142,7 @@ class Core:
     settings: Settings
     db: Database
     stores: Stores
-    engine: LlamaEngine
+    engine: TextEngine
     director: TurnDirector
     views: SceneViews
 
@@ -168,15 +194,15 @@ class Core:
 
 
 async def open_core(
-    settings: Settings, mode: EngineMode = "full", *, engine: LlamaEngine | None = None
+    settings: Settings, mode: EngineMode = "full", *, engine: TextEngine | None = None
 ) -> Core:
-    """Migrate the database, load the engine (unless given one) and build the rest."""
+    """Migrate the database, load or connect the engine (unless given one), build the rest."""
     await upgrade(settings.database_url)
     db = Database(settings.database_url, busy_timeout=settings.db_busy_timeout)
     stores = Stores.over(db)
     if engine is None:
         try:
-            engine = await LlamaEngine.load(llama_options(settings, mode))
+            engine = await open_engine(settings, mode)
         except BaseException:
             await db.dispose()
             raise

@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.table import Table
 
+from bot.domain import Sampler
+from bot.engine.base import EngineError, GenerationRequest, Prompt
 from bot.engine.gpu import detect_gpus, llama_supports_gpu_offload
 from bot.engine.llama import llama_cpp_version
 from bot.engine.model_info import ModelInfoError, read_model_info
 from bot.engine.offload import format_bytes, resolve_gpu_layers
+from bot.engine.remote import RemoteOptions, connect_remote
+from bot.engine.remote.http import safe_url
 from bot.settings import Settings, SettingsError
 from bot.store import Database
 
 
-async def run_doctor(settings: Settings, console: Console) -> int:
+async def run_doctor(
+    settings: Settings, console: Console, remote: RemoteOptions | None = None
+) -> int:
     """Print a report; exit status 1 when something needed to run is broken."""
     table = Table(title="Tavernkeep doctor", show_header=False)
     table.add_column("check", style="bold")
     table.add_column("result")
-    ok = True
+    ok = await _remote_rows(table, remote) if remote is not None else _local_rows(table, settings)
+    db: Database | None = None
+    try:
+        db = Database(settings.database_url)
+        await db.ping()
+        table.add_row("database", f"reachable: {db.engine.url.render_as_string()}")
+    except Exception as exc:  # a missing driver or any connection error: report, do not crash
+        ok = False
+        table.add_row("database", f"[red]not reachable: {type(exc).__name__}: {exc}[/]")
+    finally:
+        if db is not None:
+            await db.dispose()
+    table.add_row(
+        "discord token", "set" if settings.discord_token is not None else "not set (needed by run)"
+    )
+    console.print(table)
+    return 0 if ok else 1
+
+
+def _local_rows(table: Table, settings: Settings) -> bool:
+    """The in-process engine: llama.cpp build, GPUs, the model and its offload."""
     offload = llama_supports_gpu_offload()
+    table.add_row("backend", "llama-cpp (in process)")
     table.add_row("llama.cpp", f"llama-cpp-python {llama_cpp_version()}")
     table.add_row(
         "GPU offload",
@@ -56,21 +85,40 @@ async def run_doctor(settings: Settings, console: Console) -> int:
         if settings.n_ctx > info.context_length:
             table.add_row("N_CTX", f"{settings.n_ctx} is above the trained {info.context_length}")
     except (SettingsError, ModelInfoError, ValueError) as exc:
-        ok = False
         table.add_row("model", f"[red]{exc}[/]")
-    db: Database | None = None
+        return False
+    return True
+
+
+async def _remote_rows(table: Table, remote: RemoteOptions) -> bool:
+    """An inference server: what it is, what it supports, and one timed round trip."""
+    table.add_row("backend", f"{remote.backend} at {safe_url(remote.url)}")
     try:
-        db = Database(settings.database_url)
-        await db.ping()
-        table.add_row("database", f"reachable: {db.engine.url.render_as_string()}")
-    except Exception as exc:  # a missing driver or any connection error: report, do not crash
-        ok = False
-        table.add_row("database", f"[red]not reachable: {type(exc).__name__}: {exc}[/]")
+        engine = await connect_remote(remote)
+    except EngineError as exc:
+        table.add_row("server", f"[red]{exc}[/]")
+        return False
+    try:
+        info = engine.info
+        table.add_row("server", f"{info.server}, {info.version}")
+        source = "N_CTX" if remote.n_ctx else "the server"
+        table.add_row("context", f"{info.n_ctx} tokens (from {source})")
+        slots = f"{info.slots} on the server, " if info.slots else ""
+        table.add_row("slots", f"{slots}{engine.parallel} channels at once (BACKEND_PARALLEL)")
+        table.add_row("choice constraint", f"{info.constraint}; every answer is validated")
+        table.add_row("prompt sent as", info.prompt)
+        table.add_row("token counts", f"from {engine.tokenizer.source}")
+        probe = GenerationRequest(Prompt.plain("Hello"), Sampler(max_tokens=4, seed=1))
+        started = time.perf_counter()
+        done = await engine.complete(probe)
+        table.add_row(
+            "round trip",
+            f"{(time.perf_counter() - started) * 1000:.0f} ms for a {done.generated_tokens}-token"
+            " completion",
+        )
+    except EngineError as exc:
+        table.add_row("round trip", f"[red]{exc}[/]")
+        return False
     finally:
-        if db is not None:
-            await db.dispose()
-    table.add_row(
-        "discord token", "set" if settings.discord_token is not None else "not set (needed by run)"
-    )
-    console.print(table)
-    return 0 if ok else 1
+        await engine.close()
+    return True

@@ -70,4 +70,6 @@ def configure_logging(level: str, secrets: Iterable[str]) -> SecretFilter:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     # Migration chatter on every start is noise for players; problems still surface as errors.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request to a model server at INFO, URL and all.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return install_secret_filter(secrets)

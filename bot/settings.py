@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.characters.limits import (
@@ -22,6 +22,7 @@ from bot.domain import FORMAT_NAMES
 from bot.store.database import BUSY_TIMEOUT
 
 DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+Backend = Literal["llama-cpp", "llama-server", "koboldcpp", "openai", "ollama"]
 
 
 class SettingsError(ValueError):
@@ -87,6 +88,13 @@ class Settings(BaseSettings):
     lore_max_recursion: int = Field(3, ge=0, le=10)
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
     max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
+    backend: Backend = "llama-cpp"
+    backend_url: str | None = None
+    backend_api_key: SecretStr | None = None
+    backend_model: str | None = None
+    backend_parallel: int | None = Field(None, ge=1, le=256)
+    backend_timeout_seconds: float = Field(300.0, gt=0)
+    tokenizer_path: Path | None = None
     narrator_name: str = Field("Narrator", min_length=1, max_length=80)
     narrator_avatar: str | None = None
 
@@ -132,12 +140,34 @@ class Settings(BaseSettings):
             raise ValueError(f"its driver is not installed (pip install {exc.name})") from None
         return value
 
-    @field_validator("model_path")
+    @field_validator("model_path", "tokenizer_path")
     @classmethod
     def _model_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"no file at {value}")
         return value
+
+    @field_validator("backend_url")
+    @classmethod
+    def _backend_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> Settings:
+        if self.backend != "llama-cpp" and not self.backend_url:
+            raise ValueError(f"BACKEND_URL is required when BACKEND={self.backend}")
+        return self
+
+    @property
+    def remote(self) -> bool:
+        """Whether generation runs on an inference server rather than in process."""
+        return self.backend != "llama-cpp"
+
+    def n_ctx_override(self) -> int | None:
+        """`N_CTX` when it was set explicitly (a remote server's own size applies otherwise)."""
+        return self.n_ctx if "n_ctx" in self.model_fields_set else None
 
     def secrets(self) -> list[str]:
         """What no log may show: every `SecretStr` setting and the database password."""
@@ -169,7 +199,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            key = str(error["loc"][0]).upper() if error["loc"] else "settings"
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{key}: {message}")
+            # A check across several keys (model_validator) names its keys itself.
+            key = f"{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            problems.append(f"{key}{message}")
         raise SettingsError("; ".join(problems)) from None

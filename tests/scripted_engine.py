@@ -52,7 +52,12 @@ class ScriptedEngine:
             await self.gate.wait()
         kind = request_kind(request)
         queue = self.queues[kind]
-        text = queue.popleft() if queue else {"speaker": "", "floor": "user", "text": "..."}[kind]
+        # With nothing scripted: the first NPC allowed (as a grammar-bound model would answer
+        # with some allowed name), the floor back to the players, some text.
+        first = request.choices[0] if request.choices else ""
+        text = (
+            queue.popleft() if queue else {"speaker": first, "floor": "user", "text": "..."}[kind]
+        )
         if on_text is not None and text:
             on_text(text)
         return Completion(text=text, finish_reason="stop")

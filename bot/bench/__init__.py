@@ -91,7 +91,7 @@ async def run_bench(
         try:
             bench = ModelBench(core, sizes, sampler, note)
             await bench.warm_up()
-            note(f"model loaded in {core.engine.load_seconds:.2f} s")
+            note(f"model loaded in {bench.engine.load_seconds:.2f} s")
             phase(f"seeding {sizes.channels} channels with ~{sizes.history_tokens:,} tokens each")
             channels = await bench.long_channels()
             note(f"{sizes.channels} channels ready")
@@ -133,7 +133,7 @@ async def run_bench(
                 note=note,
             )
             model_figures = bench.figures
-            engine_options = core.engine.options
+            engine_options = bench.engine.options
         finally:
             await core.close()
         progress.update(task, description="done")

@@ -85,6 +85,8 @@ class ModelBench:
 
     def __init__(self, core: Core, sizes: BenchSizes, sampler: Sampler, note: Note) -> None:
         self.core = core
+        if not isinstance(core.engine, LlamaEngine):
+            raise EngineError("the bench measures the in-process engine: set BACKEND=llama-cpp")
         self.engine: LlamaEngine = core.engine
         cache = core.engine.state_cache
         if cache is None:

@@ -69,16 +69,16 @@ class TokenCounter:
 
     async def counts(self, blocks: Sequence[Prompt]) -> list[int]:
         """Token count of every block; only blocks not seen recently reach the tokenizer."""
-        missing = list(dict.fromkeys(b for b in blocks if b not in self._cache))
+        # Read what is known before awaiting: another channel's round may evict it meanwhile.
+        known = {b: self._cache[b] for b in blocks if b in self._cache}
+        missing = [b for b in dict.fromkeys(blocks) if b not in known]
         self.misses += len(missing)
         self.hits += len(blocks) - len(missing)
         if missing:
-            for block, n in zip(missing, await self._count_many(missing), strict=True):
-                self._cache[block] = n
-        result = []
+            known.update(zip(missing, await self._count_many(missing), strict=True))
         for block in blocks:
+            self._cache[block] = known[block]
             self._cache.move_to_end(block)
-            result.append(self._cache[block])
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
-        return result
+        return [known[block] for block in blocks]

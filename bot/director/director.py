@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from bot.director.budget import TRIM_STEP, TokenCounter, plan_window
 from bot.director.lore import prompt_lore
-from bot.director.text import choice_grammar, clean_reply
+from bot.director.text import choice_request, clean_reply
 from bot.director.types import (
     CastMember,
     DirectorEngine,
@@ -23,7 +23,7 @@ from bot.director.types import (
     TurnHistory,
 )
 from bot.domain import CancelToken, PromptTurn, Role
-from bot.engine.base import EngineError, GenerationRequest
+from bot.engine.base import EngineError, GenerationRequest, RemoteError
 from bot.names import speaker_name
 from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt
 
@@ -38,6 +38,10 @@ def engine_failures() -> Iterator[None]:
     """Turn a backend failure into the director's own error, logging the cause once."""
     try:
         yield
+    except RemoteError as exc:
+        # A known server fault (down, busy, slow): one line in the log, its short notice out.
+        log.error("generation failed: %s", exc)
+        raise GenerationFailed(exc.notice) from exc
     except EngineError as exc:
         log.error("generation failed: %s", exc, exc_info=exc)
         raise GenerationFailed("The model failed to generate; the log has details.") from exc
@@ -300,15 +304,35 @@ class TurnDirector:
             candidates = [m for m in candidates if m.name != last.speaker] or candidates
         if len(candidates) == 1:
             return candidates[0]
-        request = GenerationRequest(
-            prompt=plan.rendered.prompt,
-            sampler=replace(scene.sampler, max_tokens=48),
-            grammar=choice_grammar([m.name for m in candidates], ":"),
-            channel=scene.channel_key,
+        request = choice_request(
+            plan.rendered.prompt,
+            replace(scene.sampler, max_tokens=48),
+            scene.channel_key,
+            [m.name for m in candidates],
+            ":",
         )
-        completion = await self.engine.complete(request, cancel)
-        chosen = completion.text.removesuffix(":")
-        return next((m for m in candidates if m.name == chosen), candidates[0])
+        chosen = await self._constrained(request, cancel)
+        # No valid answer twice: the first candidate, never a name the model made up.
+        return next((m for m in candidates if f"{m.name}:" == chosen), candidates[0])
+
+    async def _constrained(self, request: GenerationRequest, cancel: CancelToken) -> str | None:
+        """The answer if it is one of `request.choices`; an invalid one is asked again, colder."""
+        # A server may ignore the grammar (or not take one): only the listed answers count.
+        for attempt in range(2):
+            completion = await self.engine.complete(request, cancel)
+            answer = completion.text.strip()
+            if answer in request.choices:
+                return answer
+            if cancel.cancelled:
+                return None
+            log.warning(
+                "constrained answer %r is not an allowed choice; %s",
+                answer[:80],
+                "falling back" if attempt else "asking again, colder",
+            )
+            colder = replace(request.sampler, temperature=min(request.sampler.temperature, 1) / 2)
+            request = replace(request, sampler=colder)
+        return None
 
     async def _speak(
         self,
@@ -354,14 +378,14 @@ class TurnDirector:
         rendered = plan.rendered
         blocks = (rendered.system, *rendered.turns, fmt.turn_block(_prompt_turn(turn)))
         prompt = Prompt.join(rendered.separator, blocks) + choice.lead
-        request = GenerationRequest(
-            prompt=prompt,
-            sampler=replace(scene.sampler, max_tokens=8),
-            grammar=choice_grammar([choice.npc, choice.player]),
-            channel=scene.channel_key,
+        request = choice_request(
+            prompt,
+            replace(scene.sampler, max_tokens=8),
+            scene.channel_key,
+            [choice.npc, choice.player],
         )
-        completion = await self.engine.complete(request, cancel)
-        return completion.text == choice.npc
+        # No valid answer twice: the players get the floor.
+        return await self._constrained(request, cancel) == choice.npc
 
 
 def _refuse_if_stopped(cancel: CancelToken | None) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from bot.domain import Sampler
+from bot.engine.base import GenerationRequest
+from bot.prompts.segments import Prompt
 
 
 def gbnf_literal(text: str) -> str:
@@ -16,6 +20,19 @@ def choice_grammar(options: Iterable[str], suffix: str = "") -> str:
     alternatives = " | ".join(gbnf_literal(o) for o in options)
     tail = f" {gbnf_literal(suffix)}" if suffix else ""
     return f"root ::= ({alternatives}){tail}\n"
+
+
+def choice_request(
+    prompt: Prompt, sampler: Sampler, channel: str, options: Sequence[str], suffix: str = ""
+) -> GenerationRequest:
+    """A request whose answer must be one of `options` + `suffix`: as a grammar and as a list."""
+    return GenerationRequest(
+        prompt=prompt,
+        sampler=sampler,
+        grammar=choice_grammar(options, suffix),
+        channel=channel,
+        choices=tuple(f"{option}{suffix}" for option in options),
+    )
 
 
 def clean_reply(text: str, speaker: str, other_names: Iterable[str]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -16,6 +18,7 @@ __all__ = [
     "FinishReason",
     "GenerationRequest",
     "Prompt",
+    "RemoteError",
     "Sampler",
     "TextEngine",
 ]
@@ -27,15 +30,31 @@ class EngineError(RuntimeError):
     """The model could not be loaded or could not generate."""
 
 
+class RemoteError(EngineError):
+    """A model server is down, busy, slow or failing; `notice` is the line for a channel."""
+
+    # The message names the server (log, terminal); the notice names nothing (Discord).
+
+    def __init__(self, message: str, notice: str | None = None) -> None:
+        super().__init__(message)
+        self.notice = notice or message
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A raw completion: the prompt is sent exactly as given (no chat template)."""
+    """A raw completion: the prompt is sent exactly as given (no chat template).
+
+    A constrained request carries both forms of its constraint: `grammar` (GBNF) for servers
+    that take one, and `choices`, the exact answers allowed, for those that take a list or a
+    JSON schema instead.
+    """
 
     prompt: Prompt
     sampler: Sampler = field(default_factory=Sampler)
     stops: tuple[str, ...] = ()
     grammar: str | None = None
     channel: str | None = None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,3 +97,33 @@ class TextEngine(Protocol):
     ) -> Completion: ...
 
     async def close(self) -> None: ...
+
+
+Complete = Callable[
+    [GenerationRequest, CancelToken, Callable[[str], None] | None], Awaitable[Completion]
+]
+
+
+async def stream_via_complete(
+    complete: Complete, request: GenerationRequest, cancel: CancelToken | None
+) -> AsyncIterator[str]:
+    """`complete` as an async iterator of text pieces; leaving the loop early cancels it."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    token = cancel or CancelToken()
+    loop = asyncio.get_running_loop()
+
+    def push(piece: str) -> None:
+        # Thread-safe: the in-process engine calls back from its worker thread.
+        loop.call_soon_threadsafe(queue.put_nowait, piece)
+
+    task = asyncio.ensure_future(complete(request, token, push))
+    task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
+    try:
+        while (piece := await queue.get()) is not None:
+            yield piece
+        await task
+    finally:
+        if not task.done():
+            token.cancel()
+            with contextlib.suppress(asyncio.CancelledError, EngineError):
+                await task

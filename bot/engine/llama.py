@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,6 +18,7 @@ from bot.engine.base import (
     FinishReason,
     GenerationRequest,
     Prompt,
+    stream_via_complete,
 )
 from bot.engine.state_cache import ChannelStateCache
 
@@ -230,28 +230,11 @@ class LlamaEngine:
             token.cancel()
             raise
 
-    async def stream(
+    def stream(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> AsyncIterator[str]:
         """Yield text pieces as they are generated; leaving the loop early cancels."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        token = cancel or CancelToken()
-
-        def push(piece: str) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, piece)
-
-        task = asyncio.ensure_future(self.complete(request, token, push))
-        task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
-        try:
-            while (piece := await queue.get()) is not None:
-                yield piece
-            await task
-        finally:
-            if not task.done():
-                token.cancel()
-                with contextlib.suppress(asyncio.CancelledError, EngineError):
-                    await task
+        return stream_via_complete(self.complete, request, cancel)
 
     async def close(self) -> None:
         if self._llm is not None:

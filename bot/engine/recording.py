@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.engine.base import CancelToken, Completion, GenerationRequest, Prompt
-from bot.engine.llama import LlamaEngine
+from bot.engine.base import CancelToken, Completion, GenerationRequest, Prompt, TextEngine
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,7 @@ class Call:
 class RecordingEngine:
     """Delegates to a real engine and records each call."""
 
-    def __init__(self, engine: LlamaEngine) -> None:
+    def __init__(self, engine: TextEngine) -> None:
         self.engine = engine
         self.calls: list[Call] = []
 

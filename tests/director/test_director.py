@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -242,6 +243,59 @@ async def test_engine_failures_reach_callers_as_the_directors_own_error(db: Data
     with pytest.raises(GenerationFailed):
         await director.extend(view, turn)
     assert await stores.turns.count(scene.id) == before  # nothing half-made was stored
+
+
+async def test_an_invented_speaker_is_asked_again_colder(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Captain Nobody:", "Old Tobin:"], texts=["Hm."], floors=["user"]
+    )
+    _, views, director, scene, _ = await _scene(db, engine)
+    result = await director.run_round(await views.view(scene))
+    assert [t.speaker for t in result.turns] == ["Old Tobin"]
+    first, second = engine.of_kind("speaker")
+    assert second.sampler.temperature < first.sampler.temperature
+    assert second.choices == first.choices == ("Marta Vell:", "Old Tobin:", "Sergeant Hale:")
+
+
+async def test_a_speaker_never_validly_chosen_falls_back_to_the_first_candidate(
+    db: Database,
+) -> None:
+    engine = ScriptedEngine(speakers=["Rook:", "Captain Nobody:"], texts=["Hm."])
+    stores, views, director, scene, _ = await _scene(db, engine)
+    result = await director.run_round(await views.view(scene))
+    assert len(engine.of_kind("speaker")) == 2
+    assert [t.speaker for t in result.turns] == ["Marta Vell"]
+    assert {t.speaker for t in await stores.turns.window(scene.id, 50)} <= {*NPCS, "Rook", "Ilse"}
+
+
+async def test_an_invalid_floor_answer_twice_gives_the_players_the_floor(db: Database) -> None:
+    engine = ScriptedEngine(
+        speakers=["Old Tobin:"], texts=["Hm.", "Never said."], floors=["system", "Marta"]
+    )
+    _, views, director, scene, _p = await _scene(db, engine)
+    result = await director.run_round(await views.view(scene))
+    assert result.ended == "players"
+    assert [t.speaker for t in result.turns] == ["Old Tobin"]
+    assert len(engine.of_kind("floor")) == 2
+    assert engine.of_kind("floor")[0].choices == ("model", "user")
+
+
+async def test_token_counter_survives_an_eviction_by_another_channels_round() -> None:
+    release = asyncio.Event()
+
+    async def count_many(prompts: list[Prompt]) -> list[int]:
+        if any(p.text == "slow" for p in prompts):
+            await release.wait()
+        return [len(p.text) for p in prompts]
+
+    counter = TokenCounter(count_many, capacity=2)
+    kept, slow = Prompt.plain("aa"), Prompt.plain("slow")
+    await counter.counts([kept])
+    waiting = asyncio.ensure_future(counter.counts([kept, slow]))
+    await asyncio.sleep(0)  # now waiting on the tokenizer
+    assert await counter.counts([Prompt.plain("bbb"), Prompt.plain("c")]) == [3, 1]  # evicts
+    release.set()
+    assert await waiting == [2, 4]
 
 
 async def test_suggest_drafts_in_the_players_own_block_and_stores_nothing(db: Database) -> None:
