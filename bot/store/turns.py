@@ -289,15 +289,16 @@ class TurnStore:
 
         return await self._modify(turn_id, change)
 
-    async def player_turn_after(self, scene_id: int, seq: int) -> bool:
-        """Whether a player's (or narration) turn follows `seq`: it is then an earlier round."""
+    async def posts_after(self, scene_id: int, seq: int, limit: int = 50) -> list[str]:
+        """The texts of the player (and narration) turns after `seq`, oldest first."""
         stmt = (
-            select(Turn.id)
+            select(Turn.content)
             .where(Turn.scene_id == scene_id, *_IN_HISTORY, Turn.seq > seq, Turn.role != "model")
-            .limit(1)
+            .order_by(Turn.seq)
+            .limit(limit)
         )
         async with self.db.session() as s:
-            return await s.scalar(stmt) is not None
+            return list(await s.scalars(stmt))
 
     async def last(self, scene_id: int) -> Turn | None:
         """The newest turn of the history."""

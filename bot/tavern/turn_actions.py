@@ -8,6 +8,7 @@ from typing import Literal, Protocol, cast
 
 from bot.director import DirectorError, SceneView, StoredTurn, TurnDirector
 from bot.domain import CancelToken
+from bot.prompts import is_ooc
 from bot.scenes.views import SceneViews
 from bot.store import NotFoundError, Scene, Stores, Turn
 from bot.tavern.access import Access
@@ -65,7 +66,8 @@ class TurnActions:
         """A turn of the latest round: rewriting one the players have answered would leave
         their answer dangling (deleting one, say to take back something unkind, stays open)."""
         scene, turn = await self._turn_for(actor, turn_id)
-        if await self.turns.player_turn_after(scene.id, turn.seq):
+        # Out-of-character asides ("(( brb ))") do not answer a turn.
+        if any(not is_ooc(text) for text in await self.turns.posts_after(scene.id, turn.seq)):
             raise UserError("That turn is from an earlier round; only the latest can change.")
         return scene, turn
 
