@@ -102,6 +102,15 @@ async def cmd_doctor(settings: Settings, _: argparse.Namespace) -> int:
 
 
 async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    if args.serve or settings.backend == "llama-server":
+        from bot.bench.remote_run import run_remote_bench
+
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+        return await run_remote_bench(
+            settings, quick=args.quick, json_path=args.json, serve=args.serve, console=console
+        )
+    if settings.backend != "llama-cpp":
+        raise EngineError("the bench measures BACKEND=llama-cpp or llama-server")
     from bot.bench import run_bench
 
     return await run_bench(settings, quick=args.quick, json_path=args.json)
@@ -162,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure overhead, KV-cache reuse and storage")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
     bench.add_argument("--json", type=Path, help="also write the figures to this file")
+    bench.add_argument(
+        "--serve",
+        action="store_true",
+        help="start the cached llama-server on the model and measure the remote figures",
+    )
     bench.set_defaults(handler=cmd_bench)
     return parser
 

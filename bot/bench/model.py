@@ -9,45 +9,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.bench.channels import BenchChannels, Channel
 from bot.bench.sizes import BenchSizes
-from bot.bench.storage import TurnRow, insert_turns
-from bot.bench.text import FillerText
 from bot.core import Core
-from bot.director import SceneView, TurnDirector
-from bot.domain import PromptTurn
+from bot.director import TurnDirector
 from bot.engine.base import EngineError, GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine
 from bot.engine.recording import RecordingEngine
 from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
-from bot.scenes.imports import import_scene_file
-from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
-from bot.store import Character, Scene
 
 Note = Callable[[str], None]
-
-CHANNEL_BASE = 4_100_000_000  # pseudo channel ids for the bench's extra scenes
-
-
-@dataclass
-class Channel:
-    """A bench scene, its view and whose turn it is."""
-
-    scene: Scene
-    view: SceneView
-    players: list[tuple[int, Character]]
-    npcs: list[Character]
-    filler: FillerText
-    rounds: int = 0
-
-    @property
-    def key(self) -> str:
-        return self.view.channel_key
-
-    def npc(self) -> Character:
-        return self.npcs[self.rounds % len(self.npcs)]
-
-    def player(self) -> tuple[int, Character]:
-        return self.players[self.rounds % len(self.players)]
 
 
 @dataclass
@@ -100,8 +71,7 @@ class ModelBench:
         self.director = TurnDirector(
             self.recorder, core.stores.turns, counter=core.director.counter
         )
-        self._template: tuple[Scene, list[tuple[int, Character]], list[Character]] | None = None
-        self._channels = 0
+        self.channels = BenchChannels(core, sampler, self.engine.count_many)
 
     # -- worker-thread helpers (every llama call runs on the engine's single thread) --
 
@@ -121,71 +91,13 @@ class ModelBench:
 
     async def new_channel(self, seed: int, history_tokens: int = 0) -> Channel:
         """A scene with the example's cast and about `history_tokens` of seeded history."""
-        stores = self.core.stores
-        if self._template is None:
-            # These figures measure the lore-free path; bench/lore.py measures lore on its own.
-            scene_file = replace(load_scene_file(EXAMPLE_SCENE), lorebooks=())
-            scene, players = await import_scene_file(
-                stores, scene_file, self.core.settings.default_format
-            )
-            self._template = (scene, players, await stores.scenes.cast(scene.id))
-        else:
-            template, players, npcs = self._template
-            self._channels += 1
-            scene = await stores.scenes.start(
-                guild_id=template.guild_id,
-                channel_id=CHANNEL_BASE + self._channels,
-                format=template.format,
-            )
-            scene = await stores.scenes.update(
-                scene.id, scenario=template.scenario, length=template.length
-            )
-            for npc in npcs:
-                await stores.scenes.add_cast(scene.id, npc.id)
-            for owner, character in players:
-                await stores.scenes.bind_player(scene.id, owner, character.id)
-        _, players, npcs = self._template
-        view = replace(await self.core.views.view(scene), sampler=self.sampler, max_replies=1)
-        channel = Channel(scene, view, list(players), list(npcs), FillerText(seed))
-        if history_tokens > 0:
-            await self._seed_history(channel, history_tokens)
-        return channel
+        return await self.channels.new_channel(seed, history_tokens)
 
     async def _seed_history(self, channel: Channel, target: int) -> int:
-        fmt = channel.view.fmt
-        rows: list[TurnRow] = []
-        total = 0
-        while total < target:
-            batch: list[TurnRow] = []
-            for i in range(16):
-                owner, player = channel.players[(len(rows) + i) % len(channel.players)]
-                npc = channel.npcs[(len(rows) + i) % len(channel.npcs)]
-                if i % 2:
-                    text = channel.filler.line(npc.name)
-                    batch.append(TurnRow("model", npc.name, text, npc.id))
-                else:
-                    text = channel.filler.line(player.name)
-                    batch.append(TurnRow("user", player.name, text, player.id, owner))
-            blocks = [fmt.turn_block(PromptTurn(r.role, r.speaker, r.content)) for r in batch]  # type: ignore[arg-type]
-            for row, n in zip(batch, await self.engine.count_many(blocks), strict=True):
-                if total >= target:
-                    break
-                rows.append(row)
-                total += n
-        await insert_turns(self.core.db, channel.scene.id, rows)
-        return total
+        return await self.channels.seed_history(channel, target)
 
     async def _say(self, channel: Channel) -> None:
-        """A new player message."""
-        owner, player = channel.player()
-        await self.core.stores.turns.append(
-            channel.scene.id,
-            role="user",
-            speaker=player.name,
-            content=channel.filler.short(player.name),
-            character_id=player.id,
-            author_id=owner,
-        )
+        await self.channels.say(channel)
 
     async def _ttft(self, channel: Channel) -> tuple[float, int]:
         """Time to first token of the next NPC turn, through the engine and its cache."""

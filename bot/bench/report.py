@@ -153,13 +153,15 @@ def build_report(
     return report
 
 
-def _s(value: float | None) -> str:
+def seconds(value: float | None) -> str:
+    """A duration for the table."""
     if value is None:
         return "—"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def _x(value: float | None, digits: int = 3) -> str:
+def number(value: float | None, digits: int = 3) -> str:
+    """A figure for the table."""
     return "—" if value is None else f"{value:.{digits}f}"
 
 
@@ -171,7 +173,8 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def _verdict(value: float | None, target: float) -> str:
+def verdict(value: float | None, target: float) -> str:
+    """Whether a figure meets its target, coloured."""
     if value is None:
         return "[yellow]not measured[/]"
     return f"≤ {target:g} [green]met[/]" if value <= target else f"≤ {target:g} [red]not met[/]"
@@ -203,26 +206,26 @@ def render(report: Report) -> Table:
     table.add_row(
         f"overhead: director round vs bare Llama ({f('overhead_tokens') or 0:.0f} tokens, "
         f"n={meta.get('overhead_samples')})",
-        _s(f("overhead_round_s")),
-        _s(f("overhead_bare_s")),
-        _x(f("overhead_ratio")),
-        _verdict(f("overhead_ratio"), OVERHEAD_TARGET),
+        seconds(f("overhead_round_s")),
+        seconds(f("overhead_bare_s")),
+        number(f("overhead_ratio")),
+        verdict(f("overhead_ratio"), OVERHEAD_TARGET),
     )
     table.add_row(
         f"warm vs cold ({f('cold_prompt_tokens') or 0:,.0f}-token prompt, "
         f"n={meta.get('warm_samples')}/{meta.get('cold_samples')})",
-        _s(f("ttft_warm_s")),
-        _s(f("ttft_cold_s")),
-        _x(f("warm_ratio")),
-        _verdict(f("warm_ratio"), WARM_TARGET),
+        seconds(f("ttft_warm_s")),
+        seconds(f("ttft_cold_s")),
+        number(f("warm_ratio")),
+        verdict(f("warm_ratio"), WARM_TARGET),
     )
     table.add_row(
         f"switching, {meta.get('channels')} channels round-robin vs cold "
         f"(n={meta.get('switch_samples')})",
-        _s(f("ttft_switch_s")),
-        _s(f("ttft_cold_s")),
-        _x(f("switch_ratio")),
-        _verdict(f("switch_ratio"), SWITCH_TARGET),
+        seconds(f("ttft_switch_s")),
+        seconds(f("ttft_cold_s")),
+        number(f("switch_ratio")),
+        verdict(f("switch_ratio"), SWITCH_TARGET),
     )
     table.add_row(
         "prompt tokens reused by the engine (warm + switching)",
@@ -244,26 +247,26 @@ def render(report: Report) -> Table:
     for size in points:
         table.add_row(
             f"storage at {size:,} turns: append / window(128)",
-            f"{_x(f(f'append_ms_{size}'), 2)} ms",
-            f"{_x(f(f'window_ms_{size}'), 2)} ms",
+            f"{number(f(f'append_ms_{size}'), 2)} ms",
+            f"{number(f(f'window_ms_{size}'), 2)} ms",
             "",
             "",
         )
     if points:
         table.add_row(
             f"window read at {points[-1]:,} vs {points[0]:,} turns "
-            f"(append: {_x(f('append_growth_ratio'), 2)}x)",
-            f"{_x(f('window_ms'), 2)} ms",
-            f"{_x(f(f'window_ms_{points[0]}'), 2)} ms",
-            _x(f("window_growth_ratio"), 2),
-            _verdict(f("window_growth_ratio"), WINDOW_GROWTH_TARGET),
+            f"(append: {number(f('append_growth_ratio'), 2)}x)",
+            f"{number(f('window_ms'), 2)} ms",
+            f"{number(f(f'window_ms_{points[0]}'), 2)} ms",
+            number(f("window_growth_ratio"), 2),
+            verdict(f("window_growth_ratio"), WINDOW_GROWTH_TARGET),
         )
         table.add_row(
             f"window read at {points[-1]:,} turns: the store vs plain sqlite3 on the same file",
-            f"{_x(f('window_ms'), 2)} ms",
-            f"{_x(f('raw_window_ms'), 2)} ms",
-            _x(f("storage_ratio"), 2),
-            _verdict(f("storage_ratio"), STORAGE_TARGET),
+            f"{number(f('window_ms'), 2)} ms",
+            f"{number(f('raw_window_ms'), 2)} ms",
+            number(f("storage_ratio"), 2),
+            verdict(f("storage_ratio"), STORAGE_TARGET),
         )
     lore = meta.get("lore")
     if lore:
@@ -271,11 +274,11 @@ def render(report: Report) -> Table:
         table.add_row(
             f"lore activation: {lore['entries']:,}-entry book, scan depth "
             f"{lore['scan_depth']}, {lore['fired']:.0f} fired (compiled once: "
-            f"{_x(f('lore_compile_ms'), 0)} ms)",
-            f"{_x(f('lore_scan_ms'), 2)} ms",
+            f"{number(f('lore_compile_ms'), 0)} ms)",
+            f"{number(f('lore_scan_ms'), 2)} ms",
             "",
             "",
-            _verdict(f("lore_scan_ms"), LORE_SCAN_TARGET_MS),
+            verdict(f("lore_scan_ms"), LORE_SCAN_TARGET_MS),
         )
     table.add_section()
     table.add_row("peak resident memory (ru_maxrss)", _mb(f("peak_rss_mb")), "", "", "")
@@ -285,8 +288,8 @@ def render(report: Report) -> Table:
         "vs KV_CACHE_MB + one state",
         f"{_mb(f('kv_cache_used_mb'))} ({_mb(f('kv_cache_peak_mb'))})",
         f"{_mb(budget)} + {_mb(state)}",
-        _x(f("kv_limit_ratio")),
-        _verdict(f("kv_limit_ratio"), 1.0),
+        number(f("kv_limit_ratio")),
+        verdict(f("kv_limit_ratio"), 1.0),
     )
     per_token = f("kv_bytes_per_token")
     table.add_row(
@@ -294,7 +297,7 @@ def render(report: Report) -> Table:
         f"{(per_token or 0) / 1024:.1f} KiB/token) vs Llama.save_state()",
         _mb(state),
         _mb(f("save_state_mb")),
-        _x(f("snapshot_vs_save_state_ratio")),
+        number(f("snapshot_vs_save_state_ratio")),
         "",
     )
     return table

@@ -100,7 +100,10 @@ class LlamaServerEngine(RemoteEngine):
         engine.slots = SlotMap(total)
         return engine
 
-    def _body(self, request: GenerationRequest, ids: list[int], slot: int) -> dict[str, Any]:
+    def completion_body(
+        self, request: GenerationRequest, ids: list[int], slot: int
+    ) -> dict[str, Any]:
+        """The `/completion` request for `request` on `slot` (the bench sends it directly too)."""
         sampler = request.sampler
         return {
             "prompt": ids,
@@ -127,7 +130,9 @@ class LlamaServerEngine(RemoteEngine):
         # Token ids, not text: only the format's markers can be control tokens (DESIGN 13).
         ids = await self.tokenizer.ids(request.prompt, bos=True)
         with self.slots.hold(request.channel) as slot:
-            async for data in self.client.stream("/completion", self._body(request, ids, slot)):
+            async for data in self.client.stream(
+                "/completion", self.completion_body(request, ids, slot)
+            ):
                 event = decode(data)
                 if not event.get("stop"):
                     yield Piece(text=event.get("content", ""))
