@@ -14,19 +14,15 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e import (
-    Mark,
     Npc,
     Running,
     answer_of,
-    assert_no_pings_or_tracebacks,
     cast_scene,
+    checked_test,
     command,
-    e2e_settings,
-    fake_discord,
     is_ephemeral,
+    module_bot,
     player_says,
-    start_bot,
-    stop_bot,
 )
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
@@ -43,22 +39,14 @@ WORLD_INFO = {
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     db = tmp_path_factory.mktemp("e2e-lore") / "bot.db"
-    async for fake in fake_discord():
-        bot = await start_bot(fake, e2e_settings(fake, db, max_new_tokens=16))
-        try:
-            yield bot
-        finally:
-            await stop_bot(bot)
+    async for bot in module_bot(db, max_new_tokens=16):
+        yield bot
 
 
 @pytest_asyncio.fixture(loop_scope="module", autouse=True)
 async def checked(running: Running) -> AsyncIterator[None]:
-    """Every test starts and ends idle, and sends no ping or traceback."""
-    await running.idle()
-    mark = Mark.now(running.fake)
-    yield
-    await running.idle()
-    assert_no_pings_or_tracebacks(running.fake, mark)
+    async for _ in checked_test(running):
+        yield
 
 
 def files_of(message: dict[str, Any]) -> dict[str, str]:
