@@ -24,6 +24,7 @@ from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.common import Poster
 from bot.tavern.config import ConfigCommands
+from bot.tavern.lore import LoreCommands
 from bot.tavern.play import PlayService
 from bot.tavern.publisher import TurnPublisher
 from bot.tavern.recovery import Recovery
@@ -186,6 +187,7 @@ class Core:
                 play,
                 narrator_name=settings.narrator_name,
             ),
+            lore=LoreCommands(stores.lore, stores.scenes, access, lore_limits(settings)),
         )
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from cogs.characters import NpcCog, PlayerCharacterCog
 from cogs.common import NO_MENTIONS
 from cogs.config import ConfigCog
 from cogs.events import ChannelEvents
+from cogs.lore import LoreCog
 from cogs.registry import ServiceHost, services_of
 from cogs.reply import ReplyCog
 from cogs.scenes import SceneCog
@@ -68,7 +69,8 @@ class TavernBot(commands.Bot, ServiceHost):
         await self.add_cog(ChannelEvents(self, services.play, services.recovery))
         await self.add_cog(PlayerCharacterCog(services.characters))
         await self.add_cog(NpcCog(services.characters))
-        await self.add_cog(SceneCog(services.scenes, services.characters))
+        await self.add_cog(SceneCog(services.scenes, services.characters, services.lore))
+        await self.add_cog(LoreCog(services.lore))
         await self.add_cog(ReplyCog(services.play, services.characters))
         await self.add_cog(ConfigCog(services.config))
         await self.add_cog(AuthoredCog(services.authored))

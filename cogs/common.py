@@ -61,8 +61,10 @@ async def send(
 ) -> None:
     """Send a reply as the interaction's response or, when already acknowledged, a followup."""
     kwargs: dict[str, object] = {"ephemeral": reply.ephemeral, "allowed_mentions": NO_MENTIONS}
-    if reply.file is not None:
-        kwargs["file"] = discord.File(io.BytesIO(reply.file[1]), filename=reply.file[0])
+    if reply.files:
+        kwargs["files"] = [
+            discord.File(io.BytesIO(data), filename=name) for name, data in reply.files
+        ]
     if not interaction.response.is_done():
         await interaction.response.send_message(reply.text, **kwargs)  # type: ignore[arg-type]
         return
@@ -112,15 +114,18 @@ async def answer(
 
 
 async def read_attachment(
-    attachment: discord.Attachment | None, limit: int = CARD_MAX_BYTES
+    attachment: discord.Attachment | None,
+    limit: int = CARD_MAX_BYTES,
+    suffixes: tuple[str, ...] = ATTACHMENT_SUFFIXES,
+    wrong_type: str = "Attach a .png or .json card, or a .txt/.md sheet.",
 ) -> tuple[str, bytes] | None:
     """Download an attachment after checking its size and type."""
     if attachment is None:
         return None
     if attachment.size > limit:
         raise UserError(f"{attachment.filename} is larger than {limit // (1024 * 1024)} MB.")
-    if not attachment.filename.lower().endswith(ATTACHMENT_SUFFIXES):
-        raise UserError("Attach a .png or .json card, or a .txt/.md sheet.")
+    if not attachment.filename.lower().endswith(suffixes):
+        raise UserError(wrong_type)
     try:
         return attachment.filename, await attachment.read()
     except discord.HTTPException:

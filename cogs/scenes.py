@@ -8,9 +8,11 @@ from discord.ext import commands
 
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.tavern.characters import CharacterCommands
+from bot.tavern.lore import LoreCommands
 from bot.tavern.scenes import SceneCommands, SceneSettings
 from cogs.buttons import clear_confirmation
 from cogs.common import NO_MENTIONS, actor_from, answer, npc_choices
+from cogs.lore import book_choices
 
 
 def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
@@ -26,9 +28,14 @@ REPLY_MODE_CHOICES = _choices(REPLY_MODES)
 class SceneCog(commands.GroupCog, group_name="scene", group_description="Roleplay scenes (GM)"):
     """Scenes: starting and ending them, the cast, settings, prompt, export and clear."""
 
-    def __init__(self, scenes: SceneCommands, characters: CharacterCommands) -> None:
+    lore = app_commands.Group(name="lore", description="The lorebooks this scene reads")
+
+    def __init__(
+        self, scenes: SceneCommands, characters: CharacterCommands, lore: LoreCommands
+    ) -> None:
         self.scenes = scenes
         self.characters = characters
+        self.lore_books = lore
 
     async def npc_names(
         self, interaction: discord.Interaction, current: str
@@ -101,3 +108,18 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    async def book_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await book_choices(self.lore_books, interaction, current)
+
+    @lore.command(name="add", description="This scene reads a lorebook from now on")
+    @app_commands.autocomplete(book=book_names)
+    async def lore_add(self, interaction: discord.Interaction, book: str) -> None:
+        await answer(interaction, self.lore_books.attach(actor_from(interaction), book))
+
+    @lore.command(name="remove", description="This scene stops reading a lorebook")
+    @app_commands.autocomplete(book=book_names)
+    async def lore_remove(self, interaction: discord.Interaction, book: str) -> None:
+        await answer(interaction, self.lore_books.detach(actor_from(interaction), book))

@@ -171,6 +171,25 @@ async def fake_discord(
         restore_discord_py_urls()
 
 
+async def module_bot(db_path: Path, **overrides: object) -> AsyncIterator[Running]:
+    """One bot on the demo model for a whole test module (use from a module fixture)."""
+    async for fake in fake_discord():
+        bot = await start_bot(fake, e2e_settings(fake, db_path, **overrides))
+        try:
+            yield bot
+        finally:
+            await stop_bot(bot)
+
+
+async def checked_test(running: Running) -> AsyncIterator[None]:
+    """Around one test: start and end idle, and let nothing it sent ping or leak a traceback."""
+    await running.idle()
+    mark = Mark.now(running.fake)
+    yield
+    await running.idle()
+    assert_no_pings_or_tracebacks(running.fake, mark)
+
+
 def forbid_webhooks(fake: FakeDiscord) -> None:
     """Take Manage Webhooks away from the bot: listing and creating webhooks answer 403.
 

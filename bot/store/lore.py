@@ -114,6 +114,16 @@ class LoreStore:
             book = book_from_card_book({**row.data, "name": row.name, "entries": []})
             return dataclasses.replace(book, entries=tuple(_entry(e) for e in entries))
 
+    async def entries(self, book_id: int) -> list[tuple[int, LoreEntry]]:
+        """(position, entry) for each entry of a book, in book order."""
+        stmt = (
+            select(StoredLoreEntry)
+            .where(StoredLoreEntry.book_id == book_id)
+            .order_by(StoredLoreEntry.position)
+        )
+        async with self.db.session() as s:
+            return [(row.position, _entry(row)) for row in await s.scalars(stmt)]
+
     async def delete_book(self, book_id: int) -> None:
         """Delete a book; its entries and scene links go with it."""
         async with self.db.session() as s:

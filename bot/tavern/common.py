@@ -26,11 +26,17 @@ class Actor:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a command answers: text, whether only the user sees it, and an optional file."""
+    """What a command answers: text, whether only the user sees it, and optional files."""
 
     text: str
     ephemeral: bool = True
     file: tuple[str, bytes] | None = None
+    more_files: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def files(self) -> list[tuple[str, bytes]]:
+        """Every attached file, the main one first."""
+        return ([self.file] if self.file is not None else []) + list(self.more_files)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from bot.scenes.views import SceneViews
 from bot.store import NotFoundError, Scene, Stores
 from bot.tavern.access import Access
 from bot.tavern.common import Actor, Reply, UserError
+from bot.tavern.lore_text import prompt_reply
 from bot.tavern.publisher import TurnPublisher
 from bot.tavern.sessions import ChannelSessions
 
@@ -182,7 +183,7 @@ class SceneCommands:
         note = f"Next prompt: {plan.budget.used_tokens} tokens"
         if plan.budget.trimmed:
             note += f", oldest turns trimmed ({len(plan.history)} kept)"
-        return Reply(note + ".", file=("prompt.txt", plan.rendered.text.encode()))
+        return prompt_reply(note + ".", plan.rendered.text, plan.lore, bool(view.lore.sources))
 
     async def export(self, actor: Actor) -> Reply:
         """The whole history as a transcript file."""

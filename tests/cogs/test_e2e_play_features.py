@@ -16,24 +16,20 @@ import pytest_asyncio
 
 from tests.e2e import (
     MODEL_TIMEOUT,
-    Mark,
     Npc,
     Running,
     answer_of,
-    assert_no_pings_or_tracebacks,
     attachment_text,
     cast_scene,
+    checked_test,
     click,
     command,
     custom_ids,
-    e2e_settings,
-    fake_discord,
     is_ephemeral,
+    module_bot,
     npc_posts,
     player_says,
     settle,
-    start_bot,
-    stop_bot,
 )
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
@@ -59,22 +55,15 @@ def harbor_card(name: str, greeting: str, alternates: tuple[str, ...] = ()) -> d
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     db = tmp_path_factory.mktemp("e2e-features") / "bot.db"
-    async for fake in fake_discord():
-        bot = await start_bot(fake, e2e_settings(fake, db, max_new_tokens=24))
-        try:
-            yield bot
-        finally:
-            await stop_bot(bot)
+    async for bot in module_bot(db, max_new_tokens=24):
+        yield bot
 
 
 @pytest_asyncio.fixture(loop_scope="module", autouse=True)
 async def checked(running: Running) -> AsyncIterator[None]:
     """Every test starts and ends idle, and sends no ping or traceback."""
-    await running.idle()
-    mark = Mark.now(running.fake)
-    yield
-    await running.idle()
-    assert_no_pings_or_tracebacks(running.fake, mark)
+    async for _ in checked_test(running):
+        yield
 
 
 async def _fetch(url: str) -> int:
