@@ -105,9 +105,11 @@ start() {
     fi
     port=$(free_port)
     # --kv-unified: one KV pool for all slots, so one long channel is not capped at n_ctx/slots.
+    # --no-cache-idle-slots: with a unified pool the server otherwise clears every idle slot
+    # when another one starts a task, and each channel's history is evaluated again.
     # Its own stdin/stdout/stderr, so `$(llama_server.sh start)` does not wait for it to exit.
     "$bin" --model "$model" --host 127.0.0.1 --port "$port" --ctx-size 8192 --parallel 4 \
-        --kv-unified --threads 2 "$@" </dev/null >"$dir/server.log" 2>&1 &
+        --kv-unified --no-cache-idle-slots --threads 2 "$@" </dev/null >"$dir/server.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/server.pid"
     # If it never becomes healthy, leave no server behind.

@@ -24,7 +24,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "llama_server.sh"
 # (≤ 1.1 x its own parallel figure) and a warm channel's first token is ≤ 0.15 of a cold one.
 OVERHEAD_TARGET, PARALLEL_SLACK, WARM_TARGET = 1.05, 1.1, 0.15
 # Four channels of up to ~3,000 tokens each must stay in the unified KV cache at once.
-SERVE_ARGS = ("-c", "16384", "-np", "4", "--kv-unified")
+SERVE_ARGS = ("-c", "16384", "-np", "4")  # after the script's own flags (unified KV, slots kept)
 
 
 @contextlib.contextmanager
