@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from bot.bench.lore import measure_lore
+from bot.bench.lore import generated_book, measure_lore
 from bot.bench.model import ModelBench
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
@@ -28,6 +28,7 @@ from bot.settings import Settings
 __all__ = ["FULL", "QUICK", "BenchSizes", "run_bench"]
 
 BENCH_SEED = 1234
+LORE_REUSE_ROUNDS, LORE_REUSE_ENTRIES = 20, 200  # issue #11's lore_reuse figure
 
 
 def _steps(sizes: BenchSizes) -> int:
@@ -39,6 +40,7 @@ def _steps(sizes: BenchSizes) -> int:
         + sizes.switch_passes * sizes.channels
         + sizes.overhead_repeats
         + 2  # prefix reuse, aligned and not
+        + 1  # prefix reuse with lore
         + len(sizes.storage_sizes)
         + 1  # lore activation
     )
@@ -113,6 +115,13 @@ async def run_bench(
             note(f"turn-by-turn trimming: {unaligned or 0:.1%} reused")
             bench.figures.reuse, bench.figures.reuse_unaligned = hit, unaligned
             bench.figures.reuse_window_moves, bench.figures.reuse_prompt_tokens = moves, prompt
+            phase("lore: prefix reuse over 20 turns with a 200-entry lorebook, and without")
+            plain, _, _ = await bench.prefix_reuse(902, rounds=LORE_REUSE_ROUNDS)
+            with_lore, _, _ = await bench.prefix_reuse(
+                903, rounds=LORE_REUSE_ROUNDS, book=generated_book(LORE_REUSE_ENTRIES)
+            )
+            bench.figures.lore_reuse = (with_lore, plain)
+            note(f"with lore {with_lore:.1%} of prompt tokens reused, without {plain:.1%}")
             bench.snapshot_stats()
             phase("storage: append and window(128) as the channel grows")
             storage_channel = await bench.new_channel(901)

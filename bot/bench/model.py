@@ -17,6 +17,7 @@ from bot.engine.base import EngineError, GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine
 from bot.engine.recording import RecordingEngine
 from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
+from bot.lore import Lorebook
 
 Note = Callable[[str], None]
 
@@ -38,6 +39,7 @@ class ModelFigures:
     engine_reused_tokens: int = 0
     reuse: float | None = None
     reuse_unaligned: float | None = None
+    lore_reuse: tuple[float, float] | None = None  # (with a lorebook, without), same rounds
     reuse_window_moves: int = 0
     reuse_prompt_tokens: int = 0
     kv_budget_bytes: int = 0
@@ -256,15 +258,30 @@ class ModelBench:
         seconds = time.perf_counter() - started
         return seconds, generated, int(llm.n_tokens) - len(tokens) + 1
 
-    async def prefix_reuse(self, seed: int, *, aligned: bool = True) -> tuple[float, int, int]:
+    async def prefix_reuse(
+        self,
+        seed: int,
+        *,
+        aligned: bool = True,
+        rounds: int | None = None,
+        book: Lorebook | None = None,
+    ) -> tuple[float, int, int]:
         """Prompt tokens kept from one round to the next in a channel over its budget.
 
         Counted with the model's tokenizer on the director's real prompts: the context
         after a round is that round's prompt plus the reply, and llama.cpp keeps the
         longest common token prefix of it and the next prompt (less one replayed token).
-        Returns (fraction reused, window moves, median prompt tokens).
+        With `book`, that lorebook is attached to the scene. Returns (fraction reused,
+        window moves, median prompt tokens).
         """
         channel = await self.new_channel(seed)
+        if book is not None:
+            stores = self.core.stores
+            stored = await stores.lore.save_book(channel.scene.guild_id, book, name=f"b{seed}")
+            await stores.lore.attach(channel.scene.id, stored.id)
+            channel.view = replace(
+                await self.core.views.view(channel.scene), sampler=self.sampler, max_replies=1
+            )
         fmt, context = channel.view.fmt, channel.view.context
         (system,) = await self.director.counter.counts([fmt.system_block(context)])
         room = self.engine.n_ctx - self.sampler.max_tokens - self.director.margin - system
@@ -279,7 +296,7 @@ class ModelBench:
         start_seq: int | None = None
         reused = total = moves = 0
         sizes = []
-        for _ in range(self.sizes.reuse_rounds + 1):
+        for _ in range((rounds or self.sizes.reuse_rounds) + 1):
             await self._say(channel)
             npc = channel.npc()
             plan = await director.build_prompt(channel.view, npc.name)

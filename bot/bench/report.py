@@ -22,6 +22,7 @@ OVERHEAD_TARGET = 1.05
 WARM_TARGET = 0.15
 SWITCH_TARGET = 0.25
 WINDOW_GROWTH_TARGET = 2.0
+LORE_REUSE_TARGET = 0.9
 STORAGE_TARGET = 3.0  # the store reads a window at most 3x slower than plain sqlite3
 LORE_SCAN_TARGET_MS = 5.0  # issue #11
 
@@ -110,6 +111,11 @@ def build_report(
     if model.reuse_unaligned is not None:  # only when the director's trimming could be swapped
         put("prefix_hit_unaligned_ratio", model.reuse_unaligned)
     put("reuse_prompt_tokens", float(model.reuse_prompt_tokens) or None)
+    if model.lore_reuse is not None:
+        with_lore, without = model.lore_reuse
+        put("lore_prefix_hit", with_lore)
+        put("lore_free_prefix_hit", without)
+        put("lore_reuse_ratio", _ratio(with_lore, without))
 
     points = storage.points
     for point in points:
@@ -171,6 +177,14 @@ def _mb(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
+
+
+def lore_verdict(value: float | None) -> str:
+    """Lore must keep at least LORE_REUSE_TARGET of the lore-free prefix reuse."""
+    if value is None:
+        return "[yellow]not measured[/]"
+    met = "[green]met[/]" if value >= LORE_REUSE_TARGET else "[red]not met[/]"
+    return f"≥ {LORE_REUSE_TARGET:g} {met}"
 
 
 def verdict(value: float | None, target: float) -> str:
@@ -241,6 +255,13 @@ def render(report: Report) -> Table:
         _pct(f("prefix_hit_unaligned_ratio")),
         "",
         "",
+    )
+    table.add_row(
+        "prefix reuse over 20 turns: a 200-entry lorebook vs none",
+        _pct(f("lore_prefix_hit")),
+        _pct(f("lore_free_prefix_hit")),
+        number(f("lore_reuse_ratio"), 2),
+        lore_verdict(f("lore_reuse_ratio")),
     )
     table.add_section()
     points = meta.get("storage_sizes", [])

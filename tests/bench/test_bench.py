@@ -41,6 +41,7 @@ REQUIRED = (
     "window_growth_ratio",
     "raw_window_ms",
     "storage_ratio",
+    "lore_reuse_ratio",
     "peak_rss_mb",
     "kv_cache_budget_mb",
     "kv_cache_used_mb",
