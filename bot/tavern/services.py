@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.config import ConfigCommands
+from bot.tavern.memory import MemoryCommands
 from bot.tavern.play import PlayService
 from bot.tavern.recovery import Recovery
 from bot.tavern.scenes import SceneCommands
@@ -26,6 +27,7 @@ class TavernServices:
     scenes: SceneCommands
     config: ConfigCommands
     authored: AuthoredPosts
+    memory: MemoryCommands
 
     async def close(self) -> None:
         """Stop waiting and running rounds."""
