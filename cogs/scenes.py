@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.tavern.characters import CharacterCommands
+from bot.tavern.memory import MemoryCommands
 from bot.tavern.scenes import SceneCommands, SceneSettings
 from cogs.buttons import clear_confirmation
 from cogs.common import NO_MENTIONS, actor_from, answer, npc_choices
@@ -26,9 +27,12 @@ REPLY_MODE_CHOICES = _choices(REPLY_MODES)
 class SceneCog(commands.GroupCog, group_name="scene", group_description="Roleplay scenes (GM)"):
     """Scenes: starting and ending them, the cast, settings, prompt, export and clear."""
 
-    def __init__(self, scenes: SceneCommands, characters: CharacterCommands) -> None:
+    def __init__(
+        self, scenes: SceneCommands, characters: CharacterCommands, memory: MemoryCommands
+    ) -> None:
         self.scenes = scenes
         self.characters = characters
+        self.memory_service = memory
 
     async def npc_names(
         self, interaction: discord.Interaction, current: str
@@ -101,3 +105,17 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    memory = app_commands.Group(name="memory", description="The story so far (GM)")
+
+    @memory.command(name="show", description="Show the story so far and the turns it covers")
+    async def memory_show(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.memory_service.show(actor_from(interaction)))
+
+    @memory.command(name="edit", description="Rewrite the story so far")
+    async def memory_edit(self, interaction: discord.Interaction, text: str) -> None:
+        await answer(interaction, self.memory_service.edit(actor_from(interaction), text))
+
+    @memory.command(name="clear", description="Forget the story so far")
+    async def memory_clear(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.memory_service.clear(actor_from(interaction)))
