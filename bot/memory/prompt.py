@@ -14,6 +14,8 @@ INSTRUCTION = (
     "discovered, and what is still unresolved. Write plain prose in the past tense, at most "
     "{words} words, and nothing but the notes."
 )
+# The reply opens with this, so a model starts the prose instead of closing the block at once.
+LEAD = "Earlier,"
 LINE_MAX_CHARS = 1500  # one very long post never crowds the others out of the request
 _NO_ONE = PromptContext(players=(), npcs=())
 
@@ -35,7 +37,7 @@ def summary_request(
     blocks = (
         fmt.lore_block(LoreInsert(0, "system", INSTRUCTION.format(words=words))),
         fmt.lore_block(LoreInsert(0, "user", material)),
-        fmt.response_header(_NO_ONE) + f"{SUMMARY_SPEAKER}:",
+        fmt.response_header(_NO_ONE) + f"{SUMMARY_SPEAKER}: {LEAD}",
     )
     return Prompt.join(fmt.separator, blocks)
 
@@ -46,8 +48,10 @@ def summary_stops(fmt: PromptFormat) -> tuple[str, ...]:
 
 
 def tidy_summary(text: str, cut_off: bool) -> str:
-    """The summary text, whitespace collapsed; one cut off at the limit ends at a sentence."""
-    text = " ".join(text.split())
+    """The summary (the lead and the reply), whitespace collapsed, ending at a sentence if cut."""
+    if not text.strip():
+        return ""
+    text = " ".join(f"{LEAD}{text}".split())
     if cut_off:
         end = max(text.rfind(mark) for mark in (". ", "! ", "? "))
         if text[-1:] in ".!?":
