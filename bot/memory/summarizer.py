@@ -148,4 +148,26 @@ class Summarizer:
                 log.warning("story-so-far update failed: %s", exc)
                 break
             stored += 1
+        if stored and not cancel.cancelled:
+            await self._prewarm(view_of, cancel)
         return stored
+
+    async def _prewarm(
+        self, view_of: Callable[[], Awaitable[SceneView | None]], cancel: CancelToken
+    ) -> None:
+        """Evaluate the channel's new prompt now, so its next reply finds the prefix cached.
+
+        A new summary changes the prompt right after the system block; without this, the
+        next reply would evaluate its whole history again before its first token.
+        """
+        scene = await view_of()
+        if scene is None:
+            return
+        plan = await self.director.build_prompt(scene)
+        request = GenerationRequest(
+            prompt=plan.rendered.prompt,
+            sampler=replace(scene.sampler, max_tokens=1),
+            channel=scene.channel_key,
+        )
+        with engine_failures():
+            await self.engine.complete(request, cancel)
