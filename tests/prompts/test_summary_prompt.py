@@ -14,40 +14,33 @@ TURNS = (PromptTurn("user", "Ann", "Hi."), PromptTurn("model", "Mira", "Hello.")
 SUMMARY = "Ann sold Mira the boat."
 
 
-def test_group_inst_summary_block() -> None:
-    text = render_prompt(get_format("group-inst"), replace(CTX, summary=SUMMARY), TURNS).text
-    system = get_format("group-inst").system_block(CTX).text
-    assert text == (
-        f"{system}\n"
-        "[INST]user\nStory so far: Ann sold Mira the boat.[/INST]\n"
+GOLDEN = {
+    "group-inst": (
+        "\n[INST]user\nStory so far: Ann sold Mira the boat.[/INST]\n"
         "[INST]user\nAnn: Hi.[/INST]\n"
         "[INST]model\nMira: Hello.[/INST]\n"
         "[INST]model\n"
-    )
-
-
-def test_chatml_summary_block() -> None:
-    text = render_prompt(get_format("chatml"), replace(CTX, summary=SUMMARY), TURNS).text
-    system = get_format("chatml").system_block(CTX).text
-    assert text == (
-        f"{system}\n"
-        "<|im_start|>user\nStory so far: Ann sold Mira the boat.<|im_end|>\n"
+    ),
+    "chatml": (
+        "\n<|im_start|>user\nStory so far: Ann sold Mira the boat.<|im_end|>\n"
         "<|im_start|>user\nAnn: Hi.<|im_end|>\n"
         "<|im_start|>assistant\nMira: Hello.<|im_end|>\n"
         "<|im_start|>assistant\n"
-    )
-
-
-def test_alpaca_summary_block() -> None:
-    text = render_prompt(get_format("alpaca-limarp"), replace(CTX, summary=SUMMARY), TURNS).text
-    system = get_format("alpaca-limarp").system_block(CTX).text
-    assert text == (
-        f"{system}\n\n"
-        "### Input:\nStory so far: Ann sold Mira the boat.\n\n"
+    ),
+    "alpaca-limarp": (
+        "\n\n### Input:\nStory so far: Ann sold Mira the boat.\n\n"
         "### Input:\nAnn: Hi.\n\n"
         "### Response:\nMira: Hello.\n\n"
         "### Response:\n"
-    )
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FORMAT_NAMES)
+def test_summary_block_follows_the_system_block(name: str) -> None:
+    fmt = get_format(name)
+    text = render_prompt(fmt, replace(CTX, summary=SUMMARY), TURNS).text
+    assert text == fmt.system_block(CTX).text + GOLDEN[name]
 
 
 @pytest.mark.parametrize("name", FORMAT_NAMES)
