@@ -42,7 +42,7 @@ def _steps(sizes: BenchSizes) -> int:
         + 2  # prefix reuse, aligned and not
         + len(sizes.storage_sizes)
         + 1  # lore activation
-        + sizes.summary_samples * 4  # next replies with and without a summary update
+        + sizes.summary_samples * 2  # next replies with and without a summary update
     )
 
 
@@ -135,7 +135,7 @@ async def run_bench(
                 note=note,
             )
             phase("story so far: the next reply after a summary update vs none")
-            summary_channel = await bench.new_channel(902, n_ctx * 3 // 2)
+            summary_channel = await bench.new_channel(902, n_ctx * 5 // 4)
             delay = await measure_summary_delay(bench, summary_channel, sizes.summary_samples, note)
             bench.figures.summary_ttft_s = delay
             model_figures = bench.figures

@@ -10,9 +10,10 @@ from bot.bench.model import Channel, ModelBench
 from bot.director import SceneView
 from bot.domain import CancelToken
 from bot.memory import Summarizer, SummaryConfig
+from bot.store import StorySummary
 
 SUMMARY_TOKENS = 48  # short summaries: the figure is about the delay, not the prose
-MAX_ROUNDS_PER_SAMPLE = 12  # a coarse step comes every eight rounds or so
+REWIND = 16  # turns uncovered again before an "update" sample: one coarse step
 
 
 async def measure_summary_delay(
@@ -30,7 +31,7 @@ async def measure_summary_delay(
         bench.director,
         core.stores.turns,
         core.stores.summaries,
-        SummaryConfig(min_turns=4, max_tokens=SUMMARY_TOKENS, chunk_turns=16),
+        SummaryConfig(min_turns=4, max_tokens=SUMMARY_TOKENS, chunk_turns=32),
     )
 
     async def view() -> SceneView:
@@ -42,9 +43,14 @@ async def measure_summary_delay(
     await summarizer.catch_up(view, CancelToken())  # the backlog first, not measured
     due: list[float] = []
     none: list[float] = []
-    for _ in range(samples * MAX_ROUNDS_PER_SAMPLE):
-        if len(due) >= samples and len(none) >= samples:
-            break
+    for sample in range(2 * samples):
+        update = sample % 2 == 1
+        if update:  # uncover the summary's last turns: the round leaves an update due
+            summary = await core.stores.summaries.get(channel.scene.id)
+            if summary is not None:
+                rewound = StorySummary(summary.text, max(0, summary.through - REWIND))
+                await core.stores.summaries.put(channel.scene.id, rewound)
+            await view()
         await bench._say(channel)
         await bench._round(channel)
         stored = await summarizer.catch_up(view, CancelToken())  # what the session runs next
@@ -55,4 +61,4 @@ async def measure_summary_delay(
         note(f"next reply {seconds:.3f} s to first token ({'after' if stored else 'no'} update)")
     if not due or not none:
         return None, None
-    return statistics.median(due[:samples]), statistics.median(none[:samples])
+    return statistics.median(due), statistics.median(none)
