@@ -10,11 +10,20 @@ from collections.abc import Awaitable, Callable
 from rich.console import Console
 from rich.markup import escape
 
-from bot.director import DirectorError, RoundHooks, RoundResult, StoredTurn, TurnDirector
+from bot.director import (
+    DirectorError,
+    RoundHooks,
+    RoundResult,
+    SceneView,
+    StoredTurn,
+    TurnDirector,
+)
+from bot.domain import CancelToken
+from bot.memory import Summarizer
 from bot.scenes.views import SceneViews
 from bot.store import Character, Scene, Stores
 
-HELP = "Type to speak. /reply [NPC] · /swipe · /undo · /who · /help · /quit"
+HELP = "Type to speak. /reply [NPC] · /swipe · /undo · /who · /memory · /help · /quit"
 SHOWN_ON_RESUME = 6
 
 
@@ -29,6 +38,7 @@ class TerminalChat:
         scene: Scene,
         player: tuple[int, Character],
         console: Console,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.stores = stores
         self.views = views
@@ -36,6 +46,9 @@ class TerminalChat:
         self.scene = scene
         self.owner_id, self.player = player
         self.console = console
+        self.summarizer = summarizer
+        # The story-so-far update after a round; the next line stops it before acting.
+        self._chore: tuple[asyncio.Task[int], CancelToken] | None = None
 
     def _say(self, speaker: str, text: str, style: str = "bold cyan") -> None:
         self.console.print(f"[{style}]{escape(speaker)}:[/] {escape(text)}", highlight=False)
@@ -58,7 +71,22 @@ class TerminalChat:
             result = await self.director.run_round(view, forced=forced, hooks=hooks)
         if result.notice:
             self.console.print(f"[yellow]{escape(result.notice)}[/]")
+        if self.summarizer is not None and result.turns:
+            cancel = CancelToken()
+            task = asyncio.create_task(self.summarizer.catch_up(self._view, cancel))
+            self._chore = (task, cancel)
         return result
+
+    async def _view(self) -> SceneView:
+        return await self.views.view(self.scene)
+
+    async def stop_chore(self) -> None:
+        """Stop the background summary at its next token (it stores nothing half-made)."""
+        if self._chore is not None:
+            task, cancel = self._chore
+            self._chore = None
+            cancel.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _print_turn(self, turn: StoredTurn) -> None:
         """Show a stored NPC turn: printed is posted, so it joins the history."""
@@ -75,6 +103,7 @@ class TerminalChat:
         text = line.strip()
         if not text:
             return True
+        await self.stop_chore()
         command, _, arg = text.partition(" ")
         actions: dict[str, Callable[[str], Awaitable[bool]]] = {
             "/quit": self._quit,
@@ -83,6 +112,7 @@ class TerminalChat:
             "/swipe": self._swipe,
             "/undo": self._undo,
             "/who": self._who,
+            "/memory": self._memory,
             "/help": self._help,
         }
         action = actions.get(command.lower())
@@ -120,6 +150,15 @@ class TerminalChat:
         )
         return True
 
+    async def _memory(self, _: str) -> bool:
+        summary = await self.stores.summaries.get(self.scene.id)
+        if summary is None:
+            self.console.print("[dim]No story so far yet (the history still fits the prompt).[/]")
+        else:
+            self.console.print(f"[dim]Story so far (turns 1–{summary.through}):[/]")
+            self.console.print(escape(summary.text), highlight=False)
+        return True
+
     async def _reply(self, name: str) -> bool:
         await self._round(name or None)
         return True
@@ -153,6 +192,7 @@ class TerminalChat:
                 self.console.print(f"[bold green]{escape(self.player.name)}>[/] ", end="")
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:
+                await self.stop_chore()
                 return
             if not await self.handle(line):
                 return

@@ -48,7 +48,9 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         scene, players = await import_scene_file(core.stores, scene_file, settings.default_format)
         player = players[_pick_player(players, args.as_player)]
         console = Console(highlight=False)
-        chat = TerminalChat(core.stores, core.views, core.director, scene, player, console)
+        chat = TerminalChat(
+            core.stores, core.views, core.director, scene, player, console, core.summarizer()
+        )
         await chat.run()
     finally:
         await core.close()

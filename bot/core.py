@@ -15,6 +15,7 @@ from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.offload import resolve_gpu_layers
 from bot.engine.remote import RemoteOptions, connect_remote
 from bot.lore import LoreConfig, LoreLimits
+from bot.memory import Summarizer, SummaryConfig
 from bot.scenes.lore import SceneLoreSources
 from bot.scenes.views import SceneViews
 from bot.settings import Settings
@@ -25,6 +26,7 @@ from bot.tavern.characters import CharacterCommands
 from bot.tavern.common import Poster
 from bot.tavern.config import ConfigCommands
 from bot.tavern.lore import LoreCommands
+from bot.tavern.memory import MemoryCommands
 from bot.tavern.play import PlayService
 from bot.tavern.publisher import TurnPublisher
 from bot.tavern.recovery import Recovery
@@ -153,7 +155,10 @@ class Core:
         access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
         publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
         rounds = NpcRounds(stores, self.views, self.director, publisher)
-        sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
+        memory = MemoryCommands(stores, self.views, access, self.summarizer())
+        sessions = ChannelSessions(
+            rounds.run, after=memory.after_round, limit=settings.channel_sessions
+        )
         play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
         return TavernServices(
             sessions=sessions,
@@ -188,6 +193,16 @@ class Core:
                 narrator_name=settings.narrator_name,
             ),
             lore=LoreCommands(stores.lore, stores.scenes, access, lore_limits(settings)),
+            memory=memory,
+        )
+
+    def summarizer(self) -> Summarizer:
+        """The story-so-far summariser over this engine and director."""
+        config = SummaryConfig(
+            min_turns=self.settings.summary_min_turns, max_tokens=self.settings.summary_max_tokens
+        )
+        return Summarizer(
+            self.engine, self.director, self.stores.turns, self.stores.summaries, config
         )
 
     async def close(self) -> None:

@@ -51,6 +51,7 @@ class PromptContext:
     length: str | None = None
     lore_before: tuple[str, ...] = ()  # lore entries before the character definitions
     lore_after: tuple[str, ...] = ()  # and after them
+    summary: str | None = None  # the story so far, a block of its own after the system block
 
 
 @dataclass(frozen=True)

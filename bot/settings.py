@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     lore_scan_depth: int = Field(4, ge=0, le=64)
     lore_sticky: int = Field(3, ge=0, le=64)
     lore_max_recursion: int = Field(3, ge=0, le=10)
+    summary_min_turns: int = Field(16, ge=1, le=1024)
+    summary_max_tokens: int = Field(256, ge=16, le=4096)
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
     max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
     backend: Backend = "llama-cpp"

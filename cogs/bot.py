@@ -69,7 +69,9 @@ class TavernBot(commands.Bot, ServiceHost):
         await self.add_cog(ChannelEvents(self, services.play, services.recovery))
         await self.add_cog(PlayerCharacterCog(services.characters))
         await self.add_cog(NpcCog(services.characters))
-        await self.add_cog(SceneCog(services.scenes, services.characters, services.lore))
+        await self.add_cog(
+            SceneCog(services.scenes, services.characters, services.lore, services.memory)
+        )
         await self.add_cog(LoreCog(services.lore))
         await self.add_cog(ReplyCog(services.play, services.characters))
         await self.add_cog(ConfigCog(services.config))

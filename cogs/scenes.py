@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.lore import LoreCommands
+from bot.tavern.memory import MemoryCommands
 from bot.tavern.scenes import SceneCommands, SceneSettings
 from cogs.buttons import clear_confirmation
 from cogs.common import NO_MENTIONS, actor_from, answer, npc_choices
@@ -29,13 +30,19 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     """Scenes: starting and ending them, the cast, settings, prompt, export and clear."""
 
     lore = app_commands.Group(name="lore", description="The lorebooks this scene reads")
+    memory = app_commands.Group(name="memory", description="The story so far (GM)")
 
     def __init__(
-        self, scenes: SceneCommands, characters: CharacterCommands, lore: LoreCommands
+        self,
+        scenes: SceneCommands,
+        characters: CharacterCommands,
+        lore: LoreCommands,
+        memory: MemoryCommands,
     ) -> None:
         self.scenes = scenes
         self.characters = characters
         self.lore_books = lore
+        self.memory_service = memory
 
     async def npc_names(
         self, interaction: discord.Interaction, current: str
@@ -123,3 +130,17 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     @app_commands.autocomplete(book=book_names)
     async def lore_remove(self, interaction: discord.Interaction, book: str) -> None:
         await answer(interaction, self.lore_books.detach(actor_from(interaction), book))
+
+    memory = app_commands.Group(name="memory", description="The story so far (GM)")
+
+    @memory.command(name="show", description="Show the story so far and the turns it covers")
+    async def memory_show(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.memory_service.show(actor_from(interaction)))
+
+    @memory.command(name="edit", description="Rewrite the story so far")
+    async def memory_edit(self, interaction: discord.Interaction, text: str) -> None:
+        await answer(interaction, self.memory_service.edit(actor_from(interaction), text))
+
+    @memory.command(name="clear", description="Forget the story so far")
+    async def memory_clear(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.memory_service.clear(actor_from(interaction)))

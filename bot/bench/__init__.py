@@ -22,6 +22,7 @@ from bot.bench.model import ModelBench
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
 from bot.bench.storage import StorageFigures, measure_storage
+from bot.bench.summary import measure_summary_delay
 from bot.core import open_core, sampler_from
 from bot.settings import Settings
 
@@ -43,6 +44,7 @@ def _steps(sizes: BenchSizes) -> int:
         + 1  # prefix reuse with lore
         + len(sizes.storage_sizes)
         + 1  # lore activation
+        + sizes.summary_samples * 2  # next replies with and without a summary update
     )
 
 
@@ -141,6 +143,10 @@ async def run_bench(
                 samples=sizes.lore_samples,
                 note=note,
             )
+            phase("story so far: the next reply after a summary update vs none")
+            summary_channel = await bench.new_channel(902, n_ctx * 5 // 4)
+            delay = await measure_summary_delay(bench, summary_channel, sizes.summary_samples, note)
+            bench.figures.summary_ttft_s = delay
             model_figures = bench.figures
             engine_options = bench.engine.options
         finally:

@@ -50,6 +50,8 @@ class ModelFigures:
     kv_state_tokens: int = 0
     save_state_bytes: int = 0
     cache_stats: dict[str, int] = field(default_factory=dict)
+    # Median first-token seconds of the next reply: after a summary update, and with none due.
+    summary_ttft_s: tuple[float | None, float | None] = (None, None)
     notes: list[str] = field(default_factory=list)
 
 

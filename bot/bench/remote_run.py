@@ -118,7 +118,7 @@ def _table(figures: RemoteFigures) -> Table:
         ("director round vs direct request", "remote_round_s", "remote_direct_s",
          "remote_overhead_ratio", OVERHEAD_TARGET),
         ("4 channels' rounds at once vs in turn", "parallel_s", "serial_s",
-         "parallel_ratio", server * PARALLEL_SLACK if server else None),
+         "parallel_ratio", round(server * PARALLEL_SLACK, 2) if server else None),
         ("4 direct requests at once vs in turn (the server)", "server_parallel_s",
          "server_serial_s", "server_parallel_ratio", None),
         ("first token: warm vs cold, 3 channels busy", "remote_ttft_warm_s",

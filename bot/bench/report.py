@@ -23,6 +23,7 @@ WARM_TARGET = 0.15
 SWITCH_TARGET = 0.25
 WINDOW_GROWTH_TARGET = 2.0
 LORE_REUSE_TARGET = 0.9
+SUMMARY_DELAY_TARGET = 1.1  # the story-so-far update runs after the reply, not before
 STORAGE_TARGET = 3.0  # the store reads a window at most 3x slower than plain sqlite3
 LORE_SCAN_TARGET_MS = 5.0  # issue #11
 
@@ -151,6 +152,10 @@ def build_report(
         if model.kv_peak_bytes
         else None,
     )
+    after, without = model.summary_ttft_s
+    put("summary_update_ttft_s", after)
+    put("summary_none_ttft_s", without)
+    put("summary_delay_ratio", _ratio(after, without) if after and without else None)
     put("elapsed_s", elapsed)
     report.meta["cache_stats"] = model.cache_stats
     report.meta["window_moves"] = model.reuse_window_moves
@@ -301,6 +306,14 @@ def render(report: Report) -> Table:
             "",
             verdict(f("lore_scan_ms"), LORE_SCAN_TARGET_MS),
         )
+    table.add_section()
+    table.add_row(
+        "story so far: next reply's first token after a summary update vs none due",
+        seconds(f("summary_update_ttft_s")),
+        seconds(f("summary_none_ttft_s")),
+        number(f("summary_delay_ratio")),
+        verdict(f("summary_delay_ratio"), SUMMARY_DELAY_TARGET),
+    )
     table.add_section()
     table.add_row("peak resident memory (ru_maxrss)", _mb(f("peak_rss_mb")), "", "", "")
     budget, state = f("kv_cache_budget_mb"), f("kv_state_mb")

@@ -25,6 +25,7 @@ class BenchSizes:
     lore_entries: int = 1000  # the generated book of the lore_scan_ms figure
     lore_scan_depth: int = 8
     lore_samples: int = 40
+    summary_samples: int = 3  # next replies after a summary update (and as many without)
 
 
 FULL = BenchSizes(
@@ -58,4 +59,5 @@ QUICK = BenchSizes(
     storage_sizes=(1_000, 10_000),
     storage_samples=15,
     lore_samples=10,
+    summary_samples=1,
 )

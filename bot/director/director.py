@@ -25,7 +25,7 @@ from bot.director.types import (
 from bot.domain import CancelToken, PromptTurn, Role
 from bot.engine.base import EngineError, GenerationRequest, RemoteError
 from bot.names import speaker_name
-from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt
+from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt, summary_block
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,15 @@ class TurnDirector:
                 "The character sheets alone do not fit in the context window; "
                 "shorten them or raise N_CTX."
             )
-        newest = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=before_seq)
-        lore, fixed = await prompt_lore(scene, newest, budget - system_tokens, self.counter)
+        newest = await self._lines(scene, before_seq)
+        summary_tokens = 0
+        if ctx.summary:  # the story so far is fixed text, like the system block
+            (summary_tokens,) = await self.counter.counts(
+                [fmt.separator + summary_block(fmt, ctx.summary)]
+            )
+        room = budget - system_tokens - summary_tokens
+        lore, fixed = await prompt_lore(scene, newest, room, self.counter)
+        fixed += summary_tokens
         if lore.fired:
             ctx = replace(ctx, lore_before=lore.before, lore_after=lore.after)
         history, counts = await self._history(scene, before_seq, budget - fixed, newest)
@@ -135,7 +142,7 @@ class TurnDirector:
             if newest is not None:  # the first page, already read for the lore scan
                 page, newest = newest, None
             else:
-                page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=cursor)
+                page = await self._lines(scene, cursor)
             if not page:
                 break
             cursor = page[0].seq
@@ -146,9 +153,14 @@ class TurnDirector:
             turns[:0] = kept
             counts[:0] = page_counts
             used += sum(page_counts)
-            if len(page) < HISTORY_PAGE:
+            if len(page) < HISTORY_PAGE or page[0].seq <= scene.summary_through + 1:
                 break
         return turns, counts
+
+    async def _lines(self, scene: SceneView, before_seq: int | None) -> list[StoredTurn]:
+        """A page of the newest turns before `before_seq` that the story so far does not cover."""
+        page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=before_seq)
+        return [t for t in page if t.seq > scene.summary_through]
 
     async def run_round(
         self,

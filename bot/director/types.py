@@ -85,6 +85,8 @@ class SceneView:
     sampler: Sampler = field(default_factory=Sampler)
     max_replies: int = 3
     lore: SceneLore = field(default_factory=SceneLore)
+    # The seq of the newest turn `context.summary` covers: those turns stay out of the prompt.
+    summary_through: int = 0
 
     @property
     def player_names(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ __all__ = [
     "join_names",
     "prompt_header",
     "render_prompt",
+    "summary_block",
     "with_inserts",
 ]
 
@@ -367,6 +368,15 @@ def with_inserts(
     return tuple(out)
 
 
+SUMMARY_SPEAKER = "Story so far"
+
+
+def summary_block(fmt: PromptFormat, text: str) -> Prompt:
+    """The story so far as a narration block ("Story so far: …"), plain and defused."""
+    # A user-role narration block, like the seeds' own turns: no marker the model never saw.
+    return fmt.turn_block(PromptTurn("narration", SUMMARY_SPEAKER, text))
+
+
 def render_prompt(
     fmt: PromptFormat,
     ctx: PromptContext,
@@ -378,7 +388,8 @@ def render_prompt(
 ) -> RenderedPrompt:
     """Render a scene's prompt, dropping OOC turns and optionally forcing the speaker.
 
-    Lore `inserts` go in at their depth. With `player`, the header opens `speaker`'s own
+    Lore `inserts` go in at their depth, the story so far (`ctx.summary`) right after the
+    system block. With `player`, the header opens `speaker`'s own
     block (a draft of a player's post): the stops then cut at any NPC's or other player's
     line instead of at the player's own.
     """
@@ -387,9 +398,10 @@ def render_prompt(
         own = f"\n{speaker}:"
         stops = [s for s in stops if s != own] + [f"\n{npc.name}:" for npc in ctx.npcs]
     blocks = [fmt.turn_block(t) for t in turns if not is_ooc(t.text)]
+    summary = (summary_block(fmt, ctx.summary),) if ctx.summary else ()
     return RenderedPrompt(
         system=fmt.system_block(ctx),
-        turns=with_inserts(fmt, blocks, inserts),
+        turns=(*summary, *with_inserts(fmt, blocks, inserts)),
         header=prompt_header(fmt, ctx, speaker, player),
         separator=fmt.separator,
         stops=tuple(dict.fromkeys(stops)),

@@ -7,7 +7,7 @@ import hashlib
 from bot.characters.drafts import CharacterDraft
 from bot.prompts.macros import resolve_macros, user_value
 from bot.scenes.scene_file import SceneFile
-from bot.store import Character, CharacterStore, LoreStore, Scene, Stores, TurnStore
+from bot.store import Character, CharacterStore, LoreStore, Scene, Stores, StorySummary, TurnStore
 from bot.store.lore import book_name
 
 
@@ -56,8 +56,16 @@ async def import_scene_file(
         players.append((owner_id, character))
     await _attach_lore(stores.lore, scene.id, sf)
     if existing is None or await stores.turns.count(scene.id) == 0:
-        await _seed_turns(stores.turns, scene.id, sf, npcs, players)
+        greetings = await _seed_turns(stores.turns, scene.id, sf, npcs, players)
+        if sf.summary:
+            await _seed_summary(stores, scene.id, sf.summary, greetings + sf.summary_through)
     return scene, players
+
+
+async def _seed_summary(stores: Stores, scene_id: int, text: str, covered: int) -> None:
+    """The file's story so far, covering its first `covered` seeded turns."""
+    first = await stores.turns.lines_after(scene_id, 0, covered) if covered else []
+    await stores.summaries.put(scene_id, StorySummary(text, first[-1].seq if first else 0))
 
 
 async def _attach_lore(lore: LoreStore, scene_id: int, sf: SceneFile) -> None:
@@ -79,11 +87,13 @@ async def _seed_turns(
     sf: SceneFile,
     npcs: list[Character],
     players: list[tuple[int, Character]],
-) -> None:
+) -> int:
+    """Store the greetings and the file's turns; returns how many greetings there were."""
     by_name = {c.name.casefold(): c for c in npcs}
     owners = {c.name.casefold(): (owner, c) for owner, c in players}
     user = user_value([c.name for _, c in players])
-    for npc in npcs:
+    greetings = [npc for npc in npcs if npc.greeting]
+    for npc in greetings:
         if npc.greeting:
             text = resolve_macros(npc.greeting, char=npc.name, user=user)
             await turns.append(
@@ -108,3 +118,4 @@ async def _seed_turns(
             )
         else:
             await turns.append(scene_id, role="narration", speaker=speaker, content=text)
+    return len(greetings)

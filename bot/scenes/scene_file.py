@@ -33,6 +33,8 @@ class SceneFile:
     npcs: tuple[CharacterDraft, ...]
     turns: tuple[tuple[str, str], ...]
     lorebooks: tuple[Lorebook, ...] = ()
+    summary: str | None = None  # the story so far of the opening turns
+    summary_through: int = 0  # how many of the opening [[turns]] it covers (greetings too)
 
 
 def _character(entry: Any, base: Path, where: str) -> CharacterDraft:
@@ -135,4 +137,19 @@ def load_scene_file(path: str | Path) -> SceneFile:
         turns.append((speaker, str(turn["text"])))
     scenario = data.get("scenario") or next((n.scenario for n in npcs if n.scenario), None)
     lorebooks = (*_book_files(data, path), *_lore_tables(data, path))
-    return SceneFile(path, fmt, scenario, length, players, npcs, tuple(turns), lorebooks)
+    summary, through = _summary(data, path, len(turns))
+    return SceneFile(
+        path, fmt, scenario, length, players, npcs, tuple(turns), lorebooks, summary, through
+    )
+
+
+def _summary(data: dict[str, Any], path: Path, turns: int) -> tuple[str | None, int]:
+    """`summary` and `summary_through` (a count of the opening turns, at most all of them)."""
+    summary, through = data.get("summary"), data.get("summary_through", 0)
+    if summary is not None and not isinstance(summary, str):
+        raise SceneFileError(f"{path}: summary must be text")
+    if isinstance(through, bool) or not isinstance(through, int) or not 0 <= through <= turns:
+        raise SceneFileError(f"{path}: summary_through must be a number from 0 to {turns}")
+    if through and not summary:
+        raise SceneFileError(f"{path}: summary_through needs a summary")
+    return (summary.strip() or None) if summary else None, through

@@ -55,11 +55,13 @@ class SceneViews:
         if scenario:
             cast_names = join_names([name for name, _ in cast]) or "the characters"
             scenario = resolve_macros(scenario, char=cast_names, user=user)
+        summary = await self.stores.summaries.get(scene.id)
         context = PromptContext(
             players=tuple(players),
             npcs=tuple(_persona(c, name, user) for name, c in cast),
             scenario=scenario,
             length=scene.length,
+            summary=summary.text if summary and summary.text else None,
         )
         return SceneView(
             scene_id=scene.id,
@@ -70,6 +72,7 @@ class SceneViews:
             sampler=self.sampler_for(scene),
             max_replies=scene.max_replies,
             lore=await self.lore.scene_lore(scene, cast_rows, bound, user),
+            summary_through=summary.through if summary else 0,
         )
 
 

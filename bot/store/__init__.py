@@ -20,6 +20,7 @@ from .models import (
     PlayerDefault,
     Scene,
     SceneLorebook,
+    SceneSummary,
     StoredLorebook,
     StoredLoreEntry,
     Turn,
@@ -27,6 +28,7 @@ from .models import (
 )
 from .scenes import SceneStore
 from .stores import Stores
+from .summaries import StorySummary, SummaryStore
 from .turns import TurnLine, TurnStore
 
 __all__ = [
@@ -46,10 +48,13 @@ __all__ = [
     "Scene",
     "SceneLorebook",
     "SceneStore",
+    "SceneSummary",
     "StoreError",
     "StoredLoreEntry",
     "StoredLorebook",
     "Stores",
+    "StorySummary",
+    "SummaryStore",
     "Turn",
     "TurnLine",
     "TurnMessage",

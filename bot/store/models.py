@@ -327,3 +327,17 @@ class SceneLorebook(Base):
         ForeignKey("lorebooks.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SceneSummary(Base):
+    """A scene's running "story so far" and the last turn it covers."""
+
+    __tablename__ = "scene_summaries"
+
+    scene_id: Mapped[int] = mapped_column(
+        ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(CleanText)
+    # The seq of the newest turn the summary covers: turns up to it stay out of the prompt.
+    summary_through: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -8,19 +8,23 @@ from .characters import CharacterStore
 from .database import Database
 from .lore import LoreStore
 from .scenes import SceneStore
+from .summaries import SummaryStore
 from .turns import TurnStore
 
 
 @dataclass(frozen=True)
 class Stores:
-    """Characters, scenes, turns and lorebooks over one database."""
+    """Characters, scenes, turns, lorebooks and summaries over one database."""
 
     characters: CharacterStore
     scenes: SceneStore
     turns: TurnStore
     lore: LoreStore
+    summaries: SummaryStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
         """Every store on `db`."""
-        return cls(CharacterStore(db), SceneStore(db), TurnStore(db), LoreStore(db))
+        return cls(
+            CharacterStore(db), SceneStore(db), TurnStore(db), LoreStore(db), SummaryStore(db)
+        )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
 from .errors import DuplicateMessageError, NotFoundError, StoreError
-from .models import NAME_MAX, TURN_ROLES, Scene, Turn, TurnMessage
+from .models import NAME_MAX, TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
 
 _APPEND_ATTEMPTS = 8
 _ALREADY_RECORDED = "That message is already recorded as another turn."
@@ -171,6 +171,20 @@ class TurnStore:
             rows = (await conn.execute(_LINES, params)).all()
         return [TurnLine(*row) for row in reversed(rows)]
 
+    async def lines_after(
+        self, scene_id: int, after_seq: int, limit: int, *, before_seq: int | None = None
+    ) -> list[TurnLine]:
+        """The oldest ``limit`` history turns with after_seq < seq < before_seq, oldest first."""
+        stmt = (
+            select(Turn.id, Turn.seq, Turn.role, Turn.speaker, Turn.content)
+            .where(Turn.scene_id == scene_id, *_IN_HISTORY, Turn.seq > after_seq)
+            .where(Turn.seq < (before_seq or _NO_SEQ))
+            .order_by(Turn.seq)
+            .limit(limit)
+        )
+        async with self.db.engine.connect() as conn:
+            return [TurnLine(*row) for row in (await conn.execute(stmt)).all()]
+
     async def get(self, turn_id: int) -> Turn:
         """The turn with this id; NotFoundError if missing."""
         async with self.db.session() as s:
@@ -312,8 +326,10 @@ class TurnStore:
             return (await s.scalar(stmt)) or 0
 
     async def clear(self, scene_id: int) -> int:
-        """Delete every turn of the scene; returns how many there were."""
+        """Delete every turn of the scene and its summary; returns how many turns there were."""
         async with self.db.session() as s:
+            # The summary covers turns by seq, and seqs start again after a clear.
+            await s.execute(delete(SceneSummary).where(SceneSummary.scene_id == scene_id))
             result = await s.execute(delete(Turn).where(Turn.scene_id == scene_id))
             await s.commit()
         return int(result.rowcount)  # type: ignore[attr-defined]

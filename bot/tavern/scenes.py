@@ -82,6 +82,7 @@ class SceneCommands:
         self.characters = stores.characters
         self.scenes = stores.scenes
         self.turns = stores.turns
+        self.summaries = stores.summaries
         self.views = views
         self.director = director
         self.access = access
@@ -193,7 +194,9 @@ class SceneCommands:
             lines.append(f"{turn.speaker}: {turn.content}")
         if not lines:
             raise UserError("This scene has no history yet.")
-        text = "\n\n".join(lines) + "\n"
+        summary = await self.summaries.get(scene.id)
+        head = [f"[Story so far, turns 1–{summary.through}]\n{summary.text}"] if summary else []
+        text = "\n\n".join([*head, *lines]) + "\n"
         return Reply(f"Transcript: {len(lines)} turns.", file=("transcript.txt", text.encode()))
 
     async def clear_request(self, actor: Actor) -> tuple[Reply, int]:

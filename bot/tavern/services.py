@@ -8,6 +8,7 @@ from bot.tavern.authored import AuthoredPosts
 from bot.tavern.characters import CharacterCommands
 from bot.tavern.config import ConfigCommands
 from bot.tavern.lore import LoreCommands
+from bot.tavern.memory import MemoryCommands
 from bot.tavern.play import PlayService
 from bot.tavern.recovery import Recovery
 from bot.tavern.scenes import SceneCommands
@@ -28,6 +29,7 @@ class TavernServices:
     config: ConfigCommands
     authored: AuthoredPosts
     lore: LoreCommands
+    memory: MemoryCommands
 
     async def close(self) -> None:
         """Stop waiting and running rounds."""

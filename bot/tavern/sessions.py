@@ -52,12 +52,16 @@ class ChannelSession:
     task: asyncio.Task[None] | None = None
     # Cancel handles of the round, swipe or continue that is running or about to run.
     cancels: set[CancelToken] = field(default_factory=set)
+    # Background work after a round (the story so far); a new trigger or a halt stops it.
+    chore: asyncio.Task[None] | None = None
+    chore_cancel: CancelToken | None = None
 
     @property
     def idle(self) -> bool:
         """Nothing runs, waits or holds the lock: the session may be dropped."""
         return (
             self.task is None
+            and self.chore is None
             and self.timer is None
             and self.pending is None
             and not self.lock.locked()
@@ -92,6 +96,7 @@ class ChannelSession:
 
 
 RoundRunner = Callable[[ChannelSession, CancelToken, Trigger], Awaitable[None]]
+ChoreRunner = Callable[[ChannelSession, CancelToken], Awaitable[None]]
 
 
 class ChannelSessions:
@@ -101,10 +106,12 @@ class ChannelSessions:
         self,
         run: RoundRunner,
         *,
+        after: ChoreRunner | None = None,
         limit: int = DEFAULT_SESSION_LIMIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._run = run
+        self._after = after
         self.limit = limit
         self._clock = clock
         self._sessions: OrderedDict[int, ChannelSession] = OrderedDict()
@@ -140,6 +147,8 @@ class ChannelSessions:
         session = self.get(channel_id)
         old = session.pending
         session.pending = old.merge(trigger) if old else trigger
+        if session.chore_cancel is not None:  # a player is waiting: the chore stops at once
+            session.chore_cancel.cancel()
         if session.task is None:  # a running round re-arms the wait when it finishes
             self._arm(session)
 
@@ -179,6 +188,29 @@ class ChannelSessions:
             # Messages that came in during the round wait for their own quiet period.
             if session.pending is not None:
                 self._arm(session)
+            elif self._after is not None and not cancel.cancelled:  # a halt wants the lock
+                self._start_chore(session, self._after)
+
+    def _start_chore(self, session: ChannelSession, after: ChoreRunner) -> None:
+        """Run `after` once the round is posted, holding the channel; never two at once."""
+        if session.chore is not None:
+            return
+        cancel = session.chore_cancel = CancelToken()
+        session.cancels.add(cancel)  # so `halt` reaches it too
+        session.chore = asyncio.get_running_loop().create_task(self._chore(session, cancel, after))
+
+    async def _chore(
+        self, session: ChannelSession, cancel: CancelToken, after: ChoreRunner
+    ) -> None:
+        try:
+            async with session.lock:
+                if not cancel.cancelled:
+                    await after(session, cancel)
+        except Exception:
+            log.exception("background work in channel %s failed", session.channel_id)
+        finally:
+            session.chore = session.chore_cancel = None
+            session.cancels.discard(cancel)
 
     def busy(self, channel_id: int) -> bool:
         """Whether a round is running or waiting in this channel."""
@@ -192,7 +224,7 @@ class ChannelSessions:
                 sessions = list(self._sessions.values())
             else:
                 sessions = [s for s in (self._sessions.get(channel_id),) if s is not None]
-            tasks = [s.task for s in sessions if s.task is not None]
+            tasks = [t for s in sessions for t in (s.task, s.chore) if t is not None]
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             elif any(s.timer is not None for s in sessions):
@@ -205,7 +237,8 @@ class ChannelSessions:
         tasks = []
         for session in self._sessions.values():
             session.halt()
-            if session.task is not None:
-                session.task.cancel()
-                tasks.append(session.task)
+            for task in (session.task, session.chore):
+                if task is not None:
+                    task.cancel()
+                    tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -26,6 +26,7 @@ TABLES = {
     "lorebooks",
     "lore_entries",
     "scene_lorebooks",
+    "scene_summaries",
 }
 
 
@@ -52,7 +53,7 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0005_greeting_turns"
+HEAD = "0006_scene_summary"
 
 
 def test_single_head() -> None:
@@ -61,6 +62,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0005_greeting_turns",
         "0004_lorebooks",
         "0003_pending_turns",
         "0002_name_key_length",
