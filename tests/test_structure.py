@@ -121,4 +121,6 @@ def test_nothing_imports_the_cli_or_the_composition_root_back() -> None:
     cli_users = {m for m, targets in graph.items() if "bot.cli" in targets}
     assert cli_users == {"bot.__main__"}
     core_users = {m for m, targets in graph.items() if "bot.core" in targets}
-    assert core_users <= {"bot.cli", "bot.bench", "bot.bench.model", "cogs.bot"}, core_users
+    # The bench is an entry point too: it composes its own core over a scratch database.
+    entry_points = {m for m in core_users if m == "bot.bench" or m.startswith("bot.bench.")}
+    assert core_users - entry_points <= {"bot.cli", "cogs.bot"}, core_users
