@@ -63,7 +63,7 @@ async def run_remote_bench(
     for line in figures.notes:
         console.print(f"[yellow]{line}[/]")
     if json_path is not None:
-        meta = {"profile": "quick" if quick else "full", "backend_url": "local"}
+        meta = {"profile": "quick" if quick else "full", "served": serve}
         json_path.write_text(json.dumps({**report, "meta": meta}, indent=2) + "\n")
         console.print(f"figures written to {json_path}")
     return 0
