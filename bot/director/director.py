@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from bot.director.budget import TRIM_STEP, TokenCounter, plan_window
-from bot.director.lore import prompt_lore
+from bot.director.budget import TRIM_STEP, TokenCounter
+from bot.director.prompting import PromptBuilder, prompt_turn
 from bot.director.text import choice_request, clean_reply
 from bot.director.types import (
     CastMember,
@@ -22,14 +22,12 @@ from bot.director.types import (
     StoredTurn,
     TurnHistory,
 )
-from bot.domain import CancelToken, PromptTurn, Role
+from bot.domain import CancelToken, PromptTurn
 from bot.engine.base import EngineError, GenerationRequest, RemoteError
-from bot.names import speaker_name
-from bot.prompts import Prompt, is_ooc, prompt_header, render_prompt, summary_block
+from bot.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
-HISTORY_PAGE = 128
 SAFETY_MARGIN = 32
 
 
@@ -63,7 +61,7 @@ class TurnDirector:
         self.turns = turns
         self.counter = counter or TokenCounter(engine.count_many)
         self.margin = margin
-        self.trim_step = trim_step
+        self.prompts = PromptBuilder(engine, turns, self.counter, margin, trim_step)
 
     async def build_prompt(
         self,
@@ -78,89 +76,7 @@ class TurnDirector:
         `reserve` keeps room for text appended after the header (a turn being continued).
         """
         with engine_failures():
-            return await self._build_prompt(scene, speaker, before_seq, reserve)
-
-    async def _build_prompt(
-        self,
-        scene: SceneView,
-        speaker: str | None,
-        before_seq: int | None,
-        reserve: int,
-        *,
-        player: bool = False,
-        extra: tuple[PromptTurn, ...] = (),
-    ) -> PromptPlan:
-        """The prompt within budget; `extra` blocks follow the history (a draft's direction)."""
-        fmt, ctx = scene.fmt, scene.context
-        system = fmt.system_block(ctx)
-        # Blocks are counted with the separator that joins them, so the sum matches the prompt.
-        header = fmt.separator + prompt_header(fmt, ctx, speaker, player)
-        system_tokens, header_tokens = await self.counter.counts([system, header])
-        if extra:
-            reserve += sum(
-                await self.counter.counts([fmt.separator + fmt.turn_block(t) for t in extra])
-            )
-        budget = (
-            self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens - reserve
-        )
-        if system_tokens > budget:
-            raise DirectorError(
-                "The character sheets alone do not fit in the context window; "
-                "shorten them or raise N_CTX."
-            )
-        newest = await self._lines(scene, before_seq)
-        summary_tokens = 0
-        if ctx.summary:  # the story so far is fixed text, like the system block
-            (summary_tokens,) = await self.counter.counts(
-                [fmt.separator + summary_block(fmt, ctx.summary)]
-            )
-        room = budget - system_tokens - summary_tokens
-        lore, fixed = await prompt_lore(scene, newest, room, self.counter)
-        fixed += summary_tokens
-        if lore.fired:
-            ctx = replace(ctx, lore_before=lore.before, lore_after=lore.after)
-        history, counts = await self._history(scene, before_seq, budget - fixed, newest)
-        plan = plan_window(fixed, counts, [t.seq for t in history], budget, self.trim_step)
-        kept = history[plan.start :]
-        turns = [*(_prompt_turn(t) for t in kept), *extra]
-        rendered = render_prompt(fmt, ctx, turns, speaker, lore.inserts, player=player)
-        return PromptPlan(rendered, plan, tuple(kept), lore)
-
-    async def _history(
-        self,
-        scene: SceneView,
-        before_seq: int | None,
-        room: int,
-        newest: Sequence[StoredTurn] | None = None,
-    ) -> tuple[list[StoredTurn], list[int]]:
-        """Newest-first pages of non-OOC turns until they overflow `room`, returned oldest first."""
-        turns: list[StoredTurn] = []
-        counts: list[int] = []
-        used = 0
-        cursor = before_seq
-        while used <= room:
-            if newest is not None:  # the first page, already read for the lore scan
-                page, newest = newest, None
-            else:
-                page = await self._lines(scene, cursor)
-            if not page:
-                break
-            cursor = page[0].seq
-            kept = [t for t in page if not is_ooc(t.content)]
-            page_counts = await self.counter.counts(
-                [scene.fmt.separator + scene.fmt.turn_block(_prompt_turn(t)) for t in kept]
-            )
-            turns[:0] = kept
-            counts[:0] = page_counts
-            used += sum(page_counts)
-            if len(page) < HISTORY_PAGE or page[0].seq <= scene.summary_through + 1:
-                break
-        return turns, counts
-
-    async def _lines(self, scene: SceneView, before_seq: int | None) -> list[StoredTurn]:
-        """A page of the newest turns before `before_seq` that the story so far does not cover."""
-        page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=before_seq)
-        return [t for t in page if t.seq > scene.summary_through]
+            return await self.prompts.build(scene, speaker, before_seq, reserve)
 
     async def run_round(
         self,
@@ -189,7 +105,7 @@ class TurnDirector:
                 speaker = forced_member
             else:
                 speaker = await self._choose_speaker(
-                    scene, await self._build_prompt(scene, None, None, 0), cancel
+                    scene, await self.prompts.build(scene, None, None, 0), cancel
                 )
             if cancel.cancelled:
                 result.ended = "cancelled"
@@ -257,7 +173,7 @@ class TurnDirector:
         with engine_failures():
             so_far = Prompt.plain(f" {turn.content}")
             (reserve,) = await self.counter.counts([so_far])
-            plan = await self._build_prompt(scene, turn.speaker, turn.seq, reserve)
+            plan = await self.prompts.build(scene, turn.speaker, turn.seq, reserve)
             request = GenerationRequest(
                 prompt=plan.rendered.prompt + so_far,
                 sampler=scene.sampler,
@@ -285,7 +201,7 @@ class TurnDirector:
         extra = (PromptTurn("narration", "Direction", f"{player}'s next post: {hint}"),)
         cancel = cancel or CancelToken()
         with engine_failures():
-            plan = await self._build_prompt(
+            plan = await self.prompts.build(
                 scene, player, None, 0, player=True, extra=extra if hint else ()
             )
             sampler = scene.sampler
@@ -362,7 +278,7 @@ class TurnDirector:
         An empty reply (or one equal to `unlike`, the text a swipe replaces) is tried again
         once with another seed; `salt` shifts the seeds so a swipe never repeats the round's.
         """
-        plan = await self._build_prompt(scene, speaker, before_seq, 0)
+        plan = await self.prompts.build(scene, speaker, before_seq, 0)
         base = scene.sampler
         for attempt in range(2):
             sampler = base
@@ -388,7 +304,7 @@ class TurnDirector:
         fmt = scene.fmt
         choice = fmt.floor_choice()
         rendered = plan.rendered
-        blocks = (rendered.system, *rendered.turns, fmt.turn_block(_prompt_turn(turn)))
+        blocks = (rendered.system, *rendered.turns, fmt.turn_block(prompt_turn(turn)))
         prompt = Prompt.join(rendered.separator, blocks) + choice.lead
         request = choice_request(
             prompt,
@@ -404,9 +320,3 @@ def _refuse_if_stopped(cancel: CancelToken | None) -> None:
     """A swipe or continue cut off half-way keeps nothing."""
     if cancel is not None and cancel.cancelled:
         raise DirectorError("Stopped: the scene changed while this was being written.")
-
-
-def _prompt_turn(turn: StoredTurn) -> PromptTurn:
-    role: Role = turn.role if turn.role in ("user", "model", "narration") else "user"  # type: ignore[assignment]
-    # History written before the name rule existed may hold names that are not plain.
-    return PromptTurn(role=role, speaker=speaker_name(turn.speaker), text=turn.content)

@@ -11,20 +11,18 @@ from bot.lore.placement import LoreActivation, activate_lore
 from bot.prompts import is_ooc
 
 
-async def prompt_lore(
+async def fired_lore(
     scene: SceneView, newest: Sequence[StoredTurn], room: int, counter: TokenCounter
-) -> tuple[LoreActivation, int]:
-    """The scene's lore for the next prompt, and the tokens of the system block with it.
+) -> LoreActivation:
+    """The scene's entries that fire for the next prompt, in the spec's placement.
 
     `newest` are the latest stored turns (oldest first), `room` what the system block leaves.
     Lore counts against the history, never the context: it gets at most half of that room, so
-    the newest turns always keep space. At-depth blocks are counted here too.
+    the newest turns always keep space.
     """
-    fmt, ctx = scene.fmt, scene.context
     if not scene.lore.sources:
-        (system_tokens,) = await counter.counts([fmt.system_block(ctx)])
-        return LoreActivation(), system_tokens
-    lore = await activate_lore(
+        return LoreActivation()
+    return await activate_lore(
         scene.lore.sources,
         [f"{t.speaker}: {t.content}" for t in newest if not is_ooc(t.content)],
         user=scene.lore.user,
@@ -32,6 +30,11 @@ async def prompt_lore(
         budget=max(0, min(scene.lore.config.budget, room // 2)),
         count_many=counter.counts,
     )
+
+
+async def lore_tokens(scene: SceneView, lore: LoreActivation, counter: TokenCounter) -> int:
+    """Tokens of the system block with `lore` in it, and of lore's blocks in the history."""
+    fmt, ctx = scene.fmt, scene.context
     system = fmt.system_block(replace(ctx, lore_before=lore.before, lore_after=lore.after))
     blocks = [system, *(fmt.separator + fmt.lore_block(i) for i in lore.inserts)]
-    return lore, sum(await counter.counts(blocks))
+    return sum(await counter.counts(blocks))

@@ -22,7 +22,7 @@ __all__ = ["Candidate", "LoreConfig", "Why", "scan_lore"]
 
 MAX_SCAN_DEPTH = 64  # turns; a hostile book's scan depth must not make every prompt scan them all
 
-WhyKind = Literal["constant", "key", "recursion", "sticky"]
+WhyKind = Literal["constant", "key", "recursion", "sticky", "held", "anchored"]
 _LOGIC_NAMES = {
     "and_any": "AND ANY",
     "not_all": "NOT ALL",
@@ -61,6 +61,12 @@ class Why:
         if self.kind == "sticky":
             first = self.origin.describe() if self.origin else "?"
             return f"sticky: fired {self.ago} turn(s) ago by {first}; {self.left} more turn(s)"
+        if self.kind == "held":
+            first = self.origin.describe() if self.origin else "?"
+            return f"held until the window moves (fired by {first})"
+        if self.kind == "anchored":
+            now = self.origin.describe() if self.origin else "?"
+            return f"{now}; placed after the turn it began firing on, until the window moves"
         text = f'key "{self.key}"'
         if self.secondary:
             text += f" ({self.secondary})"

@@ -59,8 +59,9 @@ def _ids(table: KeyTable, entry: LoreEntry, keys: tuple[str, ...]) -> tuple[int,
 class CompiledBook:
     """A book's live entries and key table; built once per book version."""
 
-    def __init__(self, book: Lorebook) -> None:
+    def __init__(self, book: Lorebook, version: str | None = None) -> None:
         self.book = book
+        self.version = version  # which stored book (and revision) this is, if it is stored
         self.name = book.name or "lorebook"
         self.table = KeyTable()
         self.recursive = book.recursive_scanning is not False
@@ -122,7 +123,7 @@ class LoreCache:
 
     def add(self, version: str, book: Lorebook) -> CompiledBook:
         """Compile `book` and keep it as `version`."""
-        compiled = self._books[version] = CompiledBook(book)
+        compiled = self._books[version] = CompiledBook(book, version)
         while len(self._books) > self.capacity:
             self._books.popitem(last=False)
         return compiled

@@ -61,6 +61,7 @@ class FiredEntry:
     source: int = 0
     index: int = 0
     rank: tuple[float, float] = (0.0, 0.0)
+    anchor: int | None = None  # anchored after this turn (`bot.lore.stable`): a block of its own
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,17 @@ class LoreActivation:
     inserts: tuple[LoreInsert, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
-        groups: dict[tuple[int, LoreRole], list[str]] = {}
+        # Anchored entries keep a block per anchor, so their blocks (and token counts) do not
+        # depend on the depth they end up at.
+        groups: dict[tuple[int, LoreRole, int], list[str]] = {}
         for entry in self.fired:
             if entry.placement == "at_depth":
-                groups.setdefault((entry.depth, entry.role), []).append(entry.content)
-        ordered = sorted(groups.items(), key=lambda item: (-item[0][0], _ROLE_ORDER[item[0][1]]))
-        inserts = tuple(LoreInsert(d, role, "\n".join(texts)) for (d, role), texts in ordered)
+                anchor = -1 if entry.anchor is None else entry.anchor
+                groups.setdefault((entry.depth, entry.role, anchor), []).append(entry.content)
+        ordered = sorted(
+            groups.items(), key=lambda item: (-item[0][0], _ROLE_ORDER[item[0][1]], item[0][2])
+        )
+        inserts = tuple(LoreInsert(d, role, "\n".join(texts)) for (d, role, _), texts in ordered)
         object.__setattr__(self, "inserts", inserts)
 
     def _texts(self, placement: Placement) -> tuple[str, ...]:
