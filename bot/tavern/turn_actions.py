@@ -86,19 +86,18 @@ class TurnActions:
 
         A greeting with alternatives shows the next of the card's greetings instead.
         """
-        _, turn = await self._turn_for(actor, turn_id)
-        if turn.greeting:
-            shown = await self._rewrite(actor, turn_id, self._next_greeting)
-            count = len(shown.swipes)
-            return Reply(f"{shown.speaker}'s greeting {shown.swipe_index + 1} of {count}.")
-        new = await self._rewrite(actor, turn_id, self.director.swipe)
+        new = await self._rewrite(actor, turn_id, self._swipe)
+        if new.greeting:
+            return Reply(f"{new.speaker}'s greeting {new.swipe_index + 1} of {len(new.swipes)}.")
         return Reply(f"Swiped {new.speaker}'s turn ({len(new.swipes)} versions kept).")
 
-    async def _next_greeting(
+    async def _swipe(
         self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
     ) -> StoredTurn:
-        """The next of a greeting's versions, round and round (no model involved)."""
+        """A new version from the model, or (no model involved) a greeting's next version."""
         greeting = cast(Turn, turn)
+        if not greeting.greeting:
+            return await self.director.swipe(scene, turn, cancel=cancel)
         following = (greeting.swipe_index + 1) % len(greeting.swipes)
         return await self.turns.select_swipe(greeting.id, following)
 
