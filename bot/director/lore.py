@@ -29,6 +29,7 @@ async def fired_lore(
         config=scene.lore.config,
         budget=max(0, min(scene.lore.config.budget, room // 2)),
         count_many=counter.counts,
+        scene_turns=newest[-1].seq if newest else 0,
     )
 
 

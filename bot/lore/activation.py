@@ -17,6 +17,7 @@ from typing import Literal
 from .compiled import CompiledBook, CompiledEntry
 from .keys import ScanText
 from .model import Logic
+from .rules import Contender, admitted, group_losers
 
 __all__ = ["Candidate", "LoreConfig", "Why", "scan_lore"]
 
@@ -122,16 +123,19 @@ class _Scan:
         turns: Sequence[str],
         config: LoreConfig,
         char_limit: int | None,
+        scene_turns: int | None,
     ) -> None:
         self.books = books
         self.config = config
         self.char_limit = char_limit
         self.total = len(turns)
+        self.scene_turns = len(turns) if scene_turns is None else scene_turns
         self.sticky = max((max(config.sticky, b.stickiest) for b in books), default=0)
         span = self.sticky + max(
             (min(max(self._depth(b), b.deepest), MAX_SCAN_DEPTH) for b in books), default=0
         )
-        texts = [ScanText(t) for t in turns[max(0, len(turns) - span) :]]
+        self.raw = list(turns[max(0, len(turns) - span) :])
+        texts = [ScanText(t) for t in self.raw]
         self.n = len(texts)
         self.masks: list[dict[int, int]] = []
         self.keyed: list[list[CompiledEntry]] = []
@@ -145,6 +149,15 @@ class _Scan:
             entries = {e.index: e for k in masks for e in book.by_primary.get(k, ())}
             self.keyed.append([e for _, e in sorted(entries.items()) if not e.constant])
         self._windows: dict[tuple[int, int], int] = {}
+
+    def _newest(self, ago: int) -> str:
+        """The newest turn the prompt built `ago` turns back saw (it seeds the draws)."""
+        index = self.n - 1 - ago
+        return self.raw[index] if index >= 0 else ""
+
+    def _admitted(self, source: int, entry: CompiledEntry, ago: int) -> bool:
+        book = self.books[source].name
+        return admitted(entry, book, self._newest(ago), self.scene_turns - ago)
 
     def _depth(self, book: CompiledBook) -> int:
         return book.scan_depth if book.scan_depth is not None else self.config.scan_depth
@@ -185,10 +198,17 @@ class _Scan:
                 fired[source, entry.index] = Candidate(source, entry, Why("constant"))
             for entry in self.keyed[source]:
                 why = self._match(source, entry, ago, {})
-                if why is not None:
+                if why is not None and self._admitted(source, entry, ago):
                     fired[source, entry.index] = Candidate(source, entry, why)
         self._recurse(fired, list(fired.values()), ago)
+        self._one_per_group(fired, ago)
         return fired
+
+    def _one_per_group(self, fired: dict[tuple[int, int], Candidate], ago: int) -> None:
+        """Drop the entries that lose their inclusion group (sticky ones keep their place)."""
+        contenders = [Contender(k, c.entry, c.why.kind == "sticky") for k, c in fired.items()]
+        for key in group_losers(contenders, self._newest(ago)):
+            del fired[key]
 
     def _recurse(
         self, fired: dict[tuple[int, int], Candidate], frontier: list[Candidate], ago: int
@@ -217,7 +237,7 @@ class _Scan:
                         if (target, entry.index) in fired or entry.exclude_recursion:
                             continue
                         why = self._match(target, entry, ago, rec[target])
-                        if why is None:
+                        if why is None or not self._admitted(target, entry, ago):
                             continue
                         via = rec[target].get(key_id, "?")
                         why = Why("recursion", why.key, why.secondary, level=level, via=via)
@@ -239,6 +259,7 @@ class _Scan:
                 if ago <= lasts:
                     why = Why("sticky", ago=ago, left=lasts - ago, origin=past.why)
                     now[key] = Candidate(past.source, entry, why)
+        self._one_per_group(now, 0)
         return sorted(
             now.values(), key=lambda c: (c.entry.entry.insertion_order, c.source, c.entry.index)
         )
@@ -249,10 +270,12 @@ def scan_lore(
     turns: Sequence[str],
     config: LoreConfig,
     char_limit: int | None = None,
+    scene_turns: int | None = None,
 ) -> list[Candidate]:
     """The entries of `books` that fire after `turns` (oldest first), in insertion order.
 
     Recursion stops once the fired content passes `char_limit`, as SillyTavern stops it once
     the budget overflows: a book whose entries all name each other cannot run away.
+    `scene_turns` (default: how many `turns` there are) is what entries' `delay` counts.
     """
-    return _Scan(books, turns, config, char_limit).run() if books else []
+    return _Scan(books, turns, config, char_limit, scene_turns).run() if books else []

@@ -169,6 +169,38 @@ class LoreEntry:
         return bool(_flag(self.extensions.get("exclude_recursion")))
 
     @property
+    def chance(self) -> float:
+        """Percent chance the entry goes in when it fires (SillyTavern's `probability`)."""
+        if _flag(self.extensions.get("useProbability")) is False:
+            return 100.0
+        percent = _number(self.extensions.get("probability"))
+        return 100.0 if percent is None else min(100.0, max(0.0, percent))
+
+    @property
+    def delay(self) -> int | None:
+        """How many turns the scene must have before the entry can fire."""
+        return _count(self.extensions.get("delay"))
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Inclusion groups: of the entries of one group that fire, only one goes in."""
+        group = self.extensions.get("group")
+        if not isinstance(group, str):
+            return ()
+        return tuple(dict.fromkeys(g.strip() for g in group.split(",") if g.strip()))
+
+    @property
+    def group_override(self) -> bool:
+        """In its groups this entry wins over unprioritised ones, by insertion order."""
+        return bool(_flag(self.extensions.get("group_override")))
+
+    @property
+    def group_weight(self) -> float:
+        """This entry's weight in the draw among its group's entries (default 100)."""
+        weight = _number(self.extensions.get("group_weight"))
+        return 100.0 if weight is None else max(0.0, weight)
+
+    @property
     def drop_rank(self) -> tuple[float, float]:
         """Budget order: the lowest priority goes first, then the lowest insertion order."""
         return (self.priority if self.priority is not None else 0.0, self.insertion_order)

@@ -173,10 +173,12 @@ async def activate_lore(
     config: LoreConfig,
     budget: int,
     count_many: CountMany,
+    scene_turns: int | None = None,
 ) -> LoreActivation:
     """Scan, resolve macros, count tokens and fit the budget: the lore for the next prompt."""
     limit = budget * CHARS_PER_TOKEN_MAX
-    candidates = scan_lore([s.book for s in sources], turns, config, char_limit=limit)
+    books = [s.book for s in sources]
+    candidates = scan_lore(books, turns, config, char_limit=limit, scene_turns=scene_turns)
     if not candidates:
         return LoreActivation(budget=budget)
     fired, beyond = _pretrim([_fired(c, sources, user) for c in candidates], limit)

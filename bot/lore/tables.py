@@ -34,6 +34,11 @@ _EXTENSIONS = {
     "whole_words": "match_whole_words",
     "prevent_recursion": "prevent_recursion",
     "exclude_recursion": "exclude_recursion",
+    "delay": "delay",
+    "probability": "probability",
+    "group": "group",
+    "group_override": "group_override",
+    "group_weight": "group_weight",
 }
 _POSITIONS = {"before_char": 0, "after_char": 1, "at_depth": 4}
 TABLE_FIELDS = (*_TOP, *_EXTENSIONS, "logic", "position", "role")
@@ -59,20 +64,32 @@ def entry_from_table(table: Mapping[str, Any]) -> LoreEntry:
         raise TableError(f"unknown field {unknown[0]!r}; fields: {', '.join(TABLE_FIELDS)}")
     if not isinstance(table.get("content"), str) or not table["content"].strip():
         raise TableError("needs content (text)")
-    for key in ("depth", "sticky", "scan_depth"):
+    for key in ("depth", "sticky", "scan_depth", "delay"):
         value = table.get(key)
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0
         ):
             raise TableError(f"{key} must be a whole number of turns")
-    for key in ("whole_words", "prevent_recursion", "exclude_recursion"):
+    for key in ("whole_words", "prevent_recursion", "exclude_recursion", "group_override"):
         if key in table and not isinstance(table[key], bool):
             raise TableError(f"{key} must be true or false")
+    for key, top in (("probability", 100), ("group_weight", None)):
+        value = table.get(key)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= (top or value)
+        ):
+            raise TableError(f"{key} must be a number" + (f" from 0 to {top}" if top else " ≥ 0"))
+    if "group" in table and not isinstance(table["group"], str):
+        raise TableError("group must be text (names separated by commas)")
     card: dict[str, Any] = {_TOP[k]: v for k, v in table.items() if k in _TOP}
     extensions = {_EXTENSIONS[k]: v for k, v in table.items() if k in _EXTENSIONS}
     logic = _choice(table, "logic", LOGICS)
     if logic is not None:
         extensions["selectiveLogic"] = logic
+    if "probability" in table:
+        extensions["useProbability"] = True
     role = _choice(table, "role", ROLES)
     if role is not None:
         extensions["role"] = role

@@ -134,6 +134,13 @@ def entry_text(book: str, position: int, entry: LoreEntry) -> str:
         facts.append(f"priority {entry.priority:g}")
     if entry.sticky is not None:
         facts.append(f"sticky {entry.sticky}")
+    if entry.chance < 100:
+        facts.append(f"{entry.chance:g}% chance")
+    if entry.delay:
+        facts.append(f"from turn {entry.delay}")
+    if entry.groups:
+        first = " first" if entry.group_override else ""
+        facts.append(f"group {', '.join(entry.groups)} (weight {entry.group_weight:g}{first})")
     if not entry.enabled:
         facts.append("disabled")
     lines.append(" · ".join(facts))

@@ -69,6 +69,26 @@ async def test_import_world_info_names_it_after_the_file(tavern: Tavern) -> None
     assert listed.text == "- **harbor** · 2 entries"
 
 
+async def test_show_names_chance_delay_and_inclusion_group(tavern: Tavern) -> None:
+    lore = tavern.services.lore
+    gull = {
+        "key": ["gull"],
+        "content": "Gulls steal bread.",
+        "comment": "Gulls",
+        "useProbability": True,
+        "probability": 40,
+        "delay": 3,
+        "group": "birds",
+        "groupOverride": True,
+        "groupWeight": 70,
+    }
+    await lore.import_book(gm(), *world_info(gull))
+    shown = (await lore.show(gm(), "harbor", "#1")).text
+    assert "40% chance · from turn 3 · group birds (weight 70 first)" in shown
+    [entry] = await entries_of(tavern, "harbor")
+    assert (entry.chance, entry.delay, entry.groups) == (40, 3, ("birds",))
+
+
 async def test_import_a_lorebook_v3_file_and_a_card_book_by_their_own_names(
     tavern: Tavern,
 ) -> None:
