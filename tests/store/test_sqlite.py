@@ -96,6 +96,23 @@ async def test_without_busy_timeout_the_lock_fails_the_append(sqlite_path: Path)
         await db.dispose()
 
 
+async def test_history_reads_hold_no_snapshot(sqlite_path: Path, sqlite_db: Database) -> None:
+    """The window reads run outside SQLAlchemy's transactions; none may stay open after them."""
+    scene_id = await _scene_id(sqlite_db)
+    turns = TurnStore(sqlite_db)
+    for i in range(3):
+        await turns.append(scene_id, role="user", speaker="Ash", content=f"t{i}")
+    assert [t.content for t in await turns.lines(scene_id, 2)] == ["t1", "t2"]
+    assert [t.seq for t in await turns.lines_after(scene_id, 1, 5)] == [2, 3]
+    # A reader still holding its snapshot would keep a full checkpoint from emptying the WAL.
+    checkpointer = sqlite3.connect(sqlite_path, timeout=0)
+    try:
+        busy, _, _ = checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        checkpointer.close()
+    assert busy == 0
+
+
 async def test_unopenable_file_is_unreachable(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x.db'}"
     with pytest.raises(DatabaseUnreachable) as exc:

@@ -8,7 +8,8 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, column, event, select, table, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.store import (
     CharacterStore,
@@ -17,6 +18,7 @@ from bot.store import (
     NotFoundError,
     SceneStore,
     StoreError,
+    Turn,
     TurnStore,
 )
 
@@ -452,6 +454,21 @@ async def test_window(scenes: SceneStore, turns: TurnStore) -> None:
     assert (await turns.get(made[8].id)).deleted
     with pytest.raises(NotFoundError):
         await turns.mark_deleted(9999)
+
+
+async def test_prebuilt_reads(db: Database, scenes: SceneStore, turns: TurnStore) -> None:
+    """`Database.rows`: plain rows, typed columns still converted, errors as SQLAlchemy's."""
+    scene_id = await _scene_id(scenes)
+    turn = await turns.append(scene_id, role="user", speaker="A", content="x", greeting=["y"])
+    by_id = select(Turn.id, Turn.content).where(Turn.id == bindparam("id"))
+    assert [tuple(row) for row in await db.rows(by_id, {"id": turn.id})] == [(turn.id, "x")]
+    assert list(await db.rows(by_id, {"id": turn.id + 1})) == []
+    # A JSON column needs converting, which only SQLAlchemy's own execution does.
+    swipes = select(Turn.swipes).where(Turn.id == bindparam("id"))
+    assert [row[0] for row in await db.rows(swipes, {"id": turn.id})] == [["x", "y"]]
+    with pytest.raises(DBAPIError):
+        await db.rows(select(column("x")).select_from(table("no_such_table")), {})
+    assert await turns.lines_after(scene_id, 0, 0) == []
 
 
 async def test_edit_and_swipes(scenes: SceneStore, turns: TurnStore) -> None:
