@@ -13,7 +13,7 @@ from bot.engine.gpu import detect_gpus, llama_supports_gpu_offload
 from bot.engine.llama import llama_cpp_version
 from bot.engine.model_info import ModelInfoError, read_model_info
 from bot.engine.offload import format_bytes, resolve_gpu_layers
-from bot.engine.remote import RemoteOptions, connect_remote
+from bot.engine.remote import RemoteOptions, ServerInfo, connect_remote
 from bot.engine.remote.http import safe_url
 from bot.settings import Settings, SettingsError
 from bot.store import Database
@@ -101,8 +101,7 @@ async def _remote_rows(table: Table, remote: RemoteOptions) -> bool:
     try:
         info = engine.info
         table.add_row("server", f"{info.server}, {info.version}")
-        source = "N_CTX" if remote.n_ctx else "the server"
-        table.add_row("context", f"{info.n_ctx} tokens (from {source})")
+        table.add_row("context", _context_text(info, remote))
         slots = f"{info.slots} on the server, " if info.slots else ""
         table.add_row("slots", f"{slots}{engine.parallel} channels at once (BACKEND_PARALLEL)")
         table.add_row("choice constraint", f"{info.constraint}; every answer is validated")
@@ -122,3 +121,18 @@ async def _remote_rows(table: Table, remote: RemoteOptions) -> bool:
     finally:
         await engine.close()
     return True
+
+
+def _context_text(info: ServerInfo, remote: RemoteOptions) -> str:
+    """A channel's window, where it comes from, and what the server's slots keep together."""
+    if remote.n_ctx is None:
+        source = "the server"
+    elif remote.n_ctx == info.n_ctx:
+        source = "N_CTX"
+    else:  # the server refuses longer prompts (a llama-server slot, ollama's trained context)
+        source = f"the server; N_CTX {remote.n_ctx} is more than it holds"
+    text = f"{info.n_ctx} tokens per channel (from {source})"
+    if remote.backend == "llama-server" and info.slots:
+        # Every slot keeps its channel's history: a shared KV pool must hold them all at once.
+        text += f"; {info.slots} slots keep up to {info.slots * info.n_ctx} tokens together"
+    return text

@@ -104,12 +104,13 @@ start() {
         exit 1
     fi
     port=$(free_port)
-    # --kv-unified: one KV pool for all slots, so one long channel is not capped at n_ctx/slots.
-    # --no-cache-idle-slots: with a unified pool the server otherwise clears every idle slot
-    # when another one starts a task, and each channel's history is evaluated again.
+    # As the README starts it: a KV cache split into one 4,096-token share per slot (no
+    # --kv-unified), so every channel's history stays evaluated in its slot and the slots can
+    # never overflow together; /props reports the share, which the bot uses as each channel's
+    # window. --no-cache-idle-slots: no copy of every idle slot to RAM whenever a task starts.
     # Its own stdin/stdout/stderr, so `$(llama_server.sh start)` does not wait for it to exit.
-    "$bin" --model "$model" --host 127.0.0.1 --port "$port" --ctx-size 8192 --parallel 4 \
-        --kv-unified --no-cache-idle-slots --threads 2 "$@" </dev/null >"$dir/server.log" 2>&1 &
+    "$bin" --model "$model" --host 127.0.0.1 --port "$port" --ctx-size 16384 --parallel 4 \
+        --no-cache-idle-slots --threads 2 "$@" </dev/null >"$dir/server.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/server.pid"
     # If it never becomes healthy, leave no server behind.

@@ -49,15 +49,15 @@ def stream_completion(client: httpx.Client, body: dict[str, Any]) -> list[dict[s
 
 
 def test_props_report_the_demo_model_its_slots_and_context(client: httpx.Client) -> None:
-    """/props names the model file and the slot count; every slot may fill the whole context."""
+    """/props names the model file and the slot count; a slot's context is its share of -c."""
     props = client.get("/props").json()
     assert Path(props["model_path"]).name == DEMO_MODEL_FILE
-    # scripts/llama_server.sh starts 4 slots over one unified 8192-token KV pool: with
-    # --kv-unified each slot reports all 8192 tokens, not 8192 / 4.
+    # scripts/llama_server.sh splits a 16,384-token KV cache between 4 slots, as the README
+    # does: each reports its own 4,096 tokens, so 4 full channels always fit together.
     assert props["total_slots"] == 4
-    assert props["default_generation_settings"]["n_ctx"] == 8192
+    assert props["default_generation_settings"]["n_ctx"] == 4096
     slots = client.get("/slots").json()
-    assert [slot["n_ctx"] for slot in slots] == [8192] * 4
+    assert [slot["n_ctx"] for slot in slots] == [4096] * 4
 
 
 def test_parse_special_false_keeps_a_control_token_as_plain_text(client: httpx.Client) -> None:

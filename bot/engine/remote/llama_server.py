@@ -34,6 +34,18 @@ TOKENIZE = TokenizeApi(
 SAMPLERS = ["penalties", "top_k", "typ_p", "top_p", "min_p", "temperature"]
 
 
+def slot_context(options: RemoteOptions, server_n_ctx: int | None) -> int:
+    """A channel's window: the server's context of one slot, which `N_CTX` may only lower.
+
+    /props reports one slot's context (a split KV cache's share, or a unified pool capped by
+    `--kv-unified-per-slot` and the trained context). A prompt longer than that is refused,
+    so a larger `N_CTX` would only turn trimming into failed requests.
+    """
+    if not server_n_ctx:
+        return context_size(options, None)
+    return min(options.n_ctx or server_n_ctx, int(server_n_ctx))
+
+
 class SlotMap:
     """Which server slot each channel keeps, so its history stays evaluated there."""
 
@@ -89,8 +101,7 @@ class LlamaServerEngine(RemoteEngine):
         info = ServerInfo(
             server="llama.cpp llama-server",
             version=str(props.get("build_info", "unknown")),
-            # The context of one slot: all of it with --kv-unified, else n_ctx / slots.
-            n_ctx=context_size(options, settings.get("n_ctx")),
+            n_ctx=slot_context(options, settings.get("n_ctx")),
             slots=total,
             constraint="GBNF grammar",
             prompt="token ids",

@@ -76,7 +76,8 @@ def llama_server_argv(binary: Path, port: int, *extra: str) -> list[str]:
     return [
         str(binary),
         *("--model", str(demo_model()), "--host", "127.0.0.1", "--port", str(port)),
-        *("--ctx-size", "4096", "--parallel", "2", "--kv-unified", "--threads", "1", *extra),
+        *("--ctx-size", "4096", "--parallel", "2", "--no-cache-idle-slots", "--threads", "1"),
+        *extra,
     ]
 
 

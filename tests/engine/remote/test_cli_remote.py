@@ -111,6 +111,8 @@ def test_doctor_shows_what_the_llama_server_supports(tmp_path: Path, llama_serve
     assert result.returncode == 0, result.stdout + result.stderr
     for row in ("llama.cpp llama-server", "token ids", "GBNF grammar", "round trip", " ms "):
         assert row in result.stdout, result.stdout
+    # N_CTX (2048 here) lowers the window below a slot's 4096 (llama_server.sh: -c 16384, 4 slots).
+    assert "2048 tokens per channel (from N_CTX); 4 slots keep up to 8192" in result.stdout
 
 
 def test_a_remote_backend_needs_its_url(tmp_path: Path) -> None:

@@ -48,6 +48,19 @@ async def test_segments_are_tokenized_once_and_bos_only_at_the_start() -> None:
     assert plain == [{"content": "Rook: hi", "parse_special": False, "add_special": False}]
 
 
+@pytest.mark.parametrize(("n_ctx", "window"), [(None, 4096), (2048, 2048), (8192, 4096)])
+async def test_a_channels_window_is_the_servers_slot_which_n_ctx_only_lowers(
+    n_ctx: int | None, window: int
+) -> None:
+    """/props reports one slot's context; a slot refuses longer prompts: N_CTX can't raise it."""
+    server = fake_llama_server(lambda _: "", n_ctx=4096)
+    engine = await connect_remote(server.options("llama-server", n_ctx=n_ctx))
+    try:
+        assert engine.n_ctx == window
+    finally:
+        await engine.close()
+
+
 def test_urls_lose_credentials_and_queries() -> None:
     assert (
         safe_url("https://user:pw@example.org:8443/v1/?key=abc#x") == "https://example.org:8443/v1"
