@@ -81,18 +81,26 @@ async def _measure(settings: Settings, quick: bool, console: Console) -> RemoteF
             sampler = sampler_from(scratch)
             bench = RemoteBench(core, sizes, sampler, lambda line: console.print(f"  {line}"))
             console.print("[bold]seeding four channels[/]")
-            warm = await bench.channels.new_channel(1, sizes.warm_history_tokens)
-            others = [
-                await bench.channels.new_channel(2 + i, sizes.history_tokens) for i in range(3)
+            # Four alike channels for the parallel figure: one much longer channel would make
+            # the figure hang on which request the server happens to take first.
+            channels = [
+                await bench.channels.new_channel(2 + i, sizes.history_tokens) for i in range(4)
             ]
-            for channel in (warm, *others):  # every channel takes its slot and caches its prompt
+            for channel in channels:  # every channel takes its slot and caches its prompt
                 await bench.round(channel)
             console.print("[bold]overhead: director round vs direct request[/]")
-            await bench.overhead(others[0])
+            await bench.overhead(channels[0])
             console.print("[bold]four channels at once vs one after another[/]")
-            await bench.parallel([warm, *others])
+            await bench.parallel(channels)
             console.print("[bold]first token: warm channel vs its slot erased[/]")
-            await bench.warm(warm, others)
+            warm = await bench.channels.new_channel(1, sizes.warm_history_tokens)
+            busy = channels[:3]
+            for channel in (
+                warm,
+                *busy,
+            ):  # the warm channel takes a slot; the busy ones keep theirs
+                await bench.round(channel)
+            await bench.warm(warm, busy)
             return bench.figures
         finally:
             await core.close()
