@@ -95,10 +95,8 @@ async def _measure(settings: Settings, quick: bool, console: Console) -> RemoteF
             console.print("[bold]first token: warm channel vs its slot erased[/]")
             warm = await bench.channels.new_channel(1, sizes.warm_history_tokens)
             busy = channels[:3]
-            for channel in (
-                warm,
-                *busy,
-            ):  # the warm channel takes a slot; the busy ones keep theirs
+            # The warm channel takes the slot of the one left out; the busy ones keep theirs.
+            for channel in (warm, *busy):
                 await bench.round(channel)
             await bench.warm(warm, busy)
             return bench.figures

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 
 from bot.bench.text import FillerText
 from bot.store import Database, Turn, TurnStore
+from bot.store.turns import NO_SEQ
 
 WINDOW = 128
 _CHUNK = 5_000
@@ -23,7 +24,6 @@ RAW_WINDOW_SQL = (
     "SELECT id, seq, role, speaker, content FROM turns "
     "WHERE scene_id = ? AND deleted = 0 AND pending = 0 AND seq < ? ORDER BY seq DESC LIMIT ?"
 )
-_NO_SEQ = 2**31 - 1  # the `before` TurnStore.lines gives a read of the newest turns
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ async def _raw_window_ms(db: Database, scene_id: int, samples: int) -> float | N
     connection = sqlite3.connect(url.database)
 
     async def read() -> object:
-        rows = connection.execute(RAW_WINDOW_SQL, (scene_id, _NO_SEQ, WINDOW)).fetchall()
+        rows = connection.execute(RAW_WINDOW_SQL, (scene_id, NO_SEQ, WINDOW)).fetchall()
         rows.reverse()
         if len(rows) != WINDOW:
             raise RuntimeError(f"raw window returned {len(rows)} rows, expected {WINDOW}")

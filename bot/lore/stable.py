@@ -96,7 +96,8 @@ class LoreLayout:
         )
         at_depth = tuple(e for e in lore.fired if e.placement not in _IN_SYSTEM)
         fired = (*held, *anchored, *at_depth)
-        dropped = tuple(e for e in lore.dropped if _key(e) not in {_key(f) for f in fired})
+        placed = {_key(e) for e in fired}
+        dropped = tuple(e for e in lore.dropped if _key(e) not in placed)
         return LoreActivation(fired, dropped, lore.budget, sum(e.tokens for e in fired))
 
 

@@ -53,7 +53,7 @@ class TurnLine(NamedTuple):
     content: str
 
 
-_NO_SEQ = 2**31 - 1  # "before no turn": the largest sequence number the column holds
+NO_SEQ = 2**31 - 1  # "before no turn": the largest sequence number the column holds
 _LINE_COLUMNS = (Turn.id, Turn.seq, Turn.role, Turn.speaker, Turn.content)
 _BEFORE = Turn.seq < bindparam("before")
 _LINES = (
@@ -176,7 +176,7 @@ class TurnStore:
         """Like `window`, but only the prompt's columns: the director reads this every round."""
         if limit <= 0:
             return []
-        params = {"scene_id": scene_id, "before": before_seq or _NO_SEQ, "limit": limit}
+        params = {"scene_id": scene_id, "before": before_seq or NO_SEQ, "limit": limit}
         # A prebuilt statement read straight into tuples, not a session: no ORM objects and no
         # statement building for a read that runs on every round (see Database.rows).
         rows = await self.db.rows(_LINES, params)
@@ -191,7 +191,7 @@ class TurnStore:
         params = {
             "scene_id": scene_id,
             "after": after_seq,
-            "before": before_seq or _NO_SEQ,
+            "before": before_seq or NO_SEQ,
             "limit": limit,
         }
         return [TurnLine._make(row) for row in await self.db.rows(_LINES_AFTER, params)]
