@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.util import greenlet_spawn
 
 from .errors import DatabaseUnreachable
+from .sqlite_reader import SqliteReader
 
 # Seconds a SQLite writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT = 15.0
@@ -141,6 +141,13 @@ def _driver_query(stmt: Select[Any], engine: AsyncEngine) -> _DriverQuery | None
     return _DriverQuery(compiled.string, compiled)
 
 
+def _file_reader(url: URL) -> SqliteReader | None:
+    """A reader for the hottest selects when the URL is a plain SQLite file."""
+    if url.get_backend_name() != "sqlite" or is_sqlite_memory(url) or url.query:
+        return None
+    return SqliteReader(str(url.database))
+
+
 class Database:
     """Owns the engine and hands out one session per unit of work."""
 
@@ -150,8 +157,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(parsed, echo=echo, **_engine_options(parsed))
         install_sqlite_pragmas(self.engine, busy_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # aiosqlite runs every call on its connection's own thread; see `rows`.
-        self._driver_reads = self.engine.dialect.driver == "aiosqlite" and not echo
+        self._reader = _file_reader(parsed) if not echo else None
         self._driver_queries: dict[Select[Any], _DriverQuery | None] = {}
 
     def session(self) -> AsyncSession:
@@ -162,40 +168,21 @@ class Database:
         """Every row of a prebuilt read-only select, as tuples, without holding a transaction.
 
         For reads that run on every round. `stmt` should be a module-level constant with
-        `bindparam`s for what varies: on SQLite its compiled form is kept per statement and
-        it runs as one driver call, bypassing engine events and statement logging (unless
-        it needs type conversion, which only SQLAlchemy's own execution applies).
+        `bindparam`s for what varies: on a SQLite file its compiled form is kept per statement
+        and it runs on a plain sqlite3 connection (see SqliteReader), bypassing engine events
+        and statement logging (unless it needs type conversion, which only SQLAlchemy's own
+        execution applies).
         """
-        query = None
-        if self._driver_reads:
+        if self._reader is not None:
             if stmt not in self._driver_queries:
                 self._driver_queries[stmt] = _driver_query(stmt, self.engine)
             query = self._driver_queries[stmt]
-        if query is None:
-            async with self.engine.connect() as conn:
-                return (await conn.execute(stmt, params)).all()
-        return await self._driver_rows(query, params)
-
-    async def _driver_rows(
-        self, query: _DriverQuery, params: Mapping[str, Any]
-    ) -> Sequence[Sequence[Any]]:
-        # Through SQLAlchemy's Connection a read makes five round trips to the aiosqlite
-        # connection's thread (cursor, execute, fetchall, cursor close, rollback). Each one
-        # wakes that thread and then the event loop, which is slow when the two run on
-        # different CPUs (a 128-turn window: 0.5 ms on one CPU, 0.9-1.2 ms across two,
-        # plain sqlite3 0.13 ms). `execute_fetchall` is a single round trip, and a plain
-        # SELECT opens no transaction in sqlite3, so there is none to roll back.
-        args = query.args(params)
-        dbapi = self.engine.dialect.loaded_dbapi
-        fairy = await self.engine.raw_connection()
-        try:
-            return await fairy.driver_connection.execute_fetchall(query.sql, args)
-        except dbapi.Error as exc:
-            # The error SQLAlchemy's own execution would raise (OperationalError, ...).
-            raise DBAPIError.instance(query.sql, args, exc, dbapi.Error) from exc
-        finally:
-            # Checking a connection in may close it (an overflow connection), which awaits.
-            await greenlet_spawn(fairy.close)
+            if query is not None:
+                rows = self._reader.rows(query.sql, query.args(params))
+                if rows is not None:
+                    return rows
+        async with self.engine.connect() as conn:
+            return (await conn.execute(stmt, params)).all()
 
     async def ping(self) -> None:
         """Round-trip a trivial query; DatabaseUnreachable if the database cannot be reached."""
@@ -204,6 +191,8 @@ class Database:
 
     async def dispose(self) -> None:
         """Close all pooled connections."""
+        if self._reader is not None:
+            self._reader.close()
         await self.engine.dispose()
 
     def __repr__(self) -> str:
