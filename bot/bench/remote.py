@@ -16,13 +16,16 @@ from statistics import median
 
 from bot.bench.channels import BenchChannels, Channel
 from bot.core import Core
-from bot.director import RoundHooks
+from bot.director import RoundHooks, RoundResult
 from bot.domain import Sampler
 from bot.engine.base import EngineError, GenerationRequest
 from bot.engine.remote.http import decode
 from bot.engine.remote.llama_server import LlamaServerEngine
 
 Note = Callable[[str], None]
+Runner = Callable[[list[Awaitable[object]]], Awaitable[None]]
+# Rounds run twice (in turn, at once) must sample alike; a fixed seed of the admin's wins.
+BENCH_SEED = 1234
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,20 @@ class RemoteBench:
         if not isinstance(core.engine, LlamaServerEngine):
             raise EngineError("the remote bench measures llama-server: set BACKEND=llama-server")
         self.core, self.engine, self.sizes, self.note = core, core.engine, sizes, note
-        self.sampler = replace(sampler, max_tokens=sizes.reply_tokens)
+        seed = sampler.seed if sampler.seed >= 0 else BENCH_SEED
+        self.sampler = replace(sampler, max_tokens=sizes.reply_tokens, seed=seed)
         self.channels = BenchChannels(core, self.sampler, self.engine.count_many)
         self.figures = RemoteFigures()
 
     async def round(self, channel: Channel, hooks: RoundHooks | None = None) -> None:
         """One NPC turn in `channel`, through the director, stored like any round's."""
-        await self.core.director.run_round(channel.view, forced=channel.npc().name, hooks=hooks)
+        await self._speak(channel, hooks)
         channel.rounds += 1
+
+    async def _speak(self, channel: Channel, hooks: RoundHooks | None = None) -> RoundResult:
+        return await self.core.director.run_round(
+            channel.view, forced=channel.npc().name, hooks=hooks
+        )
 
     async def direct(self, channel: Channel, n_predict: int | None = None) -> float:
         """The next turn's exact request sent straight to the server; seconds to its end."""
@@ -116,31 +125,46 @@ class RemoteBench:
         )
 
     async def parallel(self, channels: list[Channel]) -> None:
-        """Four channels' rounds at once against one after another; the server's own figure."""
+        """Four channels' rounds at once against the same rounds in turn; the server's figure.
+
+        All four runs of a repeat answer the same new message with the same speaker, each
+        from the same cached prompt: the bot's first run is taken back after timing, so the
+        figures differ in how the rounds are run, not in what they generate.
+        """
         for _ in range(self.sizes.repeats):
             for channel in channels:
                 await self.channels.say(channel)
-            self.figures.serial_s.append(await _timed(_in_turn([self.round(c) for c in channels])))
-            for channel in channels:
-                await self.channels.say(channel)
-            self.figures.parallel_s.append(
-                await _timed(asyncio.gather(*(self.round(c) for c in channels)))
-            )
-            for channel in channels:
-                await self.channels.say(channel)
+                await self.direct(channel, n_predict=1)  # every run starts from a cached prompt
             self.figures.server_serial_s.append(
                 await _timed(_in_turn([self.direct(c) for c in channels]))
             )
-            for channel in channels:
-                await self.channels.say(channel)
             self.figures.server_parallel_s.append(
-                await _timed(asyncio.gather(*(self.direct(c) for c in channels)))
+                await _timed(_at_once([self.direct(c) for c in channels]))
             )
+            self.figures.serial_s.append(await self._rounds(channels, _in_turn, keep=False))
+            self.figures.parallel_s.append(await self._rounds(channels, _at_once, keep=True))
         ratios = self.figures.ratios()
         self.note(
             f"{len(channels)} channels at once: bot {ratios['parallel_ratio']:.2f}, "
             f"server {ratios['server_parallel_ratio']:.2f} of one after another"
         )
+
+    async def _rounds(self, channels: list[Channel], run: Runner, *, keep: bool) -> float:
+        """Seconds for one round in each channel run by `run`; undone afterwards unless `keep`."""
+        results: list[RoundResult] = []
+
+        async def speak(channel: Channel) -> None:
+            results.append(await self._speak(channel))
+
+        seconds = await _timed(run([speak(c) for c in channels]))
+        if keep:
+            for channel in channels:
+                channel.rounds += 1
+            return seconds
+        for result in results:
+            for turn in result.turns:
+                await self.core.stores.turns.mark_deleted(turn.id)
+        return seconds
 
     async def warm(self, channel: Channel, others: list[Channel]) -> None:
         """First token of a new message in a long channel while others generate, warm vs cold."""
@@ -185,3 +209,7 @@ class RemoteBench:
 async def _in_turn(works: list[Awaitable[object]]) -> None:
     for work in works:
         await work
+
+
+async def _at_once(works: list[Awaitable[object]]) -> None:
+    await asyncio.gather(*works)
