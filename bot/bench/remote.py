@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from statistics import median
 
 from bot.bench.channels import BenchChannels, Channel
+from bot.bench.report import paired_ratio
 from bot.core import Core
 from bot.director import RoundHooks, RoundResult
 from bot.domain import Sampler
@@ -57,17 +58,13 @@ class RemoteFigures:
     notes: list[str] = field(default_factory=list)
 
     def ratios(self) -> dict[str, float | None]:
-        """Median ratios, the keys the JSON report carries."""
+        """Each figure's median of paired ratios (every repeat measures both sides)."""
         return {
-            "remote_overhead_ratio": _ratio(self.round_s, self.direct_s),
-            "parallel_ratio": _ratio(self.parallel_s, self.serial_s),
-            "server_parallel_ratio": _ratio(self.server_parallel_s, self.server_serial_s),
-            "remote_warm_ratio": _ratio(self.warm_ttft_s, self.cold_ttft_s),
+            "remote_overhead_ratio": paired_ratio(self.round_s, self.direct_s),
+            "parallel_ratio": paired_ratio(self.parallel_s, self.serial_s),
+            "server_parallel_ratio": paired_ratio(self.server_parallel_s, self.server_serial_s),
+            "remote_warm_ratio": paired_ratio(self.warm_ttft_s, self.cold_ttft_s),
         }
-
-
-def _ratio(top: list[float], bottom: list[float]) -> float | None:
-    return median(top) / median(bottom) if top and bottom and median(bottom) > 0 else None
 
 
 async def _timed(work: Awaitable[object]) -> float:

@@ -131,7 +131,10 @@ def _table(figures: RemoteFigures) -> Table:
         ("first token: warm vs cold, 3 channels busy", "remote_ttft_warm_s",
          "remote_ttft_cold_s", "remote_warm_ratio", WARM_TARGET),
     ]  # fmt: skip
-    table = Table(title="Tavernkeep bench: llama-server")
+    table = Table(
+        title="Tavernkeep bench: llama-server",
+        caption="medians; each ratio is the median of every repeat's own ratio",
+    )
     for column in ("figure", "bot / warm", "baseline", "ratio", "target"):
         table.add_column(column)
     for label, top, bottom, key, target in rows:

@@ -42,6 +42,17 @@ def _med(values: list[float] | list[int]) -> float | None:
     return float(median(values)) if values else None
 
 
+def paired_ratio(tops: list[float], bottoms: list[float]) -> float | None:
+    """The median of each sample's own ratio.
+
+    For samples that grow or vary in length (each round answers a longer history, with
+    another number of tokens), a ratio of two medians compares different samples.
+    """
+    # A phase cut short may leave one side a sample longer: pair what both sides have.
+    pairs = [t / b for t, b in zip(tops, bottoms, strict=False) if b > 0]
+    return float(median(pairs)) if pairs else None
+
+
 @dataclass
 class Report:
     """Every figure of one run (flat, for JSON) plus what the run was made of."""
@@ -94,7 +105,7 @@ def build_report(
     round_s, bare_s = _med(model.round_s), _med(model.bare_s)
     put("overhead_round_s", round_s)
     put("overhead_bare_s", bare_s)
-    put("overhead_ratio", _ratio(round_s or 0.0, bare_s or 0.0) if round_s else None)
+    put("overhead_ratio", paired_ratio(model.round_s, model.bare_s))
     put("overhead_tokens", _med(model.round_tokens))
 
     cold, warm, switch = _med(model.cold_s), _med(model.warm_s), _med(model.switch_s)
@@ -224,7 +235,7 @@ def render(report: Report) -> Table:
 
     table.add_row(
         f"overhead: director round vs bare Llama ({f('overhead_tokens') or 0:.0f} tokens, "
-        f"n={meta.get('overhead_samples')})",
+        f"median of n={meta.get('overhead_samples')} paired ratios)",
         seconds(f("overhead_round_s")),
         seconds(f("overhead_bare_s")),
         number(f("overhead_ratio")),
