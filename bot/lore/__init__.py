@@ -1,6 +1,6 @@
 """Lorebooks (DESIGN 14): import and export, activation, and placement in the prompt."""
 
-from .activation import Candidate, LoreConfig, Why, scan_lore
+from .activation import LoreConfig, scan_lore
 from .compiled import CompiledBook, LoreCache
 from .convert import book_from_card_book, book_from_world_info, export_card_book
 from .files import book_from_card, load_lorebook, parse_lore_json
@@ -14,6 +14,7 @@ from .placement import (
     activate_lore,
     fit_budget,
 )
+from .reasons import Candidate, Why
 
 __all__ = [
     "DEFAULT_LORE_LIMITS",

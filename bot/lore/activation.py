@@ -5,25 +5,26 @@ combined by its selective logic), when it is constant, or when the content of an
 fired names it (recursion, bounded). To keep the prompt prefix stable, an entry that fired for
 one of the last `sticky` prompts stays in. That history is not stored anywhere: the prompt built
 `j` turns ago saw the turns before the newest `j`, so activation simply runs again on that
-window. Every turn's key hits are computed once and kept as bit masks over the turns.
+window. An entry with a cooldown replays its last prompts the same way (see cooldown.py).
+Every turn's key hits are computed once and kept as bit masks over the turns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from .compiled import CompiledBook, CompiledEntry
+from .cooldown import Timeline, replay, replay_horizon
 from .keys import ScanText
 from .model import Logic
+from .reasons import Candidate, Why
 from .rules import Contender, admitted, group_losers
 
-__all__ = ["Candidate", "LoreConfig", "Why", "scan_lore"]
+__all__ = ["LoreConfig", "scan_lore"]
 
 MAX_SCAN_DEPTH = 64  # turns; a hostile book's scan depth must not make every prompt scan them all
 
-WhyKind = Literal["constant", "key", "recursion", "sticky", "held", "anchored"]
 _LOGIC_NAMES = {
     "and_any": "AND ANY",
     "not_all": "NOT ALL",
@@ -40,49 +41,6 @@ class LoreConfig:
     sticky: int = 3
     max_recursion: int = 3
     budget: int = 1024
-
-
-@dataclass(frozen=True)
-class Why:
-    """The reason an entry fired."""
-
-    kind: WhyKind
-    key: str | None = None
-    secondary: str | None = None
-    level: int = 0
-    via: str | None = None
-    ago: int = 0
-    left: int = 0
-    origin: Why | None = None
-
-    def describe(self) -> str:
-        """One line for reports, e.g. `key "fog" (AND ANY: "pier")`."""
-        if self.kind == "constant":
-            return "constant"
-        if self.kind == "sticky":
-            first = self.origin.describe() if self.origin else "?"
-            return f"sticky: fired {self.ago} turn(s) ago by {first}; {self.left} more turn(s)"
-        if self.kind == "held":
-            first = self.origin.describe() if self.origin else "?"
-            return f"held until the window moves (fired by {first})"
-        if self.kind == "anchored":
-            now = self.origin.describe() if self.origin else "?"
-            return f"{now}; placed after the turn it began firing on, until the window moves"
-        text = f'key "{self.key}"'
-        if self.secondary:
-            text += f" ({self.secondary})"
-        if self.kind == "recursion":
-            text += f", recursion level {self.level} from {self.via}"
-        return text
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An entry that fired, before the token budget has its say."""
-
-    source: int
-    entry: CompiledEntry
-    why: Why
 
 
 def _window(n: int, ago: int, depth: int) -> int:
@@ -131,7 +89,9 @@ class _Scan:
         self.total = len(turns)
         self.scene_turns = len(turns) if scene_turns is None else scene_turns
         self.sticky = max((max(config.sticky, b.stickiest) for b in books), default=0)
-        span = self.sticky + max(
+        self.cooling = [(s, e) for s, b in enumerate(books) for e in b.entries if e.entry.cooldown]
+        self.replay = max((self._horizon(e) for _, e in self.cooling), default=0)
+        span = max(self.sticky, self.replay) + max(
             (min(max(self._depth(b), b.deepest), MAX_SCAN_DEPTH) for b in books), default=0
         )
         self.raw = list(turns[max(0, len(turns) - span) :])
@@ -149,6 +109,7 @@ class _Scan:
             entries = {e.index: e for k in masks for e in book.by_primary.get(k, ())}
             self.keyed.append([e for _, e in sorted(entries.items()) if not e.constant])
         self._windows: dict[tuple[int, int], int] = {}
+        self._timelines: dict[tuple[int, int], Timeline[Why]] = {}
 
     def _newest(self, ago: int) -> str:
         """The newest turn the prompt built `ago` turns back saw (it seeds the draws)."""
@@ -156,8 +117,37 @@ class _Scan:
         return self.raw[index] if index >= 0 else ""
 
     def _admitted(self, source: int, entry: CompiledEntry, ago: int) -> bool:
+        if self._cooling(source, entry, ago):
+            return False
         book = self.books[source].name
         return admitted(entry, book, self._newest(ago), self.scene_turns - ago)
+
+    def _cooling(self, source: int, entry: CompiledEntry, ago: int) -> bool:
+        """Whether the next prompt falls in the entry's cooldown (past prompts: replayed)."""
+        return ago == 0 and bool(entry.entry.cooldown) and self._timeline(source, entry).cooling
+
+    def _lasts(self, entry: CompiledEntry) -> int:
+        """Prompts the entry stays in after it fired."""
+        return entry.sticky if entry.sticky is not None else self.config.sticky
+
+    def _horizon(self, entry: CompiledEntry) -> int:
+        return replay_horizon(self._lasts(entry), entry.entry.cooldown or 0)
+
+    def _timeline(self, source: int, entry: CompiledEntry) -> Timeline[Why]:
+        """Where a cooldown entry stands for the next prompt, replayed from the past ones."""
+        found = self._timelines.get((source, entry.index))
+        if found is None:
+
+            def fires(ago: int) -> Why | None:
+                if entry.constant:
+                    return Why("constant")
+                why = self._match(source, entry, ago, {})
+                return why if why is not None and self._admitted(source, entry, ago) else None
+
+            horizon = min(self._horizon(entry), self.total - 1)
+            found = replay(fires, self._lasts(entry), entry.entry.cooldown or 0, horizon)
+            self._timelines[source, entry.index] = found
+        return found
 
     def _depth(self, book: CompiledBook) -> int:
         return book.scan_depth if book.scan_depth is not None else self.config.scan_depth
@@ -195,7 +185,8 @@ class _Scan:
         fired: dict[tuple[int, int], Candidate] = {}
         for source, book in enumerate(self.books):
             for entry in book.constants:
-                fired[source, entry.index] = Candidate(source, entry, Why("constant"))
+                if not self._cooling(source, entry, ago):
+                    fired[source, entry.index] = Candidate(source, entry, Why("constant"))
             for entry in self.keyed[source]:
                 why = self._match(source, entry, ago, {})
                 if why is not None and self._admitted(source, entry, ago):
@@ -252,13 +243,18 @@ class _Scan:
         now = self.at(0)
         for ago in range(1, min(self.sticky, self.total - 1) + 1):
             for key, past in self.at(ago).items():
-                if key in now:
+                # A cooldown entry's stay is its replayed timeline's, added below.
+                if key in now or past.entry.entry.cooldown:
                     continue
-                entry = past.entry
-                lasts = entry.sticky if entry.sticky is not None else self.config.sticky
+                lasts = self._lasts(past.entry)
                 if ago <= lasts:
                     why = Why("sticky", ago=ago, left=lasts - ago, origin=past.why)
-                    now[key] = Candidate(past.source, entry, why)
+                    now[key] = Candidate(past.source, past.entry, why)
+        for source, entry in self.cooling:
+            timeline = self._timeline(source, entry)
+            if timeline.ago and (source, entry.index) not in now:
+                why = Why("sticky", ago=timeline.ago, left=timeline.left, origin=timeline.why)
+                now[source, entry.index] = Candidate(source, entry, why)
         self._one_per_group(now, 0)
         return sorted(
             now.values(), key=lambda c: (c.entry.entry.insertion_order, c.source, c.entry.index)

@@ -177,6 +177,11 @@ class LoreEntry:
         return 100.0 if percent is None else min(100.0, max(0.0, percent))
 
     @property
+    def cooldown(self) -> int | None:
+        """Turns after its activation ends in which the entry cannot fire again."""
+        return _count(self.extensions.get("cooldown"))
+
+    @property
     def delay(self) -> int | None:
         """How many turns the scene must have before the entry can fire."""
         return _count(self.extensions.get("delay"))

@@ -9,9 +9,10 @@ from bot.domain import LoreInsert, LoreRole
 from bot.prompts.macros import resolve_macros
 from bot.prompts.segments import Prompt
 
-from .activation import Candidate, LoreConfig, Why, scan_lore
+from .activation import LoreConfig, scan_lore
 from .compiled import CompiledBook
 from .model import Placement
+from .reasons import Candidate, Why
 
 __all__ = [
     "FiredEntry",

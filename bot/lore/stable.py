@@ -16,8 +16,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .activation import Why
 from .placement import FiredEntry, LoreActivation, LoreSource
+from .reasons import Why
 
 __all__ = ["Anchor", "LoreLayout", "LoreLayouts"]
 

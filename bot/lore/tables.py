@@ -35,6 +35,7 @@ _EXTENSIONS = {
     "prevent_recursion": "prevent_recursion",
     "exclude_recursion": "exclude_recursion",
     "delay": "delay",
+    "cooldown": "cooldown",
     "probability": "probability",
     "group": "group",
     "group_override": "group_override",
@@ -64,7 +65,7 @@ def entry_from_table(table: Mapping[str, Any]) -> LoreEntry:
         raise TableError(f"unknown field {unknown[0]!r}; fields: {', '.join(TABLE_FIELDS)}")
     if not isinstance(table.get("content"), str) or not table["content"].strip():
         raise TableError("needs content (text)")
-    for key in ("depth", "sticky", "scan_depth", "delay"):
+    for key in ("depth", "sticky", "scan_depth", "delay", "cooldown"):
         value = table.get(key)
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0

@@ -134,6 +134,8 @@ def entry_text(book: str, position: int, entry: LoreEntry) -> str:
         facts.append(f"priority {entry.priority:g}")
     if entry.sticky is not None:
         facts.append(f"sticky {entry.sticky}")
+    if entry.cooldown:
+        facts.append(f"cooldown {entry.cooldown}")
     if entry.chance < 100:
         facts.append(f"{entry.chance:g}% chance")
     if entry.delay:
