@@ -139,9 +139,7 @@ class _Scan:
         if found is None:
 
             def fires(ago: int) -> Why | None:
-                if entry.constant:
-                    return Why("constant")
-                why = self._match(source, entry, ago, {})
+                why = Why("constant") if entry.constant else self._match(source, entry, ago, {})
                 return why if why is not None and self._admitted(source, entry, ago) else None
 
             horizon = min(self._horizon(entry), self.total - 1)
@@ -185,7 +183,8 @@ class _Scan:
         fired: dict[tuple[int, int], Candidate] = {}
         for source, book in enumerate(self.books):
             for entry in book.constants:
-                if not self._cooling(source, entry, ago):
+                # As in SillyTavern, delay, chance and cooldown hold for constant entries too.
+                if self._admitted(source, entry, ago):
                     fired[source, entry.index] = Candidate(source, entry, Why("constant"))
             for entry in self.keyed[source]:
                 why = self._match(source, entry, ago, {})

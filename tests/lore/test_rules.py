@@ -79,3 +79,18 @@ def test_a_sticky_entry_keeps_its_group_place() -> None:
     assert fired(lore, ["Rain falls.", "Now hail."], LoreConfig(scan_depth=1, sticky=2)) == {
         "Rain.": 'sticky: fired 1 turn(s) ago by key "rain"; 1 more turn(s)'
     }
+
+
+def test_delay_and_chance_hold_for_constant_entries_too() -> None:
+    """As in SillyTavern: a constant entry is always activated, then filtered like any other."""
+    compiled = CompiledBook(
+        book(
+            {"constant": True, "content": "Later.", "delay": 3},
+            {"constant": True, "content": "Never.", "probability": 0},
+            {"constant": True, "content": "Always."},
+        )
+    )
+    early = scan_lore([compiled], ["One.", "Two."], LoreConfig())
+    assert [c.entry.entry.content for c in early] == ["Always."]
+    late = scan_lore([compiled], ["One.", "Two.", "Three."], LoreConfig())
+    assert sorted(c.entry.entry.content for c in late) == ["Always.", "Later."]
