@@ -51,7 +51,8 @@ class ModelFigures:
     save_state_bytes: int = 0
     cache_stats: dict[str, int] = field(default_factory=dict)
     # Median first-token seconds of the next reply: after a summary update, and with none due.
-    summary_ttft_s: tuple[float | None, float | None] = (None, None)
+    # Next replies' first tokens after a summary update, and without one: alternate samples.
+    summary_ttft_s: tuple[list[float], list[float]] = ([], [])
     notes: list[str] = field(default_factory=list)
 
 

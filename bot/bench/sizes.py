@@ -59,5 +59,5 @@ QUICK = BenchSizes(
     storage_sizes=(1_000, 10_000),
     storage_samples=15,
     lore_samples=10,
-    summary_samples=1,
+    summary_samples=2,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -18,8 +17,8 @@ REWIND = 16  # turns uncovered again before an "update" sample: one coarse step
 
 async def measure_summary_delay(
     bench: ModelBench, channel: Channel, samples: int, note: Callable[[str], None]
-) -> tuple[float | None, float | None]:
-    """Median TTFT (s) of the next reply after a round that updated the summary, and not.
+) -> tuple[list[float], list[float]]:
+    """TTFTs (s) of the next reply after a round that updated the summary, and not, in order.
 
     Each sample: a player message, a round, the background work the session runs after it
     (a summary update when one is due; none otherwise), then the next player message and the
@@ -59,6 +58,4 @@ async def measure_summary_delay(
         seconds, _ = await bench._ttft(channel)
         (due if stored else none).append(seconds)
         note(f"next reply {seconds:.3f} s to first token ({'after' if stored else 'no'} update)")
-    if not due or not none:
-        return None, None
-    return statistics.median(due), statistics.median(none)
+    return due, none
