@@ -89,7 +89,7 @@ class _Scan:
         self.total = len(turns)
         self.scene_turns = len(turns) if scene_turns is None else scene_turns
         self.sticky = max((max(config.sticky, b.stickiest) for b in books), default=0)
-        self.cooling = [(s, e) for s, b in enumerate(books) for e in b.entries if e.entry.cooldown]
+        self.cooling = [(s, e) for s, b in enumerate(books) for e in b.cooldowns]
         self.replay = max((self._horizon(e) for _, e in self.cooling), default=0)
         span = max(self.sticky, self.replay) + max(
             (min(max(self._depth(b), b.deepest), MAX_SCAN_DEPTH) for b in books), default=0

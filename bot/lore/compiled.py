@@ -94,6 +94,7 @@ class CompiledBook:
             for key_id in compiled.primary:
                 self.by_primary[key_id].append(compiled)
         self.constants = [e for e in self.entries if e.constant]
+        self.cooldowns = [e for e in self.entries if e.entry.cooldown]
         self._scans: dict[int, ScanText] = {}
         self.scan_depth = book.scan_depth
         self.deepest = max((e.scan_depth or 0 for e in self.entries), default=0)
