@@ -50,7 +50,6 @@ class ModelFigures:
     kv_state_tokens: int = 0
     save_state_bytes: int = 0
     cache_stats: dict[str, int] = field(default_factory=dict)
-    # Median first-token seconds of the next reply: after a summary update, and with none due.
     # Next replies' first tokens after a summary update, and without one: alternate samples.
     summary_ttft_s: tuple[list[float], list[float]] = ([], [])
     notes: list[str] = field(default_factory=list)
