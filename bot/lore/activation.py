@@ -124,14 +124,14 @@ class _Scan:
 
     def _cooling(self, source: int, entry: CompiledEntry, ago: int) -> bool:
         """Whether the next prompt falls in the entry's cooldown (past prompts: replayed)."""
-        return ago == 0 and bool(entry.entry.cooldown) and self._timeline(source, entry).cooling
+        return ago == 0 and entry.cooldown > 0 and self._timeline(source, entry).cooling
 
     def _lasts(self, entry: CompiledEntry) -> int:
         """Prompts the entry stays in after it fired."""
         return entry.sticky if entry.sticky is not None else self.config.sticky
 
     def _horizon(self, entry: CompiledEntry) -> int:
-        return replay_horizon(self._lasts(entry), entry.entry.cooldown or 0)
+        return replay_horizon(self._lasts(entry), entry.cooldown)
 
     def _timeline(self, source: int, entry: CompiledEntry) -> Timeline[Why]:
         """Where a cooldown entry stands for the next prompt, replayed from the past ones."""
@@ -143,7 +143,7 @@ class _Scan:
                 return why if why is not None and self._admitted(source, entry, ago) else None
 
             horizon = min(self._horizon(entry), self.total - 1)
-            found = replay(fires, self._lasts(entry), entry.entry.cooldown or 0, horizon)
+            found = replay(fires, self._lasts(entry), entry.cooldown, horizon)
             self._timelines[source, entry.index] = found
         return found
 
@@ -243,7 +243,7 @@ class _Scan:
         for ago in range(1, min(self.sticky, self.total - 1) + 1):
             for key, past in self.at(ago).items():
                 # A cooldown entry's stay is its replayed timeline's, added below.
-                if key in now or past.entry.entry.cooldown:
+                if key in now or past.entry.cooldown:
                     continue
                 lasts = self._lasts(past.entry)
                 if ago <= lasts:

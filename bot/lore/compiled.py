@@ -27,6 +27,10 @@ class CompiledEntry:
     sticky: int | None
     prevent_recursion: bool
     exclude_recursion: bool
+    # Resolved once: activation reads them for every matching entry on every prompt.
+    chance: float
+    delay: int | None
+    cooldown: int
 
     @property
     def constant(self) -> bool:
@@ -87,6 +91,9 @@ class CompiledBook:
                 sticky=entry.sticky,
                 prevent_recursion=entry.prevent_recursion,
                 exclude_recursion=entry.exclude_recursion,
+                chance=entry.chance,
+                delay=entry.delay,
+                cooldown=entry.cooldown or 0,
             )
             self.entries.append(compiled)
             for key_id in {*compiled.primary, *compiled.secondary}:
@@ -94,7 +101,7 @@ class CompiledBook:
             for key_id in compiled.primary:
                 self.by_primary[key_id].append(compiled)
         self.constants = [e for e in self.entries if e.constant]
-        self.cooldowns = [e for e in self.entries if e.entry.cooldown]
+        self.cooldowns = [e for e in self.entries if e.cooldown]
         self._scans: dict[int, ScanText] = {}
         self.scan_depth = book.scan_depth
         self.deepest = max((e.scan_depth or 0 for e in self.entries), default=0)

@@ -23,10 +23,10 @@ def _draw(*parts: object) -> random.Random:
 
 def admitted(entry: CompiledEntry, book: str, newest: str, scene_turns: int) -> bool:
     """Whether a matching entry goes in: the scene is past its delay and its chance comes up."""
-    delay = entry.entry.delay
+    delay = entry.delay
     if delay is not None and scene_turns < delay:
         return False
-    chance = entry.entry.chance
+    chance = entry.chance
     if chance >= 100:
         return True
     return chance > 0 and _draw(book, entry.index, newest).random() * 100 < chance
