@@ -3,8 +3,8 @@
 SillyTavern keeps timers in the chat. Here nothing is stored, as for sticky entries (see
 activation.py): the entry's last prompts are replayed from the turns, oldest first, so the
 same turns always give the same answer, and a swipe or an edit is simply a different history.
-A replay starts from a quiet state `horizon` prompts back; a run of triggers older than that
-can only shift the phase of a cycle, never make an entry fire during its cooldown twice.
+A replay starts from a quiet state `horizon` prompts back, so a cycle that began before that
+may be replayed out of phase: the price of storing nothing.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class SqliteReader:
 
     def _open(self) -> sqlite3.Connection:
         # Autocommit: a SELECT then holds no transaction, so it always sees the latest commit.
-        connection = sqlite3.connect(self.path, isolation_level=None)
+        # timeout=0: sqlite3's default would block the event loop for up to 5 s when busy.
+        connection = sqlite3.connect(self.path, timeout=0, isolation_level=None)
         connection.execute("PRAGMA query_only=ON")
         self._connection, self._thread = connection, threading.get_ident()
         return connection

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot.store import Database, SceneStore, TurnStore, upgrade
 from bot.store.sqlite_reader import SqliteReader
 
 
@@ -40,6 +41,8 @@ def test_steps_aside_when_sqlite_is_busy(tmp_path: Path) -> None:
     """Not in WAL, a writer's exclusive lock makes SQLite busy: the caller must wait instead."""
     writer = _database(tmp_path / "b.db", "delete")
     reader = SqliteReader(str(tmp_path / "b.db"))
+    # It never waits: waiting would hold up the event loop it runs on.
+    assert reader.rows("PRAGMA busy_timeout", ()) == [(0,)]
     writer.execute("BEGIN EXCLUSIVE")
     assert reader.rows("SELECT n FROM t", ()) is None
     writer.execute("COMMIT")
@@ -71,3 +74,28 @@ def test_errors_are_sqlalchemys_and_writes_are_refused(tmp_path: Path) -> None:
     # Closing is not the end: the next read opens the file again.
     assert reader.rows("SELECT count(*) FROM t", ()) == [(2,)]
     reader.close()
+
+
+async def test_a_busy_database_reads_through_the_waiting_path(tmp_path: Path) -> None:
+    """The store's window read: declined by the reader, taken (and failed) by SQLAlchemy's."""
+    path = tmp_path / "e.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade(url)
+    db = Database(url, busy_timeout=0.1)
+    turns = TurnStore(db)
+    scene = await SceneStore(db).start(guild_id=1, channel_id=2, format="chatml")
+    await turns.append(scene.id, role="user", speaker="Rook", content="Still here.")
+    await db.dispose()  # closes the reader and the pool; the next read opens both again
+    # Another process holding the file exclusively: WAL readers must wait too.
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("SELECT count(*) FROM turns").fetchall()
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            await turns.lines(scene.id, 10)
+    finally:
+        locker.execute("PRAGMA locking_mode=NORMAL")
+        locker.execute("SELECT count(*) FROM turns").fetchall()  # gives the lock up
+        locker.close()
+    assert [line.content for line in await turns.lines(scene.id, 10)] == ["Still here."]
+    await db.dispose()
