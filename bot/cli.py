@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -12,19 +13,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.characters.cards import CardError
-from bot.characters.sheet import SheetError
 from bot.core import open_core, remote_options
-from bot.director import DirectorError
 from bot.domain import FORMAT_NAMES
 from bot.engine.base import EngineError
+from bot.errors import UNEXPECTED, UserError
 from bot.logs import configure_logging
-from bot.lore import LoreError
 from bot.lore.report import describe_activation
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import StoreError, upgrade
+from bot.store import upgrade
 
 
 def _pick_player(players: Sequence[tuple[int, object]], wanted: str | None) -> int:
@@ -40,18 +38,18 @@ def _pick_player(players: Sequence[tuple[int, object]], wanted: str | None) -> i
 
 
 async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.chat import TerminalChat
+    from bot.terminal.chat import TerminalChat
+    from bot.terminal.poster import TerminalPoster
 
     scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
-    core = await open_core(settings)
+    # One person at the keyboard: rounds start at once and nothing is rate-limited.
+    local = settings.model_copy(update={"quiet_seconds": 0.0, "reply_cooldown_seconds": 0.0})
+    core = await open_core(local)
     try:
         scene, players = await import_scene_file(core.stores, scene_file, settings.default_format)
         player = players[_pick_player(players, args.as_player)]
-        console = Console(highlight=False)
-        chat = TerminalChat(
-            core.stores, core.views, core.director, scene, player, console, core.summarizer()
-        )
-        await chat.run()
+        poster = TerminalPoster(Console(highlight=False))
+        await TerminalChat(core.services(poster), poster, scene, player).run()
     finally:
         await core.close()
     return 0
@@ -74,7 +72,7 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             if args.as_npc:
                 member = view.npc(args.as_npc)
                 if member is None:
-                    raise DirectorError(f"{args.as_npc} is not one of this scene's NPCs.")
+                    raise UserError(f"{args.as_npc} is not one of this scene's NPCs.")
                 speaker = member.name
             plan = await core.director.build_prompt(view, speaker)
             if args.tokens:
@@ -182,18 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-USER_ERRORS = (
-    SettingsError,
-    SceneFileError,
-    SheetError,
-    CardError,
-    DirectorError,
-    EngineError,
-    StoreError,
-    LoreError,
-)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tavernkeep` console script."""
     args = build_parser().parse_args(argv)
@@ -205,11 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.secrets())
     try:
         return asyncio.run(args.handler(settings, args))
-    except USER_ERRORS as exc:
+    except UserError as exc:
         print(f"tavernkeep: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        logging.getLogger("tavernkeep").exception("tavernkeep %s failed", args.command)
+        print(f"tavernkeep: {UNEXPECTED}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.characters.limits import CardLimits, RosterLimits
+from bot.channel.deps import Feature, channel_deps
+from bot.channel.ports import Poster
+from bot.channel.services import Services
+from bot.characters import service as characters
 from bot.director import TurnDirector
 from bot.director.budget import TokenCounter
 from bot.domain import Sampler
@@ -14,30 +17,28 @@ from bot.engine.base import TextEngine
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.offload import resolve_gpu_layers
 from bot.engine.remote import RemoteOptions, connect_remote
-from bot.lore import LoreConfig, LoreLimits
+from bot.guild import service as guild
+from bot.lore import LoreConfig
+from bot.lore import service as lore
 from bot.memory import Summarizer, SummaryConfig
+from bot.memory import service as memory
+from bot.scenes import service as scenes
 from bot.scenes.lore import SceneLoreSources
 from bot.scenes.views import SceneViews
 from bot.settings import Settings
 from bot.store import Database, Stores, upgrade
-from bot.tavern.access import Access
-from bot.tavern.authored import AuthoredPosts
-from bot.tavern.characters import CharacterCommands
-from bot.tavern.common import Poster
-from bot.tavern.config import ConfigCommands
-from bot.tavern.lore import LoreCommands
-from bot.tavern.memory import MemoryCommands
-from bot.tavern.play import PlayService
-from bot.tavern.publisher import TurnPublisher
-from bot.tavern.recovery import Recovery
-from bot.tavern.rounds import NpcRounds
-from bot.tavern.scenes import SceneCommands
-from bot.tavern.services import TavernServices
-from bot.tavern.sessions import ChannelSessions
-from bot.tavern.turn_actions import TurnActions
 
 log = logging.getLogger("tavernkeep")
 EngineMode = Literal["full", "vocab"]
+
+# Every feature's entry point, in the order they are built: adding a feature is one line here.
+FEATURES: tuple[Feature, ...] = (
+    characters.build,
+    scenes.build,
+    guild.build,
+    lore.build,
+    memory.build,
+)
 
 
 def sampler_from(settings: Settings) -> Sampler:
@@ -103,16 +104,6 @@ async def open_engine(settings: Settings, mode: EngineMode = "full") -> TextEngi
     return await LlamaEngine.load(llama_options(settings, mode))
 
 
-def card_limits(settings: Settings) -> CardLimits:
-    """What one imported card may carry."""
-    return CardLimits(
-        json_max_bytes=settings.card_json_max_bytes,
-        greeting_max_chars=settings.greeting_max_chars,
-        lore_entry_max_chars=settings.lore_entry_max_chars,
-        lore_max_entries=settings.lore_max_entries,
-    )
-
-
 def lore_config(settings: Settings) -> LoreConfig:
     """How lorebooks are scanned, where a book or entry does not say."""
     return LoreConfig(
@@ -120,21 +111,6 @@ def lore_config(settings: Settings) -> LoreConfig:
         sticky=settings.lore_sticky,
         max_recursion=settings.lore_max_recursion,
         budget=settings.lore_budget,
-    )
-
-
-def lore_limits(settings: Settings) -> LoreLimits:
-    """What one lorebook may hold."""
-    return LoreLimits(
-        max_entries=settings.lore_max_entries, entry_max_chars=settings.lore_entry_max_chars
-    )
-
-
-def roster_limits(settings: Settings) -> RosterLimits:
-    """How many characters a player, and NPCs a server, may have."""
-    return RosterLimits(
-        characters_per_player=settings.max_characters_per_player,
-        npcs_per_server=settings.max_npcs_per_server,
     )
 
 
@@ -149,52 +125,12 @@ class Core:
     director: TurnDirector
     views: SceneViews
 
-    def services(self, poster: Poster) -> TavernServices:
-        """The channel services over these parts, posting through `poster`."""
-        settings, stores = self.settings, self.stores
-        access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
-        publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
-        rounds = NpcRounds(stores, self.views, self.director, publisher)
-        memory = MemoryCommands(stores, self.views, access, self.summarizer())
-        sessions = ChannelSessions(
-            rounds.run, after=memory.after_round, limit=settings.channel_sessions
+    def services(self, poster: Poster) -> Services:
+        """The channel runtime and every registered feature, posting through `poster`."""
+        deps = channel_deps(
+            self.settings, self.stores, self.views, self.director, self.summarizer(), poster
         )
-        play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
-        return TavernServices(
-            sessions=sessions,
-            play=play,
-            recovery=Recovery(stores, play, sessions, publisher),
-            turns=TurnActions(stores, self.views, self.director, access, sessions, publisher),
-            characters=CharacterCommands(
-                stores.characters,
-                stores.scenes,
-                access,
-                card_limits=card_limits(settings),
-                roster_limits=roster_limits(settings),
-            ),
-            scenes=SceneCommands(
-                stores,
-                self.views,
-                self.director,
-                access,
-                sessions,
-                publisher,
-                default_format=settings.default_format,
-            ),
-            config=ConfigCommands(stores.scenes),
-            authored=AuthoredPosts(
-                stores,
-                self.views,
-                self.director,
-                access,
-                sessions,
-                publisher,
-                play,
-                narrator_name=settings.narrator_name,
-            ),
-            lore=LoreCommands(stores.lore, stores.scenes, access, lore_limits(settings)),
-            memory=memory,
-        )
+        return Services(deps, FEATURES)
 
     def summarizer(self) -> Summarizer:
         """The story-so-far summariser over this engine and director."""
@@ -224,6 +160,6 @@ async def open_core(
             await db.dispose()
             raise
     director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
-    lore = SceneLoreSources(stores, lore_config(settings), lore_limits(settings))
-    views = SceneViews(stores, sampler_from(settings), lore)
+    sources = SceneLoreSources(stores, lore_config(settings), lore.lore_limits(settings))
+    views = SceneViews(stores, sampler_from(settings), sources)
     return Core(settings, db, stores, engine, director, views)

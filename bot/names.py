@@ -1,7 +1,7 @@
 """The one rule every speaker name passes before it reaches a prompt, a stop string or a webhook.
 
 A name is written into prompts as `\\n{Name}:` and becomes a stop string, so it must never carry
-a line break, a `:` or a prompt-format marker (DESIGN 13, "Names are plain").
+a line break, a `:` or a prompt-format marker (docs/architecture.md, "Untrusted text").
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from bot.domain import NAME_MAX
+from bot.errors import UserError
 from bot.prompts.segments import TOKEN_MARKERS
 
 PLAYER_FALLBACK = "Player"
@@ -23,7 +24,7 @@ _BREAKS = frozenset("\n\r\t\v\f\x85\u2028\u2029")
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 
-class NameRuleError(ValueError):
+class NameRuleError(UserError, ValueError):
     """A typed name the rule would change; the message says why, in one line."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,13 +19,14 @@ from bot.characters.limits import (
     MAX_NPCS_PER_SERVER,
 )
 from bot.domain import FORMAT_NAMES
+from bot.errors import UserError
 from bot.store.database import BUSY_TIMEOUT
 
 DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 Backend = Literal["llama-cpp", "llama-server", "koboldcpp", "openai", "ollama"]
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A setting has a bad value; the message names the key."""
 
 
@@ -194,10 +195,10 @@ class Settings(BaseSettings):
         return path
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation errors into one readable `SettingsError`."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -8,9 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.authored import AuthoredPosts, Draft
-from bot.tavern.common import Reply
+from bot.channel.authored import AuthoredPosts, Draft
+from bot.channel.ports import Reply
 from cogs.common import NO_MENTIONS, Failed, actor_from, answer, attempt, send
+from cogs.registry import services_of
 
 DRAFT_SECONDS = 900.0  # a draft's buttons answer for 15 minutes
 SHOWN_MAX_CHARS = 1800  # the draft as shown; Post sends all of it
@@ -84,3 +85,9 @@ class AuthoredCog(commands.Cog):
         await interaction.followup.send(
             shown(result), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(AuthoredCog(services.authored))

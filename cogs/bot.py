@@ -12,20 +12,11 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.channel.services import Services
 from bot.core import Core
-from bot.tavern.common import UserError
-from bot.tavern.services import TavernServices
-from cogs.authored import AuthoredCog
 from cogs.buttons import ClearButton, TurnButton
-from cogs.characters import NpcCog, PlayerCharacterCog
-from cogs.common import NO_MENTIONS
-from cogs.config import ConfigCog
-from cogs.events import ChannelEvents
-from cogs.lore import LoreCog
-from cogs.registry import ServiceHost, services_of
-from cogs.reply import ReplyCog
-from cogs.scenes import SceneCog
-from cogs.turn_menu import TurnMenuCog
+from cogs.common import NO_MENTIONS, failure_text
+from cogs.registry import ServiceHost, cog_extensions, services_of
 from cogs.webhooks import WebhookPoster
 
 log = logging.getLogger("tavernkeep.discord")
@@ -58,7 +49,7 @@ class TavernBot(commands.Bot, ServiceHost):
         self.tree.on_error = self._on_app_command_error
 
     @property
-    def tavern(self) -> TavernServices:
+    def tavern(self) -> Services:
         """The services (built in `setup_hook`)."""
         return services_of(self)
 
@@ -66,17 +57,8 @@ class TavernBot(commands.Bot, ServiceHost):
         self.services = services = self.core.services(self.poster)
         # Before any event can start a round: a turn pending now was left by the last run.
         await services.recovery.discard_unposted()
-        await self.add_cog(ChannelEvents(self, services.play, services.recovery))
-        await self.add_cog(PlayerCharacterCog(services.characters))
-        await self.add_cog(NpcCog(services.characters))
-        await self.add_cog(
-            SceneCog(services.scenes, services.characters, services.lore, services.memory)
-        )
-        await self.add_cog(LoreCog(services.lore))
-        await self.add_cog(ReplyCog(services.play, services.characters))
-        await self.add_cog(ConfigCog(services.config))
-        await self.add_cog(AuthoredCog(services.authored))
-        await self.add_cog(TurnMenuCog(self, services.turns))
+        for extension in cog_extensions():
+            await self.load_extension(extension)
         self.add_dynamic_items(TurnButton, ClearButton)
         guild_id = self.core.settings.dev_guild_id
         if guild_id:
@@ -101,14 +83,7 @@ class TavernBot(commands.Bot, ServiceHost):
     async def _on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, UserError):
-            text = str(cause)
-        elif isinstance(cause, app_commands.CheckFailure):
-            text = "You cannot use this command here."
-        else:
-            log.error("command failed", exc_info=cause)
-            text = "Something went wrong; the details are in the bot's log."
+        text = failure_text(error)
         with contextlib.suppress(discord.HTTPException):
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -7,14 +7,17 @@ after a restart without any stored view state.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import discord
 
+from bot.channel.turn_actions import TurnAction
+from bot.scenes.service import SceneCommands
 from cogs.common import actor_from, answer
 from cogs.registry import services_of
 
-TURN_ACTIONS = {
+# The one table of turn actions: the buttons and the Apps menu are both made from it.
+TURN_ACTIONS: dict[TurnAction, tuple[str, str, discord.ButtonStyle]] = {
     "swipe": ("Swipe", "🔄", discord.ButtonStyle.secondary),
     "continue": ("Continue", "➡️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
@@ -23,11 +26,11 @@ TURN_ACTIONS = {
 
 class TurnButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"tk:(?P<action>swipe|continue|delete):(?P<turn>[0-9]+)",
+    template=rf"tk:(?P<action>{'|'.join(TURN_ACTIONS)}):(?P<turn>[0-9]+)",
 ):
     """One of the three buttons under the newest NPC message."""
 
-    def __init__(self, action: str, turn_id: int) -> None:
+    def __init__(self, action: TurnAction, turn_id: int) -> None:
         label, emoji, style = TURN_ACTIONS[action]
         button: discord.ui.Button[Any] = discord.ui.Button(
             label=label, emoji=emoji, style=style, custom_id=f"tk:{action}:{turn_id}"
@@ -39,15 +42,11 @@ class TurnButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> TurnButton:
-        return cls(match["action"], int(match["turn"]))
+        return cls(cast(TurnAction, match["action"]), int(match["turn"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         actions = services_of(interaction.client).turns
-        work = {
-            "swipe": actions.swipe,
-            "continue": actions.extend,
-            "delete": actions.delete,
-        }[self.action](actor_from(interaction), self.turn_id)
+        work = actions.run(actor_from(interaction), self.action, self.turn_id)
         await answer(interaction, work, defer="private")
 
 
@@ -80,7 +79,7 @@ class ClearButton(
         return cls(int(match["scene"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        scenes = services_of(interaction.client).scenes
+        scenes = services_of(interaction.client).get(SceneCommands)
         work = scenes.clear(actor_from(interaction), self.scene_id)
         await answer(interaction, work, defer="public")
 

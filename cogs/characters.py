@@ -8,9 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.characters import CharacterCommands, CharacterInput, Kind
-from bot.tavern.common import UserError
+from bot.characters.service import CharacterCommands, CharacterInput, Kind
+from bot.errors import UserError
 from cogs.common import actor_from, answer, read_attachment
+from cogs.registry import services_of
 
 SHEET_SUFFIXES = (".txt", ".md")
 MODAL_SHEET_LIMIT = 4000  # Discord's cap for one text input
@@ -230,3 +231,10 @@ class NpcCog(CharacterGroupCog, group_name="npc", group_description="Server NPCs
     @app_commands.autocomplete(name=CharacterGroupCog.names)
     async def export(self, interaction: discord.Interaction, name: str) -> None:
         await answer(interaction, self.service.export(actor_from(interaction), name))
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add `/character` and `/npc` over the bot's services."""
+    characters = services_of(bot).get(CharacterCommands)
+    await bot.add_cog(PlayerCharacterCog(characters))
+    await bot.add_cog(NpcCog(characters))

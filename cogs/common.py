@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import discord
+from discord import app_commands
 
+from bot.channel.ports import Actor, IncomingMessage, Reply
 from bot.characters.cards import CARD_MAX_BYTES
-from bot.tavern.characters import CharacterCommands
-from bot.tavern.common import Actor, IncomingMessage, Reply, UserError
+from bot.characters.service import CharacterCommands
+from bot.errors import UNEXPECTED, UserError
 
 log = logging.getLogger("tavernkeep.discord")
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -90,15 +92,27 @@ class Failed:
     text: str
 
 
+def failure_text(error: BaseException) -> str:
+    """What a person is told when a command, button or form fails: the one place that decides.
+
+    A `UserError` is shown as it is; anything else is a bug, logged once with its traceback.
+    """
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here."
+    log.error("command failed", exc_info=error)
+    return UNEXPECTED
+
+
 async def attempt(work: Awaitable[T]) -> T | Failed:
-    """Run one service call; a user error keeps its message, anything else is logged."""
+    """Run one service call; a failure becomes the short note `failure_text` words."""
     try:
         return await work
-    except UserError as exc:
-        return Failed(str(exc))
-    except Exception:
-        log.exception("command failed")
-        return Failed("Something went wrong; the details are in the bot's log.")
+    except Exception as exc:
+        return Failed(failure_text(exc))
 
 
 async def answer(

@@ -6,8 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.config import ConfigCommands
+from bot.guild.service import ConfigCommands
 from cogs.common import actor_from, answer
+from cogs.registry import services_of
 
 
 @app_commands.guild_only()
@@ -24,3 +25,9 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Bot c
     ) -> None:
         role_id = role.id if role else None
         await answer(interaction, self.config.set_gm_role(actor_from(interaction), role_id))
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(ConfigCog(services.get(ConfigCommands)))

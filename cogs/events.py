@@ -7,9 +7,10 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.tavern.play import PlayService
-from bot.tavern.recovery import Recovery
+from bot.channel.intake import PlayService
+from bot.channel.recovery import Recovery
 from cogs.common import incoming
+from cogs.registry import services_of
 
 log = logging.getLogger("tavernkeep.discord")
 
@@ -60,3 +61,9 @@ class ChannelEvents(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         await self.play.on_delete(sorted(payload.message_ids))
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(ChannelEvents(bot, services.play, services.recovery))

@@ -8,11 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import UserError
 from bot.lore.model import LOGICS
-from bot.tavern.common import UserError
-from bot.tavern.lore import EntryInput, LoreCommands
-from bot.tavern.lore_text import PLACEMENTS
+from bot.lore.service import EntryInput, LoreCommands
+from bot.lore.wording import PLACEMENTS
 from cogs.common import actor_from, answer, read_attachment
+from cogs.registry import services_of
 
 MODAL_TEXT_LIMIT = 4000  # Discord's cap for one text input
 LORE_SUFFIXES = (".json", ".png")
@@ -221,3 +222,9 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
     @app_commands.autocomplete(book=books)
     async def export(self, interaction: discord.Interaction, book: str) -> None:
         await answer(interaction, self.service.export(actor_from(interaction), book))
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(LoreCog(services.get(LoreCommands)))

@@ -6,9 +6,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.characters import CharacterCommands
-from bot.tavern.play import PlayService
+from bot.channel.intake import PlayService
+from bot.characters.service import CharacterCommands
 from cogs.common import actor_from, answer, npc_choices
+from cogs.registry import services_of
 
 
 class ReplyCog(commands.Cog):
@@ -30,3 +31,9 @@ class ReplyCog(commands.Cog):
     @app_commands.autocomplete(as_npc=npc_names)
     async def reply(self, interaction: discord.Interaction, as_npc: str | None = None) -> None:
         await answer(interaction, self.play.reply(actor_from(interaction), as_npc))
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(ReplyCog(services.play, services.get(CharacterCommands)))

@@ -6,14 +6,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.characters.service import CharacterCommands
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
-from bot.tavern.characters import CharacterCommands
-from bot.tavern.lore import LoreCommands
-from bot.tavern.memory import MemoryCommands
-from bot.tavern.scenes import SceneCommands, SceneSettings
+from bot.lore.service import LoreCommands
+from bot.memory.service import MemoryCommands
+from bot.scenes.service import SceneCommands, SceneSettings
 from cogs.buttons import clear_confirmation
 from cogs.common import NO_MENTIONS, actor_from, answer, npc_choices
 from cogs.lore import book_choices
+from cogs.registry import services_of
 
 
 def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
@@ -144,3 +145,16 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     @memory.command(name="clear", description="Forget the story so far")
     async def memory_clear(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.memory_service.clear(actor_from(interaction)))
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(
+        SceneCog(
+            services.get(SceneCommands),
+            services.get(CharacterCommands),
+            services.get(LoreCommands),
+            services.get(MemoryCommands),
+        )
+    )

@@ -8,10 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.tavern.turn_actions import TurnAction, TurnActions
+from bot.channel.turn_actions import TurnAction, TurnActions
+from cogs.buttons import TURN_ACTIONS
 from cogs.common import actor_from, answer
+from cogs.registry import services_of
 
-MENU: dict[str, TurnAction] = {"Swipe": "swipe", "Continue": "continue", "Delete": "delete"}
+MENU: dict[str, TurnAction] = {label: action for action, (label, _, _) in TURN_ACTIONS.items()}
 MenuCallback = Callable[[discord.Interaction, discord.Message], Awaitable[None]]
 
 
@@ -40,3 +42,9 @@ class TurnMenuCog(commands.Cog):
     async def cog_unload(self) -> None:
         for menu in self.menus:
             self.bot.tree.remove_command(menu.name, type=menu.type)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py's extension entry point: add this cog over the bot's services."""
+    services = services_of(bot)
+    await bot.add_cog(TurnMenuCog(bot, services.turns))

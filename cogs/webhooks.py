@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.tavern.common import IncomingMessage, PartSent
-from bot.tavern.text import MESSAGE_LIMIT, split_message, webhook_username
+from bot.channel.ports import IncomingMessage, PartSent
+from bot.channel.text import MESSAGE_LIMIT, split_message, webhook_username
 from cogs.buttons import turn_controls
 from cogs.common import NO_MENTIONS, incoming
 
@@ -31,7 +31,7 @@ class Target:
 
 
 class WebhookPoster:
-    """Implements `bot.tavern.common.Poster` with channel webhooks."""
+    """Implements `bot.channel.ports.Poster` with channel webhooks."""
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client

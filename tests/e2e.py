@@ -14,10 +14,10 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
+from bot.channel.intake import PlayService
 from bot.core import Core, open_core
 from bot.settings import Settings, load_settings
 from bot.store import Scene, Turn
-from bot.tavern.play import PlayService
 from cogs.bot import TavernBot, create_bot
 from tests.fake_discord import FakeDiscord, Interaction, restore_discord_py_urls
 from tests.fake_discord.payloads import BOT_PERMISSIONS, MANAGE_WEBHOOKS

@@ -112,7 +112,9 @@ def test_the_core_reaches_the_adapter_only_to_run_the_bot() -> None:
 def test_services_and_cogs_never_touch_the_engine() -> None:
     graph = _graph()
     for module, targets in graph.items():
-        if module.startswith(("bot.tavern", "cogs")):
+        if module.startswith(("bot.channel", "bot.terminal", "cogs")) or module.endswith(
+            ".service"
+        ):
             assert not any(t.startswith("bot.engine") for t in targets), module
 
 
@@ -124,3 +126,16 @@ def test_nothing_imports_the_cli_or_the_composition_root_back() -> None:
     # The bench is an entry point too: it composes its own core over a scratch database.
     entry_points = {m for m in core_users if m == "bot.bench" or m.startswith("bot.bench.")}
     assert core_users - entry_points <= {"bot.cli", "cogs.bot"}, core_users
+
+
+def test_features_and_front_ends_stay_apart() -> None:
+    """The runtime knows no feature; no feature knows a front end; the terminal is no cog."""
+    graph = _graph()
+    features = {m for m in graph if m.endswith((".service", ".wording"))}
+    assert {"bot.characters.service", "bot.lore.service", "bot.memory.service"} <= features
+    for module, targets in graph.items():
+        if module.startswith("bot.channel"):
+            assert not targets & features, module
+        if module in features:
+            assert not any(t.startswith(("bot.terminal", "cogs")) for t in targets), module
+    assert not any(t.startswith("cogs") for t in graph["bot.terminal.chat"])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from bot.characters.limits import size_text
+from bot.errors import UserError
 
 CORRUPT_PNG = "That PNG is corrupt or truncated."
 
 
-class CardError(ValueError):
+class CardError(UserError, ValueError):
     """A card that cannot be imported; the message is shown to the user."""
 
 

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.errors import UserError
+
 SHEET_MAX_CHARS = 8000
 STANDARD_FIELDS: tuple[str, ...] = (
     "Character Name",
@@ -41,7 +43,7 @@ _PLACEHOLDER = "(if applicable)"  # the seed template's filler, meaning "empty"
 _FENCE = re.compile(r"^\s*```[\w+-]*\s*$")
 
 
-class SheetError(ValueError):
+class SheetError(UserError, ValueError):
     """A sheet that cannot be accepted; the message is shown to the user."""
 
 

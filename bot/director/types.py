@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from bot.director.budget import BudgetPlan
 from bot.domain import PromptContext, Role, Sampler
 from bot.engine.base import CancelToken, Completion, GenerationRequest
+from bot.errors import UserError
 from bot.lore.placement import LoreActivation, SceneLore
 from bot.prompts import Prompt, PromptFormat, RenderedPrompt
 
@@ -16,13 +17,22 @@ RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
 
 
 class StoredTurn(Protocol):
-    """What the director reads from a stored turn."""
+    """What the director reads from a stored turn (a stored row or a read-only line of one)."""
 
-    id: int
-    seq: int
-    role: str
-    speaker: str
-    content: str
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def speaker(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
 
 
 class TurnHistory(Protocol):
@@ -126,7 +136,7 @@ class RoundResult:
     notice: str | None = None
 
 
-class DirectorError(RuntimeError):
+class DirectorError(UserError, RuntimeError):
     """A round could not run; the message is fit to show a user."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.domain import CancelToken, Sampler
+from bot.errors import UserError
 from bot.prompts.segments import Prompt
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
 FinishReason = Literal["stop", "length", "cancelled"]
 
 
-class EngineError(RuntimeError):
+class EngineError(UserError, RuntimeError):
     """The model could not be loaded or could not generate."""
 
 

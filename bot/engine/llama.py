@@ -5,26 +5,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, TypeVarTuple
 
 from bot.engine.base import (
     CancelToken,
     Completion,
     EngineError,
-    FinishReason,
     GenerationRequest,
     Prompt,
     stream_via_complete,
 )
+from bot.engine.completion import CompletionBuilder, Piece, finish_reason
 from bot.engine.state_cache import ChannelStateCache
+
+if TYPE_CHECKING:
+    # Imported when the model loads: importing llama_cpp loads the llama.cpp library.
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
+    from llama_cpp.llama_types import CompletionChoice, CreateCompletionStreamResponse
 
 log = logging.getLogger(__name__)
 
 _KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type ids
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,8 @@ class LlamaEngine:
     def __init__(self, options: LlamaOptions) -> None:
         self.options = options
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
-        self._llm: Any = None
-        self._grammars: dict[str, Any] = {}
+        self._llm: Llama | None = None
+        self._grammars: dict[str, LlamaGrammar] = {}
         self.state_cache: ChannelStateCache | None = None
         self.load_seconds = 0.0
 
@@ -99,31 +107,34 @@ class LlamaEngine:
             if forget is not None:
                 self.state_cache.forget(forget)
             self.state_cache.detach()
-        self._llm.reset()
+        self.llm.reset()  # type: ignore[no-untyped-call]  # unannotated in llama-cpp-python
 
     async def reset_context(self, forget: str | None = None) -> None:
         """Empty the context, saving the live channel's state unless it is the one to forget."""
         await self.run_on_worker(self._reset, forget)
 
     @property
-    def llm(self) -> Any:
+    def llm(self) -> Llama:
         """The underlying `llama_cpp.Llama` (only touch it from the worker thread)."""
+        if self._llm is None:
+            raise EngineError(f"{self.options.model_path.name} is not loaded")
         return self._llm
 
     @property
     def n_ctx(self) -> int:
         return self.options.n_ctx
 
-    async def run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run_on_worker(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         """Run `fn` on the llama worker thread (the only thread that may touch `llm`)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def tokenize_sync(self, prompt: Prompt, add_bos: bool = False) -> list[int]:
         """`tokenize` on the worker thread itself (only call it there)."""
-        # Segment by segment: only a format's markers may parse as special tokens (DESIGN 13).
+        # Segment by segment: only a format's markers may parse as special tokens (see
+        # "Untrusted text" in docs/architecture.md).
         ids: list[int] = []
         for index, segment in enumerate(prompt.segments):
-            ids += self._llm.tokenize(
+            ids += self.llm.tokenize(
                 segment.text.encode("utf-8"),
                 add_bos=add_bos and index == 0,
                 special=segment.special,
@@ -141,8 +152,8 @@ class LlamaEngine:
         """Token counts of several prompts in one trip to the worker."""
         return await self.run_on_worker(lambda: [len(self.tokenize_sync(p)) for p in prompts])
 
-    def _grammar(self, text: str) -> Any:
-        from llama_cpp import LlamaGrammar
+    def _grammar(self, text: str) -> LlamaGrammar:
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         if text not in self._grammars:
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
@@ -150,7 +161,7 @@ class LlamaEngine:
 
     def _pieces(
         self, request: GenerationRequest, prompt_tokens: list[int]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[CreateCompletionStreamResponse, None, None]:
         sampler = request.sampler
         if self.state_cache is not None:
             if request.channel is not None:
@@ -158,7 +169,7 @@ class LlamaEngine:
             else:
                 self.state_cache.detach()
         # The tokens, not the text: llama-cpp-python would tokenize the whole prompt again.
-        return self._llm.create_completion(
+        stream = self.llm.create_completion(
             prompt_tokens,
             max_tokens=sampler.max_tokens,
             temperature=sampler.temperature,
@@ -171,6 +182,9 @@ class LlamaEngine:
             grammar=self._grammar(request.grammar) if request.grammar else None,
             stream=True,
         )
+        if not isinstance(stream, Generator):  # stream=True always streams
+            raise EngineError("llama-cpp-python returned a whole completion, not a stream")
+        return stream
 
     def _generate(
         self,
@@ -178,43 +192,20 @@ class LlamaEngine:
         cancel: CancelToken,
         on_text: Callable[[str], None] | None,
     ) -> Completion:
-        started = time.perf_counter()
-        first: float | None = None
-        parts: list[str] = []
-        steps = 0
-        finish: FinishReason = "stop"
+        builder = CompletionBuilder(on_text)
         prompt_tokens = self.tokenize_sync(request.prompt, add_bos=True)
+        builder.prompt_tokens = len(prompt_tokens)
         try:
             stream = self._pieces(request, prompt_tokens)
             for chunk in stream:
                 if cancel.cancelled:
-                    finish = "cancelled"
+                    builder.cancel()
                     stream.close()
                     break
-                choice = chunk["choices"][0]
-                piece = choice["text"]
-                # The last chunk only carries the finish reason; it is not a token.
-                if piece or choice.get("finish_reason") is None:
-                    steps += 1
-                if first is None:
-                    first = time.perf_counter() - started
-                if piece:
-                    parts.append(piece)
-                    if on_text is not None:
-                        on_text(piece)
-                if choice.get("finish_reason") == "length":
-                    finish = "length"
+                builder.add(_piece(chunk["choices"][0]))
         except ValueError as exc:
             raise EngineError(str(exc)) from exc
-        text = "".join(parts)
-        return Completion(
-            text=text,
-            finish_reason=finish,
-            prompt_tokens=len(prompt_tokens),
-            generated_tokens=steps,
-            first_token_seconds=first,
-            total_seconds=time.perf_counter() - started,
-        )
+        return builder.completion()
 
     async def complete(
         self,
@@ -241,6 +232,11 @@ class LlamaEngine:
             await self.run_on_worker(self._llm.close)
             self._llm = None
         self._executor.shutdown(wait=True)
+
+
+def _piece(choice: CompletionChoice) -> Piece:
+    """One streamed llama-cpp-python choice: one token, or the finish reason alone."""
+    return Piece(text=choice["text"], finish=finish_reason(choice.get("finish_reason")))
 
 
 def llama_cpp_version() -> str:

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.errors import UserError
+
 __all__ = ["ModelInfo", "ModelInfoError", "read_model_info"]
 
 GGUF_MAGIC = b"GGUF"
 _BLOCK_TENSOR = re.compile(r"^blk\.(\d+)\.")
 
 
-class ModelInfoError(ValueError):
+class ModelInfoError(UserError, ValueError):
     """The model file is missing, unreadable or not a usable GGUF model."""
 
 

@@ -1,4 +1,4 @@
-"""Lorebooks (DESIGN 14): import and export, activation, and placement in the prompt."""
+"""Lorebooks: import and export, activation, and placement in the prompt."""
 
 from .activation import LoreConfig, scan_lore
 from .compiled import CompiledBook, LoreCache

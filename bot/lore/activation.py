@@ -1,4 +1,4 @@
-"""Which lore entries fire for the next prompt, and why (DESIGN 14).
+"""Which lore entries fire for the next prompt, and why.
 
 An entry fires when one of its keys occurs in the last `scan_depth` turns (its secondary keys
 combined by its selective logic), when it is constant, or when the content of an entry that

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.characters.limits import CARD_MAX_DEPTH, LORE_ENTRY_MAX_CHARS, LORE_MAX_ENTRIES
+from bot.errors import UserError
 
 from .model import Lorebook
 
@@ -21,7 +22,7 @@ KEYS_PER_ENTRY_MAX = 100  # each key costs a look-up on every prompt
 KEY_MAX_CHARS = 500
 
 
-class LoreError(ValueError):
+class LoreError(UserError, ValueError):
     """A lorebook that cannot be imported or used; the message is one line for the user."""
 
 

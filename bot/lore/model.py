@@ -1,4 +1,4 @@
-"""Lorebooks and their entries, shaped like a V2/V3 `character_book` (DESIGN 14).
+"""Lorebooks and their entries, shaped like a V2/V3 `character_book`.
 
 Fields the V2/V3 spec names are attributes; what SillyTavern adds lives, as in SillyTavern's own
 card export, in the entry's `extensions` (`position` as a number, `depth`, `role`,
@@ -116,7 +116,7 @@ class LoreEntry:
         """The role an at-depth block is written as."""
         role = self.extensions.get("role")
         if isinstance(role, str) and role in ROLES:
-            return role  # type: ignore[return-value]
+            return role
         index = _count(role)
         return ROLES[index] if index is not None and index < len(ROLES) else "system"
 
@@ -124,8 +124,9 @@ class LoreEntry:
     def logic(self) -> Logic:
         """How the secondary keys combine with a primary match."""
         logic = self.extensions.get("selectiveLogic")
-        if isinstance(logic, str) and logic.lower() in LOGICS:
-            return logic.lower()  # type: ignore[return-value]
+        lowered = logic.lower() if isinstance(logic, str) else None
+        if lowered in LOGICS:
+            return lowered
         index = _count(logic)
         return LOGICS[index] if index is not None and index < len(LOGICS) else "and_any"
 

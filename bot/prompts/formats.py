@@ -1,4 +1,4 @@
-"""Prompt formats (DESIGN.md section 5): group-inst, chatml and alpaca-limarp."""
+"""Prompt formats: group-inst, chatml and alpaca-limarp."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from bot.domain import FORMAT_NAMES, LENGTHS, LoreInsert, Persona, PromptContext, PromptTurn
+from bot.errors import UserError
 from bot.prompts.macros import join_names
 from bot.prompts.segments import Prompt
 
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class UnknownFormatError(ValueError):
+class UnknownFormatError(UserError, ValueError):
     """Raised when a prompt format name is not one of FORMAT_NAMES."""
 
     def __init__(self, name: str) -> None:

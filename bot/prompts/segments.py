@@ -1,9 +1,10 @@
-"""Prompt text in segments: a format's own markers kept apart from everything else (DESIGN 13).
+"""Prompt text in segments: a format's own markers kept apart from everything else.
 
 Only marker segments may become control tokens: backends tokenize them with special-token
 parsing and every other segment as plain text. Plain text is also *defused*: any marker of any
 known format inside it gets an invisible word joiner, so it cannot forge a block even on a
-backend that only takes text. Stored text is never changed; defusing happens here, at render.
+backend that only takes text. Stored text is never changed; defusing happens here, at render
+(see "Untrusted text" in docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.errors import UserError
 
-class StoreError(Exception):
+
+class StoreError(UserError):
     """Base class for storage errors."""
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.domain import NAME_MAX
+from bot.domain import NAME_MAX, ROLES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -39,7 +39,7 @@ NAMING_CONVENTION = {
 # casefold() makes a name at most three times longer ("ß" -> "ss"), and PostgreSQL enforces it.
 NAME_KEY_MAX = 3 * NAME_MAX
 CHARACTER_KINDS = ("player", "npc")
-TURN_ROLES = ("user", "model", "narration")
+TURN_ROLES = ROLES
 
 
 def utcnow() -> datetime:
@@ -275,7 +275,7 @@ class TurnMessage(Base):
     part: Mapped[int] = mapped_column(Integer)
 
 
-# -- Lorebooks (DESIGN 14) --------------------------------------------------------------------
+# -- Lorebooks --------------------------------------------------------------------
 
 
 class StoredLorebook(Timestamps, Base):

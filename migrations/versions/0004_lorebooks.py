@@ -1,4 +1,4 @@
-"""Server lorebooks, their entries, and which scenes they are attached to (DESIGN 14).
+"""Server lorebooks, their entries, and which scenes they are attached to.
 
 Revision ID: 0004_lorebooks
 Revises: 0003_pending_turns

@@ -15,8 +15,8 @@ import bot.characters.drafts as drafts_module
 from bot.characters.cards import CardError, export_card_v2, load_card
 from bot.characters.drafts import draft_from_card_async, draft_from_sheet
 from bot.characters.limits import CardLimits, RosterLimits
+from bot.characters.service import card_limits, roster_limits
 from bot.characters.sheet import SheetError
-from bot.core import card_limits, roster_limits
 from bot.settings import Settings, load_settings
 from tests.characters.test_card_png import png_file, text_chunk
 

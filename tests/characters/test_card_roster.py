@@ -10,11 +10,12 @@ import pytest
 
 import bot.characters.cards as cards_module
 import bot.characters.drafts as drafts_module
+from bot.channel.access import Access
+from bot.channel.ports import Actor
 from bot.characters.limits import CardLimits, RosterLimits
+from bot.characters.service import CharacterCommands, CharacterInput
+from bot.errors import UserError
 from bot.store import CharacterStore, Database, SceneStore, TurnStore
-from bot.tavern.access import Access
-from bot.tavern.characters import CharacterCommands, CharacterInput
-from bot.tavern.common import Actor, UserError
 
 GUILD = 10
 PLAYER = Actor(user_id=1, guild_id=GUILD, channel_id=100, display_name="Ann")

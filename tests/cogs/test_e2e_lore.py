@@ -1,4 +1,4 @@
-"""End to end: /lore and /scene lore with the real bot, store and demo model (DESIGN 14).
+"""End to end: /lore and /scene lore with the real bot, store and demo model.
 
 One bot runs for the module against the loopback fake Discord; every test opens its own
 channel, and what each test sent is checked for pings and tracebacks after it.

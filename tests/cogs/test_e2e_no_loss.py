@@ -131,7 +131,7 @@ async def test_a_message_the_locked_database_refuses_is_marked(
     try:
         chan = await cast_scene(running, "harbor", (Npc("Marta"),), max_replies=1)
         running.bot.tavern.play.retry_delays = (0.05, 0.05)
-        with write_locked(db), caplog.at_level(logging.WARNING, logger="bot.tavern.play"):
+        with write_locked(db), caplog.at_level(logging.WARNING, logger="bot.channel.intake"):
             message = await fake.user_message(chan, alice, ASK)
             await running.probe.handled("message", message["id"])
         await running.idle()
@@ -153,7 +153,7 @@ async def test_a_message_posted_while_locked_is_stored_once_the_lock_clears(
     db, alice = tmp_path / "bot.db", fake.player_ids[0]
     running = await _start(fake, db, "Marta nods.", db_busy_timeout=0.2)
     retrying = Signal("retrying")
-    logging.getLogger("bot.tavern.play").addHandler(retrying)
+    logging.getLogger("bot.channel.intake").addHandler(retrying)
     try:
         chan = await cast_scene(running, "harbor", (Npc("Marta"),), max_replies=1)
         with write_locked(db) as other_writer:
@@ -170,7 +170,7 @@ async def test_a_message_posted_while_locked_is_stored_once_the_lock_clears(
         ]
         assert [p["content"] for p in npc_posts(fake, chan)] == ["Marta nods."]
     finally:
-        logging.getLogger("bot.tavern.play").removeHandler(retrying)
+        logging.getLogger("bot.channel.intake").removeHandler(retrying)
         await stop_bot(running)
 
 

@@ -1,4 +1,4 @@
-"""End to end: the play features (DESIGN 15) with the real bot, store and demo model.
+"""End to end: the play features with the real bot, store and demo model.
 
 One bot runs for the module against the loopback fake Discord; every test opens its own
 channel and NPCs, and what each test sent is checked for pings and tracebacks after it.

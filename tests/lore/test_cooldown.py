@@ -9,7 +9,7 @@ import pytest
 from bot.lore import LoreConfig, book_from_world_info
 from bot.lore.cooldown import COOLDOWN_REPLAY, replay, replay_horizon
 from bot.lore.tables import TableError, entry_from_table
-from bot.tavern.lore_text import entry_text
+from bot.lore.wording import entry_text
 from tests.lore.helpers import book, fired
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import card_limits, lore_config, lore_limits
+from bot.characters.service import card_limits
+from bot.core import lore_config
 from bot.lore import LoreConfig, LoreLimits
+from bot.lore.service import lore_limits
 from bot.settings import SettingsError, load_settings
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.engine.base import CancelToken, Completion, GenerationRequest
+from tests.channel.helpers import CHANNEL, Tavern, build, marta_scene
 from tests.scripted_engine import ScriptedEngine
-from tests.tavern.helpers import CHANNEL, Tavern, build, marta_scene
 
 
 def is_summary(request: GenerationRequest) -> bool:

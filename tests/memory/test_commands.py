@@ -7,18 +7,20 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Sampler
+from bot.errors import UserError
+from bot.memory.service import MemoryCommands
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import SceneFileError, load_scene_file
+from bot.scenes.service import SceneCommands
 from bot.scenes.views import SceneViews
 from bot.store import Database, Stores, StorySummary
-from bot.tavern.common import UserError
+from tests.channel.helpers import alice, gm
 from tests.memory.helpers import long_scene
-from tests.tavern.helpers import alice, gm
 
 
 async def test_show_edit_clear(db: Database) -> None:
     tavern, _, scene_id = await long_scene(db)
-    memory = tavern.services.memory
+    memory = tavern.services.get(MemoryCommands)
     assert "No story so far" in (await memory.show(gm())).text
     with pytest.raises(UserError):
         await memory.edit(alice(), "Mine now.")
@@ -28,14 +30,14 @@ async def test_show_edit_clear(db: Database) -> None:
     # A new summary covers what the prompt window no longer holds.
     assert summary.through > 0 and f"turns 1–{summary.through}" in edited.text
     assert "Ann came to the harbor." in (await memory.show(gm())).text
-    export = await tavern.services.scenes.export(gm())
+    export = await tavern.services.get(SceneCommands).export(gm())
     assert export.file is not None
     assert (
         export.file[1]
         .decode()
         .startswith(f"[Story so far, turns 1–{summary.through}]\nAnn came to the harbor.\n\n")
     )
-    prompt = await tavern.services.scenes.prompt(gm())
+    prompt = await tavern.services.get(SceneCommands).prompt(gm())
     assert prompt.file is not None and b"Story so far: Ann came to the harbor." in prompt.file[1]
     assert "cleared" in (await memory.clear(gm())).text
     assert await tavern.stores.summaries.get(scene_id) is None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from bot.channel.sessions import Trigger
+from bot.memory.service import MemoryCommands
+from bot.scenes.service import SceneCommands
 from bot.store import Database, StorySummary
-from bot.tavern.sessions import Trigger
+from tests.channel.helpers import CHANNEL, OTHER_CHANNEL, Tavern, gm, within_guard
 from tests.memory.helpers import SummaryEngine, is_summary, long_scene
-from tests.tavern.helpers import CHANNEL, OTHER_CHANNEL, Tavern, gm, within_guard
 
 
 async def held_summary(db: Database) -> tuple[Tavern, SummaryEngine, int]:
@@ -30,8 +32,10 @@ async def test_a_round_is_followed_by_summaries_of_the_turns_that_left_the_windo
     summary = await tavern.stores.summaries.get(scene_id)
     assert summary is not None and summary.text.startswith("Earlier, Summary")
     # Covered turns stay out of the prompt; the summary is in it, right after the system block.
-    plan = await tavern.services.scenes.director.build_prompt(
-        await tavern.services.scenes.views.view(await tavern.stores.scenes.get(scene_id))
+    plan = await tavern.services.get(SceneCommands).director.build_prompt(
+        await tavern.services.get(SceneCommands).views.view(
+            await tavern.stores.scenes.get(scene_id)
+        )
     )
     assert plan.history[0].seq > summary.through
     assert plan.rendered.turns[0].text == f"[INST]user\nStory so far: {summary.text}[/INST]"
@@ -62,7 +66,7 @@ async def test_a_player_message_cancels_the_summary_and_nothing_is_stored(db: Da
 async def test_a_halt_stops_the_summary(db: Database) -> None:
     tavern, _engine, scene_id = await held_summary(db)
     sessions = tavern.services.sessions
-    await within_guard(tavern.services.scenes.end(gm()))
+    await within_guard(tavern.services.get(SceneCommands).end(gm()))
     await within_guard(sessions.wait_idle(CHANNEL))
     assert await tavern.stores.summaries.get(scene_id) is None
 
@@ -81,7 +85,7 @@ async def test_a_summary_never_holds_another_channel(db: Database) -> None:
 async def test_a_gm_edit_during_a_summary_wins(db: Database) -> None:
     tavern, _engine, scene_id = await held_summary(db)
     sessions = tavern.services.sessions
-    await tavern.services.memory.edit(gm(), "The GM's version.")
+    await tavern.services.get(MemoryCommands).edit(gm(), "The GM's version.")
     sessions.get(CHANNEL).halt()
     await within_guard(sessions.wait_idle(CHANNEL))
     summary = await tavern.stores.summaries.get(scene_id)

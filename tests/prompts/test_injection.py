@@ -1,4 +1,6 @@
-"""The prompt-injection corpus (DESIGN 13): untrusted text never forges structure or control tokens.
+"""The prompt-injection corpus: untrusted text never forges structure or control tokens.
+
+See "Untrusted text" in docs/architecture.md.
 
 Every marker of every format goes into every untrusted field (message text, player, NPC and
 display names, sheets, card text, scenario); each of the three formats must still render exactly

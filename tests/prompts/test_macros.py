@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.channel.publisher import TurnPublisher
 from bot.domain import Sampler
 from bot.prompts.macros import join_names, resolve_macros, user_value
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import load_scene_file
 from bot.scenes.views import SceneViews
 from bot.store import Database, Stores
-from bot.tavern.publisher import TurnPublisher
-from tests.tavern.helpers import RecordingPoster
+from tests.channel.helpers import RecordingPoster
 
 
 @pytest.mark.parametrize(

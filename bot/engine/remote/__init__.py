@@ -1,4 +1,4 @@
-"""Remote inference servers behind the one `TextEngine` interface (DESIGN 7)."""
+"""Remote inference servers behind the one `TextEngine` interface."""
 
 from __future__ import annotations
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -16,12 +15,12 @@ from bot.engine.base import (
     CancelToken,
     Completion,
     EngineError,
-    FinishReason,
     GenerationRequest,
     Prompt,
     Sampler,
     stream_via_complete,
 )
+from bot.engine.completion import CompletionBuilder, Piece
 from bot.engine.remote.http import ServerClient
 from bot.engine.remote.tokens import GgufEncoder, PromptTokenizer, ServerEncoder, TokenizeApi
 
@@ -56,16 +55,6 @@ class ServerInfo:
     slots: int | None
     constraint: str
     prompt: str  # what the prompt is sent as: "token ids" or "text"
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One streamed part of an answer; the last one carries the finish reason and counts."""
-
-    text: str = ""
-    finish: FinishReason | None = None
-    prompt_tokens: int | None = None
-    generated_tokens: int | None = None
 
 
 def sampler_fields(sampler: Sampler, *, top_k: int = 0) -> dict[str, Any]:
@@ -171,35 +160,17 @@ class RemoteEngine:
         cancel: CancelToken,
         on_text: Callable[[str], None] | None,
     ) -> Completion:
-        started = time.perf_counter()
-        first: float | None = None
-        parts: list[str] = []
-        done = Piece(finish="stop")
-        steps = 0
+        builder = CompletionBuilder(on_text)
         pieces = self._pieces(request)
         async with contextlib.aclosing(pieces):
             async for piece in pieces:
                 if cancel.cancelled:
                     # Leaving the loop closes the connection: the server stops generating.
-                    done = Piece(finish="cancelled")
+                    builder.cancel()
                     break
-                if piece.text:
-                    steps += 1
-                    if first is None:
-                        first = time.perf_counter() - started
-                    parts.append(piece.text)
-                    if on_text is not None:
-                        on_text(piece.text)
-                if piece.finish is not None:
-                    done = piece
-        return Completion(
-            text=self._answer(request, "".join(parts)),
-            finish_reason=done.finish or "stop",
-            prompt_tokens=done.prompt_tokens or 0,
-            generated_tokens=done.generated_tokens if done.generated_tokens is not None else steps,
-            first_token_seconds=first,
-            total_seconds=time.perf_counter() - started,
-        )
+                builder.add(piece)
+        done = builder.completion()
+        return replace(done, text=self._answer(request, done.text))
 
     def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         """The server's streamed answer to `request`."""

@@ -9,9 +9,9 @@ from collections.abc import AsyncGenerator
 from typing import Any, Self
 
 from bot.engine.base import EngineError, GenerationRequest
+from bot.engine.completion import Piece, finish_reason
 from bot.engine.remote.engine import (
     REPEAT_WINDOW,
-    Piece,
     RemoteEngine,
     RemoteOptions,
     ServerInfo,
@@ -92,7 +92,7 @@ class KoboldCppEngine(RemoteEngine):
                 ended = reason is not None
                 yield Piece(
                     text=event.get("token") or "",
-                    finish=None if reason is None else "length" if reason == "length" else "stop",
+                    finish=finish_reason(reason),
                 )
                 if ended:
                     return

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from bot.engine.base import GenerationRequest
+from bot.engine.completion import Piece
 from bot.engine.remote.engine import (
     REPEAT_WINDOW,
-    Piece,
     RemoteEngine,
     RemoteOptions,
     ServerInfo,
@@ -138,7 +138,8 @@ class LlamaServerEngine(RemoteEngine):
         }
 
     async def _pieces(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
-        # Token ids, not text: only the format's markers can be control tokens (DESIGN 13).
+        # Token ids, not text: only the format's markers can be control tokens (see
+        # "Untrusted text" in docs/architecture.md).
         ids = await self.tokenizer.ids(request.prompt, bos=True)
         with self.slots.hold(request.channel) as slot:
             async for data in self.client.stream(

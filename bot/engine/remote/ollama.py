@@ -7,9 +7,9 @@ from collections.abc import AsyncGenerator
 from typing import Any, Self
 
 from bot.engine.base import EngineError, GenerationRequest
+from bot.engine.completion import Piece
 from bot.engine.remote.engine import (
     REPEAT_WINDOW,
-    Piece,
     RemoteEngine,
     RemoteOptions,
     ServerInfo,

@@ -1,8 +1,8 @@
 """Any OpenAI-compatible `/v1/completions` server: vLLM, TabbyAPI, llama-cpp-python's server.
 
-The prompt goes as text (its untrusted parts are already defused, DESIGN 13). Which server it
-is comes from `/v1/models` (`owned_by`), and decides how the speaker and floor choices are
-constrained and where token counts come from.
+The prompt goes as text (its untrusted parts are already defused; see docs/architecture.md).
+Which server it is comes from `/v1/models` (`owned_by`), and decides how the speaker and floor
+choices are constrained and where token counts come from.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from bot.engine.base import EngineError, GenerationRequest
+from bot.engine.completion import Piece, finish_reason
 from bot.engine.remote.engine import (
-    Piece,
     RemoteEngine,
     RemoteOptions,
     ServerInfo,
@@ -192,7 +192,7 @@ class OpenAIEngine(RemoteEngine):
                 reason = choice.get("finish_reason")
                 yield Piece(
                     text=choice.get("text") or "",
-                    finish=None if reason is None else "length" if reason == "length" else "stop",
+                    finish=finish_reason(reason),
                     prompt_tokens=usage.get("prompt_tokens"),
                     generated_tokens=usage.get("completion_tokens"),
                 )

@@ -1,8 +1,9 @@
 """Token ids for remote backends: the server's own tokenize endpoint, or a local vocabulary.
 
 Prompts are tokenized segment by segment, exactly as the in-process engine does: a format's
-markers with special tokens parsed, everything else as plain text (DESIGN 13). Each segment's
-ids are cached, so a history that grows by one turn costs one new request, not hundreds.
+markers with special tokens parsed, everything else as plain text (see "Untrusted text" in
+docs/architecture.md). Each segment's ids are cached, so a history that grows by one turn
+costs one new request, not hundreds.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Server faults (DESIGN 7): down, busy, failing, cut off mid-reply, ignoring the grammar."""
+"""Server faults: down, busy, failing, cut off mid-reply, ignoring the grammar."""
 
 from __future__ import annotations
 

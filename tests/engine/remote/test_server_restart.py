@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.channel.ports import IncomingMessage
 from bot.core import Core
 from bot.director import TurnDirector
 from bot.engine.base import CancelToken, Completion, GenerationRequest, Prompt, Sampler
@@ -14,9 +15,8 @@ from bot.engine.remote import RemoteEngine, RemoteOptions, connect_remote
 from bot.scenes.views import SceneViews
 from bot.settings import load_settings
 from bot.store import Database, Stores
-from bot.tavern.common import IncomingMessage
+from tests.channel.helpers import CHANNEL, GUILD, RecordingPoster, within_guard
 from tests.engine.remote.conftest import free_port, llama_server_argv, running
-from tests.tavern.helpers import CHANNEL, GUILD, RecordingPoster, within_guard
 
 pytestmark = pytest.mark.model
 

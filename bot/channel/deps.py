@@ -1,0 +1,57 @@
+"""The parts every channel service shares, built once per front end by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.channel.access import Access
+from bot.channel.intake import PlayService
+from bot.channel.ports import Poster
+from bot.channel.publisher import TurnPublisher
+from bot.channel.rounds import NpcRounds
+from bot.channel.sessions import ChannelSessions
+from bot.director import TurnDirector
+from bot.memory import Summarizer
+from bot.scenes.views import SceneViews
+from bot.settings import Settings
+from bot.store import Stores
+
+
+@dataclass(frozen=True)
+class ChannelDeps:
+    """What every channel service is built from: made once, shared by all of them."""
+
+    settings: Settings
+    stores: Stores
+    views: SceneViews
+    director: TurnDirector
+    summarizer: Summarizer
+    poster: Poster
+    access: Access
+    sessions: ChannelSessions
+    publisher: TurnPublisher
+    play: PlayService
+
+
+# A feature's entry point: its service, built over the shared parts (it may register hooks).
+Feature = Callable[[ChannelDeps], object]
+
+
+def channel_deps(
+    settings: Settings,
+    stores: Stores,
+    views: SceneViews,
+    director: TurnDirector,
+    summarizer: Summarizer,
+    poster: Poster,
+) -> ChannelDeps:
+    """The shared parts of one front end: sessions, rounds, publishing and intake."""
+    access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
+    publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
+    rounds = NpcRounds(stores, views, director, publisher)
+    sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
+    play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
+    return ChannelDeps(
+        settings, stores, views, director, summarizer, poster, access, sessions, publisher, play
+    )

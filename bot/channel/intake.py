@@ -1,0 +1,206 @@
+"""The channel loop: player messages become turns and start NPC rounds as the reply mode says."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from bot.channel.access import Access
+from bot.channel.ports import Actor, IncomingMessage, Poster, Reply
+from bot.channel.sessions import ChannelSessions, Trigger
+from bot.channel.speakers import player_speaker
+from bot.channel.text import mentioned_name
+from bot.errors import UserError
+from bot.prompts import is_ooc
+from bot.store import (
+    Character,
+    DuplicateMessageError,
+    NotFoundError,
+    Scene,
+    Stores,
+    Turn,
+    failure_reason,
+)
+
+STORE_RETRY_DELAYS = (0.5, 1.0, 2.0)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class PlayService:
+    """Stores what players write, follows their edits and deletes, and asks for rounds."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        access: Access,
+        sessions: ChannelSessions,
+        poster: Poster,
+        *,
+        quiet_seconds: float,
+        retry_delays: Sequence[float] = STORE_RETRY_DELAYS,
+    ) -> None:
+        self.scenes = stores.scenes
+        self.turns = stores.turns
+        self.characters = stores.characters
+        self.access = access
+        self.sessions = sessions
+        self.poster = poster
+        self.quiet_seconds = quiet_seconds
+        self.retry_delays = tuple(retry_delays)
+
+    async def on_message(self, message: IncomingMessage) -> None:
+        """Store a player's message as a turn and schedule a round as the reply mode says."""
+        if not self._from_a_player(message):
+            return
+        try:
+            scene = await self._retrying(lambda: self.scenes.by_channel(message.channel_id))
+        except Exception as exc:
+            await self._mark_unsaved(message, exc)
+            return
+        if scene is None:
+            return
+        async with self.sessions.get(scene.channel_id).intake:
+            trigger = await self.take(scene, message)
+        if trigger is not None:
+            self.sessions.trigger(scene.channel_id, trigger)
+
+    def _from_a_player(self, message: IncomingMessage) -> bool:
+        """A human's or a proxy's post with text; never the bot's own webhook or another bot."""
+        if message.webhook_id is not None and self.poster.owns_webhook(message.webhook_id):
+            return False
+        if message.author_is_bot and message.webhook_id is None:
+            return False
+        return bool(message.content.strip())
+
+    async def take(self, scene: Scene, message: IncomingMessage) -> Trigger | None:
+        """Store a message of the scene's channel (intake held), or mark it; the round it asks."""
+        if not self._from_a_player(message):
+            return None
+        try:
+            if not await self._retrying(lambda: self._store(scene, message)):
+                return None
+        except (DuplicateMessageError, NotFoundError):
+            return None  # stored meanwhile (read back and live at once), or the scene is gone
+        except Exception as exc:
+            await self._mark_unsaved(message, exc)
+            return None
+        return await self.trigger_for(scene, message.content, human=message.webhook_id is None)
+
+    async def _store(self, scene: Scene, message: IncomingMessage) -> bool:
+        """Append the message as a turn; False if it is stored already."""
+        if await self.turns.by_message_id(message.message_id) is not None:
+            return False
+        speaker, character_id, author_id = await self._speaker(scene, message)
+        await self.turns.append(
+            scene.id,
+            role="user",
+            speaker=speaker,
+            content=message.content.strip(),
+            character_id=character_id,
+            author_id=author_id,
+            message_ids=[message.message_id],
+        )
+        return True
+
+    async def _retrying(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run a store step again after each delay while it fails in a way waiting may fix."""
+        for delay in self.retry_delays:
+            try:
+                return await work()
+            except (DuplicateMessageError, NotFoundError):
+                raise
+            except Exception as exc:
+                log.warning("storing a message failed (%s); retrying", failure_reason(exc))
+                await asyncio.sleep(delay)
+        return await work()
+
+    async def _mark_unsaved(self, message: IncomingMessage, exc: Exception) -> None:
+        log.error(
+            "could not store message %s in channel %s (%s); marked it for its author",
+            message.message_id,
+            message.channel_id,
+            failure_reason(exc),
+        )
+        try:
+            await self.poster.mark_unsaved(message.channel_id, message.message_id)
+        except Exception as mark_failed:
+            log.error("could not mark message %s either: %s", message.message_id, mark_failed)
+
+    async def trigger_for(self, scene: Scene, content: str, *, human: bool) -> Trigger | None:
+        """The round a stored post asks for, as the reply mode says (proxies need a human first)."""
+        content = content.strip()
+        session = self.sessions.get(scene.channel_id)
+        if human:
+            session.human_spoke = True
+        elif not session.human_spoke:
+            return None
+        if is_ooc(content) or scene.reply_mode == "manual":
+            return None
+        cast = await self.scenes.cast(scene.id)
+        named = mentioned_name(content, [c.name for c in cast])
+        if scene.reply_mode == "mention" and named is None:
+            return None
+        return Trigger(forced=named, delay=0.0 if named else self.quiet_seconds)
+
+    async def _speaker(
+        self, scene: Scene, message: IncomingMessage
+    ) -> tuple[str, int | None, int | None]:
+        """Bound character, else default character (then bound), else the display name."""
+        if message.webhook_id is not None:  # PluralKit/Tupperbox proxies post under the name
+            return await self._named(message), None, None
+        bound = await self.character_of(scene, message.author_id)
+        if bound is not None:
+            return bound.name, bound.id, message.author_id
+        return await self._named(message), None, message.author_id
+
+    async def character_of(self, scene: Scene, user_id: int) -> Character | None:
+        """The member's character in this scene: bound, else their default (bound from now)."""
+        bound = await self.scenes.bound_character(scene.id, user_id)
+        if bound is None:
+            bound = await self.scenes.default_character(scene.guild_id, user_id)
+            if bound is not None:
+                await self.scenes.bind_player(scene.id, user_id, bound.id)
+        return bound
+
+    async def _named(self, message: IncomingMessage) -> str:
+        """The display or proxy name under the name rule."""
+        return await player_speaker(self.characters, message.guild_id, message.author_name)
+
+    async def recent(self, scene_id: int, count: int) -> list[Turn]:
+        """The scene's newest `count` turns, oldest first (what a resumed front end shows)."""
+        return await self.turns.window(scene_id, count)
+
+    async def on_edit(self, message_id: int, content: str) -> None:
+        """A player edited a message: update its turn."""
+        turn = await self.turns.by_message_id(message_id)
+        if turn is not None and turn.role == "user" and content.strip():
+            await self.turns.edit(turn.id, content.strip())
+
+    async def on_delete(self, message_ids: Sequence[int]) -> None:
+        """Messages were deleted: a turn leaves the history when none of its messages is left."""
+        for message_id in message_ids:
+            turn = await self.turns.by_message_id(message_id)
+            if turn is None or turn.deleted:
+                continue
+            # A swipe that shortens a turn deletes its extra parts; the turn itself stays.
+            remaining = [i for i in turn.message_ids if i != message_id]
+            if remaining:
+                await self.turns.set_message_ids(turn.id, remaining)
+            else:
+                await self.turns.mark_deleted(turn.id)
+
+    async def reply(self, actor: Actor, as_name: str | None) -> Reply:
+        """`/reply [as]`: run a round now."""
+        scene = await self.access.require_scene(actor)
+        await self.access.require_participant(actor, scene)
+        if as_name is not None and not any(
+            c.name.casefold() == as_name.casefold() for c in await self.scenes.cast(scene.id)
+        ):
+            raise UserError(f"{as_name} is not in this scene's cast.")
+        self.access.cooldown(actor, "reply")
+        self.sessions.trigger(scene.channel_id, Trigger(as_name))
+        who = as_name or "The NPCs"
+        return Reply(f"{who} will answer shortly.")

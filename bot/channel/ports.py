@@ -1,0 +1,98 @@
+"""What the channel services and their front ends exchange: who acts, replies, posts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, where, and with which rights."""
+
+    user_id: int
+    guild_id: int
+    channel_id: int
+    display_name: str
+    manage_guild: bool = False
+    role_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers: text, whether only the user sees it, and optional files."""
+
+    text: str
+    ephemeral: bool = True
+    file: tuple[str, bytes] | None = None
+    more_files: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def files(self) -> list[tuple[str, bytes]]:
+        """Every attached file, the main one first."""
+        return ([self.file] if self.file is not None else []) + list(self.more_files)
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A message seen in a channel, reduced to what the channel loop needs."""
+
+    message_id: int
+    channel_id: int
+    guild_id: int
+    author_id: int
+    author_name: str
+    content: str
+    author_is_bot: bool = False
+    webhook_id: int | None = None
+
+
+# Awaited with each message id as soon as that part of a turn is out.
+PartSent = Callable[[int], Awaitable[None]]
+
+
+class Poster(Protocol):
+    """Posts, edits and reads back channel messages; implemented by the Discord adapter."""
+
+    def owns_webhook(self, webhook_id: int) -> bool: ...
+
+    async def post_turn(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
+    ) -> list[int]:
+        """Post `text` as one or more messages, telling `on_part` each id as it is sent."""
+        ...
+
+    async def edit_turn(
+        self,
+        channel_id: int,
+        message_ids: Sequence[int],
+        speaker: str,
+        avatar_url: str | None,
+        text: str,
+    ) -> list[int]:
+        """Show `text` in these messages; when it fails, the extra messages it sent are gone."""
+        ...
+
+    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None: ...
+
+    async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None: ...
+
+    async def notice(self, channel_id: int, text: str) -> None: ...
+
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        """Fresh links for expired Discord attachment links (original -> refreshed)."""
+        ...
+
+    def typing(self, channel_id: int) -> AbstractAsyncContextManager[None]: ...
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        """Put a visible mark on a player's message the bot could not store."""
+        ...
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        """Up to `limit` messages posted after `after_id`, oldest first (not the bot's own)."""
+        ...

@@ -1,0 +1,67 @@
+"""One NPC round in a channel: the director's turns, posted as they are stored."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.channel.publisher import TurnPublisher
+from bot.channel.sessions import ChannelSession, Trigger
+from bot.director import DirectorError, RoundHooks, StoredTurn, TurnDirector
+from bot.domain import CancelToken
+from bot.scenes.views import SceneViews
+from bot.store import Stores
+
+log = logging.getLogger(__name__)
+
+
+class NpcRounds:
+    """Runs a round for a channel session; the session registry decides when."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        views: SceneViews,
+        director: TurnDirector,
+        publisher: TurnPublisher,
+    ) -> None:
+        self.stores = stores
+        self.views = views
+        self.director = director
+        self.publisher = publisher
+        self.poster = publisher.poster
+
+    async def run(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
+        """Generate, store and post up to the scene's cap of NPC turns (lock held by the caller)."""
+        channel_id = session.channel_id
+        scene = await self.stores.scenes.by_channel(channel_id)
+        if scene is None:
+            return
+        session.human_spoke = False
+        view = await self.views.view(scene)
+        posted: list[tuple[int, int]] = []
+
+        async def stored(turn: StoredTurn) -> None:
+            if cancel.cancelled:  # halted between storing and posting: nobody will see it
+                await self.publisher.withdraw(channel_id, turn.id, ())
+                return
+            ids = await self.publisher.post(scene, turn)  # withdraws the turn if it fails
+            posted.append((ids[-1], turn.id))
+
+        try:
+            async with self.poster.typing(channel_id):
+                result = await self.director.run_round(
+                    view, forced=trigger.forced, hooks=RoundHooks(stored=stored), cancel=cancel
+                )
+        except DirectorError as exc:
+            if not cancel.cancelled:
+                await self.poster.notice(channel_id, str(exc))
+            return
+        except Exception:
+            log.exception("round failed in channel %s", channel_id)
+            await self.poster.notice(channel_id, "The NPCs could not answer; the log has details.")
+            return
+        finally:
+            if posted and not cancel.cancelled:
+                await self.publisher.move_controls(session, *posted[-1])
+        if result.notice and result.ended not in ("players", "cancelled"):
+            await self.poster.notice(channel_id, result.notice)

@@ -1,0 +1,45 @@
+"""The channel runtime's services and the registered features' services, as one bundle.
+
+The composition root hands one `ChannelDeps` to each registered feature's `build`; a front end
+(the Discord cogs, the terminal) then asks `Services` for the runtime's services, or for a
+feature's service by its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from bot.channel.authored import AuthoredPosts
+from bot.channel.deps import ChannelDeps, Feature
+from bot.channel.recovery import Recovery
+from bot.channel.turn_actions import TurnActions
+
+S = TypeVar("S")
+
+
+class Services:
+    """The channel runtime's services and every feature's service, for one front end."""
+
+    def __init__(self, deps: ChannelDeps, features: Iterable[Feature]) -> None:
+        self.deps = deps
+        self.sessions = deps.sessions
+        self.play = deps.play
+        self.recovery = Recovery(deps)
+        self.turns = TurnActions(deps)
+        self.authored = AuthoredPosts(deps)
+        self._features: dict[type, object] = {}
+        for build in features:
+            service = build(deps)
+            self._features[type(service)] = service
+
+    def get(self, kind: type[S]) -> S:
+        """The service of type `kind` that a registered feature built."""
+        service = self._features.get(kind)
+        if not isinstance(service, kind):
+            raise LookupError(f"no registered feature provides {kind.__name__}")
+        return service
+
+    async def close(self) -> None:
+        """Stop waiting and running rounds."""
+        await self.sessions.close()

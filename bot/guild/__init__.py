@@ -1,0 +1,1 @@
+"""Server-wide settings a Manage Server member changes (`/config`)."""

@@ -1,0 +1,212 @@
+"""The `/scene` and `/config` command logic."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bot.channel.deps import ChannelDeps
+from bot.channel.ports import Actor, Reply
+from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
+from bot.errors import UserError
+from bot.lore.wording import prompt_reply
+from bot.store import NotFoundError, Scene
+
+MAX_REPLIES_LIMIT = 8
+SCENARIO_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class SceneSettings:
+    """The options of `/scene settings`; None leaves a value unchanged."""
+
+    format: str | None = None
+    length: str | None = None
+    reply_mode: str | None = None
+    max_replies: int | None = None
+    temperature: float | None = None
+    min_p: float | None = None
+
+    def validated(self) -> dict[str, object]:
+        """The changed fields, checked; 'none' as length removes the modifier."""
+        changes: dict[str, object] = {}
+        if self.format is not None:
+            _one_of("format", self.format, FORMAT_NAMES)
+            changes["format"] = self.format
+        if self.length is not None:
+            if self.length == "none":
+                changes["length"] = None
+            else:
+                _one_of("length", self.length, LENGTHS)
+                changes["length"] = self.length
+        if self.reply_mode is not None:
+            _one_of("reply_mode", self.reply_mode, REPLY_MODES)
+            changes["reply_mode"] = self.reply_mode
+        if self.max_replies is not None:
+            if not 1 <= self.max_replies <= MAX_REPLIES_LIMIT:
+                raise UserError(f"max_replies must be between 1 and {MAX_REPLIES_LIMIT}.")
+            changes["max_replies"] = self.max_replies
+        if self.temperature is not None:
+            if not (math.isfinite(self.temperature) and 0 <= self.temperature <= 2):
+                raise UserError("temperature must be between 0 and 2.")
+            changes["temperature"] = self.temperature
+        if self.min_p is not None:
+            if not (math.isfinite(self.min_p) and 0 <= self.min_p <= 1):
+                raise UserError("min_p must be between 0 and 1.")
+            changes["min_p"] = self.min_p
+        return changes
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UserError(f"{key} must be one of: {', '.join(allowed)}.")
+
+
+class SceneCommands:
+    """Starting, configuring, inspecting and clearing scenes."""
+
+    def __init__(self, deps: ChannelDeps) -> None:
+        stores = deps.stores
+        self.characters = stores.characters
+        self.scenes = stores.scenes
+        self.turns = stores.turns
+        self.summaries = stores.summaries
+        self.views = deps.views
+        self.director = deps.director
+        self.access = deps.access
+        self.sessions = deps.sessions
+        self.publisher = deps.publisher
+        self.default_format = deps.settings.default_format
+
+    async def _gm_scene(self, actor: Actor) -> Scene:
+        await self.access.require_gm(actor)
+        return await self.access.require_scene(actor)
+
+    async def start(self, actor: Actor, fmt: str | None) -> Reply:
+        await self.access.require_gm(actor)
+        if fmt is not None:
+            _one_of("format", fmt, FORMAT_NAMES)
+        previous = await self.scenes.by_channel(actor.channel_id, active_only=False)
+        chosen = fmt or (previous.format if previous else self.default_format)
+        scene = await self.scenes.start(
+            guild_id=actor.guild_id,
+            channel_id=actor.channel_id,
+            format=chosen,
+            reply_mode=previous.reply_mode if previous else "auto",
+        )
+        again = " again" if previous else ""
+        return Reply(
+            f"Scene started{again} here (format {scene.format}, reply mode {scene.reply_mode}). "
+            "Add NPCs with /scene add.",
+            ephemeral=False,
+        )
+
+    async def end(self, actor: Actor) -> Reply:
+        await self._gm_scene(actor)
+        # A running round stops at its next token and stores nothing half-made.
+        async with self.sessions.get(actor.channel_id).halted():
+            # Another GM may have ended it while this command waited for the channel.
+            await self.access.require_scene(actor)
+            await self.scenes.end(actor.channel_id)
+        return Reply("Scene ended. History is kept; /scene start resumes it.", ephemeral=False)
+
+    async def status(self, actor: Actor) -> Reply:
+        scene = await self._gm_scene(actor)
+        cast = await self.scenes.cast(scene.id)
+        players = await self.scenes.players(scene.id)
+        lines = [
+            f"**Format** {scene.format} · **reply mode** {scene.reply_mode} · "
+            f"**max replies** {scene.max_replies} · **length** {scene.length or 'model decides'}",
+            f"**Temperature** {_or_default(scene.temperature)} · "
+            f"**min_p** {_or_default(scene.min_p)}",
+            f"**Cast** {', '.join(c.name for c in cast) or 'nobody yet'}",
+            f"**Players** {', '.join(c.name for _, c in players) or 'nobody yet'}",
+            f"**Turns** {await self.turns.count(scene.id)}",
+        ]
+        if scene.scenario:
+            lines.append(f"**Scenario** {scene.scenario[:500]}")
+        return Reply("\n".join(lines))
+
+    async def add_npc(self, actor: Actor, name: str) -> Reply:
+        scene = await self._gm_scene(actor)
+        npc = await self.characters.find_npc(actor.guild_id, name)
+        if npc is None:
+            raise UserError(f"No NPC named {name!r}. Create one with /npc create.")
+        if not await self.scenes.add_cast(scene.id, npc.id):
+            return Reply(f"**{npc.name}** is already in this scene.")
+        await self.publisher.greet(scene, npc)
+        return Reply(f"**{npc.name}** joined the scene.", ephemeral=False)
+
+    async def remove_npc(self, actor: Actor, name: str) -> Reply:
+        scene = await self._gm_scene(actor)
+        npc = await self.characters.find_npc(actor.guild_id, name)
+        if npc is None or not await self.scenes.remove_cast(scene.id, npc.id):
+            raise UserError(f"{name} is not in this scene.")
+        return Reply(f"**{npc.name}** left the scene.", ephemeral=False)
+
+    async def settings(self, actor: Actor, changes: SceneSettings) -> Reply:
+        scene = await self._gm_scene(actor)
+        fields = changes.validated()
+        if not fields:
+            return await self.status(actor)
+        await self.scenes.update(scene.id, **fields)
+        summary = ", ".join(f"{k} = {v if v is not None else 'none'}" for k, v in fields.items())
+        return Reply(f"Scene settings changed: {summary}.")
+
+    async def scenario(self, actor: Actor, text: str) -> Reply:
+        scene = await self._gm_scene(actor)
+        cleaned = text.strip()
+        if len(cleaned) > SCENARIO_MAX_CHARS:
+            raise UserError(f"The scenario is limited to {SCENARIO_MAX_CHARS} characters.")
+        await self.scenes.update(scene.id, scenario=cleaned or None)
+        return Reply("Scenario updated." if cleaned else "Scenario removed.")
+
+    async def prompt(self, actor: Actor) -> Reply:
+        """The exact prompt the model would see next."""
+        scene = await self._gm_scene(actor)
+        view = await self.views.view(scene)
+        plan = await self.director.build_prompt(view)
+        note = f"Next prompt: {plan.budget.used_tokens} tokens"
+        if plan.budget.trimmed:
+            note += f", oldest turns trimmed ({len(plan.history)} kept)"
+        return prompt_reply(note + ".", plan.rendered.text, plan.lore, bool(view.lore.sources))
+
+    async def export(self, actor: Actor) -> Reply:
+        """The whole history as a transcript file."""
+        scene = await self._gm_scene(actor)
+        lines = []
+        async for turn in self.turns.iter_all(scene.id):
+            lines.append(f"{turn.speaker}: {turn.content}")
+        if not lines:
+            raise UserError("This scene has no history yet.")
+        summary = await self.summaries.get(scene.id)
+        head = [f"[Story so far, turns 1–{summary.through}]\n{summary.text}"] if summary else []
+        text = "\n\n".join([*head, *lines]) + "\n"
+        return Reply(f"Transcript: {len(lines)} turns.", file=("transcript.txt", text.encode()))
+
+    async def clear_request(self, actor: Actor) -> tuple[Reply, int]:
+        """Ask for confirmation; the cog shows a button carrying the scene id."""
+        scene = await self._gm_scene(actor)
+        count = await self.turns.count(scene.id)
+        return Reply(f"Delete all {count} turns of this scene? This cannot be undone."), scene.id
+
+    async def clear(self, actor: Actor, scene_id: int) -> Reply:
+        await self.access.require_gm(actor)
+        try:
+            scene = await self.scenes.get(scene_id)
+        except NotFoundError:
+            raise UserError("That scene no longer exists.") from None
+        self.access.require_own_channel(actor, scene)
+        async with self.sessions.get(scene.channel_id).halted():
+            visible = await self.turns.count(scene.id)  # the number the confirmation named
+            await self.turns.clear(scene.id)
+        return Reply(f"Cleared {visible} turns.", ephemeral=False)
+
+
+def _or_default(value: float | None) -> str:
+    return "default" if value is None else f"{value:g}"
+
+
+def build(deps: ChannelDeps) -> SceneCommands:
+    """The scenes feature over the shared channel parts."""
+    return SceneCommands(deps)

@@ -1,0 +1,83 @@
+"""The terminal's `Poster`: a turn is posted once it is printed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot.channel.ports import IncomingMessage, PartSent
+from bot.channel.recovery import snowflake_at
+
+NPC_STYLE = "bold cyan"
+PLAYER_STYLE = "bold green"
+
+
+class TerminalPoster:
+    """Prints NPC turns and notices; message ids grow like Discord's, across restarts too."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._last_id = 0
+
+    def new_id(self) -> int:
+        """A message id above every earlier one, this run's and the last run's."""
+        self._last_id = max(self._last_id + 1, snowflake_at(datetime.now(UTC)))
+        return self._last_id
+
+    def say(self, speaker: str, text: str, style: str = NPC_STYLE) -> None:
+        """One line of the transcript: the speaker's name, then what they said."""
+        self.console.print(f"[{style}]{escape(speaker)}:[/] {escape(text)}", highlight=False)
+
+    def owns_webhook(self, webhook_id: int) -> bool:
+        return False  # the terminal has no webhooks: every line typed is the player's
+
+    async def post_turn(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
+    ) -> list[int]:
+        self.say(speaker, text)
+        message_id = self.new_id()
+        await on_part(message_id)
+        return [message_id]
+
+    async def edit_turn(
+        self,
+        channel_id: int,
+        message_ids: Sequence[int],
+        speaker: str,
+        avatar_url: str | None,
+        text: str,
+    ) -> list[int]:
+        self.say(speaker, text)  # a terminal cannot change what it printed: print it again
+        return list(message_ids)
+
+    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
+        return None  # printed lines stay; the service's reply says what left the history
+
+    async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None:
+        return None  # the terminal's controls are the /swipe, /continue and /undo commands
+
+    async def notice(self, channel_id: int, text: str) -> None:
+        self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
+
+    async def refresh_links(self, urls: Sequence[str]) -> dict[str, str]:
+        return {url: url for url in urls}  # avatars are never shown here
+
+    @contextlib.asynccontextmanager
+    async def typing(self, channel_id: int) -> AsyncIterator[None]:
+        if not self.console.is_terminal:
+            yield
+            return
+        with self.console.status("…", spinner="dots"):
+            yield
+
+    async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
+        self.console.print("[red]⚠️ That line could not be saved; type it again.[/]")
+
+    async def messages_after(
+        self, channel_id: int, after_id: int, limit: int
+    ) -> list[IncomingMessage]:
+        return []  # nobody can write in the terminal while it is closed
