@@ -14,7 +14,8 @@ from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.lore import Lorebook, LoreError, load_lorebook
 from bot.lore.tables import entry_from_table
 
-EXAMPLE_SCENE = Path(__file__).resolve().parents[2] / "examples" / "lantern-harbor.toml"
+# Package data, so an installed wheel carries it too (see [tool.setuptools.package-data]).
+EXAMPLE_SCENE = Path(__file__).resolve().parents[1] / "examples" / "lantern-harbor.toml"
 
 
 class SceneFileError(ValueError):

@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 
 def script_location() -> Path:
-    """Directory of the ``migrations`` package."""
+    """Directory of the installed ``migrations`` package (env.py, versions/, the template)."""
+    # Not pyproject.toml's [tool.alembic]: a wheel carries the package but no pyproject.toml.
     return Path(str(files("migrations")))
 
 

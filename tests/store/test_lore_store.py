@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from bot.lore import export_card_book, load_lorebook
+from bot.scenes.scene_file import EXAMPLE_SCENE
 from bot.store import Database, DuplicateNameError, NotFoundError, StoreError, Stores
 from tests.lore.helpers import book
 from tests.lore.test_convert import ST_BOOK, V3_BOOK
 
-EXAMPLE_BOOK = Path(__file__).resolve().parents[2] / "examples" / "lantern-harbor-lore.json"
+EXAMPLE_BOOK = EXAMPLE_SCENE.with_name("lantern-harbor-lore.json")
 
 
 @pytest.mark.parametrize("source", [ST_BOOK, V3_BOOK], ids=["world-info", "lorebook_v3"])
