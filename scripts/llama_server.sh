@@ -7,6 +7,8 @@
 #   dir=$(mktemp -d); eval "$(scripts/llama_server.sh start "$dir")"
 #                        # exports TAVERNKEEP_TEST_LLAMA_SERVER_URL and _DIR
 #   scripts/llama_server.sh stop "$TAVERNKEEP_TEST_LLAMA_SERVER_DIR"
+#   scripts/llama_server.sh path                      # where the cached binary is (or goes)
+#   scripts/llama_server.sh available                 # can `start` run here without a build?
 #
 # `start DIR [ARGS...]` passes ARGS to llama-server after its defaults, so they win
 # (e.g. `-np 2`). The first build takes 10-15 minutes on two cores; later ones are instant.
@@ -77,6 +79,17 @@ demo_model() {
     model=$("$root/.venv/bin/python" -c 'from bot.settings import bundled_demo_model; print(bundled_demo_model() or "")')
     [ -n "$model" ] || { log "the demo model is not installed; run ./scripts/setup.sh dev first"; exit 1; }
     echo "$model"
+}
+
+# The cached binary's path when `start` would not build and the demo model is installed; else
+# one line why, and status 1 (the test suite asks this before it starts a server).
+available() {
+    [ -x "$binary" ] || {
+        log "llama-server is not built; run scripts/llama_server.sh build (10-15 minutes, cached)"
+        exit 1
+    }
+    demo_model >/dev/null
+    echo "$binary"
 }
 
 free_port() {
@@ -156,13 +169,15 @@ stop() {
 
 case "${1:-}" in
     build) build ;;
+    path) echo "$binary" ;;
+    available) available ;;
     start)
         shift
         start "$@"
         ;;
     stop) stop "${2:-}" ;;
     *)
-        echo "usage: $0 build | start DIR [llama-server args] | stop DIR" >&2
+        echo "usage: $0 build | path | available | start DIR [llama-server args] | stop DIR" >&2
         exit 2
         ;;
 esac

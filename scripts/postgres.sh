@@ -3,8 +3,11 @@
 #
 #   eval "$(scripts/postgres.sh start)"   # exports TAVERNKEEP_TEST_POSTGRES_URL and _DIR
 #   scripts/postgres.sh stop "$TAVERNKEEP_TEST_POSTGRES_DIR"
+#   scripts/postgres.sh available         # can `start` run here without installing anything?
+#   scripts/postgres.sh install           # Debian's postgresql package, if initdb is missing
 #
-# Installs Debian's postgresql package when initdb/pg_ctl are missing. initdb refuses to run
+# `start` installs Debian's postgresql package when initdb/pg_ctl are missing; the test suite
+# asks `available` first and never installs anything. initdb refuses to run
 # as root, so as root the server runs as the package's unprivileged `postgres` user.
 # The superuser `tavernkeep` logs in over TCP without a password; every other role needs
 # its password (scram), so tests can check what a wrong password looks like.
@@ -41,6 +44,20 @@ ensure_installed() {
     apt-get update >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
     find_bin_dir || { log "postgresql installed but initdb not found"; exit 1; }
+}
+
+# The server binaries' directory when `start` needs no install; else one line why, and status 1.
+available() {
+    local dir
+    dir=$(find_bin_dir) || {
+        log "initdb/pg_ctl not found; install PostgreSQL (as root: scripts/postgres.sh install)"
+        exit 1
+    }
+    if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+        log "initdb refuses root, and there is no 'postgres' user to run the server as"
+        exit 1
+    fi
+    echo "$dir"
 }
 
 # Runs a server binary as the cluster owner: `postgres` when we are root, else ourselves.
@@ -97,8 +114,10 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop "${2:-}" ;;
+    available) available ;;
+    install) ensure_installed ;;
     *)
-        echo "usage: $0 start | stop DIR" >&2
+        echo "usage: $0 start | stop DIR | available | install" >&2
         exit 2
         ;;
 esac

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -17,37 +18,86 @@ from bot.store import Database
 from bot.store.migrate import upgrade
 
 POSTGRES_URL_ENV = "TAVERNKEEP_TEST_POSTGRES_URL"
+POSTGRES_DIR_ENV = "TAVERNKEEP_TEST_POSTGRES_DIR"
 LLAMA_SERVER_URL_ENV = "TAVERNKEEP_TEST_LLAMA_SERVER_URL"
+LLAMA_SERVER_DIR_ENV = "TAVERNKEEP_TEST_LLAMA_SERVER_DIR"
 BACKENDS = ["sqlite", "postgresql"]
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+# Only against a script that hangs: PostgreSQL starts in seconds, llama-server in under 2 min.
+SCRIPT_GUARD_SECONDS = 300
+# Why a missing server's tests skip; the report hook folds each reason into one summary line.
+SERVER_SKIPS: set[str] = set()
 
 
-def server_url_from_env(env: str, server: str, start: str) -> str:
-    """A test server's URL from `env`; skips without one, but fails in CI, which must test it."""
-    url = os.environ.get(env)
-    if url:
-        return url
-    reason = f"{env} is not set; start a server with: {start}"
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run scripts/`script` with `args`, capturing its output."""
+    return subprocess.run(
+        ["bash", str(SCRIPTS / script), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_GUARD_SECONDS,
+    )
+
+
+def require_server(server: str, script: str, env: str) -> None:
+    """Skip, or fail in CI (which must test it), unless `script available` says it can start."""
+    checked = run_script(script, "available")
+    if checked.returncode == 0:
+        return
+    why = checked.stderr.strip().splitlines()[-1:] or [f"scripts/{script} available failed"]
+    reason = f"{why[0].removeprefix(f'{script}: ')}, or set {env}"
     if os.environ.get("CI"):
         pytest.fail(f"CI must test {server}, but {reason}")
+    SERVER_SKIPS.add(reason)
     pytest.skip(reason)
 
 
-def postgres_server_url() -> str:
-    """The PostgreSQL test server's URL (skipped without one, failed in CI)."""
-    return server_url_from_env(
-        POSTGRES_URL_ENV, "PostgreSQL", 'eval "$(scripts/postgres.sh start)"'
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Report a missing server's skips from here, so `-ra` shows one line per server, not test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        message = report.longrepr[2]
+        if message.removeprefix("Skipped: ") in SERVER_SKIPS:
+            report.longrepr = (__file__, None, message)
+    return report
+
+
+@contextmanager
+def started_server(script: str, dir_env: str, *args: str) -> Iterator[dict[str, str]]:
+    """The variables `script start ARGS` exports; `script stop $dir_env` runs afterwards."""
+    started = run_script(script, "start", *args)
+    if started.returncode != 0:
+        pytest.fail(f"scripts/{script} start failed:\n{started.stderr[-3000:]}")
+    # Its stdout is `export NAME=VALUE` lines, meant for the shell's eval.
+    exported = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in started.stdout.splitlines()
+        if line.startswith("export ")
     )
+    try:
+        yield exported
+    finally:
+        run_script(script, "stop", exported[dir_env])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of the PostgreSQL test server's default database (skipped without one, failed in CI)."""
+    # A server the caller started wins; else a throwaway one, started on first use only.
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        yield url
+        return
+    require_server("PostgreSQL", "postgres.sh", POSTGRES_URL_ENV)
+    with started_server("postgres.sh", POSTGRES_DIR_ENV) as exported:
+        yield exported[POSTGRES_URL_ENV]
 
 
 def asyncpg_dsn(url: str) -> str:
     """The plain libpq-style DSN asyncpg.connect() takes for a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    """URL of the PostgreSQL test server's default database."""
-    return postgres_server_url()
 
 
 @asynccontextmanager
@@ -84,13 +134,18 @@ async def fresh_postgres_url(postgres_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def llama_server_url() -> str:
-    """Base URL of the llama-server on the demo model (skipped without one, failed in CI)."""
-    return server_url_from_env(
-        LLAMA_SERVER_URL_ENV,
-        "llama-server",
-        'eval "$(scripts/llama_server.sh start "$(mktemp -d)")"',
-    )
+def llama_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a llama-server on the demo model (skipped without one, failed in CI)."""
+    # A server the caller started wins; else the cached binary (never a 15-minute build here),
+    # started on first use only.
+    url = os.environ.get(LLAMA_SERVER_URL_ENV)
+    if url:
+        yield url
+        return
+    require_server("llama-server", "llama_server.sh", LLAMA_SERVER_URL_ENV)
+    folder = tmp_path_factory.mktemp("llama-server")  # its server.log stays for a failed test
+    with started_server("llama_server.sh", LLAMA_SERVER_DIR_ENV, str(folder)) as exported:
+        yield exported[LLAMA_SERVER_URL_ENV]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -115,7 +170,9 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'tavernkeep.db'}"
         return
-    async with fresh_postgres_database(postgres_server_url()) as url:
+    # Looked up only here, so a SQLite-only run never starts PostgreSQL.
+    server_url = request.getfixturevalue("postgres_url")
+    async with fresh_postgres_database(server_url) as url:
         yield url
 
 
