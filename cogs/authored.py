@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.channel.authored import AuthoredPosts, Draft
 from bot.channel.ports import Reply
-from cogs.common import NO_MENTIONS, Failed, actor_from, answer, attempt, send
+from cogs.common import NO_MENTIONS, Failed, actor_from, answer, attempt, gm_only, send
 from cogs.registry import services_of
 
 DRAFT_SECONDS = 900.0  # a draft's buttons answer for 15 minutes
@@ -64,6 +64,7 @@ class AuthoredCog(commands.Cog):
     def __init__(self, posts: AuthoredPosts) -> None:
         self.posts = posts
 
+    @gm_only
     @app_commands.command(name="narrate", description="Post scene narration (GM)")
     @app_commands.guild_only()
     @app_commands.describe(text="What happens, told by the narrator")

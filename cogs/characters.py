@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.characters.service import CharacterCommands, CharacterInput, Kind
 from bot.errors import UserError
-from cogs.common import actor_from, answer, read_attachment
+from cogs.common import actor_from, answer, gm_only, read_attachment
 from cogs.registry import services_of
 
 SHEET_SUFFIXES = (".txt", ".md")
@@ -99,6 +99,8 @@ class CharacterGroupCog(commands.GroupCog):
 
     kind: ClassVar[Kind]
     descriptions: ClassVar[dict[str, str]] = {}
+    # Shared commands that are GMs' only in this group (NPCs are the GMs' business).
+    gm_commands: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, service: CharacterCommands) -> None:
         self.service = service
@@ -106,6 +108,10 @@ class CharacterGroupCog(commands.GroupCog):
             command = self.app_command.get_command(name)
             if command is not None:
                 command.description = text
+        for name in self.gm_commands:
+            shared = self.app_command.get_command(name)
+            if isinstance(shared, app_commands.Command):
+                gm_only(shared)
 
     async def names(
         self, interaction: discord.Interaction, current: str
@@ -128,8 +134,8 @@ class CharacterGroupCog(commands.GroupCog):
         avatar_link: str | None = None,
     ) -> None:
         actor = actor_from(interaction)
+        await self.service.require_rights(actor, self.kind)  # before any option is checked
         if sheet is None and card is None:
-            await self.service.require_rights(actor, self.kind)
             avatar_url = avatar_of(avatar, avatar_link)
             modal = SheetModal(self.service, self.kind, name=name, avatar_url=avatar_url)
             await interaction.response.send_modal(modal)
@@ -151,6 +157,7 @@ class CharacterGroupCog(commands.GroupCog):
         avatar_link: str | None = None,
     ) -> None:
         actor = actor_from(interaction)
+        await self.service.require_rights(actor, self.kind)  # before any option is checked
         avatar_url = avatar_of(avatar, avatar_link)
         if sheet is None and card is None and avatar_url is None:
             current = await self.service.sheet_of(actor, self.kind, name)
@@ -212,21 +219,25 @@ class NpcCog(CharacterGroupCog, group_name="npc", group_description="Server NPCs
     """`/npc …`: the server's NPCs, managed by GMs."""
 
     kind = "npc"
+    gm_commands = ("create", "edit", "delete")
     descriptions: ClassVar[dict[str, str]] = {
         "create": "Create a server NPC (no sheet or card: opens a form)",
         "edit": "Change an NPC's sheet, card or avatar",
         "delete": "Delete an NPC",
     }
 
+    @gm_only
     @app_commands.command(name="list", description="List the server's NPCs")
     async def list(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.service.list(actor_from(interaction), "npc"))
 
+    @gm_only
     @app_commands.command(name="show", description="Show an NPC's sheet")
     @app_commands.autocomplete(name=CharacterGroupCog.names)
     async def show(self, interaction: discord.Interaction, name: str) -> None:
         await answer(interaction, self.service.show(actor_from(interaction), "npc", name))
 
+    @gm_only
     @app_commands.command(name="export", description="Download an NPC as a Character Card V2")
     @app_commands.autocomplete(name=CharacterGroupCog.names)
     async def export(self, interaction: discord.Interaction, name: str) -> None:

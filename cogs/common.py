@@ -6,7 +6,7 @@ import io
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -23,6 +23,15 @@ ATTACHMENT_SUFFIXES = (".png", ".json", ".txt", ".md")
 # everyone sees (a slash command's public answer fills it in; a button's answer is a new message).
 Defer = Literal["private", "public"]
 T = TypeVar("T")
+AppCommand = TypeVar("AppCommand", bound=app_commands.Command[Any, Any, Any])
+# The `extras` key that marks a command as GMs' only (the services refuse everyone else).
+GM_ONLY = "gm_only"
+
+
+def gm_only(command: AppCommand) -> AppCommand:
+    """Mark a command as GMs' only; a test proves its service refuses everyone else."""
+    command.extras = {**command.extras, GM_ONLY: True}  # copies share the dict: never mutate
+    return command
 
 
 def actor_from(interaction: discord.Interaction) -> Actor:

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.guild.service import ConfigCommands
-from cogs.common import actor_from, answer
+from cogs.common import actor_from, answer, gm_only
 from cogs.registry import services_of
 
 
@@ -19,6 +19,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Bot c
     def __init__(self, config: ConfigCommands) -> None:
         self.config = config
 
+    @gm_only
     @app_commands.command(name="gm-role", description="Who counts as GM besides Manage Server")
     async def gm_role(
         self, interaction: discord.Interaction, role: discord.Role | None = None

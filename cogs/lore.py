@@ -12,7 +12,7 @@ from bot.errors import UserError
 from bot.lore.model import LOGICS
 from bot.lore.service import EntryInput, LoreCommands
 from bot.lore.wording import PLACEMENTS
-from cogs.common import actor_from, answer, read_attachment
+from cogs.common import actor_from, answer, gm_only, read_attachment
 from cogs.registry import services_of
 
 MODAL_TEXT_LIMIT = 4000  # Discord's cap for one text input
@@ -109,6 +109,7 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
         labels = await self.service.entry_names(actor_from(interaction), book, current)
         return [app_commands.Choice(name=label, value=label) for label in labels]
 
+    @gm_only
     @app_commands.command(
         name="import", description="Import a World Info, lorebook_v3 or card file"
     )
@@ -138,6 +139,7 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
     async def list(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.service.list_books(actor_from(interaction)))
 
+    @gm_only
     @app_commands.command(name="show", description="Show a lorebook's entries, or one entry")
     @app_commands.autocomplete(book=books, entry=entries)
     async def show(
@@ -145,6 +147,7 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
     ) -> None:
         await answer(interaction, self.service.show(actor_from(interaction), book, entry))
 
+    @gm_only
     @app_commands.command(name="add", description="Add an entry (no content: opens a form)")
     @app_commands.describe(book="A lorebook (a new name creates it)", **OPTION_HELP)
     @app_commands.autocomplete(book=books)
@@ -173,6 +176,7 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
             return
         await answer(interaction, self.service.add_entry(actor, book, data))
 
+    @gm_only
     @app_commands.command(name="edit", description="Change an entry (no options: opens a form)")
     @app_commands.describe(entry="The entry's number or title", **OPTION_HELP)
     @app_commands.autocomplete(book=books, entry=entries)
@@ -210,6 +214,7 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
             return
         await answer(interaction, self.service.edit_entry(actor, book, entry, data))
 
+    @gm_only
     @app_commands.command(name="delete", description="Delete an entry, or a whole lorebook")
     @app_commands.describe(entry="Leave out to delete the whole lorebook")
     @app_commands.autocomplete(book=books, entry=entries)
@@ -218,6 +223,7 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
     ) -> None:
         await answer(interaction, self.service.delete(actor_from(interaction), book, entry))
 
+    @gm_only
     @app_commands.command(name="export", description="Download a lorebook as a V2 character_book")
     @app_commands.autocomplete(book=books)
     async def export(self, interaction: discord.Interaction, book: str) -> None:

@@ -12,7 +12,7 @@ from bot.lore.service import LoreCommands
 from bot.memory.service import MemoryCommands
 from bot.scenes.service import SceneCommands, SceneSettings
 from cogs.buttons import clear_confirmation
-from cogs.common import NO_MENTIONS, actor_from, answer, npc_choices
+from cogs.common import NO_MENTIONS, actor_from, answer, gm_only, npc_choices
 from cogs.lore import book_choices
 from cogs.registry import services_of
 
@@ -31,7 +31,6 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     """Scenes: starting and ending them, the cast, settings, prompt, export and clear."""
 
     lore = app_commands.Group(name="lore", description="The lorebooks this scene reads")
-    memory = app_commands.Group(name="memory", description="The story so far (GM)")
 
     def __init__(
         self,
@@ -50,31 +49,37 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     ) -> list[app_commands.Choice[str]]:
         return await npc_choices(self.characters, interaction, current)
 
+    @gm_only
     @app_commands.command(name="start", description="Turn roleplay on in this channel or thread")
     @app_commands.choices(format=FORMATS)
     async def start(self, interaction: discord.Interaction, format: str | None = None) -> None:
         await answer(interaction, self.scenes.start(actor_from(interaction), format))
 
+    @gm_only
     @app_commands.command(name="end", description="Turn roleplay off here (history is kept)")
     async def end(self, interaction: discord.Interaction) -> None:
         # A running round is stopped first; acknowledging first keeps Discord from timing out.
         await answer(interaction, self.scenes.end(actor_from(interaction)), defer="public")
 
+    @gm_only
     @app_commands.command(name="status", description="This scene's settings, cast and players")
     async def status(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.scenes.status(actor_from(interaction)))
 
+    @gm_only
     @app_commands.command(name="add", description="Add an NPC to the cast (posts its greeting)")
     @app_commands.autocomplete(npc=npc_names)
     async def add(self, interaction: discord.Interaction, npc: str) -> None:
         work = self.scenes.add_npc(actor_from(interaction), npc)
         await answer(interaction, work, defer="public")
 
+    @gm_only
     @app_commands.command(name="remove", description="Remove an NPC from the cast")
     @app_commands.autocomplete(npc=npc_names)
     async def remove(self, interaction: discord.Interaction, npc: str) -> None:
         await answer(interaction, self.scenes.remove_npc(actor_from(interaction), npc))
 
+    @gm_only
     @app_commands.command(name="settings", description="Format, length, reply mode and sampling")
     @app_commands.describe(
         length="LimaRP response length (alpaca-limarp format); none = let the model decide",
@@ -95,18 +100,22 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
         changes = SceneSettings(format, length, reply_mode, max_replies, temperature, min_p)
         await answer(interaction, self.scenes.settings(actor_from(interaction), changes))
 
+    @gm_only
     @app_commands.command(name="scenario", description="Set the scenario (empty text removes it)")
     async def scenario(self, interaction: discord.Interaction, text: str) -> None:
         await answer(interaction, self.scenes.scenario(actor_from(interaction), text))
 
+    @gm_only
     @app_commands.command(name="prompt", description="The exact prompt the model sees next")
     async def prompt(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.scenes.prompt(actor_from(interaction)), defer="private")
 
+    @gm_only
     @app_commands.command(name="export", description="Download this scene's transcript")
     async def export(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.scenes.export(actor_from(interaction)), defer="private")
 
+    @gm_only
     @app_commands.command(name="clear", description="Delete this scene's history (asks first)")
     async def clear(self, interaction: discord.Interaction) -> None:
         reply, scene_id = await self.scenes.clear_request(actor_from(interaction))
@@ -122,11 +131,13 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     ) -> list[app_commands.Choice[str]]:
         return await book_choices(self.lore_books, interaction, current)
 
+    @gm_only
     @lore.command(name="add", description="This scene reads a lorebook from now on")
     @app_commands.autocomplete(book=book_names)
     async def lore_add(self, interaction: discord.Interaction, book: str) -> None:
         await answer(interaction, self.lore_books.attach(actor_from(interaction), book))
 
+    @gm_only
     @lore.command(name="remove", description="This scene stops reading a lorebook")
     @app_commands.autocomplete(book=book_names)
     async def lore_remove(self, interaction: discord.Interaction, book: str) -> None:
@@ -134,14 +145,17 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
 
     memory = app_commands.Group(name="memory", description="The story so far (GM)")
 
+    @gm_only
     @memory.command(name="show", description="Show the story so far and the turns it covers")
     async def memory_show(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.memory_service.show(actor_from(interaction)))
 
+    @gm_only
     @memory.command(name="edit", description="Rewrite the story so far")
     async def memory_edit(self, interaction: discord.Interaction, text: str) -> None:
         await answer(interaction, self.memory_service.edit(actor_from(interaction), text))
 
+    @gm_only
     @memory.command(name="clear", description="Forget the story so far")
     async def memory_clear(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.memory_service.clear(actor_from(interaction)))

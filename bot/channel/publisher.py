@@ -10,9 +10,8 @@ from typing import cast
 from bot.channel.avatars import link_expired
 from bot.channel.ports import Poster
 from bot.channel.sessions import ChannelSession
-from bot.characters.card_json import greeting_versions
 from bot.director import StoredTurn
-from bot.prompts.macros import resolve_macros, user_value
+from bot.scenes.greetings import store_greeting
 from bot.store import Character, NotFoundError, Scene, Stores, Turn
 
 log = logging.getLogger(__name__)
@@ -90,23 +89,11 @@ class TurnPublisher:
         """An NPC joining says its greeting, with the card's other greetings as its swipes."""
         players = [c.name for _, c in await self.stores.scenes.players(scene.id)]
         group = len(players) > 1 or len(await self.stores.scenes.cast(scene.id)) > 1
-        user = user_value(players)
-        versions = [
-            resolve_macros(text, char=npc.name, user=user)
-            for text in greeting_versions(npc.greeting, npc.card_json, group=group)
-        ]
-        if not versions:
-            return
-        turn = await self.stores.turns.append(
-            scene.id,
-            role="model",
-            speaker=npc.name,
-            content=versions[0],
-            character_id=npc.id,
-            pending=True,
-            greeting=versions[1:],
+        turn = await store_greeting(
+            self.stores.turns, scene.id, npc, players, group=group, pending=True
         )
-        await self.post(scene, turn)
+        if turn is not None:
+            await self.post(scene, turn)
 
     async def avatar(self, turn: StoredTurn) -> str | None:
         """The speaker's avatar link, refreshed first when Discord has expired it."""

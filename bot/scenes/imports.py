@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from bot.characters.drafts import CharacterDraft
-from bot.prompts.macros import resolve_macros, user_value
+from bot.scenes.greetings import store_greeting
 from bot.scenes.scene_file import SceneFile
 from bot.store import Character, CharacterStore, LoreStore, Scene, Stores, StorySummary, TurnStore
 from bot.store.lore import book_name
@@ -24,15 +24,18 @@ async def _upsert(
         found = await characters.find_npc(guild_id, draft.name)
     else:
         found = await characters.find_player_character(guild_id, owner_id, draft.name)
-    fields = {"sheet": draft.sheet, "greeting": draft.greeting, "card_json": draft.card_json}
     if found is not None:
-        return await characters.update(found.id, **fields)
+        return await characters.update(
+            found.id, sheet=draft.sheet, greeting=draft.greeting, card_json=draft.card_json
+        )
     return await characters.create(
         guild_id=guild_id,
         kind="npc" if owner_id is None else "player",
         name=draft.name,
         owner_id=owner_id,
-        **fields,
+        sheet=draft.sheet,
+        greeting=draft.greeting,
+        card_json=draft.card_json,
     )
 
 
@@ -91,14 +94,12 @@ async def _seed_turns(
     """Store the greetings and the file's turns; returns how many greetings there were."""
     by_name = {c.name.casefold(): c for c in npcs}
     owners = {c.name.casefold(): (owner, c) for owner, c in players}
-    user = user_value([c.name for _, c in players])
-    greetings = [npc for npc in npcs if npc.greeting]
-    for npc in greetings:
-        if npc.greeting:
-            text = resolve_macros(npc.greeting, char=npc.name, user=user)
-            await turns.append(
-                scene_id, role="model", speaker=npc.name, content=text, character_id=npc.id
-            )
+    names = [c.name for _, c in players]
+    group = len(players) > 1 or len(npcs) > 1
+    greetings = 0
+    for npc in npcs:
+        if await store_greeting(turns, scene_id, npc, names, group=group, pending=False):
+            greetings += 1
     for speaker, text in sf.turns:
         key = speaker.casefold()
         if key in by_name:
@@ -118,4 +119,4 @@ async def _seed_turns(
             )
         else:
             await turns.append(scene_id, role="narration", speaker=speaker, content=text)
-    return len(greetings)
+    return greetings

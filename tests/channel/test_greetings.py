@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from bot.scenes.imports import import_scene_file
+from bot.scenes.scene_file import load_scene_file
 from bot.scenes.service import SceneCommands
-from bot.store import Database
+from bot.store import Database, Stores
 from tests.channel.helpers import GUILD, Tavern, alice, build, gm
 
 CARD = {
@@ -58,3 +63,21 @@ async def test_a_greeting_is_posted_with_its_alternatives_and_swipe_cycles_them(
     ]
     assert [edit[3] for edit in tavern.poster.edits] == [expected[1], expected[2], expected[0]]
     assert tavern.engine.requests == []  # cycling greetings never asks the model
+
+
+async def test_a_scene_file_opens_with_the_same_greeting_as_scene_add(
+    db: Database, tmp_path: Path
+) -> None:
+    (tmp_path / "wren.json").write_text(json.dumps(CARD))
+    (tmp_path / "scene.toml").write_text(
+        'format = "group-inst"\n'
+        '[[npcs]]\ncard = "wren.json"\n'
+        '[[players]]\nname = "Ayla"\nsheet = "s"\n'
+    )
+    stores = Stores.over(db)
+    scene, _ = await import_scene_file(
+        stores, load_scene_file(tmp_path / "scene.toml"), "group-inst"
+    )
+    (greeting,) = await stores.turns.window(scene.id, 10)
+    expected = ["*Wren waves at Ayla.* I'm Wren.", "Oh, it's Ayla.", "Storm's coming."]
+    assert (greeting.greeting, greeting.swipes, greeting.pending) == (True, expected, False)
