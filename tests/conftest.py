@@ -64,6 +64,19 @@ def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.Tes
     return report
 
 
+def stop_when_we_die(script: str, folder: str) -> subprocess.Popen[bytes]:
+    """A watchdog that runs `script stop folder` once this process is gone."""
+    # Teardown does not run when pytest is killed, or interrupted inside an async test.
+    watch = 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec bash "$1" stop "$2"'
+    return subprocess.Popen(
+        ["bash", "-c", watch, str(os.getpid()), str(SCRIPTS / script), folder],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in the terminal must not stop it first
+    )
+
+
 @contextmanager
 def started_server(script: str, dir_env: str, *args: str) -> Iterator[dict[str, str]]:
     """The variables `script start ARGS` exports; `script stop $dir_env` runs afterwards."""
@@ -76,10 +89,13 @@ def started_server(script: str, dir_env: str, *args: str) -> Iterator[dict[str, 
         for line in started.stdout.splitlines()
         if line.startswith("export ")
     )
+    watchdog = stop_when_we_die(script, exported[dir_env])
     try:
         yield exported
     finally:
         run_script(script, "stop", exported[dir_env])
+        watchdog.kill()
+        watchdog.wait()
 
 
 @pytest.fixture(scope="session")
