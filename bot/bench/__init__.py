@@ -110,11 +110,8 @@ async def run_bench(
             phase("prefix reuse in a channel over its budget")
             hit, moves, prompt = await bench.prefix_reuse(900)
             note(f"aligned trimming: {hit:.1%} of prompt tokens reused, window moved {moves}x")
-            try:
-                unaligned, _, _ = await bench.prefix_reuse(900, aligned=False)
-            except AttributeError:  # the director no longer calls plan_window by that name
-                unaligned = None
-            note(f"turn-by-turn trimming: {unaligned or 0:.1%} reused")
+            unaligned, _, _ = await bench.prefix_reuse(900, aligned=False)
+            note(f"turn-by-turn trimming: {unaligned:.1%} reused")
             bench.figures.reuse, bench.figures.reuse_unaligned = hit, unaligned
             bench.figures.reuse_window_moves, bench.figures.reuse_prompt_tokens = moves, prompt
             phase("lore: prefix reuse over 20 turns with a 200-entry lorebook, and without")

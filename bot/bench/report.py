@@ -120,8 +120,7 @@ def build_report(
         _ratio(model.engine_reused_tokens, model.engine_prompt_tokens),
     )
     put("prefix_hit_ratio", model.reuse)
-    if model.reuse_unaligned is not None:  # only when the director's trimming could be swapped
-        put("prefix_hit_unaligned_ratio", model.reuse_unaligned)
+    put("prefix_hit_unaligned_ratio", model.reuse_unaligned)
     put("reuse_prompt_tokens", float(model.reuse_prompt_tokens) or None)
     if model.lore_reuse is not None:
         with_lore, without = model.lore_reuse

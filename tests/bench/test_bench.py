@@ -35,6 +35,7 @@ REQUIRED = (
     "ttft_switch_s",
     "engine_reuse_ratio",
     "prefix_hit_ratio",
+    "prefix_hit_unaligned_ratio",
     "append_ms",
     "window_ms",
     "append_growth_ratio",
