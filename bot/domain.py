@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["user", "model", "narration"]
+ROLES: tuple[Role, ...] = ("user", "model", "narration")
 LoreRole = Literal["system", "user", "assistant"]
 FORMAT_NAMES: tuple[str, ...] = ("group-inst", "chatml", "alpaca-limarp")
 LENGTHS: tuple[str, ...] = (

@@ -103,7 +103,7 @@ class BenchChannels:
                 else:
                     text = channel.filler.line(player.name)
                     batch.append(TurnRow("user", player.name, text, player.id, owner))
-            blocks = [fmt.turn_block(PromptTurn(r.role, r.speaker, r.content)) for r in batch]  # type: ignore[arg-type]
+            blocks = [fmt.turn_block(PromptTurn(r.role, r.speaker, r.content)) for r in batch]
             for row, n in zip(batch, await self.count_many(blocks), strict=True):
                 if total >= target:
                     break

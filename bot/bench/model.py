@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TypeVar, TypeVarTuple
 
 from bot.bench.channels import BenchChannels, Channel
 from bot.bench.sizes import BenchSizes
@@ -20,6 +20,8 @@ from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
 from bot.lore import Lorebook
 
 Note = Callable[[str], None]
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass
@@ -79,7 +81,7 @@ class ModelBench:
 
     # -- worker-thread helpers (every llama call runs on the engine's single thread) --
 
-    async def _worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _worker(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await self.engine.run_on_worker(fn, *args)
 
     def _tokens(self, prompt: Prompt, bos: bool = True) -> list[int]:

@@ -162,11 +162,11 @@ def build_report(
         if model.kv_peak_bytes
         else None,
     )
-    after, without = model.summary_ttft_s
-    put("summary_update_ttft_s", _med(after))
-    put("summary_none_ttft_s", _med(without))
+    after_update, no_update = model.summary_ttft_s
+    put("summary_update_ttft_s", _med(after_update))
+    put("summary_none_ttft_s", _med(no_update))
     # Each update sample against the sample without one just before it, in the same channel.
-    put("summary_delay_ratio", paired_ratio(after, without))
+    put("summary_delay_ratio", paired_ratio(after_update, no_update))
     put("elapsed_s", elapsed)
     report.meta["cache_stats"] = model.cache_stats
     report.meta["window_moves"] = model.reuse_window_moves

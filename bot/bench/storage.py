@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from bot.bench.text import FillerText
+from bot.domain import Role
 from bot.store import Database, Turn, TurnStore
 from bot.store.turns import NO_SEQ
 
@@ -30,7 +31,7 @@ RAW_WINDOW_SQL = (
 class TurnRow:
     """A turn to bulk-insert."""
 
-    role: str
+    role: Role
     speaker: str
     content: str
     character_id: int | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.bench.model import Channel, ModelBench
+from bot.bench.channels import Channel
+from bot.bench.model import ModelBench
 from bot.director import SceneView
 from bot.domain import CancelToken
 from bot.memory import Summarizer, SummaryConfig

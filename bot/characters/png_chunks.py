@@ -32,7 +32,8 @@ def _chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     # pypng's chunks() reads a chunk's bytes but never inflates them, and stops after IEND.
     # It does not cap a chunk's declared length, but reading from `bytes` can never return
     # more than the input holds, which the caller has already capped (CARD_MAX_BYTES).
-    return png.Reader(bytes=data).chunks()
+    chunks: Iterator[tuple[bytes, bytes]] = png.Reader(bytes=data).chunks()  # pypng is untyped
+    return chunks
 
 
 def _card_keyword(kind: bytes, body: bytes) -> tuple[str, bytes] | None:

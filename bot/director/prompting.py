@@ -15,7 +15,7 @@ from bot.director.types import (
     StoredTurn,
     TurnHistory,
 )
-from bot.domain import PromptTurn, Role
+from bot.domain import ROLES, PromptTurn, Role
 from bot.lore.placement import LoreActivation
 from bot.lore.stable import LoreLayout, LoreLayouts
 from bot.names import speaker_name
@@ -177,6 +177,6 @@ class PromptBuilder:
 
 def prompt_turn(turn: StoredTurn) -> PromptTurn:
     """A stored turn as the prompt renders it."""
-    role: Role = turn.role if turn.role in ("user", "model", "narration") else "user"  # type: ignore[assignment]
+    role: Role = turn.role if turn.role in ROLES else "user"
     # History written before the name rule existed may hold names that are not plain.
     return PromptTurn(role=role, speaker=speaker_name(turn.speaker), text=turn.content)

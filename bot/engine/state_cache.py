@@ -27,10 +27,13 @@ import ctypes
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 _TOKEN_DTYPE = np.intc
 
@@ -89,7 +92,7 @@ class ChannelStateCache:
     Every method must run on the engine's worker thread (the one that calls the `Llama`).
     """
 
-    def __init__(self, llm: Any, budget_bytes: int) -> None:
+    def __init__(self, llm: Llama, budget_bytes: int) -> None:
         self._llm = llm
         self.budget_bytes = budget_bytes
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
@@ -251,7 +254,7 @@ class ChannelStateCache:
         read = int(llama_cpp.llama_state_seq_set_data(ctx, view, size, 0))
         del view
         if read != size:
-            self._llm.reset()
+            self._llm.reset()  # type: ignore[no-untyped-call]  # unannotated in llama-cpp-python
             llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), False)
             return False
         n = len(snapshot.tokens)

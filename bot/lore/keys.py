@@ -75,7 +75,7 @@ def parse_regex_key(text: str, *, bare: bool, case_sensitive: bool) -> regex.Pat
 def is_regex_key(text: str) -> bool:
     """Whether a key has the `/pattern/flags` shape (flags among g, i, m, s, u, y)."""
     match = _REGEX_KEY.match(text)
-    return bool(match) and all(flag in _FLAGS for flag in match.group(2))
+    return match is not None and all(flag in _FLAGS for flag in match.group(2))
 
 
 class KeyTable:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import CursorResult, Result
+
 from bot.domain import NAME_MAX
 from bot.names import plain_name
 
@@ -29,3 +31,11 @@ def check_fields(fields: Mapping[str, Any], allowed: Iterable[str]) -> None:
     unknown = set(fields) - set(allowed)
     if unknown:
         raise TypeError(f"cannot update {', '.join(sorted(unknown))}")
+
+
+def affected(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an UPDATE or DELETE matched."""
+    # A session types every result as `Result`; a DML statement's is a `CursorResult`.
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} is not the result of an UPDATE or DELETE")
+    return result.rowcount

@@ -8,7 +8,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ._util import check_fields, clean_name, name_key
+from ._util import affected, check_fields, clean_name, name_key
 from .database import Database
 from .errors import DuplicateNameError, NotFoundError
 from .models import CHARACTER_KINDS, Character
@@ -205,5 +205,5 @@ class CharacterStore:
         async with self.db.session() as s:
             result = await s.execute(delete(Character).where(Character.id == character_id))
             await s.commit()
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if affected(result) == 0:
             raise NotFoundError("That character no longer exists.")

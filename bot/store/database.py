@@ -7,7 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, event, text
 from sqlalchemy.engine import URL, make_url
@@ -28,6 +28,7 @@ from .sqlite_reader import SqliteReader
 BUSY_TIMEOUT = 15.0
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+Ts = TypeVarTuple("Ts")
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -127,7 +128,7 @@ class _DriverQuery:
         return [values[name] for name in self.compiled.positiontup or ()]
 
 
-def _driver_query(stmt: Select[Any], engine: AsyncEngine) -> _DriverQuery | None:
+def _driver_query(stmt: Select[*tuple[Any, ...]], engine: AsyncEngine) -> _DriverQuery | None:
     """`stmt` compiled for the engine's driver; None if a plain driver call would skip work."""
     dialect = engine.dialect
     compiled = stmt.compile(dialect=dialect)
@@ -158,13 +159,13 @@ class Database:
         install_sqlite_pragmas(self.engine, busy_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = _file_reader(parsed) if not echo else None
-        self._driver_queries: dict[Select[Any], _DriverQuery | None] = {}
+        self._driver_queries: dict[Select[*tuple[Any, ...]], _DriverQuery | None] = {}
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with db.session() as s:``."""
         return self.sessionmaker()
 
-    async def rows(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+    async def rows(self, stmt: Select[*Ts], params: Mapping[str, Any]) -> Sequence[tuple[*Ts]]:
         """Every row of a prebuilt read-only select, as tuples, without holding a transaction.
 
         For reads that run on every round. `stmt` should be a module-level constant with

@@ -8,13 +8,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import NAME_MAX
 from bot.lore.convert import book_from_card_book, entry_from_card, entry_to_card, export_card_book
 from bot.lore.model import Lorebook, LoreEntry
 
-from ._util import name_key
+from ._util import affected, name_key
 from .database import Database
 from .errors import DuplicateNameError, NotFoundError, StoreError
-from .models import NAME_MAX, SceneLorebook, StoredLorebook, StoredLoreEntry, utcnow
+from .models import SceneLorebook, StoredLorebook, StoredLoreEntry, utcnow
 
 __all__ = ["LoreStore", "book_name"]
 
@@ -129,7 +130,7 @@ class LoreStore:
         async with self.db.session() as s:
             result = await s.execute(delete(StoredLorebook).where(StoredLorebook.id == book_id))
             await s.commit()
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if affected(result) == 0:
             raise NotFoundError("That lorebook no longer exists.")
 
     async def add_entry(self, book_id: int, entry: LoreEntry) -> int:
@@ -182,7 +183,7 @@ class LoreStore:
                 )
             )
             await s.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(affected(result))
 
     async def scene_books(self, scene_id: int) -> list[StoredLorebook]:
         """The books attached to a scene, in the order they were attached."""

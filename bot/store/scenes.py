@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ._util import check_fields
+from ._util import affected, check_fields
 from .database import Database
 from .errors import NotFoundError, StoreError
 from .models import CastMember, Character, GuildConfig, PlayerBinding, PlayerDefault, Scene
 
 _UPDATABLE = ("format", "scenario", "length", "reply_mode", "max_replies", "temperature", "min_p")
+_Link = TypeVar("_Link", PlayerBinding, PlayerDefault)  # the member → character rows
 
 
 async def _scene(s: AsyncSession, scene_id: int) -> Scene:
@@ -130,7 +131,7 @@ class SceneStore:
                 )
             )
             await s.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(affected(result))
 
     async def cast(self, scene_id: int) -> list[Character]:
         """The scene's NPCs in the order they were added."""
@@ -149,7 +150,7 @@ class SceneStore:
 
     async def _link(
         self,
-        row_type: type[PlayerBinding] | type[PlayerDefault],
+        row_type: type[_Link],
         key: dict[str, int],
         character_id: int,
     ) -> None:

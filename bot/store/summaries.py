@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from ._util import affected
 from .database import Database
 from .models import SceneSummary
 
@@ -68,4 +69,4 @@ class SummaryStore:
         async with self.db.session() as s:
             result = await s.execute(delete(SceneSummary).where(SceneSummary.scene_id == scene_id))
             await s.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(affected(result))

@@ -9,9 +9,12 @@ from sqlalchemy import bindparam, delete, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import NAME_MAX
+
+from ._util import affected
 from .database import Database
 from .errors import DuplicateMessageError, NotFoundError, StoreError
-from .models import NAME_MAX, TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
+from .models import TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
 
 _APPEND_ATTEMPTS = 8
 _ALREADY_RECORDED = "That message is already recorded as another turn."
@@ -283,7 +286,7 @@ class TurnStore:
         async with self.db.session() as s:
             result = await s.execute(update(Turn).where(Turn.id == turn_id).values(**values))
             await s.commit()
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not affected(result):
             raise NotFoundError("That message is no longer part of the scene history.")
 
     async def restore(self, before: Turn) -> Turn:
@@ -343,7 +346,7 @@ class TurnStore:
             await s.execute(delete(SceneSummary).where(SceneSummary.scene_id == scene_id))
             result = await s.execute(delete(Turn).where(Turn.scene_id == scene_id))
             await s.commit()
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return affected(result)
 
     async def iter_all(
         self, scene_id: int, batch: int = 500, *, include_deleted: bool = False
