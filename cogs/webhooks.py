@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.channel.ports import IncomingMessage, PartSent
+from bot.channel.ports import IncomingMessage, MessageGone, PartSent
 from bot.channel.text import MESSAGE_LIMIT, split_message, webhook_username
 from cogs.buttons import turn_controls
 from cogs.common import NO_MENTIONS, incoming
@@ -18,6 +18,7 @@ from cogs.common import NO_MENTIONS, incoming
 log = logging.getLogger("tavernkeep.discord")
 WEBHOOK_NAME = "Tavernkeep"
 WEBHOOK_RETRY_SECONDS = 600.0
+UNKNOWN_WEBHOOK = 10015  # Discord's error code for a webhook that was deleted
 UNSAVED_MARK = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"  # on a message the bot could not store
 
 
@@ -126,11 +127,10 @@ class WebhookPoster:
                     ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
                     await on_part(ids[-1])
                 return ids
-            except discord.NotFound:
-                if hook is None or attempt or target.parent is None or ids:
+            except discord.NotFound as exc:
+                # A webhook deleted before the first part: make a new one and post again.
+                if hook is None or attempt or ids or not self._forget_dead_webhook(target, exc):
                     raise
-                # Someone deleted the webhook before the first part: make a new one, post again.
-                self._hooks.pop(target.parent.id, None)
         raise AssertionError("unreachable")
 
     async def edit_turn(
@@ -149,7 +149,7 @@ class WebhookPoster:
             for index, part in enumerate(parts):
                 if index < len(message_ids):
                     content = part if hook else f"**{speaker}**: {part}"
-                    await self._edit(target, hook, message_ids[index], content=content)
+                    await self._edit_or_gone(target, message_ids[index], content=content)
                     ids.append(message_ids[index])
                 else:
                     ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
@@ -161,39 +161,78 @@ class WebhookPoster:
         await self.delete_messages(channel_id, message_ids[len(parts) :])
         return ids
 
-    async def _edit(
-        self, target: Target, hook: discord.Webhook | None, message_id: int, **fields: object
-    ) -> None:
-        if hook is not None:
-            await hook.edit_message(
-                message_id,
-                thread=target.thread or discord.utils.MISSING,
-                allowed_mentions=NO_MENTIONS,
-                **fields,  # type: ignore[arg-type]
-            )
-        else:
-            partial = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
-            await partial.edit(allowed_mentions=NO_MENTIONS, **fields)
+    async def _edit_or_gone(self, target: Target, message_id: int, **fields: object) -> None:
+        """Edit a message; `MessageGone` when a moderator deleted it meanwhile."""
+        try:
+            await self._edit(target, message_id, **fields)
+        except discord.NotFound:
+            if not await self._exists(target, message_id):
+                raise MessageGone(message_id) from None
+            raise
+
+    async def _exists(self, target: Target, message_id: int) -> bool:
+        try:
+            await target.channel.fetch_message(message_id)
+        except discord.NotFound:
+            return False
+        return True
+
+    async def _edit(self, target: Target, message_id: int, **fields: object) -> None:
+        """Edit through the webhook (a new one if a moderator deleted ours), else as the bot."""
+        for attempt in range(2):
+            hook = await self._webhook(target)
+            try:
+                if hook is None:
+                    partial = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+                    await partial.edit(allowed_mentions=NO_MENTIONS, **fields)
+                else:
+                    await hook.edit_message(
+                        message_id,
+                        thread=target.thread or discord.utils.MISSING,
+                        allowed_mentions=NO_MENTIONS,
+                        **fields,  # type: ignore[arg-type]
+                    )
+                return
+            except discord.NotFound as exc:
+                if attempt or not self._forget_dead_webhook(target, exc):
+                    raise
+
+    def _forget_dead_webhook(self, target: Target, error: discord.NotFound) -> bool:
+        """Drop a remembered webhook Discord no longer knows; True if it was one."""
+        if error.code != UNKNOWN_WEBHOOK or target.parent is None:
+            return False
+        log.warning("the NPC webhook of #%s was deleted; making a new one", target.parent)
+        self._hooks.pop(target.parent.id, None)
+        return True
 
     async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
         if not message_ids:
             return
         target = await self._target(channel_id)
-        hook = await self._webhook(target)
         for message_id in message_ids:
-            with contextlib.suppress(discord.NotFound):
-                if hook is not None:
-                    await hook.delete_message(
-                        message_id, thread=target.thread or discord.utils.MISSING
-                    )
-                else:
-                    await target.channel.get_partial_message(message_id).delete()  # type: ignore[attr-defined]
+            await self._delete(target, message_id)
+
+    async def _delete(self, target: Target, message_id: int) -> None:
+        """Take one message down: through the webhook, else as the bot; gone already is fine.
+
+        A message of a webhook a moderator deleted can only go with Manage Messages; without
+        it Discord refuses, and the refusal is raised so the history keeps the turn.
+        """
+        hook = await self._webhook(target)
+        if hook is not None:
+            try:
+                await hook.delete_message(message_id, thread=target.thread or discord.utils.MISSING)
+                return
+            except discord.NotFound as exc:
+                # A dead webhook, a message already gone, or one an older webhook of ours posted.
+                self._forget_dead_webhook(target, exc)
+        with contextlib.suppress(discord.NotFound):
+            await target.channel.get_partial_message(message_id).delete()  # type: ignore[attr-defined]
 
     async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None:
         target = await self._target(channel_id)
-        hook = await self._webhook(target)
         view = turn_controls(turn_id) if turn_id is not None else None
-        await self._edit(target, hook, message_id, view=view)
+        await self._edit(target, message_id, view=view)
 
     async def notice(self, channel_id: int, text: str) -> None:
         target = await self._target(channel_id)

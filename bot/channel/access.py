@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from bot.channel.ports import Actor
 from bot.errors import UserError
-from bot.store import Scene, SceneStore, TurnStore
+from bot.prompts import is_ooc
+from bot.store import Scene, SceneStore, Turn, TurnStore
 
 RECENT_AUTHORS_WINDOW = 100
 
@@ -57,14 +58,18 @@ class Access:
         if scene.channel_id != actor.channel_id:
             raise UserError("That button belongs to another channel.")
 
-    async def require_participant(self, actor: Actor, scene: Scene) -> None:
-        """GMs, players with a character in the scene, and anyone who has posted in it."""
+    async def require_player(self, actor: Actor, scene: Scene) -> None:
+        """GMs, and the scene's players: a character bound here, or played here lately.
+
+        Out-of-character asides and posts without a character make nobody a player, so a
+        passer-by cannot swipe, continue or delete the table's turns.
+        """
         if await self.is_gm(actor):
             return
         if await self.scenes.bound_character(scene.id, actor.user_id) is not None:
             return
         recent = await self.turns.window(scene.id, RECENT_AUTHORS_WINDOW)
-        if any(t.author_id == actor.user_id for t in recent):
+        if any(_played(turn, actor.user_id) for turn in recent):
             return
         raise UserError("Only this scene's players and GMs can do that.")
 
@@ -89,3 +94,13 @@ class Access:
     def tracked(self) -> int:
         """How many recent uses the cooldown remembers."""
         return len(self._last_use)
+
+
+def _played(turn: Turn, user_id: int) -> bool:
+    """An in-character post of `user_id` as one of their characters."""
+    return (
+        turn.author_id == user_id
+        and turn.role == "user"
+        and turn.character_id is not None
+        and not is_ooc(turn.content)
+    )

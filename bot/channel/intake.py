@@ -195,7 +195,7 @@ class PlayService:
     async def reply(self, actor: Actor, as_name: str | None) -> Reply:
         """`/reply [as]`: run a round now."""
         scene = await self.access.require_scene(actor)
-        await self.access.require_participant(actor, scene)
+        await self.access.require_player(actor, scene)
         if as_name is not None and not any(
             c.name.casefold() == as_name.casefold() for c in await self.scenes.cast(scene.id)
         ):

@@ -49,6 +49,14 @@ class IncomingMessage:
     webhook_id: int | None = None
 
 
+class MessageGone(Exception):
+    """A message a turn was posted as is no longer in the channel (a moderator deleted it)."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"message {message_id} is gone from the channel")
+        self.message_id = message_id
+
+
 # Awaited with each message id as soon as that part of a turn is out.
 PartSent = Callable[[int], Awaitable[None]]
 
@@ -72,10 +80,15 @@ class Poster(Protocol):
         avatar_url: str | None,
         text: str,
     ) -> list[int]:
-        """Show `text` in these messages; when it fails, the extra messages it sent are gone."""
+        """Show `text` in these messages; when it fails, the extra messages it sent are gone.
+
+        Raises `MessageGone` when the turn's messages were deleted in the channel.
+        """
         ...
 
-    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None: ...
+    async def delete_messages(self, channel_id: int, message_ids: Sequence[int]) -> None:
+        """Take these messages down; one already gone is fine, one that stays raises."""
+        ...
 
     async def set_controls(self, channel_id: int, message_id: int, turn_id: int | None) -> None: ...
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from bot.channel.avatars import link_expired
-from bot.channel.ports import Poster
+from bot.channel.ports import MessageGone, Poster
 from bot.channel.sessions import ChannelSession
 from bot.director import StoredTurn
 from bot.scenes.greetings import store_greeting
@@ -66,6 +66,9 @@ class TurnPublisher:
             ids = await self.poster.edit_turn(
                 scene.channel_id, before.message_ids, after.speaker, avatar, after.content
             )
+        except MessageGone:
+            await self.stores.turns.restore(before)  # nothing left to show the old text in
+            raise
         except BaseException:
             await self.stores.turns.restore(before)
             await self._show_again(scene.channel_id, before, avatar)

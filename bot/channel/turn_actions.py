@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from typing import Literal, Protocol, cast
 
 from bot.channel.deps import ChannelDeps
-from bot.channel.ports import Actor, Reply
+from bot.channel.ports import Actor, MessageGone, Reply
 from bot.director import SceneView, StoredTurn
 from bot.domain import CancelToken
 from bot.errors import UserError
@@ -49,16 +49,25 @@ class TurnActions:
         self.access.require_own_channel(actor, scene)
         if not scene.active or turn.deleted:
             raise UserError("That turn is no longer part of an active scene.")
-        await self.access.require_participant(actor, scene)
+        await self.access.require_player(actor, scene)
         return scene, turn
 
-    async def _latest_turn_for(self, actor: Actor, turn_id: int) -> tuple[Scene, Turn]:
+    async def _latest_turn_for(
+        self, actor: Actor, turn_id: int, *, gm_reaches_back: bool = False
+    ) -> tuple[Scene, Turn]:
         """A turn of the latest round: rewriting one the players have answered would leave
-        their answer dangling (deleting one, say to take back something unkind, stays open)."""
+        their answer dangling. With `gm_reaches_back` a GM may take an older one (a Delete, say
+        to take back something unkind)."""
         scene, turn = await self._turn_for(actor, turn_id)
         # Out-of-character asides ("(( brb ))") do not answer a turn.
-        if any(not is_ooc(text) for text in await self.turns.posts_after(scene.id, turn.seq)):
-            raise UserError("That turn is from an earlier round; only the latest can change.")
+        answered = any(
+            not is_ooc(text) for text in await self.turns.posts_after(scene.id, turn.seq)
+        )
+        if answered and not (gm_reaches_back and await self.access.is_gm(actor)):
+            raise UserError(
+                "That turn is from an earlier round; only the latest can change"
+                + (" (a GM may delete older ones)." if gm_reaches_back else ".")
+            )
         return scene, turn
 
     async def on_message(self, actor: Actor, action: TurnAction, message_id: int) -> Reply:
@@ -123,6 +132,11 @@ class TurnActions:
                     changed = cast(Turn, await rewrite(view, turn, cancel=cancel))
             try:
                 await self.publisher.repost(scene, session, turn, changed)
+            except MessageGone:
+                await self.turns.mark_deleted(turn.id)  # deleted in the channel: not brought back
+                raise UserError(
+                    "That turn's message was deleted in the channel, so it has left the history."
+                ) from None
             except Exception:
                 log.warning("could not show the new text of turn %s", turn.id, exc_info=True)
                 raise UserError(
@@ -131,12 +145,19 @@ class TurnActions:
         return changed
 
     async def delete(self, actor: Actor, turn_id: int) -> Reply:
-        """Remove an NPC turn from the channel and the history, stopping a running round."""
-        scene, turn = await self._turn_for(actor, turn_id)
+        """Remove a turn from the channel, then from the history, stopping a running round."""
+        scene, turn = await self._latest_turn_for(actor, turn_id, gm_reaches_back=True)
         session = self.sessions.get(scene.channel_id)
         async with session.halted():
+            try:
+                await self.publisher.poster.delete_messages(scene.channel_id, turn.message_ids)
+            except Exception:
+                # The channel and the history never disagree: the turn stays in both.
+                log.warning("could not take down turn %s", turn.id, exc_info=True)
+                raise UserError(
+                    "Discord would not let me remove that message, so the turn stays."
+                ) from None
             await self.turns.mark_deleted(turn.id)
-            await self.publisher.poster.delete_messages(scene.channel_id, turn.message_ids)
             if session.controls_message_id in turn.message_ids:
                 session.controls_message_id = None
         return Reply(f"Deleted {turn.speaker}'s turn.")

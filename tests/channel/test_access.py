@@ -108,13 +108,25 @@ async def test_participants(db: Database) -> None:
         guild_id=GUILD, kind="player", name="Ayla", sheet="x", owner_id=ALICE
     )
     await stores.scenes.bind_player(scene.id, ALICE, mine.id)
-    await stores.turns.append(scene.id, role="user", speaker="Bob", content="Hi.", author_id=BOB)
+    his = await stores.characters.create(
+        guild_id=GUILD, kind="player", name="Brann", sheet="x", owner_id=BOB
+    )
+    await stores.turns.append(
+        scene.id, role="user", speaker="Brann", content="Hi.", author_id=BOB, character_id=his.id
+    )
+    # Sam only ever wrote an out-of-character aside, and a line without a character.
+    await stores.turns.append(
+        scene.id, role="user", speaker="Sam", content="(( brb ))", author_id=STRANGER
+    )
+    await stores.turns.append(
+        scene.id, role="user", speaker="Sam", content="Nice.", author_id=STRANGER
+    )
 
-    await access.require_participant(gm(), scene)  # a GM, never bound nor posting
-    await access.require_participant(alice(), scene)  # plays a character here
-    await access.require_participant(bob(), scene)  # posted recently
+    await access.require_player(gm(), scene)  # a GM, never bound nor posting
+    await access.require_player(alice(), scene)  # plays a character here
+    await access.require_player(bob(), scene)  # played Brann here lately (not bound any more)
     with pytest.raises(UserError, match="Only this scene's players and GMs can do that"):
-        await access.require_participant(stranger(), scene)
+        await access.require_player(stranger(), scene)
 
 
 async def test_a_character_bound_in_another_scene_does_not_make_a_participant(
@@ -130,31 +142,42 @@ async def test_a_character_bound_in_another_scene_does_not_make_a_participant(
     await stores.scenes.bind_player(there.id, ALICE, mine.id)
     await stores.turns.append(there.id, role="user", speaker="Ayla", content="Hi.", author_id=ALICE)
     with pytest.raises(UserError, match="Only this scene's players"):
-        await access.require_participant(alice(), here)
+        await access.require_player(alice(), here)
 
 
-async def test_posting_long_ago_or_a_deleted_post_does_not_count(db: Database) -> None:
+async def test_playing_long_ago_or_a_deleted_post_does_not_count(db: Database) -> None:
     stores = Stores.over(db)
     access = Access(stores.scenes, stores.turns, 0, Clock())
     scene = await stores.scenes.start(guild_id=GUILD, channel_id=CHANNEL, format="chatml")
-    old = await stores.turns.append(
-        scene.id, role="user", speaker="Sam", content="Long ago.", author_id=STRANGER
+    sable = await stores.characters.create(
+        guild_id=GUILD, kind="player", name="Sable", sheet="x", owner_id=STRANGER
     )
+
+    async def sable_says(text: str) -> int:
+        turn = await stores.turns.append(
+            scene.id,
+            role="user",
+            speaker="Sable",
+            content=text,
+            author_id=STRANGER,
+            character_id=sable.id,
+        )
+        return turn.id
+
+    old = await sable_says("Long ago.")
     for i in range(RECENT_AUTHORS_WINDOW):
         await stores.turns.append(
             scene.id, role="user", speaker="Bob", content=f"{i}", author_id=BOB
         )
     with pytest.raises(UserError, match="Only this scene's players"):
-        await access.require_participant(stranger(), scene)
+        await access.require_player(stranger(), scene)
 
-    recent = await stores.turns.append(
-        scene.id, role="user", speaker="Sam", content="Now.", author_id=STRANGER
-    )
-    await access.require_participant(stranger(), scene)
-    await stores.turns.mark_deleted(recent.id)
-    assert old.id != recent.id
+    recent = await sable_says("Now.")
+    await access.require_player(stranger(), scene)
+    await stores.turns.mark_deleted(recent)
+    assert old != recent
     with pytest.raises(UserError, match="Only this scene's players"):
-        await access.require_participant(stranger(), scene)
+        await access.require_player(stranger(), scene)
 
 
 # -- cooldown -------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from tests.channel.helpers import (
     GUILD,
     RecordingPoster,
     Tavern,
-    alice,
     build,
     gm,
     marta_scene,
@@ -145,11 +144,11 @@ async def test_a_rewrite_discord_refuses_keeps_the_shown_text(
 
     tavern.poster.refuse_next_edit = True
     with pytest.raises(UserError, match="keeps its old one"):
-        await getattr(tavern.services.turns, action)(alice(), turn.id)
+        await getattr(tavern.services.turns, action)(gm(), turn.id)
     kept = await tavern.stores.turns.get(turn.id)
     assert (kept.content, kept.swipes, kept.swipe_index, kept.edited) == (FIRST, [FIRST], 0, False)
     # The refused edit, then the old text put back in case a part had changed.
     assert [e[3] for e in tavern.poster.edits] == [tried, FIRST]
 
-    await getattr(tavern.services.turns, action)(alice(), turn.id)  # the next one works
+    await getattr(tavern.services.turns, action)(gm(), turn.id)  # the next one works
     assert (await tavern.stores.turns.get(turn.id)).content != FIRST

@@ -31,6 +31,9 @@ from tests.channel.helpers import (
     stranger,
     within_guard,
 )
+from tests.channel.helpers import (
+    STRANGER as STRANGER_ID,
+)
 from tests.scripted_engine import ScriptedEngine
 
 FIRST, SECOND, THIRD = "Marta smiles at the door.", "Marta frowns.", "and pours a drink."
@@ -212,7 +215,8 @@ async def test_delete_halts_a_running_round_first(db: Database) -> None:
     await tavern.services.play.on_message(_message(2, "Ayla orders a drink."))
     await within_guard(engine.blocked.wait())
 
-    deleting = asyncio.create_task(tavern.services.turns.delete(alice(), turn.id))
+    # Ayla's new post answered Marta's turn: only a GM may still delete it.
+    deleting = asyncio.create_task(tavern.services.turns.delete(gm(), turn.id))
     await first_of(deleting, lock.someone_waits.wait())
     assert engine.woken.is_set() and not deleting.done()  # halted, waiting for the round
     assert tavern.poster.deleted == []
@@ -376,7 +380,7 @@ async def test_scene_end_stops_a_running_swipe_and_keeps_the_old_text(db: Databa
     assert tavern.poster.edits == []
 
 
-async def test_an_answered_turn_cannot_be_rewritten_but_can_be_deleted(db: Database) -> None:
+async def test_an_answered_turn_stays_but_for_a_gms_delete(db: Database) -> None:
     tavern = build(db, engine=_engine())
     _, turn = await _played(tavern)
     await tavern.stores.turns.append(
@@ -388,12 +392,16 @@ async def test_an_answered_turn_cannot_be_rewritten_but_can_be_deleted(db: Datab
     await tavern.stores.turns.append(
         turn.scene_id, role="user", speaker="Ayla", content="Thanks.", author_id=ALICE
     )
-    for action in (tavern.services.turns.swipe, tavern.services.turns.extend):
-        with pytest.raises(UserError, match="earlier round"):
-            await action(alice(), turn.id)
+    turns = tavern.services.turns
+    for action in (turns.swipe, turns.extend, turns.delete):
+        for who in (alice(), gm()):
+            if (action, who) == (turns.delete, gm()):
+                continue
+            with pytest.raises(UserError, match="earlier round"):
+                await action(who, turn.id)
     assert (await tavern.stores.turns.get(turn.id)).content == turn.content
-    assert len(tavern.poster.edits) == edits
-    await tavern.services.turns.delete(alice(), turn.id)
+    assert len(tavern.poster.edits) == edits and tavern.poster.deleted == []
+    await turns.delete(gm(), turn.id)  # to take back something unkind, say
     assert (await tavern.stores.turns.get(turn.id)).deleted
 
 
@@ -409,3 +417,17 @@ async def test_the_apps_menu_finds_the_turn_by_its_message(db: Database) -> None
     assert player.role == "user" and player.message_ids
     with pytest.raises(UserError, match="Only NPC turns"):
         await tavern.services.turns.on_message(alice(), "delete", player.message_ids[0])
+
+
+async def test_an_out_of_character_aside_makes_nobody_a_player(db: Database) -> None:
+    tavern = build(db, engine=_engine())
+    _, turn = await _played(tavern)
+    aside = IncomingMessage(77, CHANNEL, GUILD, STRANGER_ID, "Sam", "(( nice scene ))")
+    await tavern.services.play.on_message(aside)
+    await tavern.services.sessions.wait_idle()
+    turns = tavern.services.turns
+    for action in (turns.swipe, turns.extend, turns.delete):
+        with pytest.raises(UserError, match="Only this scene's players and GMs"):
+            await action(stranger(), turn.id)
+    assert not (await tavern.stores.turns.get(turn.id)).deleted
+    assert tavern.poster.deleted == [] and tavern.poster.edits == []

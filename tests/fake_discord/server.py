@@ -33,6 +33,7 @@ from .payloads import (
     BOT_PERMISSIONS,
     EVERYONE_PERMISSIONS,
     GM_PERMISSIONS,
+    MANAGE_MESSAGES,
     Snowflakes,
     member_payload,
     now_iso,
@@ -351,6 +352,22 @@ class FakeDiscord:
     async def delete_user_message(self, channel_id: int, message_id: int) -> None:
         """Delete a message as its author; dispatches MESSAGE_DELETE."""
         await self._delete_message(self.message(message_id))
+
+    async def moderator_deletes(self, message_id: int, *, seen: bool = True) -> None:
+        """A moderator deletes a message; `seen=False`: the bot misses the event (offline)."""
+        message = self.message(message_id)
+        if seen:
+            await self._delete_message(message)
+        else:
+            message["deleted"] = True
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """A moderator deletes a channel webhook: it and its token stop working."""
+        del self.webhooks[webhook_id]
+
+    def set_bot_permissions(self, permissions: int) -> None:
+        """Change what the bot's role allows (e.g. without Manage Messages)."""
+        self.roles[self.bot_role_id]["permissions"] = str(permissions)
 
     async def slash(
         self,
@@ -1225,10 +1242,13 @@ class FakeDiscord:
             return error(404, "Unknown Message", 10008)
         if request.method == "GET":
             return json_response(wire(message))
+        mine = message["author"]["id"] == str(self.bot_user_id)
         if request.method == "DELETE":
+            if not mine and not self.permissions_of(self.bot_user_id) & MANAGE_MESSAGES:
+                return error(403, "Missing Permissions", 50013)
             await self._delete_message(message)
             return no_content()
-        if message["author"]["id"] != str(self.bot_user_id):
+        if not mine:
             return error(403, "Cannot edit a message authored by another user", 50005)
         body, files = await self._read_body(request)
         return json_response(wire(await self._edit_message(message, body, files)))
