@@ -22,7 +22,7 @@ from bot.lore.report import describe_activation
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import upgrade
+from bot.store import DatabaseLease, upgrade
 
 
 def _pick_player(players: Sequence[tuple[int, object]], wanted: str | None) -> int:
@@ -127,11 +127,18 @@ async def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    core = await open_core(settings)
+    # One bot per database: taken before the model loads and Discord is reached, so a second
+    # `run` refuses at once, naming the first (LeaseHeld is a UserError: one line, exit 2).
+    lease = DatabaseLease(settings.database_url)
+    await lease.acquire()
     try:
-        return await run_bot(core)
+        core = await open_core(settings)
+        try:
+            return await lease.while_held(run_bot(core))
+        finally:
+            await core.close()
     finally:
-        await core.close()
+        await lease.release()
 
 
 def _safe_url(url: str) -> str:
@@ -190,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, settings.secrets())
     try:
-        return asyncio.run(args.handler(settings, args))
+        code: int = asyncio.run(args.handler(settings, args))
+        return code
     except UserError as exc:
         print(f"tavernkeep: {exc}", file=sys.stderr)
         return 2

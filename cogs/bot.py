@@ -46,7 +46,7 @@ class TavernBot(commands.Bot, ServiceHost):
         self.core = core
         self.poster = WebhookPoster(self)
         self.synced = asyncio.Event()
-        self.tree.on_error = self._on_app_command_error
+        self.tree.error(self._on_app_command_error)
 
     @property
     def tavern(self) -> Services:

@@ -104,12 +104,14 @@ class CharacterGroupCog(commands.GroupCog):
 
     def __init__(self, service: CharacterCommands) -> None:
         self.service = service
+        group = self.app_command
+        assert group is not None  # a GroupCog always has its group
         for name, text in self.descriptions.items():
-            command = self.app_command.get_command(name)
+            command = group.get_command(name)
             if command is not None:
                 command.description = text
         for name in self.gm_commands:
-            shared = self.app_command.get_command(name)
+            shared = group.get_command(name)
             if isinstance(shared, app_commands.Command):
                 gm_only(shared)
 

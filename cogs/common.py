@@ -71,18 +71,18 @@ async def send(
     interaction: discord.Interaction, reply: Reply, *, public_loading: bool = False
 ) -> None:
     """Send a reply as the interaction's response or, when already acknowledged, a followup."""
-    kwargs: dict[str, object] = {"ephemeral": reply.ephemeral, "allowed_mentions": NO_MENTIONS}
-    if reply.files:
-        kwargs["files"] = [
-            discord.File(io.BytesIO(data), filename=name) for name, data in reply.files
-        ]
+    files = [discord.File(io.BytesIO(data), filename=name) for name, data in reply.files]
     if not interaction.response.is_done():
-        await interaction.response.send_message(reply.text, **kwargs)  # type: ignore[arg-type]
+        await interaction.response.send_message(
+            reply.text, ephemeral=reply.ephemeral, allowed_mentions=NO_MENTIONS, files=files
+        )
         return
     if public_loading and reply.ephemeral:
         # A public "thinking" note would turn a private answer (an error) public: drop it.
         await interaction.delete_original_response()
-    await interaction.followup.send(reply.text, **kwargs)  # type: ignore[arg-type]
+    await interaction.followup.send(
+        reply.text, ephemeral=reply.ephemeral, allowed_mentions=NO_MENTIONS, files=files
+    )
 
 
 async def acknowledge(interaction: discord.Interaction, how: Defer) -> bool:

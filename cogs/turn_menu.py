@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -14,7 +15,7 @@ from cogs.common import actor_from, answer
 from cogs.registry import services_of
 
 MENU: dict[str, TurnAction] = {label: action for action, (label, _, _) in TURN_ACTIONS.items()}
-MenuCallback = Callable[[discord.Interaction, discord.Message], Awaitable[None]]
+MenuCallback = Callable[[discord.Interaction, discord.Message], Coroutine[Any, Any, None]]
 
 
 class TurnMenuCog(commands.Cog):

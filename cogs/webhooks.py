@@ -149,7 +149,7 @@ class WebhookPoster:
             for index, part in enumerate(parts):
                 if index < len(message_ids):
                     content = part if hook else f"**{speaker}**: {part}"
-                    await self._edit_or_gone(target, message_ids[index], content=content)
+                    await self._edit_or_gone(target, message_ids[index], content)
                     ids.append(message_ids[index])
                 else:
                     ids.append((await self._send(target, hook, speaker, avatar_url, part)).id)
@@ -161,10 +161,10 @@ class WebhookPoster:
         await self.delete_messages(channel_id, message_ids[len(parts) :])
         return ids
 
-    async def _edit_or_gone(self, target: Target, message_id: int, **fields: object) -> None:
-        """Edit a message; `MessageGone` when a moderator deleted it meanwhile."""
+    async def _edit_or_gone(self, target: Target, message_id: int, content: str) -> None:
+        """Edit a message's text; `MessageGone` when a moderator deleted it meanwhile."""
         try:
-            await self._edit(target, message_id, **fields)
+            await self._edit(target, message_id, content=content)
         except discord.NotFound:
             if not await self._exists(target, message_id):
                 raise MessageGone(message_id) from None
@@ -177,20 +177,28 @@ class WebhookPoster:
             return False
         return True
 
-    async def _edit(self, target: Target, message_id: int, **fields: object) -> None:
+    async def _edit(
+        self,
+        target: Target,
+        message_id: int,
+        *,
+        content: str = discord.utils.MISSING,
+        view: discord.ui.View | None = discord.utils.MISSING,
+    ) -> None:
         """Edit through the webhook (a new one if a moderator deleted ours), else as the bot."""
         for attempt in range(2):
             hook = await self._webhook(target)
             try:
                 if hook is None:
                     partial = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
-                    await partial.edit(allowed_mentions=NO_MENTIONS, **fields)
+                    await partial.edit(content=content, view=view, allowed_mentions=NO_MENTIONS)
                 else:
                     await hook.edit_message(
                         message_id,
+                        content=content,
+                        view=view,
                         thread=target.thread or discord.utils.MISSING,
                         allowed_mentions=NO_MENTIONS,
-                        **fields,  # type: ignore[arg-type]
                     )
                 return
             except discord.NotFound as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from dataclasses import dataclass
@@ -225,7 +226,7 @@ class CharacterCommands:
 
     async def names(
         self, actor: Actor, kind: Kind, prefix: str, member_id: int | None = None
-    ) -> list[str]:
+    ) -> builtins.list[str]:  # `list` is a method of this class
         """Autocomplete choices."""
         owner = (member_id or actor.user_id) if kind == "player" else None
         return await self.characters.names(actor.guild_id, kind, owner_id=owner, prefix=prefix)
