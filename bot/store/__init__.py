@@ -9,6 +9,7 @@ from .errors import (
     NotFoundError,
     StoreError,
 )
+from .lease import DatabaseLease
 from .lore import LoreStore
 from .migrate import alembic_config, current_revision, downgrade, upgrade
 from .models import (
@@ -37,6 +38,7 @@ __all__ = [
     "Character",
     "CharacterStore",
     "Database",
+    "DatabaseLease",
     "DatabaseUnreachable",
     "DuplicateMessageError",
     "DuplicateNameError",
