@@ -59,10 +59,10 @@ class Access:
             raise UserError("That button belongs to another channel.")
 
     async def require_player(self, actor: Actor, scene: Scene) -> None:
-        """GMs, and the scene's players: a character bound here, or played here lately.
+        """GMs, and the scene's players: a character bound here, or in character here lately.
 
-        Out-of-character asides and posts without a character make nobody a player, so a
-        passer-by cannot swipe, continue or delete the table's turns.
+        Out-of-character asides make nobody a player, so a passer-by who only said
+        "(( nice scene ))" cannot swipe, continue or delete the table's turns.
         """
         if await self.is_gm(actor):
             return
@@ -97,10 +97,5 @@ class Access:
 
 
 def _played(turn: Turn, user_id: int) -> bool:
-    """An in-character post of `user_id` as one of their characters."""
-    return (
-        turn.author_id == user_id
-        and turn.role == "user"
-        and turn.character_id is not None
-        and not is_ooc(turn.content)
-    )
+    """An in-character post of `user_id` (as a character, or under their own name)."""
+    return turn.author_id == user_id and turn.role == "user" and not is_ooc(turn.content)

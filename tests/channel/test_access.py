@@ -114,13 +114,11 @@ async def test_participants(db: Database) -> None:
     await stores.turns.append(
         scene.id, role="user", speaker="Brann", content="Hi.", author_id=BOB, character_id=his.id
     )
-    # Sam only ever wrote an out-of-character aside, and a line without a character.
-    await stores.turns.append(
-        scene.id, role="user", speaker="Sam", content="(( brb ))", author_id=STRANGER
-    )
-    await stores.turns.append(
-        scene.id, role="user", speaker="Sam", content="Nice.", author_id=STRANGER
-    )
+    # Sam only ever wrote out-of-character asides.
+    for aside in ("(( brb ))", "// nice scene"):
+        await stores.turns.append(
+            scene.id, role="user", speaker="Sam", content=aside, author_id=STRANGER
+        )
 
     await access.require_player(gm(), scene)  # a GM, never bound nor posting
     await access.require_player(alice(), scene)  # plays a character here
