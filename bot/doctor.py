@@ -16,7 +16,7 @@ from bot.engine.offload import format_bytes, resolve_gpu_layers
 from bot.engine.remote import RemoteOptions, ServerInfo, connect_remote
 from bot.engine.remote.http import safe_url
 from bot.settings import Settings, SettingsError
-from bot.store import Database
+from bot.store import Database, DatabaseLease
 
 
 async def run_doctor(
@@ -28,9 +28,11 @@ async def run_doctor(
     table.add_column("result")
     ok = await _remote_rows(table, remote) if remote is not None else _local_rows(table, settings)
     db: Database | None = None
+    reachable = False
     try:
         db = Database(settings.database_url)
         await db.ping()
+        reachable = True
         table.add_row("database", f"reachable: {db.engine.url.render_as_string()}")
     except Exception as exc:  # a missing driver or any connection error: report, do not crash
         ok = False
@@ -38,11 +40,25 @@ async def run_doctor(
     finally:
         if db is not None:
             await db.dispose()
+    if reachable:
+        table.add_row("running bot", await _lease_text(settings.database_url))
     table.add_row(
         "discord token", "set" if settings.discord_token is not None else "not set (needed by run)"
     )
     console.print(table)
     return 0 if ok else 1
+
+
+async def _lease_text(url: str) -> str:
+    """Which Tavernkeep runs on the database (holds its lease), if one does."""
+    lease = DatabaseLease(url)
+    if not lease.needed:
+        return "none (an in-memory database belongs to one process)"
+    try:
+        holder = await lease.holder()
+    except Exception as exc:  # the database row already says what is wrong with it
+        return f"[yellow]unknown: {exc}[/]"
+    return holder.describe() if holder else "none on this database"
 
 
 def _local_rows(table: Table, settings: Settings) -> bool:

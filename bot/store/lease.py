@@ -148,8 +148,9 @@ class _FileLock:
             "pid": me.pid,
             "since": me.since.isoformat() if me.since else None,
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(record).encode(), 0)
+        with contextlib.suppress(OSError):  # a full disk: the lock holds, unnamed
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
         self._fd = fd
         return True
 

@@ -293,7 +293,14 @@ async def test_a_second_tavernkeep_run_on_the_database_exits_2(db_url: str, tmp_
 
         second = await start_run(env, tmp_path)
         started.append(second)
-        out, err = await asyncio.wait_for(second.communicate(), GUARD_SECONDS)
+        answered = asyncio.create_task(second.communicate())
+
+        async def exited_or_connected() -> bool:
+            return answered.done() or len(logins) > 1
+
+        await until(exited_or_connected, "the second run neither ended nor reached Discord")
+        assert len(logins) == 1, "the second run reached Discord: two bots on one database"
+        out, err = await answered
         assert second.returncode == 2, err.decode()
         lines = err.decode().splitlines()
         assert len(lines) == 1, err.decode()
