@@ -12,7 +12,7 @@ import pytest
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.store import Database, Stores
-from tests.test_chat import _env
+from tests.terminal.test_chat import _env
 
 SCENE = """
 lorebooks = ["books/coast.json"]

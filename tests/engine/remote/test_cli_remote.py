@@ -12,7 +12,7 @@ import pytest
 from bot.scenes.scene_file import EXAMPLE_SCENE
 from tests.engine.remote.conftest import free_port
 from tests.scene_files import hostile_example
-from tests.test_chat import NPCS, _env, _error_lines, _turns
+from tests.terminal.test_chat import NPCS, _env, _error_lines, _turns
 
 PLAY = "Hello there, Marta\n/reply Old Tobin\n/swipe\n/quit\n"
 
