@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 
@@ -10,9 +11,11 @@ from bot.channel.ports import Actor, Reply
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.errors import UserError
 from bot.lore.wording import prompt_reply
+from bot.scenes.transcript import TranscriptWriter
 from bot.store import NotFoundError, Scene
 
 MAX_REPLIES_LIMIT = 8
+EXPORT_PAGE = 500
 SCENARIO_MAX_CHARS = 2000
 
 
@@ -172,17 +175,17 @@ class SceneCommands:
         return prompt_reply(note + ".", plan.rendered.text, plan.lore, bool(view.lore.sources))
 
     async def export(self, actor: Actor) -> Reply:
-        """The whole history as a transcript file."""
+        """The whole history as a transcript file, read in pages and written off the loop."""
         scene = await self._gm_scene(actor)
-        lines = []
-        async for turn in self.turns.iter_all(scene.id):
-            lines.append(f"{turn.speaker}: {turn.content}")
-        if not lines:
+        writer = TranscriptWriter(await self.summaries.get(scene.id))
+        after = 0
+        while page := await self.turns.lines_after(scene.id, after, EXPORT_PAGE):
+            await asyncio.to_thread(writer.add, page)
+            after = page[-1].seq
+        if not writer.turns:
             raise UserError("This scene has no history yet.")
-        summary = await self.summaries.get(scene.id)
-        head = [f"[Story so far, turns 1–{summary.through}]\n{summary.text}"] if summary else []
-        text = "\n\n".join([*head, *lines]) + "\n"
-        return Reply(f"Transcript: {len(lines)} turns.", file=("transcript.txt", text.encode()))
+        name, data = await asyncio.to_thread(writer.finish)
+        return Reply(f"Transcript: {writer.turns:,} turns.", file=(name, data))
 
     async def clear_request(self, actor: Actor) -> tuple[Reply, int]:
         """Ask for confirmation; the cog shows a button carrying the scene id."""

@@ -20,6 +20,7 @@ _APPEND_ATTEMPTS = 8
 _ALREADY_RECORDED = "That message is already recorded as another turn."
 # What the history holds: turns neither deleted nor still waiting to be posted.
 _IN_HISTORY = (Turn.deleted.is_(False), Turn.pending.is_(False))
+CLEAR_BATCH = 2000
 
 
 async def _turn(s: AsyncSession, turn_id: int) -> Turn:
@@ -339,14 +340,27 @@ class TurnStore:
         async with self.db.session() as s:
             return (await s.scalar(stmt)) or 0
 
-    async def clear(self, scene_id: int) -> int:
-        """Delete every turn of the scene and its summary; returns how many turns there were."""
+    async def clear(self, scene_id: int, batch: int = CLEAR_BATCH) -> int:
+        """Delete every turn of the scene and its summary; returns how many turns there were.
+
+        A batch per transaction, newest first: a long scene never holds the database's write
+        lock for long, so other channels keep storing their turns meanwhile.
+        """
         async with self.db.session() as s:
             # The summary covers turns by seq, and seqs start again after a clear.
             await s.execute(delete(SceneSummary).where(SceneSummary.scene_id == scene_id))
-            result = await s.execute(delete(Turn).where(Turn.scene_id == scene_id))
             await s.commit()
-        return affected(result)
+        newest = (
+            select(Turn.id).where(Turn.scene_id == scene_id).order_by(Turn.id.desc()).limit(batch)
+        )
+        total = 0
+        while True:
+            async with self.db.session() as s:
+                result = await s.execute(delete(Turn).where(Turn.id.in_(newest.scalar_subquery())))
+                await s.commit()
+            total += affected(result)
+            if affected(result) < batch:
+                return total
 
     async def iter_all(
         self, scene_id: int, batch: int = 500, *, include_deleted: bool = False

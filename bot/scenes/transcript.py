@@ -1,0 +1,41 @@
+"""A scene's transcript file, written page by page off the event loop."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+
+from bot.store import StorySummary, TurnLine
+
+# Larger transcripts go out zipped: Discord refuses attachments over about 10 MB, and plain
+# text packs several times over.
+PLAIN_MAX_BYTES = 8 * 1024 * 1024
+
+
+class TranscriptWriter:
+    """Collects "Speaker: text" blocks; `finish` gives the file to attach."""
+
+    def __init__(self, summary: StorySummary | None) -> None:
+        # Bytes, encoded page by page: one encode of the whole transcript would hold the GIL,
+        # and so the event loop, for as long as it takes.
+        self._out = io.BytesIO()
+        self.turns = 0
+        if summary is not None:
+            head = f"[Story so far, turns 1–{summary.through}]\n{summary.text}\n\n"
+            self._out.write(head.encode())
+
+    def add(self, page: Sequence[TurnLine]) -> None:
+        """Append a page of turns (CPU work on a long scene: call it in a worker thread)."""
+        self._out.write("".join(f"{line.speaker}: {line.content}\n\n" for line in page).encode())
+        self.turns += len(page)
+
+    def finish(self) -> tuple[str, bytes]:
+        """The file name and bytes: plain text, or zipped when too large to attach as text."""
+        data = self._out.getvalue()[:-1]  # one line break at the end, not a blank line
+        if len(data) <= PLAIN_MAX_BYTES:
+            return "transcript.txt", data
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("transcript.txt", data)
+        return "transcript.zip", packed.getvalue()
