@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from bot.bench.long_scene import measure_long_scene
 from bot.bench.lore import generated_book, measure_lore
 from bot.bench.model import ModelBench
 from bot.bench.report import build_report, render
@@ -44,6 +45,7 @@ def _steps(sizes: BenchSizes) -> int:
         + 1  # prefix reuse with lore
         + len(sizes.storage_sizes)
         + 1  # lore activation
+        + 1  # long scene
         + sizes.summary_samples * 2  # next replies with and without a summary update
     )
 
@@ -132,6 +134,11 @@ async def run_bench(
                 sizes.storage_samples,
                 note,
             )
+            phase(f"long scene: export and clear {sizes.long_scene_turns:,} turns")
+            long_channel = await bench.new_channel(904)
+            long_scene = await measure_long_scene(
+                core.db, core.stores, long_channel.scene.id, sizes.long_scene_turns, note
+            )
             phase(f"lore: activation over a {sizes.lore_entries:,}-entry lorebook")
             lore = await measure_lore(
                 core.director.counter.counts,
@@ -154,6 +161,7 @@ async def run_bench(
         model_figures,
         storage,
         lore=lore,
+        long_scene=long_scene,
         elapsed=time.perf_counter() - started,
         meta={
             "profile": sizes.name,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import resource
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any
 
 from rich.table import Table
 
+from bot.bench.long_scene import LongSceneFigures
 from bot.bench.lore import LoreFigures
 from bot.bench.model import ModelFigures
 from bot.bench.storage import StorageFigures
@@ -24,6 +26,7 @@ SWITCH_TARGET = 0.25
 WINDOW_GROWTH_TARGET = 2.0
 LORE_REUSE_TARGET = 0.9
 SUMMARY_DELAY_TARGET = 1.1  # the story-so-far update runs after the reply, not before
+STALL_TARGET_MS = 100.0  # the longest the event loop may go without serving other channels
 STORAGE_TARGET = 3.0  # the store reads a window at most 3x slower than plain sqlite3
 LORE_SCAN_TARGET_MS = 5.0  # issue #11
 
@@ -96,11 +99,15 @@ def build_report(
     elapsed: float,
     meta: dict[str, Any],
     lore: LoreFigures | None = None,
+    long_scene: LongSceneFigures | None = None,
 ) -> Report:
     """Medians and ratios from the raw samples."""
     report = Report(meta=dict(meta))
     put = report.put
     _put_lore(report, lore)
+    if long_scene is not None:
+        for key, value in asdict(long_scene).items():
+            put(f"long_scene_{key}", float(value))
 
     round_s, bare_s = _med(model.round_s), _med(model.bare_s)
     put("overhead_round_s", round_s)
@@ -210,6 +217,21 @@ def verdict(value: float | None, target: float) -> str:
     return f"≤ {target:g} [green]met[/]" if value <= target else f"≤ {target:g} [red]not met[/]"
 
 
+def _long_scene_rows(table: Table, f: Callable[[str], float | None]) -> None:
+    """Export and clear of one long scene: wall time, and the longest event-loop stall."""
+    turns = f("long_scene_turns") or 0
+    size = (f("long_scene_export_bytes") or 0) / MiB
+    for name, what in (("export", f"transcript ({size:.1f} MB)"), ("clear", "delete in batches")):
+        table.add_row(
+            f"{turns:,.0f}-turn scene: {name}, {what}; longest event-loop stall",
+            seconds(f(f"long_scene_{name}_s")),
+            f"{number(f(f'long_scene_{name}_stall_ms'), 0)} ms",
+            "",
+            verdict(f(f"long_scene_{name}_stall_ms"), STALL_TARGET_MS).replace("≤ ", "stall ≤ ", 1)
+            + " ms",
+        )
+
+
 def render(report: Report) -> Table:
     """The side-by-side table."""
     f = report.get
@@ -305,6 +327,8 @@ def render(report: Report) -> Table:
             number(f("storage_ratio"), 2),
             verdict(f("storage_ratio"), STORAGE_TARGET),
         )
+    if f("long_scene_turns"):
+        _long_scene_rows(table, f)
     lore = meta.get("lore")
     if lore:
         table.add_section()

@@ -26,6 +26,7 @@ class BenchSizes:
     lore_scan_depth: int = 8
     lore_samples: int = 40
     summary_samples: int = 3  # next replies after a summary update (and as many without)
+    long_scene_turns: int = 50_000  # the scene whose export and clear are timed
 
 
 FULL = BenchSizes(
@@ -60,4 +61,5 @@ QUICK = BenchSizes(
     storage_samples=15,
     lore_samples=10,
     summary_samples=2,
+    long_scene_turns=10_000,
 )

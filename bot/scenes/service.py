@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from dataclasses import dataclass
 
@@ -11,11 +10,10 @@ from bot.channel.ports import Actor, Reply
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.errors import UserError
 from bot.lore.wording import prompt_reply
-from bot.scenes.transcript import TranscriptWriter
+from bot.scenes.transcript import transcript
 from bot.store import NotFoundError, Scene
 
 MAX_REPLIES_LIMIT = 8
-EXPORT_PAGE = 500
 SCENARIO_MAX_CHARS = 2000
 
 
@@ -177,15 +175,10 @@ class SceneCommands:
     async def export(self, actor: Actor) -> Reply:
         """The whole history as a transcript file, read in pages and written off the loop."""
         scene = await self._gm_scene(actor)
-        writer = TranscriptWriter(await self.summaries.get(scene.id))
-        after = 0
-        while page := await self.turns.lines_after(scene.id, after, EXPORT_PAGE):
-            await asyncio.to_thread(writer.add, page)
-            after = page[-1].seq
-        if not writer.turns:
+        count, file = await transcript(self.turns, self.summaries, scene.id)
+        if not count:
             raise UserError("This scene has no history yet.")
-        name, data = await asyncio.to_thread(writer.finish)
-        return Reply(f"Transcript: {writer.turns:,} turns.", file=(name, data))
+        return Reply(f"Transcript: {count:,} turns.", file=file)
 
     async def clear_request(self, actor: Actor) -> tuple[Reply, int]:
         """Ask for confirmation; the cog shows a button carrying the scene id."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import Sequence
 
-from bot.store import StorySummary, TurnLine
+from bot.store import StorySummary, SummaryStore, TurnLine, TurnStore
 
 # Larger transcripts go out zipped: Discord refuses attachments over about 10 MB, and plain
 # text packs several times over.
 PLAIN_MAX_BYTES = 8 * 1024 * 1024
+PAGE = 500  # turns read per query: each page's rows are built on the event loop
 
 
 class TranscriptWriter:
@@ -39,3 +41,15 @@ class TranscriptWriter:
         with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("transcript.txt", data)
         return "transcript.zip", packed.getvalue()
+
+
+async def transcript(
+    turns: TurnStore, summaries: SummaryStore, scene_id: int
+) -> tuple[int, tuple[str, bytes]]:
+    """How many turns a scene's history has, and its transcript file (no scene read at once)."""
+    writer = TranscriptWriter(await summaries.get(scene_id))
+    after = 0
+    while page := await turns.lines_after(scene_id, after, PAGE):
+        await asyncio.to_thread(writer.add, page)
+        after = page[-1].seq
+    return writer.turns, await asyncio.to_thread(writer.finish)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from statistics import median
 
 import pytest
+from rich.console import Console
 
+from bot.bench.long_scene import LongSceneFigures
 from bot.bench.model import ModelFigures
-from bot.bench.report import build_report
+from bot.bench.report import build_report, render
 from bot.bench.storage import StorageFigures
 
 
@@ -27,3 +30,25 @@ def test_overhead_is_the_median_of_each_rounds_own_ratio() -> None:
 def test_no_overhead_samples_no_ratio() -> None:
     report = build_report(ModelFigures(), StorageFigures(), elapsed=1.0, meta={})
     assert "overhead_ratio" not in report.figures
+
+
+def test_a_long_scene_stall_over_100_ms_is_shown_as_not_met() -> None:
+    long_scene = LongSceneFigures(
+        turns=50_000,
+        export_s=2.5,
+        export_stall_ms=140.0,
+        export_bytes=9_000_000,
+        clear_s=0.6,
+        clear_stall_ms=12.0,
+    )
+    report = build_report(
+        ModelFigures(), StorageFigures(), elapsed=1.0, meta={}, long_scene=long_scene
+    )
+    assert report.figures["long_scene_export_stall_ms"] == 140.0
+    console = Console(file=io.StringIO(), width=250)
+    console.print(render(report))
+    rows = [line for line in console.file.getvalue().splitlines() if "50,000-turn" in line]
+    assert len(rows) == 2
+    export, clear = rows
+    assert "export" in export and "not met" in export
+    assert "clear" in clear and "not met" not in clear and "met" in clear
