@@ -356,7 +356,11 @@ class TurnStore:
         total = 0
         while True:
             async with self.db.session() as s:
-                result = await s.execute(delete(Turn).where(Turn.id.in_(newest.scalar_subquery())))
+                # No session sync: it would fetch every deleted id back and walk them on the loop.
+                result = await s.execute(
+                    delete(Turn).where(Turn.id.in_(newest.scalar_subquery())),
+                    execution_options={"synchronize_session": False},
+                )
                 await s.commit()
             total += affected(result)
             if affected(result) < batch:
