@@ -1,1 +1,4 @@
-"""The Discord-facing services: plain Python the cogs call, with no Discord types."""
+"""The channel runtime: sessions and rounds, intake, publishing, recovery, turn actions.
+
+Plain Python with no Discord types; every front end (the cogs, the terminal) calls it.
+"""

@@ -1,0 +1,1 @@
+"""Characters: sheets, cards and the `/character` and `/npc` service."""

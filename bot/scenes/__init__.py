@@ -1,0 +1,1 @@
+"""Scenes: scene files, the per-round scene view, greetings, transcripts and `/scene`."""
