@@ -9,9 +9,10 @@ backend that only takes text. Stored text is never changed; defusing happens her
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import regex
 
 __all__ = ["JOINER", "TOKEN_MARKERS", "Prompt", "Segment", "defuse"]
 
@@ -25,8 +26,20 @@ TOKEN_MARKERS = (
     r"|</?s>|<(?:start|end)_of_turn>|<</?SYS>>|<(?:bos|eos|pad|unk)>"
     r"|\[/?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"
 )
-# In text, alpaca section headers count only at the start of a line (a segment starts one).
-_MARKERS = re.compile(TOKEN_MARKERS + r"|(?m:^[ \t]*#{3,})", re.IGNORECASE)
+# Every line break str.splitlines() knows, from Unicode's own classes: the mandatory breaks of
+# UAX #14 (LF, CR, NEL, VT, FF, U+2028, U+2029) and the paragraph separators (U+001C-U+001E).
+_LINE_BREAK = (
+    r"[\p{Line_Break=BK}\p{Line_Break=CR}\p{Line_Break=LF}\p{Line_Break=NL}\p{Bidi_Class=B}]"
+)
+# What may stand between a line break and a header and still leave the header at the line's
+# start: Unicode white space (every Zs, tabs, the breaks), what str.isspace() adds (U+001F), and
+# default-ignorable characters (U+200B, U+FEFF, U+00AD …), which render as nothing at all.
+_BLANK = r"[\s\p{Bidi_Class=B}\p{Bidi_Class=S}\p{Default_Ignorable_Code_Point}]"
+# Alpaca section headers ("### Response:") are plain text and count only at a line start; a
+# segment starts one. The lookahead first keeps the look back to where a header could begin,
+# so hostile runs of breaks and spaces cost linear time.
+_LINE_START_HEADER = rf"(?=###)(?<=(?:\A|{_LINE_BREAK}){_BLANK}*)#{{3,}}"
+_MARKERS = regex.compile(TOKEN_MARKERS + "|" + _LINE_START_HEADER, regex.IGNORECASE)
 
 
 def defuse(text: str) -> str:
@@ -35,9 +48,8 @@ def defuse(text: str) -> str:
 
 
 def _break(marker: str) -> str:
-    stripped = marker.lstrip(" \t")
-    indent = marker[: len(marker) - len(stripped)]
-    return f"{indent}{stripped[0]}{JOINER}{stripped[1:]}"
+    """`marker` with the joiner after its first character."""
+    return f"{marker[0]}{JOINER}{marker[1:]}"
 
 
 @dataclass(frozen=True)
