@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -102,6 +103,8 @@ async def cmd_doctor(settings: Settings, _: argparse.Namespace) -> int:
 
 
 async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    if args.soak:
+        return await cmd_soak(settings, args)
     if args.serve or settings.backend == "llama-server":
         from bot.bench.remote_run import run_remote_bench
 
@@ -114,6 +117,51 @@ async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from bot.bench import run_bench
 
     return await run_bench(settings, quick=args.quick, json_path=args.json)
+
+
+SoakRunner = Callable[..., Awaitable[int]]
+SOAK_PLAYERS_LIMIT = 100  # the harness gives each channel a block of 100 member ids
+
+
+def _soak_runner() -> SoakRunner | None:
+    """The soak harness next to this package in a source checkout; None when installed."""
+    # The soak drives the bot against the test suite's fake Discord, and tests/ is not part of
+    # the package: only a checkout has it.
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tests" / "soak" / "cli.py").is_file():
+        return None
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module("tests.soak.cli")
+    except ModuleNotFoundError as exc:
+        raise UserError(f"the soak bench needs the dev extra ({exc.name} is missing)") from exc
+    runner: SoakRunner = module.run_soak_cli
+    return runner
+
+
+async def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
+    if args.channels < 1 or not 1 <= args.players <= SOAK_PLAYERS_LIMIT or args.seconds <= 0:
+        raise UserError(
+            f"--soak needs --channels ≥ 1, --players from 1 to {SOAK_PLAYERS_LIMIT}, --seconds > 0"
+        )
+    runner = _soak_runner()
+    if runner is None:
+        print(
+            "tavernkeep: the soak bench runs from a source checkout (it needs the test suite's "
+            "fake Discord, which is not installed)",
+            file=sys.stderr,
+        )
+        return 2
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+    return await runner(
+        settings,
+        seconds=args.seconds,
+        channels=args.channels,
+        players=args.players,
+        json_path=args.json,
+        console=console,
+    )
 
 
 async def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
@@ -183,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the cached llama-server on the model and measure the remote figures",
     )
+    bench.add_argument(
+        "--soak",
+        action="store_true",
+        help="a busy evening: the bot against a fake Discord and llama-server (source checkout)",
+    )
+    bench.add_argument("--seconds", type=float, default=300.0, help="--soak: how long players post")
+    bench.add_argument("--channels", type=int, default=20, help="--soak: channels with a scene")
+    bench.add_argument("--players", type=int, default=5, help="--soak: players per channel")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

@@ -1,0 +1,1 @@
+"""A busy evening, measured: the real bot under many channels and players (`bench --soak`)."""

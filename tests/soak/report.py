@@ -1,0 +1,134 @@
+"""The soak's figures as a rich table beside their targets, and as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from bot.bench.report import number, seconds, verdict
+from tests.soak.harness import SoakResult
+
+# The evening's targets: nothing lost, nothing unanswered, no stall a player would feel,
+# and memory that does not grow with the hours.
+RSS_GROWTH_TARGET = 0.10
+STALL_TARGET_MS = 250.0
+
+
+def _count(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _mib(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} MiB"
+
+
+def render(result: SoakResult) -> Table:
+    """Every figure of the soak, one row each, with its target where it has one."""
+    f, c = result.figures.get, result.config
+    table = Table(
+        title=(
+            f"tavernkeep bench --soak: {c.channels} channels × {c.players} players, "
+            f"{c.seconds:g} s, a post every ~{c.mean_gap:g} s per player, "
+            f"QUIET_SECONDS={c.quiet_seconds:g}, MAX_NEW_TOKENS={c.max_new_tokens}, "
+            f"llama-server with {_count(f('slots'))} slots"
+        ),
+        title_justify="left",
+        caption="wall-clock times from the fake Discord's message timestamps",
+        caption_justify="left",
+    )
+    for column in ("figure", "measured", "target"):
+        table.add_column(column)
+    table.add_row(
+        "player posts lost (stored / sent; marked ⚠️ for their author)",
+        f"{_count(f('posts_lost'))} ({_count(f('posts_stored'))} / {_count(f('posts_sent'))}; "
+        f"{_count(f('posts_marked_unsaved'))})",
+        verdict(f("posts_lost"), 0),
+    )
+    table.add_row(
+        "player posts no round followed",
+        _count(f("posts_unanswered")),
+        verdict(f("posts_unanswered"), 0),
+    )
+    table.add_row(
+        "rounds neither answered nor refused (answered / refused with a notice / of all)",
+        f"{_count(f('rounds_silent'))} ({_count(f('rounds_answered'))} / "
+        f"{_count(f('rounds_refused'))} / {_count(f('rounds'))})",
+        verdict(f("rounds_silent"), 0),
+    )
+    table.add_row(
+        f"rounds still running after the drain ({seconds(f('drain_s'))}, at most "
+        f"{c.drain_timeout:g} s)",
+        _count(f("rounds_unfinished")),
+        verdict(f("rounds_unfinished"), 0),
+    )
+    table.add_section()
+    table.add_row(
+        "trigger (last post before the round) → first NPC post: p50 / p95 (max)",
+        f"{seconds(f('first_post_p50_s'))} / {seconds(f('first_post_p95_s'))} "
+        f"({seconds(f('first_post_max_s'))})",
+        "",
+    )
+    table.add_row(
+        "oldest post a round answers → its first NPC post: p50 / p95",
+        f"{seconds(f('oldest_wait_p50_s'))} / {seconds(f('oldest_wait_p95_s'))}",
+        "",
+    )
+    table.add_row(
+        "NPC posts / notices; most generations at once",
+        f"{_count(f('npc_posts'))} / {_count(f('notices'))}; {_count(f('peak_generations'))}",
+        "",
+    )
+    table.add_section()
+    table.add_row(
+        "peak resident memory: after set-up → after the drain (growth)",
+        f"{_mib(f('peak_rss_start_mb'))} → {_mib(f('peak_rss_end_mb'))} "
+        f"({number(f('peak_rss_growth'), 3)})",
+        verdict(f("peak_rss_growth"), RSS_GROWTH_TARGET),
+    )
+    table.add_row(
+        "resident memory now: after set-up → after the drain",
+        f"{_mib(f('rss_start_mb'))} → {_mib(f('rss_end_mb'))}",
+        "",
+    )
+    table.add_row(
+        "event-loop stalls over 100 ms (longest)",
+        f"{_count(f('stalls_over_100ms'))} ({number(f('longest_stall_ms'), 0)} ms)",
+        "",
+    )
+    table.add_row(
+        f"event-loop stalls over {STALL_TARGET_MS:g} ms",
+        _count(f("stalls_over_250ms")),
+        verdict(f("stalls_over_250ms"), 0),
+    )
+    return table
+
+
+def shortfalls(result: SoakResult, rss_growth: float = RSS_GROWTH_TARGET) -> list[str]:
+    """Each target the soak missed, in a line that says by how much (none: all met)."""
+    f = result.figures
+    checks = [
+        (f["posts_lost"], f"{f['posts_lost']:.0f} player posts not stored: {result.lost_ids}"),
+        (
+            f["posts_unanswered"],
+            f"{f['posts_unanswered']:.0f} player posts no round followed: {result.unanswered_ids}",
+        ),
+        (f["rounds_silent"], f"{f['rounds_silent']:.0f} rounds neither answered nor refused"),
+        (f["rounds_unfinished"], f"{f['rounds_unfinished']:.0f} rounds still ran after the drain"),
+        (
+            f["stalls_over_250ms"],
+            f"{f['stalls_over_250ms']:.0f} event-loop stalls over {STALL_TARGET_MS:g} ms: "
+            f"{result.stalls_ms} ms",
+        ),
+    ]
+    missed = [line for count, line in checks if count]
+    growth = f["peak_rss_growth"]
+    if growth is None or growth > rss_growth:
+        missed.append(f"peak resident memory grew by {growth} (at most {rss_growth:g})")
+    return missed
+
+
+def write_json(result: SoakResult, path: Path) -> None:
+    """The figures, the stalls and the configuration, for comparing runs."""
+    path.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,27 @@
+"""The soak, small: the real bot, the fake Discord and the suite's llama-server for ~20 s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.soak.harness import SoakConfig, run_soak
+from tests.soak.report import shortfalls
+
+pytestmark = pytest.mark.model  # llama-server runs the demo model
+
+# Four channels of three players, each posting every ~8 s for 20 s: about 30 posts and a
+# dozen rounds; the drain bound keeps the whole test near a minute and a half at worst.
+SMOKE = SoakConfig(channels=4, players=3, seconds=20.0, mean_gap=8.0, drain_timeout=60.0)
+# Generous: a short run's baseline is small, and the first rounds warm caches up.
+SMOKE_RSS_GROWTH = 0.5
+
+
+async def test_a_short_busy_evening_loses_nothing(tmp_path: Path, llama_server_url: str) -> None:
+    result = await run_soak(SMOKE, llama_server_url, tmp_path)
+    figures = result.figures
+    assert figures["posts_sent"] and figures["rounds"], figures  # the evening took place
+    assert figures["posts_stored"] == figures["posts_sent"]
+    missed = shortfalls(result, rss_growth=SMOKE_RSS_GROWTH)
+    assert not missed, "\n".join([*missed, str(figures)])
