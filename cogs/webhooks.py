@@ -261,6 +261,13 @@ class WebhookPoster:
         message = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         await message.add_reaction(UNSAVED_MARK)
 
+    async def unmark_unsaved(self, channel_id: int, message_id: int) -> None:
+        target = await self._target(channel_id)
+        message = target.channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        me = self.client.user
+        assert me is not None  # posting at all needs a logged-in client
+        await message.remove_reaction(UNSAVED_MARK, me)
+
     async def messages_after(
         self, channel_id: int, after_id: int, limit: int
     ) -> list[IncomingMessage]:

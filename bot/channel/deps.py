@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.channel.access import Access
+from bot.channel.health import WriteGate
 from bot.channel.intake import PlayService
 from bot.channel.ports import Poster
 from bot.channel.publisher import TurnPublisher
@@ -32,6 +33,7 @@ class ChannelDeps:
     sessions: ChannelSessions
     publisher: TurnPublisher
     play: PlayService
+    gate: WriteGate
 
 
 # A feature's entry point: its service, built over the shared parts (it may register hooks).
@@ -46,12 +48,25 @@ def channel_deps(
     summarizer: Summarizer,
     poster: Poster,
 ) -> ChannelDeps:
-    """The shared parts of one front end: sessions, rounds, publishing and intake."""
+    """The shared parts of one front end: sessions, rounds, publishing, intake, the write gate."""
     access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
+    gate = WriteGate(poster, stores.turns.db.probe_writes)
     publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
-    rounds = NpcRounds(stores, views, director, publisher)
-    sessions = ChannelSessions(rounds.run, limit=settings.channel_sessions)
-    play = PlayService(stores, access, sessions, poster, quiet_seconds=settings.quiet_seconds)
+    rounds = NpcRounds(stores, views, director, publisher, gate)
+    sessions = ChannelSessions(
+        rounds.run, limit=settings.channel_sessions, chores_wait=gate.holds_rounds
+    )
+    play = PlayService(stores, access, sessions, poster, gate, quiet_seconds=settings.quiet_seconds)
     return ChannelDeps(
-        settings, stores, views, director, summarizer, poster, access, sessions, publisher, play
+        settings,
+        stores,
+        views,
+        director,
+        summarizer,
+        poster,
+        access,
+        sessions,
+        publisher,
+        play,
+        gate,
     )

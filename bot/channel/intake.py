@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from bot.channel.access import Access
+from bot.channel.health import WriteGate
 from bot.channel.ports import Actor, IncomingMessage, Poster, Reply
 from bot.channel.sessions import ChannelSessions, Trigger
 from bot.channel.speakers import player_speaker
@@ -38,6 +39,7 @@ class PlayService:
         access: Access,
         sessions: ChannelSessions,
         poster: Poster,
+        gate: WriteGate,
         *,
         quiet_seconds: float,
         retry_delays: Sequence[float] = STORE_RETRY_DELAYS,
@@ -48,6 +50,7 @@ class PlayService:
         self.access = access
         self.sessions = sessions
         self.poster = poster
+        self.gate = gate
         self.quiet_seconds = quiet_seconds
         self.retry_delays = tuple(retry_delays)
 
@@ -58,7 +61,8 @@ class PlayService:
         try:
             scene = await self._retrying(lambda: self.scenes.by_channel(message.channel_id))
         except Exception as exc:
-            await self._mark_unsaved(message, exc)
+            # No scene known: a channel this run has served is told, others only see the mark.
+            await self._unsaved(message, exc, tell=message.channel_id in self.sessions)
             return
         if scene is None:
             return
@@ -75,9 +79,23 @@ class PlayService:
             return False
         return bool(message.content.strip())
 
-    async def take(self, scene: Scene, message: IncomingMessage) -> Trigger | None:
-        """Store a message of the scene's channel (intake held), or mark it; the round it asks."""
+    async def take(
+        self, scene: Scene, message: IncomingMessage, *, reading_back: bool = False
+    ) -> Trigger | None:
+        """Store a message of the scene's channel (intake held), or mark it; the round it asks.
+
+        While the database refuses writes, or older posts of the channel wait for it, the post
+        is kept for the read-back that stores them in order (`reading_back`: that one).
+        """
         if not self._from_a_player(message):
+            return None
+        if self.gate.keeps_posts(scene.channel_id, reading_back=reading_back):
+            log.warning(
+                "kept message %s in channel %s until the database takes writes again",
+                message.message_id,
+                message.channel_id,
+            )
+            await self._keep(message)
             return None
         try:
             if not await self._retrying(lambda: self._store(scene, message)):
@@ -85,7 +103,7 @@ class PlayService:
         except (DuplicateMessageError, NotFoundError):
             return None  # stored meanwhile (read back and live at once), or the scene is gone
         except Exception as exc:
-            await self._mark_unsaved(message, exc)
+            await self._unsaved(message, exc)
             return None
         return await self.trigger_for(scene, message.content, human=message.webhook_id is None)
 
@@ -107,7 +125,8 @@ class PlayService:
 
     async def _retrying(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run a store step again after each delay while it fails in a way waiting may fix."""
-        for delay in self.retry_delays:
+        # Once the database is known to refuse writes, the probe does the waiting.
+        for delay in () if self.gate.down else self.retry_delays:
             try:
                 return await work()
             except (DuplicateMessageError, NotFoundError):
@@ -117,13 +136,29 @@ class PlayService:
                 await asyncio.sleep(delay)
         return await work()
 
-    async def _mark_unsaved(self, message: IncomingMessage, exc: Exception) -> None:
+    async def _unsaved(
+        self, message: IncomingMessage, exc: Exception, *, tell: bool = True
+    ) -> None:
+        """Mark a post the database would not take; kept to store later if it refuses writes."""
+        kept = await self.gate.refused(message.channel_id, exc, tell=tell)
         log.error(
-            "could not store message %s in channel %s (%s); marked it for its author",
+            "could not store message %s in channel %s (%s); %s",
             message.message_id,
             message.channel_id,
             failure_reason(exc),
+            "kept it until the database takes writes" if kept else "marked it for its author",
         )
+        if kept:
+            await self._keep(message)
+        else:
+            await self._mark(message)
+
+    async def _keep(self, message: IncomingMessage) -> None:
+        """Mark a post kept for the read-back (once, however often it is refused)."""
+        if self.gate.keep(message.channel_id, message.message_id):
+            await self._mark(message)
+
+    async def _mark(self, message: IncomingMessage) -> None:
         try:
             await self.poster.mark_unsaved(message.channel_id, message.message_id)
         except Exception as mark_failed:
@@ -200,6 +235,8 @@ class PlayService:
             c.name.casefold() == as_name.casefold() for c in await self.scenes.cast(scene.id)
         ):
             raise UserError(f"{as_name} is not in this scene's cast.")
+        if self.gate.down:
+            raise UserError("The database is not taking writes; the NPCs answer once it is back.")
         self.access.cooldown(actor, "reply")
         self.sessions.trigger(scene.channel_id, Trigger(as_name))
         who = as_name or "The NPCs"

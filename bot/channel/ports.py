@@ -104,6 +104,10 @@ class Poster(Protocol):
         """Put a visible mark on a player's message the bot could not store."""
         ...
 
+    async def unmark_unsaved(self, channel_id: int, message_id: int) -> None:
+        """Take the mark off a player's message that was stored after all."""
+        ...
+
     async def messages_after(
         self, channel_id: int, after_id: int, limit: int
     ) -> list[IncomingMessage]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.channel.health import WriteGate
 from bot.channel.publisher import TurnPublisher
 from bot.channel.sessions import ChannelSession, Trigger
 from bot.director import DirectorError, RoundHooks, StoredTurn, TurnDirector
@@ -23,15 +24,38 @@ class NpcRounds:
         views: SceneViews,
         director: TurnDirector,
         publisher: TurnPublisher,
+        gate: WriteGate,
     ) -> None:
         self.stores = stores
         self.views = views
         self.director = director
         self.publisher = publisher
         self.poster = publisher.poster
+        self.gate = gate
 
     async def run(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
-        """Generate, store and post up to the scene's cap of NPC turns (lock held by the caller)."""
+        """Generate, store and post up to the scene's cap of NPC turns (lock held by the caller).
+
+        While the database refuses writes the round waits (the gate runs it once it is back).
+        """
+        channel_id = session.channel_id
+        if await self.gate.refuse_round(channel_id, trigger):
+            return
+        try:
+            await self._round(session, cancel, trigger)
+        except DirectorError as exc:
+            if not cancel.cancelled:
+                await self.poster.notice(channel_id, str(exc))
+        except Exception as exc:
+            # A turn whose store failed was withdrawn by the publisher, or stays pending for
+            # the recovery to withdraw: the history never holds half a round's turn.
+            if await self.gate.refused(channel_id, exc):
+                await self.gate.refuse_round(channel_id, trigger)
+                return
+            log.exception("round failed in channel %s", channel_id)
+            await self.poster.notice(channel_id, "The NPCs could not answer; the log has details.")
+
+    async def _round(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
         channel_id = session.channel_id
         scene = await self.stores.scenes.by_channel(channel_id)
         if scene is None:
@@ -52,14 +76,6 @@ class NpcRounds:
                 result = await self.director.run_round(
                     view, forced=trigger.forced, hooks=RoundHooks(stored=stored), cancel=cancel
                 )
-        except DirectorError as exc:
-            if not cancel.cancelled:
-                await self.poster.notice(channel_id, str(exc))
-            return
-        except Exception:
-            log.exception("round failed in channel %s", channel_id)
-            await self.poster.notice(channel_id, "The NPCs could not answer; the log has details.")
-            return
         finally:
             if posted and not cancel.cancelled:
                 await self.publisher.move_controls(session, *posted[-1])

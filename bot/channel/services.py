@@ -26,6 +26,7 @@ class Services:
         self.sessions = deps.sessions
         self.play = deps.play
         self.recovery = Recovery(deps)
+        deps.gate.recover_with(self.recovery.after_outage)
         self.turns = TurnActions(deps)
         self.authored = AuthoredPosts(deps)
         self._features: dict[type, object] = {}
@@ -41,5 +42,6 @@ class Services:
         return service
 
     async def close(self) -> None:
-        """Stop waiting and running rounds."""
+        """Stop probing the database, and waiting and running rounds."""
+        await self.deps.gate.close()
         await self.sessions.close()

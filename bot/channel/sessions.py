@@ -108,8 +108,11 @@ class ChannelSessions:
         *,
         limit: int = DEFAULT_SESSION_LIMIT,
         clock: Callable[[], float] = time.monotonic,
+        chores_wait: Callable[[int], bool] = lambda channel_id: False,
     ) -> None:
         self._run = run
+        # Whether a channel's chores skip their turn (its rounds wait for the database).
+        self._chores_wait = chores_wait
         # Features' work after a posted round, in registration order (see `after_rounds`).
         self._chores: list[ChoreRunner] = []
         self.limit = limit
@@ -192,8 +195,16 @@ class ChannelSessions:
             # Messages that came in during the round wait for their own quiet period.
             if session.pending is not None:
                 self._arm(session)
-            elif self._chores and not cancel.cancelled:  # a halt wants the lock
+            elif self._chores_due(session, cancel):
                 self._start_chore(session)
+
+    def _chores_due(self, session: ChannelSession, cancel: CancelToken) -> bool:
+        """Chores follow a round unless a halt wants the lock or the channel's rounds wait."""
+        return (
+            bool(self._chores)
+            and not cancel.cancelled
+            and not self._chores_wait(session.channel_id)
+        )
 
     def _start_chore(self, session: ChannelSession) -> None:
         """Run the chores once the round is posted, holding the channel; never two at once."""

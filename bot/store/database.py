@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,11 +23,20 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from .errors import DatabaseUnreachable
+from .models import Character
 from .sqlite_reader import SqliteReader
 
 # Seconds a SQLite writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT = 15.0
 
+# PostgreSQL SQLSTATEs of a server that cannot write now: a connection exception (08), insufficient
+# resources such as a full disk (53), operator intervention such as a shutdown or restart (57),
+# a read-only transaction (25006).
+_REFUSING_STATES = ("08", "53", "57", "25006")
+# A busy SQLite file is no refusal: its lock clears by itself while the writer waits and retries.
+_BUSY = ("database is locked", "database table is locked")
+# More than a page of text: a write that needs new pages, as every real post may.
+_PROBE_TEXT = "." * 16384
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 Ts = TypeVarTuple("Ts")
 
@@ -81,6 +91,25 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
         return os.strerror(exc.errno).lower()
     return str(exc) or type(exc).__name__
+
+
+def refuses_writes(exc: BaseException) -> bool:
+    """Whether a failed call looks like a database that cannot write now: down, full, read-only.
+
+    Only a hint (an OperationalError may be a bug's "no such table"): `probe_writes` confirms it.
+    """
+    if isinstance(exc, DatabaseUnreachable | OSError):  # refused or dropped connections, timeouts
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if any(busy in failure_reason(exc).lower() for busy in _BUSY):
+        return False
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return (
+        exc.connection_invalidated
+        or isinstance(exc, OperationalError | InterfaceError)
+        or (bool(state) and state.startswith(_REFUSING_STATES))
+    )
 
 
 def unreachable(url: str | URL, exc: BaseException) -> DatabaseUnreachable:
@@ -189,6 +218,20 @@ class Database:
         """Round-trip a trivial query; DatabaseUnreachable if the database cannot be reached."""
         async with connect(self.engine) as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def probe_writes(self) -> None:
+        """Commit a write of a few pages that leaves nothing behind; raises while writes fail."""
+        # Committed, not rolled back: a SQLite file finds its disk full only when it commits.
+        # The row goes in the same transaction, so nobody ever reads it.
+        name = f"write probe {uuid.uuid4().hex}"
+        async with self.session() as s:
+            probe = Character(
+                guild_id=0, kind="npc", name=name, name_key=name, owner_key=0, sheet=_PROBE_TEXT
+            )
+            s.add(probe)
+            await s.flush()
+            await s.delete(probe)
+            await s.commit()
 
     async def dispose(self) -> None:
         """Close all pooled connections."""

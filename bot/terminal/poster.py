@@ -77,6 +77,9 @@ class TerminalPoster:
     async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
         self.console.print("[red]⚠️ That line could not be saved; type it again.[/]")
 
+    async def unmark_unsaved(self, channel_id: int, message_id: int) -> None:
+        self.console.print("[green]That line was saved after all.[/]")
+
     async def messages_after(
         self, channel_id: int, after_id: int, limit: int
     ) -> list[IncomingMessage]:

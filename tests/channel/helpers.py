@@ -85,7 +85,8 @@ class RecordingPoster:
         self.notices: list[str] = []
         self.refreshed: list[str] = []
         self.typing_channels: list[int] = []
-        self.unsaved: list[int] = []
+        self.unsaved: list[int] = []  # marked now
+        self.unmarked: list[int] = []  # marked once, the mark taken off since
         self.refuse_next_edit = False
         # What `messages_after` finds in each channel, and the reads asked of it.
         self.channel_history: dict[int, list[IncomingMessage]] = {}
@@ -141,6 +142,10 @@ class RecordingPoster:
 
     async def mark_unsaved(self, channel_id: int, message_id: int) -> None:
         self.unsaved.append(message_id)
+
+    async def unmark_unsaved(self, channel_id: int, message_id: int) -> None:
+        self.unsaved.remove(message_id)
+        self.unmarked.append(message_id)
 
     async def messages_after(
         self, channel_id: int, after_id: int, limit: int

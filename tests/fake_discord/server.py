@@ -149,7 +149,8 @@ class FakeDiscord:
         self.gateway_received: list[Json] = []
         self.identify_payload: Json | None = None
         self.unknown_routes: list[str] = []
-        self.reactions: list[tuple[int, str, int]] = []  # (message id, emoji, user id)
+        self.reactions: list[tuple[int, str, int]] = []  # on now: (message id, emoji, user id)
+        self.removed_reactions: list[tuple[int, str, int]] = []  # taken off since, in order
         self.resumes = 0
         # While set, gateway events are recorded but never sent (an outage the client misses).
         self.gateway_down = False
@@ -849,6 +850,11 @@ class FakeDiscord:
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._channel_message),
             ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_reaction),
+            (
+                "DELETE",
+                r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me",
+                self._remove_reaction,
+            ),
             ("POST", r"/channels/(\d+)/typing", self._typing),
             ("GET", r"/channels/(\d+)/webhooks", self._get_channel_webhooks),
             ("POST", r"/channels/(\d+)/webhooks", self._create_webhook),
@@ -1276,6 +1282,29 @@ class FakeDiscord:
             "type": 0,
         }
         await self._dispatch("MESSAGE_REACTION_ADD", event)
+        return no_content()
+
+    async def _remove_reaction(
+        self, request: web.Request, channel_id: str, message_id: str, emoji: str
+    ) -> web.StreamResponse:
+        """DELETE /channels/{id}/messages/{mid}/reactions/{emoji}/@me: the bot's own reaction."""
+        message = self._by_id.get(int(message_id))
+        if message is None or message["deleted"] or message["channel_id"] != channel_id:
+            return error(404, "Unknown Message", 10008)
+        reaction = (int(message_id), unquote(emoji), self.bot_user_id)
+        if reaction in self.reactions:  # Discord answers 204 for a reaction that is not there
+            self.reactions.remove(reaction)
+            self.removed_reactions.append(reaction)
+            event = {
+                "user_id": str(self.bot_user_id),
+                "channel_id": channel_id,
+                "message_id": message_id,
+                "guild_id": str(self.guild_id),
+                "emoji": {"id": None, "name": reaction[1]},
+                "burst": False,
+                "type": 0,
+            }
+            await self._dispatch("MESSAGE_REACTION_REMOVE", event)
         return no_content()
 
     async def _typing(self, request: web.Request, channel_id: str) -> web.StreamResponse:

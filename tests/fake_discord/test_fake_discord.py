@@ -143,7 +143,7 @@ async def test_real_discord_py_against_fake(fake: FakeDiscord) -> None:
 
 
 async def test_history_after_reactions_and_resume(fake: FakeDiscord) -> None:
-    """`history(after=…)` pages like Discord, reactions land, a dropped gateway resumes."""
+    """`history(after=…)` pages like Discord, reactions land and go, a dropped gateway resumes."""
     alice = fake.player_ids[0]
     posted = [await fake.user_message(fake.channel_id, alice, f"line {i}") for i in range(130)]
     bot = SmokeBot(fake.guild_id)
@@ -166,8 +166,13 @@ async def test_history_after_reactions_and_resume(fake: FakeDiscord) -> None:
         capped = [m async for m in channel.history(after=after, oldest_first=True, limit=3)]
         assert [m.content for m in capped] == ["line 5", "line 6", "line 7"]
 
-        await channel.get_partial_message(read[0].id).add_reaction("\N{WARNING SIGN}\ufe0f")
-        assert fake.reactions == [(read[0].id, "\N{WARNING SIGN}\ufe0f", fake.bot_user_id)]
+        mark = "\N{WARNING SIGN}\ufe0f"
+        await channel.get_partial_message(read[0].id).add_reaction(mark)
+        assert fake.reactions == [(read[0].id, mark, fake.bot_user_id)]
+        assert bot.user is not None
+        await channel.get_partial_message(read[0].id).remove_reaction(mark, bot.user)
+        assert fake.reactions == []
+        assert fake.removed_reactions == [(read[0].id, mark, fake.bot_user_id)]
 
         await fake.drop_gateway()
         await asyncio.wait_for(resumed.wait(), TIMEOUT)
