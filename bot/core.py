@@ -111,6 +111,8 @@ def lore_config(settings: Settings) -> LoreConfig:
         sticky=settings.lore_sticky,
         max_recursion=settings.lore_max_recursion,
         budget=settings.lore_budget,
+        scan_budget_ms=settings.lore_scan_budget_ms,
+        book_budget_ms=settings.lore_book_budget_ms,
     )
 
 

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     lore_scan_depth: int = Field(4, ge=0, le=64)
     lore_sticky: int = Field(3, ge=0, le=64)
     lore_max_recursion: int = Field(3, ge=0, le=10)
+    lore_scan_budget_ms: int = Field(200, ge=1, le=60_000)
+    lore_book_budget_ms: int = Field(50, ge=1, le=60_000)
     summary_min_turns: int = Field(16, ge=1, le=1024)
     summary_max_tokens: int = Field(256, ge=16, le=4096)
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)

@@ -43,6 +43,8 @@ def parse_card_json(raw: bytes, limits: CardLimits) -> dict[str, Any]:
         card = json.loads(text)
     except json.JSONDecodeError:
         raise CardError("The card data is not valid JSON.") from None
+    except ValueError:  # an integer past Python's digit limit for conversions
+        raise CardError("The card data holds a number too long to read.") from None
     except RecursionError:  # json gives up near 1,000 levels, far past our own cap
         raise _too_deep(limits) from None
     if not isinstance(card, dict):

@@ -9,6 +9,7 @@ from typing import Any
 from bot.characters.cards import CardError, load_card
 from bot.characters.limits import DEFAULT_CARD_LIMITS, CardLimits
 from bot.characters.sheet import Sheet, SheetError, parse_sheet, render_sheet
+from bot.lore import LoreError, LoreLimits, book_from_card, check_book
 from bot.names import NameRuleError, checked_name, plain_name
 
 
@@ -69,6 +70,22 @@ def draft_from_sheet(
     return CharacterDraft(final, rendered, greeting=_greeting(greeting, limits))
 
 
+def _check_card_book(card: dict[str, Any], limits: CardLimits) -> None:
+    """Refuse a card whose `character_book` breaks a lorebook cap (regex keys, sticky, ...)."""
+    book = book_from_card(card)
+    if book is None:
+        return
+    lore_limits = LoreLimits(
+        max_entries=limits.lore_max_entries,
+        entry_max_chars=limits.lore_entry_max_chars,
+        max_depth=limits.max_depth,
+    )
+    try:
+        check_book(book, lore_limits)
+    except LoreError as exc:
+        raise CardError(str(exc).replace("That lorebook", "That card's lorebook", 1)) from None
+
+
 def draft_from_card(
     data: bytes,
     filename: str | None = None,
@@ -77,6 +94,7 @@ def draft_from_card(
 ) -> CharacterDraft:
     """A draft from a V1/V2/V3 card file (PNG or JSON); CPU-bound, see `draft_from_card_async`."""
     card = load_card(data, filename, limits)
+    _check_card_book(card.raw, limits)
     final, rendered = _finish(card.sheet, _card_name(name, card.name))
     return CharacterDraft(final, rendered, card.greeting, card.scenario, card.raw)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.director.budget import BudgetPlan, TokenCounter, plan_window
-from bot.director.lore import fired_lore, lore_tokens
+from bot.director.lore import ShortfallLog, fired_lore, lore_tokens
 from bot.director.types import (
     DirectorEngine,
     DirectorError,
@@ -41,6 +41,7 @@ class PromptBuilder:
         self.margin = margin
         self.trim_step = trim_step
         self.lore_layouts = LoreLayouts()
+        self.lore_shortfalls = ShortfallLog()
 
     async def build(
         self,
@@ -96,6 +97,7 @@ class PromptBuilder:
             )
         fixed = system_tokens + summary_tokens
         fired = await fired_lore(scene, newest, budget - fixed, self.counter)
+        self.lore_shortfalls.note(scene.scene_id, fired)
         if not scene.lore.sources:
             return (fired, *await self._fit(scene, before_seq, budget, newest, fixed))
 

@@ -1,9 +1,15 @@
-"""A lorebook made ready for scanning: keys compiled, entries indexed by their keys."""
+"""A lorebook made ready for scanning: keys indexed, entries indexed by their keys.
+
+Building one reads every entry of a book (up to thousands of keys and megabytes of content):
+callers build it in a worker thread, never on the event loop.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
+
+from bot.prompts.macros import MacroCount, count_macros
 
 from .keys import KeySpec, KeyTable, ScanText
 from .model import Logic, Lorebook, LoreEntry, Placement, Role
@@ -31,32 +37,24 @@ class CompiledEntry:
     chance: float
     delay: int | None
     cooldown: int
+    # Read per fired entry on every pass, so a hostile file's megabyte of comment or group names
+    # is read once here rather than on every prompt.
+    title: str
+    groups: tuple[str, ...]
+    macros: MacroCount  # what resolving `{{char}}`/`{{user}}` in the content would cost
 
     @property
     def constant(self) -> bool:
         return bool(self.entry.constant)
 
-    @property
-    def title(self) -> str:
-        return self.entry.title
-
     def key_text(self, key_id: int, table: KeyTable) -> str:
         """The key as written, for reports."""
-        return table.specs[key_id].text
+        return table.texts[key_id]
 
 
 def _ids(table: KeyTable, entry: LoreEntry, keys: tuple[str, ...]) -> tuple[int, ...]:
-    found = (
-        table.add(
-            KeySpec(
-                text=key,
-                case_sensitive=entry.matches_case,
-                whole_words=entry.whole_words,
-                use_regex=bool(entry.use_regex),
-            )
-        )
-        for key in keys
-    )
+    case, whole, use_regex = entry.matches_case, entry.whole_words, bool(entry.use_regex)
+    found = (table.add(KeySpec(key, case, whole, use_regex)) for key in keys)
     return tuple(dict.fromkeys(k for k in found if k is not None))
 
 
@@ -70,8 +68,8 @@ class CompiledBook:
         self.table = KeyTable()
         self.recursive = book.recursive_scanning is not False
         self.entries: list[CompiledEntry] = []
-        self.by_key: dict[int, list[CompiledEntry]] = defaultdict(list)  # any of its keys
-        self.by_primary: dict[int, list[CompiledEntry]] = defaultdict(list)
+        by_key: dict[int, list[int]] = defaultdict(list)  # entry indexes, by any of their keys
+        by_primary: dict[int, list[int]] = defaultdict(list)
         for index, entry in enumerate(book.entries):
             # Disabled and empty entries never fire (V3: an empty content adds nothing).
             if not entry.enabled or not entry.content.strip() or entry.placement == "outlet":
@@ -94,18 +92,38 @@ class CompiledBook:
                 chance=entry.chance,
                 delay=entry.delay,
                 cooldown=entry.cooldown or 0,
+                title=entry.title,
+                groups=entry.groups,
+                macros=count_macros(entry.content.strip()),
             )
             self.entries.append(compiled)
             for key_id in {*compiled.primary, *compiled.secondary}:
-                self.by_key[key_id].append(compiled)
+                by_key[key_id].append(index)
             for key_id in compiled.primary:
-                self.by_primary[key_id].append(compiled)
+                by_primary[key_id].append(index)
+        self.table.freeze()
+        # Tuples of indexes, not lists of entries: the garbage collector skips them (keys.py).
+        self._by_key = {k: tuple(v) for k, v in by_key.items()}
+        self._by_primary = {k: tuple(v) for k, v in by_primary.items()}
+        self._by_index = {e.index: e for e in self.entries}
         self.constants = [e for e in self.entries if e.constant]
         self.cooldowns = [e for e in self.entries if e.cooldown]
         self._scans: dict[int, ScanText] = {}
         self.scan_depth = book.scan_depth
         self.deepest = max((e.scan_depth or 0 for e in self.entries), default=0)
         self.stickiest = max((e.sticky or 0 for e in self.entries), default=0)
+
+    def compiled(self, index: int) -> CompiledEntry:
+        """The live entry at `index` of the book."""
+        return self._by_index[index]
+
+    def by_key(self, key_id: int) -> list[CompiledEntry]:
+        """The entries with the key among their primary or secondary keys."""
+        return [self._by_index[i] for i in self._by_key.get(key_id, ())]
+
+    def by_primary(self, key_id: int) -> list[CompiledEntry]:
+        """The entries with the key among their primary keys."""
+        return [self._by_index[i] for i in self._by_primary.get(key_id, ())]
 
     def content_scan(self, entry: CompiledEntry) -> ScanText:
         """The entry's content split into words, for recursion (kept: contents never change)."""
@@ -131,7 +149,12 @@ class LoreCache:
 
     def add(self, version: str, book: Lorebook) -> CompiledBook:
         """Compile `book` and keep it as `version`."""
-        compiled = self._books[version] = CompiledBook(book, version)
+        return self.put(CompiledBook(book, version))
+
+    def put(self, compiled: CompiledBook) -> CompiledBook:
+        """Keep a book compiled elsewhere (in a worker thread) under its version."""
+        assert compiled.version is not None
+        self._books[compiled.version] = compiled
         while len(self._books) > self.capacity:
             self._books.popitem(last=False)
         return compiled

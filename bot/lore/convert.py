@@ -8,6 +8,7 @@ here loads in SillyTavern with the same behaviour.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -72,7 +73,13 @@ def _flag(value: Any) -> bool | None:
 
 
 def _number(value: Any) -> float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number; NaN, infinities and integers no float holds stay as written (extras)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:
+        return None
 
 
 def _count(value: Any) -> int | None:

@@ -34,6 +34,8 @@ def parse_lore_json(raw: bytes, limits: LoreLimits = DEFAULT_LORE_LIMITS) -> dic
         raise LoreError("That lorebook file is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
         raise LoreError(f"That lorebook file is not valid JSON (line {exc.lineno}).") from None
+    except ValueError:  # an integer past Python's digit limit for conversions
+        raise LoreError("That lorebook file holds a number too long to read.") from None
     except RecursionError:
         data = None  # nested past json's own limit: reported as too deep below
     if data is None or depth_exceeds(data, limits.max_depth):

@@ -16,8 +16,11 @@ from typing import Any, Literal
 __all__ = [
     "DEFAULT_DEPTH",
     "DEFAULT_ORDER",
+    "GROUPS_MAX",
+    "GROUP_WEIGHT_MAX",
     "LOGICS",
     "ROLES",
+    "STICKY_MAX",
     "Logic",
     "LoreEntry",
     "Lorebook",
@@ -33,6 +36,11 @@ LOGICS: tuple[Logic, ...] = ("and_any", "not_all", "not_any", "and_all")  # Sill
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")  # SillyTavern's 0..2
 DEFAULT_DEPTH = 4  # SillyTavern's default for "at depth" entries (and its Author's Note)
 DEFAULT_ORDER = 100  # SillyTavern's default `order`
+# Caps on numbers a file sets: import refuses a file past them, and a book stored before they
+# existed is read within them.
+STICKY_MAX = 32  # prompts an entry stays in: each one is an activation replayed on every prompt
+GROUPS_MAX = 16  # inclusion groups of one entry: every prompt settles each group it is in
+GROUP_WEIGHT_MAX = 1_000_000  # a group's draw sums its weights, and the sum must stay finite
 # SillyTavern's numeric positions: 0 before and 1 after the character definitions, 2/3 the top
 # and bottom of the Author's Note (itself at depth 4), 4 at depth, 5/6 around the example
 # messages (which follow the character definitions), 7 a named outlet placed only by a macro.
@@ -52,7 +60,11 @@ def _number(value: Any) -> float | None:
     """A finite JSON number (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _count(value: Any) -> int | None:
@@ -156,8 +168,9 @@ class LoreEntry:
 
     @property
     def sticky(self) -> int | None:
-        """Turns this entry stays in after it last fired, overriding the default."""
-        return _count(self.extensions.get("sticky"))
+        """Turns this entry stays in after it last fired, overriding the default (capped)."""
+        sticky = _count(self.extensions.get("sticky"))
+        return None if sticky is None else min(sticky, STICKY_MAX)
 
     @property
     def prevent_recursion(self) -> bool:
@@ -193,7 +206,7 @@ class LoreEntry:
         group = self.extensions.get("group")
         if not isinstance(group, str):
             return ()
-        return tuple(dict.fromkeys(g.strip() for g in group.split(",") if g.strip()))
+        return tuple(dict.fromkeys(g.strip() for g in group.split(",") if g.strip()))[:GROUPS_MAX]
 
     @property
     def group_override(self) -> bool:
@@ -204,7 +217,7 @@ class LoreEntry:
     def group_weight(self) -> float:
         """This entry's weight in the draw among its group's entries (default 100)."""
         weight = _number(self.extensions.get("group_weight"))
-        return 100.0 if weight is None else max(0.0, weight)
+        return 100.0 if weight is None else min(GROUP_WEIGHT_MAX, max(0.0, weight))
 
     @property
     def drop_rank(self) -> tuple[float, float]:

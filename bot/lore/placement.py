@@ -1,7 +1,13 @@
-"""From fired entries to prompt text: macros, the token budget, and where each entry goes."""
+"""From fired entries to prompt text: the token budget, macros, and where each entry goes.
+
+Macros are resolved only in the entries the budget keeps: each entry's size once resolved is
+known from its macro counts, so an entry that would expand past any budget is dropped without
+ever being built, and what is built is what the tokens are counted on.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -9,7 +15,7 @@ from bot.domain import LoreInsert, LoreRole
 from bot.prompts.macros import resolve_macros
 from bot.prompts.segments import Prompt
 
-from .activation import LoreConfig, scan_lore
+from .activation import LoreConfig, scan_books
 from .compiled import CompiledBook
 from .model import Placement
 from .reasons import Candidate, Why
@@ -19,6 +25,7 @@ __all__ = [
     "LoreActivation",
     "LoreSource",
     "SceneLore",
+    "Unevaluated",
     "activate_lore",
     "fit_budget",
 ]
@@ -45,9 +52,19 @@ class SceneLore:
     sources: tuple[LoreSource, ...] = ()
     user: str = "you"
     config: LoreConfig = field(default_factory=LoreConfig)
+    refused: tuple[str, ...] = ()  # books left out for breaking the caps, one line each
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Unevaluated:
+    """An entry the lore time budget left undecided: its book, its title, what was not done."""
+
+    book: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class FiredEntry:
     """An entry that fired: what it says (macros resolved), why, and what it costs."""
 
@@ -73,6 +90,8 @@ class LoreActivation:
     dropped: tuple[FiredEntry, ...] = ()
     budget: int = 0
     used: int = 0
+    unevaluated: tuple[Unevaluated, ...] = ()
+    refused: tuple[str, ...] = ()
     inserts: tuple[LoreInsert, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
@@ -127,35 +146,48 @@ def fit_budget(
     return kept, [e for e in entries if (e.source, e.index) in dropped]
 
 
-def _pretrim(entries: list[FiredEntry], limit: int) -> tuple[list[FiredEntry], list[FiredEntry]]:
-    """(to count, dropped): only the best-ranked entries up to `limit` characters get counted.
+def _pretrim(
+    candidates: list[Candidate], sources: Sequence[LoreSource], user: str, limit: int
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(to resolve and count, dropped): the best-ranked entries up to `limit` characters.
 
-    Entries far past any budget would be dropped anyway; not tokenizing them keeps a book
-    whose every entry fires as cheap as one whose entries fit.
+    Sizes are those after macros, taken from the counts, so nothing is built for an entry that
+    cannot fit: one past `limit` on its own is dropped unresolved. Entries far past any budget
+    would be dropped anyway; not tokenizing them keeps a book whose every entry fires as cheap
+    as one whose entries fit.
     """
-    order = sorted(entries, key=lambda e: (-e.rank[0], -e.rank[1], e.source, e.index))
+    order = sorted(
+        candidates,
+        key=lambda c: (*(-r for r in c.entry.entry.drop_rank), c.source, c.entry.index),
+    )
     kept: set[tuple[int, int]] = set()
     size = 0
-    for entry in order:
+    for candidate in order:
         if size > limit:
             break
-        kept.add((entry.source, entry.index))
-        size += len(entry.content)
+        length = candidate.entry.macros.length(char=sources[candidate.source].char, user=user)
+        if length <= limit:
+            kept.add((candidate.source, candidate.entry.index))
+            size += length
     return (
-        [e for e in entries if (e.source, e.index) in kept],
-        [e for e in entries if (e.source, e.index) not in kept],
+        [c for c in candidates if (c.source, c.entry.index) in kept],
+        [c for c in candidates if (c.source, c.entry.index) not in kept],
     )
 
 
-def _fired(candidate: Candidate, sources: Sequence[LoreSource], user: str) -> FiredEntry:
+def _fired(
+    candidate: Candidate, sources: Sequence[LoreSource], user: str, *, resolve: bool
+) -> FiredEntry:
+    """The entry as the prompt gets it; `resolve` is False for one dropped unbuilt."""
     source = sources[candidate.source]
     compiled = candidate.entry
     entry = compiled.entry
+    content = entry.content.strip()
     return FiredEntry(
         book=source.book.name,
-        title=entry.title,
+        title=compiled.title,
         why=candidate.why,
-        content=resolve_macros(entry.content.strip(), char=source.char, user=user),
+        content=resolve_macros(content, char=source.char, user=user) if resolve else content,
         tokens=0,
         placement=compiled.placement,
         depth=compiled.depth,
@@ -163,6 +195,37 @@ def _fired(candidate: Candidate, sources: Sequence[LoreSource], user: str) -> Fi
         source=candidate.source,
         index=compiled.index,
         rank=entry.drop_rank,
+    )
+
+
+@dataclass(frozen=True)
+class _Picked:
+    """What the scan picked: entries to count, entries dropped unbuilt, entries undecided."""
+
+    fired: list[FiredEntry]
+    beyond: list[FiredEntry]
+    unevaluated: tuple[Unevaluated, ...]
+
+
+def _pick(
+    sources: Sequence[LoreSource],
+    turns: Sequence[str],
+    user: str,
+    config: LoreConfig,
+    limit: int,
+    scene_turns: int | None,
+) -> _Picked:
+    """Scan, then resolve macros in what can fit (CPU-bound: runs in a worker thread)."""
+    books = [s.book for s in sources]
+    result = scan_books(books, turns, config, char_limit=limit, scene_turns=scene_turns)
+    kept, beyond = _pretrim(result.candidates, sources, user, limit)
+    return _Picked(
+        [_fired(c, sources, user, resolve=True) for c in kept],
+        [_fired(c, sources, user, resolve=False) for c in beyond],
+        tuple(
+            Unevaluated(sources[u.source].book.name, u.entry.title, u.reason)
+            for u in result.undecided
+        ),
     )
 
 
@@ -176,20 +239,29 @@ async def activate_lore(
     count_many: CountMany,
     scene_turns: int | None = None,
 ) -> LoreActivation:
-    """Scan, resolve macros, count tokens and fit the budget: the lore for the next prompt."""
-    limit = budget * CHARS_PER_TOKEN_MAX
-    books = [s.book for s in sources]
-    candidates = scan_lore(books, turns, config, char_limit=limit, scene_turns=scene_turns)
-    if not candidates:
-        return LoreActivation(budget=budget)
-    fired, beyond = _pretrim([_fired(c, sources, user) for c in candidates], limit)
+    """Scan, fit the budget, resolve macros and count tokens: the lore for the next prompt.
+
+    The scan runs in a worker thread within the config's time budget, so a hostile book costs
+    the round at most that much time and never stalls the event loop.
+    """
+    picked = await asyncio.to_thread(
+        _pick, sources, turns, user, config, budget * CHARS_PER_TOKEN_MAX, scene_turns
+    )
+    if not picked.fired:
+        return LoreActivation((), tuple(picked.beyond), budget, 0, picked.unevaluated)
     # One more token each for the line break that joins entries.
-    counts = await count_many([Prompt.plain(e.content) for e in fired])
-    fired = [replace(e, tokens=n + 1) for e, n in zip(fired, counts, strict=True)]
+    counts = await count_many([Prompt.plain(e.content) for e in picked.fired])
+    fired = [replace(e, tokens=n + 1) for e, n in zip(picked.fired, counts, strict=True)]
     book_budgets = {
         i: s.book.book.token_budget
         for i, s in enumerate(sources)
         if s.book.book.token_budget is not None
     }
     kept, dropped = fit_budget(fired, budget, book_budgets)
-    return LoreActivation(tuple(kept), (*dropped, *beyond), budget, sum(e.tokens for e in kept))
+    return LoreActivation(
+        tuple(kept),
+        (*dropped, *picked.beyond),
+        budget,
+        sum(e.tokens for e in kept),
+        picked.unevaluated,
+    )

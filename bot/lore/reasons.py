@@ -7,12 +7,12 @@ from typing import Literal
 
 from .compiled import CompiledEntry
 
-__all__ = ["Candidate", "Why", "WhyKind"]
+__all__ = ["Candidate", "Undecided", "Why", "WhyKind"]
 
 WhyKind = Literal["constant", "key", "recursion", "sticky", "held", "anchored"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Why:
     """The reason an entry fired."""
 
@@ -46,10 +46,19 @@ class Why:
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An entry that fired, before the token budget has its say."""
 
     source: int
     entry: CompiledEntry
     why: Why
+
+
+@dataclass(frozen=True, slots=True)
+class Undecided:
+    """An entry the time budget left undecided for the next prompt, and what was not done."""
+
+    source: int
+    entry: CompiledEntry
+    reason: str

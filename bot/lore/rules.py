@@ -59,7 +59,7 @@ def group_losers(fired: Sequence[Contender], newest: str) -> set[tuple[int, int]
     """The keys of entries that lose their inclusion group to another entry of it."""
     members: dict[str, list[Contender]] = {}
     for contender in fired:
-        for group in contender.entry.entry.groups:
+        for group in contender.entry.groups:
             members.setdefault(group, []).append(contender)
     losers: set[tuple[int, int]] = set()
     for group, rivals in members.items():

@@ -11,6 +11,7 @@ from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
 from bot.errors import UserError
 from bot.lore import Lorebook, LoreEntry, LoreLimits, export_card_book, load_lorebook
+from bot.lore.limits import check_totals
 from bot.lore.wording import EntryInput, book_overview, entry_label, entry_text, long_reply
 from bot.settings import Settings
 from bot.store import DuplicateNameError, LoreStore, SceneStore, StoredLorebook
@@ -132,8 +133,10 @@ class LoreCommands:
                 actor.guild_id, Lorebook(entries=(entry,)), name=book_name(book)
             )
             return Reply(f"Created lorebook **{row.name}** with entry #1 {entry.title}.")
-        if len(await self.lore.entries(row.id)) >= self.limits.max_entries:
+        entries = [e for _, e in await self.lore.entries(row.id)]
+        if len(entries) >= self.limits.max_entries:
             raise UserError(f"{row.name} is full (the limit is {self.limits.max_entries}).")
+        check_totals([*entries, entry], self.limits)  # regex keys are capped per book
         position = await self.lore.add_entry(row.id, entry)
         return Reply(f"Added **{entry_label(position, entry)}** to **{row.name}**.")
 
@@ -156,6 +159,8 @@ class LoreCommands:
         row = await self._book(actor, book)
         position, found = await self._entry(row, entry)
         changed = data.apply(found, self.limits)
+        others = [e for p, e in await self.lore.entries(row.id) if p != position]
+        check_totals([*others, changed], self.limits)
         await self.lore.replace_entry(row.id, position, changed)
         return Reply(f"Updated **{entry_label(position, changed)}** in **{row.name}**.")
 

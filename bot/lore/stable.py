@@ -98,7 +98,8 @@ class LoreLayout:
         fired = (*held, *anchored, *at_depth)
         placed = {_key(e) for e in fired}
         dropped = tuple(e for e in lore.dropped if _key(e) not in placed)
-        return LoreActivation(fired, dropped, lore.budget, sum(e.tokens for e in fired))
+        used = sum(e.tokens for e in fired)
+        return replace(lore, fired=fired, dropped=dropped, used=used)
 
 
 def _marked(entry: FiredEntry, firing: FiredEntry | None, *, anchored: bool) -> FiredEntry:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .convert import entry_from_card
-from .limits import LoreError
+from .limits import LoreError, check_entry
 from .model import LOGICS, ROLES, LoreEntry
 
 __all__ = ["TABLE_FIELDS", "TableError", "entry_from_table"]
@@ -109,4 +109,8 @@ def entry_from_table(table: Mapping[str, Any]) -> LoreEntry:
     entry = entry_from_card(card)
     if entry.extras:
         raise TableError(f"{next(iter(entry.extras))} has the wrong type")
+    try:
+        check_entry(entry)
+    except LoreError as exc:
+        raise TableError(str(exc)) from None
     return entry

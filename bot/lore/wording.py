@@ -13,7 +13,7 @@ from bot.channel.text import MESSAGE_LIMIT
 from bot.errors import UserError
 from bot.lore import LoreActivation, Lorebook, LoreEntry, LoreError, LoreLimits, check_book
 from bot.lore.model import LOGICS, Logic
-from bot.lore.report import describe_activation
+from bot.lore.report import describe_activation, shortfall
 
 PLACEMENTS = ("before_char", "after_char", "at_depth")
 # SillyTavern's numeric positions for the placements a command can choose (0, 1, 4: at depth).
@@ -180,6 +180,11 @@ def prompt_reply(note: str, prompt: str, activation: LoreActivation, has_lore: b
     report = "\n".join(describe_activation(activation))
     text = f"{note}\n{report}"
     if len(text) > MESSAGE_LIMIT:
-        text = f"{note}\n{len(activation.fired)} lore entries fired: see lore.txt."
+        missing = shortfall(activation)
+        text = (
+            f"{note}\n{len(activation.fired)} lore entries fired"
+            + (f"; {missing}" if missing else "")
+            + ": see lore.txt."
+        )
         files.append(("lore.txt", (report + "\n").encode()))
     return Reply(text, file=files[0], more_files=tuple(files[1:]))

@@ -1,0 +1,78 @@
+"""Time budgets for the lore work a book can make expensive, per prompt and per book.
+
+Key matching, recursion and the sticky and cooldown look-backs cost what a book makes them cost:
+a hostile book can hold thousands of backtracking `/regex/` keys or entries that all fire. So
+each prompt has a total budget and each book a budget of its own within it; work past a book's
+budget is skipped, and activation reports the entries it left undecided. A hostile book then
+degrades itself, and at worst the books after it, never the bot.
+
+Time is the scanning thread's CPU time (a scan runs in one thread from start to end): what a
+book makes the bot compute, so a busy machine, or the event loop holding the GIL meanwhile,
+does not cut an ordinary book short. On a machine that has the CPU, it is also the wall time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["Deadline", "OutOfTime", "ScanBudget"]
+
+
+_now = time.thread_time  # CPU seconds of the calling thread
+
+
+class OutOfTime(Exception):
+    """A book's budget ran out in the middle of deciding something."""
+
+
+class Deadline:
+    """When the current stretch of one book's work must stop."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def left(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - _now()
+
+    def passed(self) -> bool:
+        """Whether the time is up."""
+        return _now() >= self.at
+
+    def check(self) -> None:
+        """Raise OutOfTime once the time is up."""
+        if _now() >= self.at:
+            raise OutOfTime
+
+
+NEVER = Deadline(math.inf)
+
+
+def _seconds(ms: int | None) -> float:
+    return math.inf if ms is None else ms / 1000
+
+
+class ScanBudget:
+    """One prompt's time: `total_ms` in all, at most `book_ms` of it per book (None: no limit)."""
+
+    def __init__(self, total_ms: int | None, book_ms: int | None, books: int) -> None:
+        self._end = _now() + _seconds(total_ms)
+        self._left = [_seconds(book_ms)] * books
+
+    @contextmanager
+    def book(self, source: int, share: float = 1.0) -> Iterator[Deadline]:
+        """Work for book `source` (within `share` of its time left), charged to the book."""
+        start = _now()
+        try:
+            yield Deadline(min(self._end, start + self._left[source] * share))
+        finally:
+            self._left[source] -= _now() - start
+
+    def spent(self, source: int) -> bool:
+        """Whether book `source` has no time left."""
+        return self._left[source] <= 0 or _now() >= self._end
