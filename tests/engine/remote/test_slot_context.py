@@ -13,8 +13,8 @@ from bot.engine.base import Sampler
 from bot.engine.remote import RemoteOptions, connect_remote
 from bot.scenes.views import SceneViews
 from bot.store import Database, Stores
+from tests.channel.helpers import CHANNEL, GUILD
 from tests.engine.remote.conftest import Recording, free_port, llama_server_argv, running
-from tests.tavern.helpers import CHANNEL, GUILD
 
 pytestmark = pytest.mark.model
 
