@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,7 @@ class SoakConfig:
     max_new_tokens: int = 60
     n_ctx: int = 4096  # each channel's window: within a slot of either test server
     mention_share: float = 0.1  # posts that name an NPC, which asks for that NPC at once
+    max_replies: int | None = None  # NPC turns per round (/scene settings); None: the default
     seed: int = 7
     drain_timeout: float = 300.0  # after the last post, at most this long until idle
 
@@ -104,7 +106,7 @@ async def run_soak(
         running = await start_bot(fake, soak_settings(fake, folder / "soak.db", config, server_url))
         try:
             progress(f"opening {config.channels} channels")
-            channels = await open_tables(running, planned)
+            channels = await open_tables(running, planned, config.max_replies)
             return await evening(running, config, planned, channels, progress)
         finally:
             await stop_bot(running)
@@ -113,7 +115,9 @@ async def run_soak(
         access_log.setLevel(level)
 
 
-async def open_tables(running: Running, planned: list[Party]) -> list[int]:
+async def open_tables(
+    running: Running, planned: list[Party], max_replies: int | None = None
+) -> list[int]:
     """The GM creates the NPCs once, then opens a channel with a scene and its cast per party."""
     fake = running.fake
     for npc in dict.fromkeys(npc for party in planned for npc in party.npcs):
@@ -123,6 +127,9 @@ async def open_tables(running: Running, planned: list[Party]) -> list[int]:
         channel_id = await fake.open_channel(f"table-{party.index}")
         gm = {"user_id": fake.admin_id, "channel_id": channel_id}
         _expect(await command(fake, "scene", "start", **gm), "Scene started")
+        if max_replies is not None:
+            options = {"max_replies": max_replies}
+            _expect(await command(fake, "scene", "settings", options=options, **gm), "changed")
         for npc in party.npcs:
             added = await command(fake, "scene", "add", options={"npc": npc.name}, **gm)
             _expect(added, "joined the scene")
@@ -155,6 +162,7 @@ async def evening(
         seed=config.seed,
     )
     rss_start, peak_start = current_rss_bytes(), peak_rss_bytes()
+    load_start = os.getloadavg()[0]  # other work on the machine slows the server down too
     progress(f"{len(plan)} posts over {config.seconds:g} s")
     async with stall_monitor(STALL_SECONDS) as stalls:
         started = time.monotonic()
@@ -164,6 +172,7 @@ async def evening(
         drained = await drain(running, sent, config.drain_timeout)
         drain_s = time.monotonic() - posted
     timing = {"posting_s": posted - started, "drain_s": drain_s, "drained": float(drained)}
+    timing |= {"load_start": load_start, "load_end": os.getloadavg()[0]}
     memory = _memory(rss_start, current_rss_bytes(), peak_start, peak_rss_bytes())
     result = await collect(running, config, channels, log, sent)
     result.figures |= timing | memory | _stall_figures(stalls)

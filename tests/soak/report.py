@@ -32,6 +32,7 @@ def render(result: SoakResult) -> Table:
             f"tavernkeep bench --soak: {c.channels} channels × {c.players} players, "
             f"{c.seconds:g} s, a post every ~{c.mean_gap:g} s per player, "
             f"QUIET_SECONDS={c.quiet_seconds:g}, MAX_NEW_TOKENS={c.max_new_tokens}, "
+            f"max_replies {c.max_replies or 'as the scene has it'}, "
             f"llama-server with {_count(f('slots'))} slots"
         ),
         title_justify="left",
@@ -90,6 +91,11 @@ def render(result: SoakResult) -> Table:
     table.add_row(
         "resident memory now: after set-up → after the drain",
         f"{_mib(f('rss_start_mb'))} → {_mib(f('rss_end_mb'))}",
+        "",
+    )
+    table.add_row(
+        "the machine's load (1-minute average): before → after the evening",
+        f"{number(f('load_start'), 1)} → {number(f('load_end'), 1)}",
         "",
     )
     table.add_row(

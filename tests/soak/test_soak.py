@@ -11,9 +11,18 @@ from tests.soak.report import shortfalls
 
 pytestmark = pytest.mark.model  # llama-server runs the demo model
 
-# Four channels of three players, each posting every ~8 s for 20 s: about 30 posts and a
-# dozen rounds; the drain bound keeps the whole test near a minute and a half at worst.
-SMOKE = SoakConfig(channels=4, players=3, seconds=20.0, mean_gap=8.0, drain_timeout=60.0)
+# Four channels of three players, each posting every ~10 s for 20 s: about 25 posts and a
+# dozen short rounds (one NPC turn of at most 40 tokens); the drain bound keeps the whole test
+# near a minute and a half at worst.
+SMOKE = SoakConfig(
+    channels=4,
+    players=3,
+    seconds=20.0,
+    mean_gap=10.0,
+    max_new_tokens=40,
+    max_replies=1,
+    drain_timeout=60.0,
+)
 # Generous: a short run's baseline is small, and the first rounds warm caches up.
 SMOKE_RSS_GROWTH = 0.5
 
@@ -22,6 +31,5 @@ async def test_a_short_busy_evening_loses_nothing(tmp_path: Path, llama_server_u
     result = await run_soak(SMOKE, llama_server_url, tmp_path)
     figures = result.figures
     assert figures["posts_sent"] and figures["rounds"], figures  # the evening took place
-    assert figures["posts_stored"] == figures["posts_sent"]
     missed = shortfalls(result, rss_growth=SMOKE_RSS_GROWTH)
     assert not missed, "\n".join([*missed, str(figures)])
