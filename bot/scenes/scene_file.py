@@ -11,6 +11,7 @@ from bot.characters.cards import CardError
 from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet, typed_name
 from bot.characters.sheet import SheetError
 from bot.domain import FORMAT_NAMES, LENGTHS
+from bot.errors import UserError
 from bot.lore import Lorebook, LoreError, load_lorebook
 from bot.lore.tables import entry_from_table
 
@@ -18,7 +19,7 @@ from bot.lore.tables import entry_from_table
 EXAMPLE_SCENE = Path(__file__).resolve().parents[1] / "examples" / "lantern-harbor.toml"
 
 
-class SceneFileError(ValueError):
+class SceneFileError(UserError, ValueError):
     """A scene file that cannot be used; the message names the file and the problem."""
 
 
