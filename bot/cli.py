@@ -57,7 +57,7 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
-    scene_file = load_scene_file(args.scene)
+    scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
     with tempfile.TemporaryDirectory(prefix="tavernkeep-prompt-") as tmp:
         scratch = settings.model_copy(
             update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'prompt.db'}"}
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="as_player", help="which player to play")
     chat.set_defaults(handler=cmd_chat)
     prompt = sub.add_parser("prompt", help="print the exact prompt for the next model turn")
-    prompt.add_argument("scene", help="scene file (TOML)")
+    prompt.add_argument("scene", nargs="?", help="scene file (TOML); default: the bundled example")
     prompt.add_argument("--format", choices=FORMAT_NAMES)
     prompt.add_argument("--as", dest="as_npc", help="force the next speaker")
     shown = prompt.add_mutually_exclusive_group()
