@@ -13,6 +13,8 @@ from bot.settings import Settings
 from tests.soak.harness import SoakConfig, run_soak
 from tests.soak.report import render, shortfalls, write_json
 
+STACKS_SHOWN = 3
+
 
 async def run_soak_cli(
     settings: Settings,
@@ -37,6 +39,9 @@ async def run_soak_cli(
     console.print(render(result))
     for line in shortfalls(result):
         console.print(f"[yellow]{line}[/]")
+    for stack in result.watch.stall_stacks[:STACKS_SHOWN]:
+        # The innermost frames say what held the loop; the JSON keeps more of each stack.
+        console.print("[dim]where the event loop stalled:[/]\n" + "\n".join(stack[-4:]))
     if json_path is not None:
         write_json(result, json_path)
         console.print(f"figures written to {json_path}")

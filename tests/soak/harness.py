@@ -35,9 +35,11 @@ from tests.fake_discord import FakeDiscord
 from tests.soak.figures import lost, notice_counts, outcomes, posts_of, round_figures, unanswered
 from tests.soak.players import Party, Planned, add_members, parties, schedule
 from tests.soak.rounds import RoundLog
+from tests.soak.watch import Watch, watching
 
 Json = dict[str, Any]
 STALL_SECONDS = 0.1  # a gap the event loop's other channels would notice
+WITNESS_SECONDS = 0.25  # a stall long enough to record where the loop was
 SEND_TIMEOUT = 10.0  # one post through the fake's gateway: milliseconds, unless the loop hangs
 
 
@@ -68,10 +70,12 @@ class SoakResult:
     lost_ids: list[int] = field(default_factory=list)
     unanswered_ids: list[int] = field(default_factory=list)
     stalls_ms: list[float] = field(default_factory=list)
+    watch: Watch = field(default_factory=Watch)
 
     def as_json(self) -> Json:
         meta = {"config": asdict(self.config), "notices": self.notices}
         meta |= {"lost_ids": self.lost_ids, "unanswered_ids": self.unanswered_ids}
+        meta |= {"rss_mb": self.watch.rss_mb, "stall_stacks": self.watch.stall_stacks}
         return {**self.figures, "stalls_ms": self.stalls_ms, "meta": meta}
 
 
@@ -164,7 +168,10 @@ async def evening(
     rss_start, peak_start = current_rss_bytes(), peak_rss_bytes()
     load_start = os.getloadavg()[0]  # other work on the machine slows the server down too
     progress(f"{len(plan)} posts over {config.seconds:g} s")
-    async with stall_monitor(STALL_SECONDS) as stalls:
+    async with (
+        stall_monitor(STALL_SECONDS) as stalls,
+        watching(running.fake, WITNESS_SECONDS) as watch,
+    ):
         started = time.monotonic()
         sent = await post_all(running.fake, plan, channels)
         posted = time.monotonic()
@@ -174,9 +181,11 @@ async def evening(
     timing = {"posting_s": posted - started, "drain_s": drain_s, "drained": float(drained)}
     timing |= {"load_start": load_start, "load_end": os.getloadavg()[0]}
     memory = _memory(rss_start, current_rss_bytes(), peak_start, peak_rss_bytes())
+    memory["rss_half_mb"] = watch.rss_at(timing["posting_s"] / 2)
     result = await collect(running, config, channels, log, sent)
     result.figures |= timing | memory | _stall_figures(stalls)
     result.stalls_ms = [round(gap * 1000, 1) for gap in stalls.over]
+    result.watch = watch
     return result
 
 

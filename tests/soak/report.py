@@ -89,8 +89,8 @@ def render(result: SoakResult) -> Table:
         verdict(f("peak_rss_growth"), RSS_GROWTH_TARGET),
     )
     table.add_row(
-        "resident memory now: after set-up → after the drain",
-        f"{_mib(f('rss_start_mb'))} → {_mib(f('rss_end_mb'))}",
+        "resident memory now: after set-up → half-way through the posting → after the drain",
+        f"{_mib(f('rss_start_mb'))} → {_mib(f('rss_half_mb'))} → {_mib(f('rss_end_mb'))}",
         "",
     )
     table.add_row(
