@@ -24,6 +24,9 @@ def _mib(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f} MiB"
 
 
+Row = tuple[str, str, str]  # figure, measured, target
+
+
 def render(result: SoakResult) -> Table:
     """Every figure of the soak, one row each, with its target where it has one."""
     f, c = result.figures.get, result.config
@@ -41,74 +44,98 @@ def render(result: SoakResult) -> Table:
     )
     for column in ("figure", "measured", "target"):
         table.add_column(column)
-    table.add_row(
-        "player posts lost (stored / sent; marked ⚠️ for their author)",
-        f"{_count(f('posts_lost'))} ({_count(f('posts_stored'))} / {_count(f('posts_sent'))}; "
-        f"{_count(f('posts_marked_unsaved'))})",
-        verdict(f("posts_lost"), 0),
-    )
-    table.add_row(
-        "player posts no round followed",
-        _count(f("posts_unanswered")),
-        verdict(f("posts_unanswered"), 0),
-    )
-    table.add_row(
-        "rounds neither answered nor refused (answered / refused with a notice / of all)",
-        f"{_count(f('rounds_silent'))} ({_count(f('rounds_answered'))} / "
-        f"{_count(f('rounds_refused'))} / {_count(f('rounds'))})",
-        verdict(f("rounds_silent"), 0),
-    )
-    table.add_row(
-        f"rounds still running after the drain ({seconds(f('drain_s'))}, at most "
-        f"{c.drain_timeout:g} s)",
-        _count(f("rounds_unfinished")),
-        verdict(f("rounds_unfinished"), 0),
-    )
-    table.add_section()
-    table.add_row(
-        "trigger (last post before the round) → first NPC post: p50 / p95 (max)",
-        f"{seconds(f('first_post_p50_s'))} / {seconds(f('first_post_p95_s'))} "
-        f"({seconds(f('first_post_max_s'))})",
-        "",
-    )
-    table.add_row(
-        "oldest post a round answers → its first NPC post: p50 / p95",
-        f"{seconds(f('oldest_wait_p50_s'))} / {seconds(f('oldest_wait_p95_s'))}",
-        "",
-    )
-    table.add_row(
-        "NPC posts / notices; most generations at once",
-        f"{_count(f('npc_posts'))} / {_count(f('notices'))}; {_count(f('peak_generations'))}",
-        "",
-    )
-    table.add_section()
-    table.add_row(
-        "peak resident memory: after set-up → after the drain (growth)",
-        f"{_mib(f('peak_rss_start_mb'))} → {_mib(f('peak_rss_end_mb'))} "
-        f"({number(f('peak_rss_growth'), 3)})",
-        verdict(f("peak_rss_growth"), RSS_GROWTH_TARGET),
-    )
-    table.add_row(
-        "resident memory now: after set-up → half-way through the posting → after the drain",
-        f"{_mib(f('rss_start_mb'))} → {_mib(f('rss_half_mb'))} → {_mib(f('rss_end_mb'))}",
-        "",
-    )
-    table.add_row(
-        "the machine's load (1-minute average): before → after the evening",
-        f"{number(f('load_start'), 1)} → {number(f('load_end'), 1)}",
-        "",
-    )
-    table.add_row(
-        "event-loop stalls over 100 ms (longest)",
-        f"{_count(f('stalls_over_100ms'))} ({number(f('longest_stall_ms'), 0)} ms)",
-        "",
-    )
-    table.add_row(
-        f"event-loop stalls over {STALL_TARGET_MS:g} ms",
-        _count(f("stalls_over_250ms")),
-        verdict(f("stalls_over_250ms"), 0),
-    )
+    for index, rows in enumerate((_delivery(result), _waits(result), _resources(result))):
+        if index:
+            table.add_section()
+        for row in rows:
+            table.add_row(*row)
     return table
+
+
+def _delivery(result: SoakResult) -> list[Row]:
+    """Nothing lost, nothing left without a round, no round left without an answer."""
+    f = result.figures.get
+    drain = f"{seconds(f('drain_s'))}, at most {result.config.drain_timeout:g} s"
+    return [
+        (
+            "player posts lost (stored / sent; marked ⚠️ for their author)",
+            f"{_count(f('posts_lost'))} ({_count(f('posts_stored'))} / "
+            f"{_count(f('posts_sent'))}; {_count(f('posts_marked_unsaved'))})",
+            verdict(f("posts_lost"), 0),
+        ),
+        (
+            "player posts no round followed",
+            _count(f("posts_unanswered")),
+            verdict(f("posts_unanswered"), 0),
+        ),
+        (
+            "rounds neither answered nor refused (answered / refused with a notice / of all)",
+            f"{_count(f('rounds_silent'))} ({_count(f('rounds_answered'))} / "
+            f"{_count(f('rounds_refused'))} / {_count(f('rounds'))})",
+            verdict(f("rounds_silent"), 0),
+        ),
+        (
+            f"rounds still running after the drain ({drain})",
+            _count(f("rounds_unfinished")),
+            verdict(f("rounds_unfinished"), 0),
+        ),
+    ]
+
+
+def _waits(result: SoakResult) -> list[Row]:
+    """How long players waited for the NPCs, and how busy the server was."""
+    f = result.figures.get
+    return [
+        (
+            "trigger (last post before the round) → first NPC post: p50 / p95 (max)",
+            f"{seconds(f('first_post_p50_s'))} / {seconds(f('first_post_p95_s'))} "
+            f"({seconds(f('first_post_max_s'))})",
+            "",
+        ),
+        (
+            "oldest post a round answers → its first NPC post: p50 / p95",
+            f"{seconds(f('oldest_wait_p50_s'))} / {seconds(f('oldest_wait_p95_s'))}",
+            "",
+        ),
+        (
+            "NPC posts / notices; most generations at once",
+            f"{_count(f('npc_posts'))} / {_count(f('notices'))}; {_count(f('peak_generations'))}",
+            "",
+        ),
+    ]
+
+
+def _resources(result: SoakResult) -> list[Row]:
+    """Memory before and after, the machine's load, and the event loop's stalls."""
+    f = result.figures.get
+    return [
+        (
+            "peak resident memory: after set-up → after the drain (growth)",
+            f"{_mib(f('peak_rss_start_mb'))} → {_mib(f('peak_rss_end_mb'))} "
+            f"({number(f('peak_rss_growth'), 3)})",
+            verdict(f("peak_rss_growth"), RSS_GROWTH_TARGET),
+        ),
+        (
+            "resident memory now: after set-up → half-way through the posting → after the drain",
+            f"{_mib(f('rss_start_mb'))} → {_mib(f('rss_half_mb'))} → {_mib(f('rss_end_mb'))}",
+            "",
+        ),
+        (
+            "the machine's load (1-minute average): before → after the evening",
+            f"{number(f('load_start'), 1)} → {number(f('load_end'), 1)}",
+            "",
+        ),
+        (
+            "event-loop stalls over 100 ms (longest)",
+            f"{_count(f('stalls_over_100ms'))} ({number(f('longest_stall_ms'), 0)} ms)",
+            "",
+        ),
+        (
+            f"event-loop stalls over {STALL_TARGET_MS:g} ms",
+            _count(f("stalls_over_250ms")),
+            verdict(f("stalls_over_250ms"), 0),
+        ),
+    ]
 
 
 def shortfalls(result: SoakResult, rss_growth: float = RSS_GROWTH_TARGET) -> list[str]:
