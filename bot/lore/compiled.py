@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.prompts.macros import MacroCount, count_macros
 
+from .budget import breathe
 from .keys import KeySpec, KeyTable, ScanText
 from .model import Logic, Lorebook, LoreEntry, Placement, Role
 
@@ -71,6 +72,8 @@ class CompiledBook:
         by_key: dict[int, list[int]] = defaultdict(list)  # entry indexes, by any of their keys
         by_primary: dict[int, list[int]] = defaultdict(list)
         for index, entry in enumerate(book.entries):
+            if index % 64 == 0:
+                breathe()  # built in a worker thread: the event loop keeps the GIL in reach
             # Disabled and empty entries never fire (V3: an empty content adds nothing).
             if not entry.enabled or not entry.content.strip() or entry.placement == "outlet":
                 continue

@@ -175,7 +175,7 @@ def long_reply(text: str, header: str, filename: str) -> Reply:
 def prompt_reply(note: str, prompt: str, activation: LoreActivation, has_lore: bool) -> Reply:
     """The `/scene prompt` answer: the prompt file and, with lore, which entries fired and why."""
     files = [("prompt.txt", prompt.encode())]
-    if not has_lore:
+    if not has_lore and not activation.refused:  # books left out are news even if all were
         return Reply(note, file=files[0])
     report = "\n".join(describe_activation(activation))
     text = f"{note}\n{report}"

@@ -81,7 +81,7 @@ def test_a_scene_file_with_backtracking_keys_is_refused(tmp_path: Path) -> None:
     assert "lore[0]: That entry has a regex key with too many repeats" in _one_line(refused)
 
 
-@pytest.mark.parametrize("sticky", [33, 10**6, 10**400, 1e308])
+@pytest.mark.parametrize("sticky", [33, 10**6, 10**400, 1e308], ids=["33", "1e6", "1e400", "1e308"])
 def test_a_huge_sticky_is_refused_at_import(sticky: float) -> None:
     raw = world_info_bytes({"key": ["fog"], "content": "Fog.", "sticky": sticky})
     with pytest.raises(LoreError) as refused:

@@ -39,7 +39,7 @@ from tests.scripted_engine import ScriptedEngine
 
 STALL_LIMIT = 0.1  # seconds: the longest the loop may go without running other channels
 # Generous budgets: this much lore work run on the loop would stall it well past the limit.
-CONFIG = LoreConfig(scan_budget_ms=1500, book_budget_ms=300, sticky=32)
+CONFIG = LoreConfig(scan_budget_ms=400, book_budget_ms=150, sticky=32)
 LIFTED = LoreLimits(regex_keys=100_000, keys_per_book=1_000_000)
 
 

@@ -173,3 +173,14 @@ async def test_the_gm_sees_what_was_left_out_and_the_log_tells_once(
         "evaluated (/scene prompt names them)"
         for n in (5, 6)
     ]
+
+
+def test_books_left_out_for_a_cap_are_shown_even_when_no_book_is_left() -> None:
+    line = "Mallory's card: That lorebook has too many regex keys (2,000; the limit is 100)."
+    reply = prompt_reply(
+        "Next prompt: 10 tokens.", "prompt", LoreActivation(refused=(line,)), False
+    )
+    assert reply.text == (
+        "Next prompt: 10 tokens.\n0 lore entries fired, 0 of 0 tokens; 1 lorebook(s) left out\n"
+        f"left out (over the lorebook caps):\n  {line}"
+    )
