@@ -49,7 +49,7 @@ def _plays_the_scene(tmp_path: Path, **backend: str) -> None:
     second = _tavernkeep(["chat"], tmp_path, "/undo\n/quit\n", **backend)
     assert second.returncode == 0, second.stderr
     assert "Rook: Hello there, Marta" in second.stdout.splitlines()
-    assert "Removed Old Tobin's last turn." in second.stdout
+    assert "Deleted Old Tobin's turn." in second.stdout.splitlines()
     assert _turns(tmp_path / "tavernkeep.db")[-1][3] == 1
 
 
