@@ -12,7 +12,7 @@ from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sh
 from bot.characters.sheet import SheetError
 from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.errors import UserError
-from bot.lore import Lorebook, LoreError, load_lorebook
+from bot.lore import Lorebook, LoreError, check_book, load_lorebook
 from bot.lore.tables import entry_from_table
 
 # Package data, so an installed wheel carries it too (see [tool.setuptools.package-data]).
@@ -100,7 +100,12 @@ def _lore_tables(data: dict[str, Any], path: Path) -> list[Lorebook]:
             entries.append(entry_from_table(table))
         except LoreError as exc:
             raise SceneFileError(f"{path} lore[{i}]: {exc}") from None
-    return [Lorebook(entries=tuple(entries), name="scene lore")] if entries else []
+    if not entries:
+        return []
+    try:  # the book-wide caps (regex keys, keys per book) too, not only each entry's
+        return [check_book(Lorebook(entries=tuple(entries), name="scene lore"))]
+    except LoreError as exc:
+        raise SceneFileError(f"{path} lore: {exc}") from None
 
 
 def load_scene_file(path: str | Path) -> SceneFile:

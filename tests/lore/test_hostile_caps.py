@@ -145,3 +145,14 @@ async def test_lore_add_and_edit_keep_a_book_within_the_regex_cap(db: Database) 
         await lore.edit_entry(gm(), "Regexes", "plain", EntryInput(keys="/again/"))
     edited = await lore.edit_entry(gm(), "Regexes", "plain", EntryInput(keys="/r1/"))
     assert edited.text.startswith("Updated")  # a regex the book already has costs nothing more
+
+
+def test_a_scene_files_own_lore_tables_obey_the_book_wide_caps(tmp_path: Path) -> None:
+    tables = "".join(
+        f'[[lore]]\nkeys = ["/fog{i}/"]\ncontent = "Fog {i}."\n' for i in range(REGEX_KEYS_MAX + 1)
+    )
+    scene = tmp_path / "many.toml"
+    scene.write_text('[[npcs]]\nname = "Marta"\n' + tables)
+    with pytest.raises(SceneFileError) as refused:
+        load_scene_file(scene)
+    assert "lore: That lorebook has too many regex keys" in _one_line(refused)
