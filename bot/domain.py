@@ -65,6 +65,33 @@ class LoreInsert:
 
 
 @dataclass(frozen=True)
+class DiceRoll:
+    """One roll as stored with a turn: what was rolled, why, and how it came out."""
+
+    expr: str  # as rolled, normalised (`1d20+5`)
+    total: int  # the sum, or the number of successes for success counting
+    detail: str  # the breakdown a person reads (`12 + 5`)
+    reason: str | None = None
+
+
+StateOp = Literal["set", "add", "remove"]
+
+
+@dataclass(frozen=True)
+class StateEdit:
+    """One change to a character's tracked value, as asked for (checked where it is applied).
+
+    `value` is the text as written: `12/20` or `15` for `set`, `-3` or `rope` for `add`,
+    `rope` for `remove`.
+    """
+
+    character: str
+    key: str
+    op: StateOp
+    value: str
+
+
+@dataclass(frozen=True)
 class Sampler:
     """Sampling settings for one generation."""
 

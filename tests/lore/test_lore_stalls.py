@@ -25,7 +25,7 @@ from bot.lore import Lorebook, LoreConfig, LoreEntry, LoreLimits
 from bot.lore.service import LoreCommands
 from bot.scenes.imports import import_scene_file
 from bot.scenes.lore import SceneLoreSources
-from bot.scenes.scene_file import load_scene_file
+from bot.scenes.scene_file import SceneFileError, load_scene_file
 from bot.scenes.views import SceneViews
 from bot.store import Database, Stores
 from tests.channel.helpers import build, gm
@@ -124,11 +124,11 @@ async def test_refusing_hostile_cards_and_lorebooks_never_stalls_the_loop(db: Da
     assert stalls.over == [], stalls
 
 
-async def test_a_scene_file_of_backtracking_lore_never_stalls_the_loop(
-    db: Database, tmp_path: Path
+async def test_a_scene_file_of_backtracking_lore_is_refused_at_load_without_a_stall(
+    tmp_path: Path,
 ) -> None:
-    # [[lore]] tables are checked one by one as the file loads (at start-up, before any channel
-    # runs); the book they make is checked against the caps when a prompt first reads it.
+    # A scene file's own [[lore]] tables obey the same caps as an imported book, at load: the
+    # refusal reads the keys' count, it never compiles or runs one of them.
     tables = "".join(
         '[[lore]]\nkeys = [{}]\ncontent = "Trap {}."\n'.format(
             ", ".join(f'"{backtracking_key(100 * i + j)}"' for j in range(100)), i
@@ -139,19 +139,9 @@ async def test_a_scene_file_of_backtracking_lore_never_stalls_the_loop(
     path.write_text(
         f'[[npcs]]\nname = "Marta"\n[[turns]]\nspeaker = "Marta"\ntext = "{"x" * 40}"\n{tables}'
     )
-    stores = Stores.over(db)
-    scene, _ = await import_scene_file(stores, load_scene_file(path), "chatml")
-    director = TurnDirector(ScriptedEngine(), stores.turns)
-    capped = SceneViews(stores, Sampler(seed=1), SceneLoreSources(stores, CONFIG))
-    lifted = SceneViews(stores, Sampler(seed=1), SceneLoreSources(stores, CONFIG, LIFTED))
 
     async with stall_monitor(STALL_LIMIT) as stalls:
-        refused = await director.build_prompt(await capped.view(scene))
-        for _ in range(2):
-            budgeted = await director.build_prompt(await lifted.view(scene))
+        with pytest.raises(SceneFileError, match="too many regex keys"):
+            load_scene_file(path)
 
     assert stalls.over == [], stalls
-    assert refused.lore.refused == (
-        "traps/scene lore: That lorebook has too many regex keys (2,000; the limit is 100).",
-    )
-    assert len(budgeted.lore.unevaluated) == 20
