@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     dev_guild_id: int | None = None
+    # Comma-separated user ids of dice bots (Avrae, Dice Maiden) whose posts become roll turns;
+    # kept as text because pydantic-settings would otherwise want a JSON list in the .env file.
+    dice_bot_ids: str = ""
     log_level: str = "INFO"
     card_json_max_bytes: int = Field(CARD_JSON_MAX_BYTES, ge=1024, le=CARD_MAX_BYTES)
     greeting_max_chars: int = Field(GREETING_MAX_CHARS, ge=1)
@@ -102,6 +105,19 @@ class Settings(BaseSettings):
     tokenizer_path: Path | None = None
     narrator_name: str = Field("Narrator", min_length=1, max_length=80)
     narrator_avatar: str | None = None
+
+    @field_validator("dice_bot_ids")
+    @classmethod
+    def _dice_bot_ids(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() and len(part) <= 20 for part in parts):
+            raise ValueError("must be Discord user ids separated by commas")
+        return ",".join(parts)
+
+    @property
+    def dice_bots(self) -> frozenset[int]:
+        """The listed dice bots' user ids."""
+        return frozenset(int(part) for part in self.dice_bot_ids.split(",") if part)
 
     @field_validator("n_gpu_layers")
     @classmethod

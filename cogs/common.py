@@ -52,8 +52,7 @@ def incoming(message: discord.Message, me: discord.abc.User | None) -> IncomingM
     """A channel message as the play service reads it; None for ones it never handles."""
     if me is not None and message.author.id == me.id:
         return None
-    # Replies to slash commands (ours or another bot's) carry a webhook id but are no proxy.
-    if message.guild is None or message.interaction_metadata is not None:
+    if message.guild is None:
         return None
     return IncomingMessage(
         message_id=message.id,
@@ -61,10 +60,21 @@ def incoming(message: discord.Message, me: discord.abc.User | None) -> IncomingM
         guild_id=message.guild.id,
         author_id=message.author.id,
         author_name=message.author.display_name,
-        content=message.content,
+        content=_bot_text(message) if message.author.bot else message.content,
         author_is_bot=message.author.bot,
         webhook_id=message.webhook_id,
+        # Replies to slash commands carry a webhook id but are no proxy: only a dice bot counts.
+        command_reply=message.interaction_metadata is not None,
     )
+
+
+def _bot_text(message: discord.Message) -> str:
+    """A bot's post as text: mentions as names, and its embeds (dice bots answer in embeds)."""
+    parts = [message.clean_content]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or ""]
+        parts += [f"{field.name}: {field.value}" for field in embed.fields]
+    return "\n".join(part.strip() for part in parts if part and part.strip())
 
 
 async def send(

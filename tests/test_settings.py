@@ -24,6 +24,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
         ("DATABASE_URL", "mysql+aiomysql://u@h/db", "DATABASE_URL: its driver is not"),
         ("MODEL_PATH", "/no/such/model.gguf", "MODEL_PATH: no file at"),
         ("N_CTX", "12", "N_CTX:"),
+        ("DICE_BOT_IDS", "avrae", "DICE_BOT_IDS: must be Discord user ids"),
+        ("DICE_BOT_IDS", "1, -2", "DICE_BOT_IDS: must be Discord user ids"),
     ],
 )
 def test_bad_values_name_the_key(
@@ -51,3 +53,10 @@ def test_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "very-secret-token" not in repr(settings) and "very-secret-token" not in str(settings)
     assert settings.discord_token is not None
     assert settings.discord_token.get_secret_value() == "very-secret-token"
+
+
+def test_dice_bot_ids_are_read_from_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DICE_BOT_IDS", " 261302296103747584 ,, 572541999392309248,")
+    assert load_settings().dice_bots == {261302296103747584, 572541999392309248}
+    monkeypatch.setenv("DICE_BOT_IDS", "")
+    assert load_settings().dice_bots == frozenset()

@@ -56,7 +56,15 @@ def channel_deps(
     sessions = ChannelSessions(
         rounds.run, limit=settings.channel_sessions, chores_wait=gate.holds_rounds
     )
-    play = PlayService(stores, access, sessions, poster, gate, quiet_seconds=settings.quiet_seconds)
+    play = PlayService(
+        stores,
+        access,
+        sessions,
+        poster,
+        gate,
+        quiet_seconds=settings.quiet_seconds,
+        dice_bots=settings.dice_bots,
+    )
     return ChannelDeps(
         settings,
         stores,

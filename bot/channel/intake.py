@@ -43,6 +43,7 @@ class PlayService:
         *,
         quiet_seconds: float,
         retry_delays: Sequence[float] = STORE_RETRY_DELAYS,
+        dice_bots: frozenset[int] = frozenset(),
     ) -> None:
         self.scenes = stores.scenes
         self.turns = stores.turns
@@ -53,6 +54,7 @@ class PlayService:
         self.gate = gate
         self.quiet_seconds = quiet_seconds
         self.retry_delays = tuple(retry_delays)
+        self.dice_bots = dice_bots
 
     async def on_message(self, message: IncomingMessage) -> None:
         """Store a player's message as a turn and schedule a round as the reply mode says."""
@@ -75,9 +77,13 @@ class PlayService:
         """A human's or a proxy's post with text; never the bot's own webhook or another bot."""
         if message.webhook_id is not None and self.poster.owns_webhook(message.webhook_id):
             return False
-        if message.author_is_bot and message.webhook_id is None:
-            return False
+        if message.author_is_bot and (message.webhook_id is None or message.command_reply):
+            return self._from_a_dice_bot(message)
         return bool(message.content.strip())
+
+    def _from_a_dice_bot(self, message: IncomingMessage) -> bool:
+        """A roll from a dice bot the admin listed; every other bot stays ignored."""
+        return message.author_id in self.dice_bots and bool(message.content.strip())
 
     async def take(
         self, scene: Scene, message: IncomingMessage, *, reading_back: bool = False
@@ -105,7 +111,9 @@ class PlayService:
         except Exception as exc:
             await self._unsaved(message, exc)
             return None
-        return await self.trigger_for(scene, message.content, human=message.webhook_id is None)
+        # A dice bot answers a person's command: its roll is that person acting.
+        human = message.webhook_id is None or self._from_a_dice_bot(message)
+        return await self.trigger_for(scene, message.content, human=human)
 
     async def _store(self, scene: Scene, message: IncomingMessage) -> bool:
         """Append the message as a turn; False if it is stored already."""
@@ -120,6 +128,7 @@ class PlayService:
             character_id=character_id,
             author_id=author_id,
             message_ids=[message.message_id],
+            kind="roll" if self._from_a_dice_bot(message) else "post",
         )
         return True
 
@@ -184,7 +193,8 @@ class PlayService:
         self, scene: Scene, message: IncomingMessage
     ) -> tuple[str, int | None, int | None]:
         """Bound character, else default character (then bound), else the display name."""
-        if message.webhook_id is not None:  # PluralKit/Tupperbox proxies post under the name
+        if message.webhook_id is not None or message.author_is_bot:
+            # PluralKit/Tupperbox proxies post under the name; a dice bot under its own
             return await self._named(message), None, None
         bound = await self.character_of(scene, message.author_id)
         if bound is not None:
@@ -202,7 +212,11 @@ class PlayService:
 
     async def _named(self, message: IncomingMessage) -> str:
         """The display or proxy name under the name rule."""
-        return await player_speaker(self.characters, message.guild_id, message.author_name)
+        return await self.speaker_for(message.guild_id, message.author_name)
+
+    async def speaker_for(self, guild_id: int, display_name: str) -> str:
+        """A name to post under for someone without a character, under the name rule."""
+        return await player_speaker(self.characters, guild_id, display_name)
 
     async def recent(self, scene_id: int, count: int) -> list[Turn]:
         """The scene's newest `count` turns, oldest first (what a resumed front end shows)."""

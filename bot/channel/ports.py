@@ -47,6 +47,7 @@ class IncomingMessage:
     content: str
     author_is_bot: bool = False
     webhook_id: int | None = None
+    command_reply: bool = False  # a bot's answer to a slash command (a dice bot's `/roll`)
 
 
 class MessageGone(Exception):
