@@ -32,4 +32,5 @@ async def test_a_short_busy_evening_loses_nothing(tmp_path: Path, llama_server_u
     figures = result.figures
     assert figures["posts_sent"] and figures["rounds"], figures  # the evening took place
     missed = shortfalls(result, rss_growth=SMOKE_RSS_GROWTH)
-    assert not missed, "\n".join([*missed, str(figures)])
+    stacks = ["\n".join(stack) for stack in result.watch.stall_stacks]  # where the loop stalled
+    assert not missed, "\n".join([*missed, str(figures), *stacks])
