@@ -58,6 +58,10 @@ class ScriptedEngine:
         text = (
             queue.popleft() if queue else {"speaker": first, "floor": "user", "text": "..."}[kind]
         )
+        if "]" in request.stops and "]" in text:
+            # Stopped at the `]`; the rest answers the next request, as a model would go on.
+            text, rest = text.split("]", 1)
+            queue.appendleft(rest)
         if on_text is not None and text:
             on_text(text)
         return Completion(text=text, finish_reason="stop")

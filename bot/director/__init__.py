@@ -4,7 +4,10 @@ from bot.director.director import TurnDirector
 from bot.director.types import (
     CastMember,
     DirectorError,
+    GeneratedTurn,
     GenerationFailed,
+    MarkerOutcome,
+    MarkerResolver,
     PromptPlan,
     RoundHooks,
     RoundResult,
@@ -15,7 +18,10 @@ from bot.director.types import (
 __all__ = [
     "CastMember",
     "DirectorError",
+    "GeneratedTurn",
     "GenerationFailed",
+    "MarkerOutcome",
+    "MarkerResolver",
     "PromptPlan",
     "RoundHooks",
     "RoundResult",

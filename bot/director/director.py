@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from bot.director.budget import TRIM_STEP, TokenCounter
-from bot.director.prompting import PromptBuilder, prompt_turn
-from bot.director.text import choice_request, clean_reply
+from bot.director.choices import another_npc, choose_speaker
+from bot.director.mechanics import Said, drop_markers, generate, resolver_of
+from bot.director.prompting import PromptBuilder
+from bot.director.text import clean_reply
 from bot.director.types import (
     CastMember,
     DirectorEngine,
     DirectorError,
+    GeneratedTurn,
     GenerationFailed,
     PromptPlan,
     RoundHooks,
@@ -112,11 +115,11 @@ class TurnDirector:
                 return result
             if hooks.speaker is not None:
                 await hooks.speaker(speaker.name)
-            text, plan = await self._speak(scene, speaker.name, cancel, hooks.text)
+            said, plan = await self._speak(scene, speaker.name, cancel, hooks.text)
             if cancel.cancelled:
                 result.ended = "cancelled"
                 return result
-            if not text:
+            if not said.text:
                 result.ended = "empty"
                 result.notice = f"{speaker.name} had nothing to say (empty reply twice)."
                 return result
@@ -125,11 +128,12 @@ class TurnDirector:
                 scene.scene_id,
                 role="model",
                 speaker=speaker.name,
-                content=text,
+                content=said.text,
                 character_id=speaker.character_id,
                 pending=hooks.stored is not None,
             )
             result.turns.append(turn)
+            result.generated.append(await _told(hooks, turn, said))
             if hooks.stored is not None:
                 await hooks.stored(turn)
             if index + 1 >= scene.max_replies:
@@ -150,26 +154,37 @@ class TurnDirector:
     ) -> StoredTurn:
         """Generate an alternative for `turn` from the history before it; keep the old text."""
         member = scene.npc(turn.speaker) or CastMember(turn.speaker)
-        cancel = cancel or CancelToken()
+        hooks, cancel = hooks or RoundHooks(), cancel or CancelToken()
         with engine_failures():
-            text, _ = await self._speak(
+            said, _ = await self._speak(
                 scene,
                 member.name,
                 cancel,
-                (hooks or RoundHooks()).text,
+                hooks.text,
                 before_seq=turn.seq,
                 salt=1,
                 unlike=turn.content,
             )
         _refuse_if_stopped(cancel)
-        if not text or text == turn.content:
+        if not said.text or said.text == turn.content:
             raise DirectorError(f"{member.name} had nothing new to say; try again.")
-        return await self.turns.add_swipe(turn.id, text)
+        swiped = await self.turns.add_swipe(turn.id, said.text)
+        await _told(hooks, swiped, said)  # markers resolved again: the swipe's own rolls
+        return swiped
 
     async def extend(
-        self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
+        self,
+        scene: SceneView,
+        turn: StoredTurn,
+        *,
+        hooks: RoundHooks | None = None,
+        cancel: CancelToken | None = None,
     ) -> StoredTurn:
-        """Continue `turn` where it stopped and store the longer text."""
+        """Continue `turn` where it stopped and store the longer text.
+
+        Markers are resolved in the added text only; `hooks.text` streams the added text.
+        """
+        hooks, cancel = hooks or RoundHooks(), cancel or CancelToken()
         with engine_failures():
             so_far = Prompt.plain(f" {turn.content}")
             (reserve,) = await self.counter.counts([so_far])
@@ -180,13 +195,17 @@ class TurnDirector:
                 stops=plan.rendered.stops,
                 channel=scene.channel_key,
             )
-            completion = await self.engine.complete(request, cancel)
+            spoken = await generate(self.engine, request, cancel, hooks.text, resolver_of(scene))
         _refuse_if_stopped(cancel)
-        addition = clean_reply(completion.text, turn.speaker, self._others(scene, turn.speaker))
-        if not addition:
+        added = spoken.said(
+            clean_reply(spoken.text, turn.speaker, self._others(scene, turn.speaker))
+        )
+        if not added.text:
             raise DirectorError(f"{turn.speaker} had nothing to add.")
-        joiner = "" if addition[:1] in ",.;:!?" else " "
-        return await self.turns.edit(turn.id, f"{turn.content}{joiner}{addition}")
+        joiner = "" if added.text[:1] in ",.;:!?" else " "
+        longer = await self.turns.edit(turn.id, f"{turn.content}{joiner}{added.text}")
+        await _told(hooks, longer, added)
+        return longer
 
     async def suggest(
         self,
@@ -216,6 +235,8 @@ class TurnDirector:
             completion = await self.engine.complete(request, cancel)
         _refuse_if_stopped(cancel)
         text = clean_reply(completion.text, player, self._others(scene, player))
+        if scene.mechanics:  # nothing resolves a player's markers: a draft holds none
+            text = drop_markers(text).strip()
         if not text:
             raise DirectorError(f"The model had no draft for {player}; try again.")
         return text
@@ -226,41 +247,7 @@ class TurnDirector:
     async def _choose_speaker(
         self, scene: SceneView, plan: PromptPlan, cancel: CancelToken
     ) -> CastMember:
-        candidates = list(scene.npcs)
-        last = plan.history[-1] if plan.history else None
-        if last is not None and last.role == "model" and len(candidates) > 1:
-            candidates = [m for m in candidates if m.name != last.speaker] or candidates
-        if len(candidates) == 1:
-            return candidates[0]
-        request = choice_request(
-            plan.rendered.prompt,
-            replace(scene.sampler, max_tokens=48),
-            scene.channel_key,
-            [m.name for m in candidates],
-            ":",
-        )
-        chosen = await self._constrained(request, cancel)
-        # No valid answer twice: the first candidate, never a name the model made up.
-        return next((m for m in candidates if f"{m.name}:" == chosen), candidates[0])
-
-    async def _constrained(self, request: GenerationRequest, cancel: CancelToken) -> str | None:
-        """The answer if it is one of `request.choices`; an invalid one is asked again, colder."""
-        # A server may ignore the grammar (or not take one): only the listed answers count.
-        for attempt in range(2):
-            completion = await self.engine.complete(request, cancel)
-            answer = completion.text.strip()
-            if answer in request.choices:
-                return answer
-            if cancel.cancelled:
-                return None
-            log.warning(
-                "constrained answer %r is not an allowed choice; %s",
-                answer[:80],
-                "falling back" if attempt else "asking again, colder",
-            )
-            colder = replace(request.sampler, temperature=min(request.sampler.temperature, 1) / 2)
-            request = replace(request, sampler=colder)
-        return None
+        return await choose_speaker(self.engine, scene, plan, cancel)
 
     async def _speak(
         self,
@@ -272,8 +259,8 @@ class TurnDirector:
         before_seq: int | None = None,
         salt: int = 0,
         unlike: str | None = None,
-    ) -> tuple[str, PromptPlan]:
-        """Generate one reply for `speaker`, and the prompt used.
+    ) -> tuple[Said, PromptPlan]:
+        """Generate one reply for `speaker` (its markers resolved), and the prompt used.
 
         An empty reply (or one equal to `unlike`, the text a swipe replaces) is tried again
         once with another seed; `salt` shifts the seeds so a swipe never repeats the round's.
@@ -290,30 +277,25 @@ class TurnDirector:
                 stops=plan.rendered.stops,
                 channel=scene.channel_key,
             )
-            completion = await self.engine.complete(request, cancel, on_text)
-            text = clean_reply(completion.text, speaker, self._others(scene, speaker))
-            if (text and text != unlike) or cancel.cancelled:
-                return text, plan
+            spoken = await generate(self.engine, request, cancel, on_text, resolver_of(scene))
+            said = spoken.said(clean_reply(spoken.text, speaker, self._others(scene, speaker)))
+            if (said.text and said.text != unlike) or cancel.cancelled:
+                return said, plan
             log.info("empty or repeated reply from %s, retrying once", speaker)
-        return text, plan
+        return said, plan
 
     async def _another_npc(
         self, scene: SceneView, plan: PromptPlan, turn: StoredTurn, cancel: CancelToken
     ) -> bool:
-        """Ask the model whether another NPC block follows or the players get the floor."""
-        fmt = scene.fmt
-        choice = fmt.floor_choice()
-        rendered = plan.rendered
-        blocks = (rendered.system, *rendered.turns, fmt.turn_block(prompt_turn(turn)))
-        prompt = Prompt.join(rendered.separator, blocks) + choice.lead
-        request = choice_request(
-            prompt,
-            replace(scene.sampler, max_tokens=8),
-            scene.channel_key,
-            [choice.npc, choice.player],
-        )
-        # No valid answer twice: the players get the floor.
-        return await self._constrained(request, cancel) == choice.npc
+        return await another_npc(self.engine, scene, plan, turn, cancel)
+
+
+async def _told(hooks: RoundHooks, turn: StoredTurn, said: Said) -> GeneratedTurn:
+    """The stored turn with its rolls and state changes, handed to the `generated` hook."""
+    generated = GeneratedTurn(turn, said.rolls, said.edits)
+    if hooks.generated is not None:
+        await hooks.generated(generated)
+    return generated
 
 
 def _refuse_if_stopped(cancel: CancelToken | None) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.director.budget import TokenCounter
+from bot.director.mechanics import system_block
 from bot.director.types import SceneView, StoredTurn
 from bot.lore.placement import LoreActivation, activate_lore
 from bot.prompts import is_ooc
@@ -41,7 +42,7 @@ async def fired_lore(
 async def lore_tokens(scene: SceneView, lore: LoreActivation, counter: TokenCounter) -> int:
     """Tokens of the system block with `lore` in it, and of lore's blocks in the history."""
     fmt, ctx = scene.fmt, scene.context
-    system = fmt.system_block(replace(ctx, lore_before=lore.before, lore_after=lore.after))
+    system = system_block(scene, replace(ctx, lore_before=lore.before, lore_after=lore.after))
     blocks = [system, *(fmt.separator + fmt.lore_block(i) for i in lore.inserts)]
     return sum(await counter.counts(blocks))
 

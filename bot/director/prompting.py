@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from bot.director.budget import BudgetPlan, TokenCounter, plan_window
 from bot.director.lore import ShortfallLog, fired_lore, lore_tokens
+from bot.director.mechanics import system_block
 from bot.director.types import (
     DirectorEngine,
     DirectorError,
@@ -55,7 +56,7 @@ class PromptBuilder:
     ) -> PromptPlan:
         """The prompt within budget; `extra` blocks follow the history (a draft's direction)."""
         fmt, ctx = scene.fmt, scene.context
-        system = fmt.system_block(ctx)
+        system = system_block(scene, ctx)
         # Blocks are counted with the separator that joins them, so the sum matches the prompt.
         header = fmt.separator + prompt_header(fmt, ctx, speaker, player)
         system_tokens, header_tokens = await self.counter.counts([system, header])
@@ -78,6 +79,8 @@ class PromptBuilder:
         kept = history[plan.start :]
         turns = [*(prompt_turn(t) for t in kept), *extra]
         rendered = render_prompt(fmt, ctx, turns, speaker, lore.inserts, player=player)
+        if scene.mechanics:
+            rendered = replace(rendered, system=system_block(scene, ctx))
         return PromptPlan(rendered, plan, tuple(kept), lore)
 
     async def _window(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.director.budget import BudgetPlan
-from bot.domain import PromptContext, Role, Sampler
+from bot.domain import DiceRoll, PromptContext, Role, Sampler, StateEdit
 from bot.engine.base import CancelToken, Completion, GenerationRequest
 from bot.errors import UserError
 from bot.lore.placement import LoreActivation, SceneLore
@@ -76,6 +76,23 @@ class DirectorEngine(Protocol):
 
 
 @dataclass(frozen=True)
+class MarkerOutcome:
+    """What a marker resolved to: the text written into the turn in its place, and the record."""
+
+    text: str
+    roll: DiceRoll | None = None
+    edit: StateEdit | None = None
+
+
+class MarkerResolver(Protocol):
+    """Resolves markers for a scene: rolls dice, checks state changes (synchronous and cheap)."""
+
+    def resolve(self, marker: str) -> MarkerOutcome | None:
+        """The outcome of `marker` (the text between the brackets); None drops it as invalid."""
+        ...
+
+
+@dataclass(frozen=True)
 class CastMember:
     """An NPC the director may voice."""
 
@@ -97,6 +114,10 @@ class SceneView:
     lore: SceneLore = field(default_factory=SceneLore)
     # The seq of the newest turn `context.summary` covers: those turns stay out of the prompt.
     summary_through: int = 0
+    # Dice and state markers: taught in the system block, resolved while generating. With
+    # mechanics on and no resolver, every marker is dropped.
+    mechanics: bool = False
+    resolver: MarkerResolver | None = None
 
     @property
     def player_names(self) -> tuple[str, ...]:
@@ -117,6 +138,18 @@ class PromptPlan:
     lore: LoreActivation = field(default_factory=LoreActivation)
 
 
+@dataclass(frozen=True)
+class GeneratedTurn:
+    """A turn the director stored, with the rolls and state changes its new text resolved.
+
+    In the order they happened; for a continue, only those of the added text.
+    """
+
+    turn: StoredTurn
+    rolls: tuple[DiceRoll, ...] = ()
+    edits: tuple[StateEdit, ...] = ()
+
+
 @dataclass
 class RoundHooks:
     """Optional callbacks while a round runs (terminal streaming, Discord posting)."""
@@ -125,6 +158,9 @@ class RoundHooks:
     text: Callable[[str], None] | None = None
     # With it, each turn is stored pending: the hook shows it, then marks it posted.
     stored: Callable[[StoredTurn], Awaitable[None]] | None = None
+    # Every turn the director stores (a round's, a swipe's, a continue's), with its rolls and
+    # state changes, right after storing it and before `stored`.
+    generated: Callable[[GeneratedTurn], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -132,6 +168,7 @@ class RoundResult:
     """The turns a round produced and why it stopped."""
 
     turns: list[StoredTurn] = field(default_factory=list)
+    generated: list[GeneratedTurn] = field(default_factory=list)  # the same turns, with mechanics
     ended: RoundEnd = "players"
     notice: str | None = None
 
