@@ -22,12 +22,15 @@ from .models import (
     Scene,
     SceneLorebook,
     SceneSummary,
+    StateChange,
     StoredLorebook,
     StoredLoreEntry,
     Turn,
     TurnMessage,
+    TurnRoll,
 )
 from .scenes import SceneStore
+from .state import HistoryEntry, StateStore
 from .stores import Stores
 from .summaries import StorySummary, SummaryStore
 from .turns import TurnLine, TurnStore
@@ -43,6 +46,7 @@ __all__ = [
     "DuplicateMessageError",
     "DuplicateNameError",
     "GuildConfig",
+    "HistoryEntry",
     "LoreStore",
     "NotFoundError",
     "PlayerBinding",
@@ -51,6 +55,8 @@ __all__ = [
     "SceneLorebook",
     "SceneStore",
     "SceneSummary",
+    "StateChange",
+    "StateStore",
     "StoreError",
     "StoredLoreEntry",
     "StoredLorebook",
@@ -60,6 +66,7 @@ __all__ = [
     "Turn",
     "TurnLine",
     "TurnMessage",
+    "TurnRoll",
     "TurnStore",
     "alembic_config",
     "current_revision",

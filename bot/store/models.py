@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 NAME_KEY_MAX = 3 * NAME_MAX
 CHARACTER_KINDS = ("player", "npc")
 TURN_ROLES = ROLES
+TURN_KINDS = ("post", "roll")
 
 
 def utcnow() -> datetime:
@@ -179,6 +180,10 @@ class Scene(Timestamps, Base):
     temperature: Mapped[float | None] = mapped_column(Float)
     min_p: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # NPCs may roll and change tracked values through markers in their replies.
+    mechanics: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Players may change their own character's tracked values with /stat.
+    player_stats: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Scene {self.id} channel={self.channel_id} active={self.active}>"
@@ -248,6 +253,10 @@ class Turn(Timestamps, Base):
     pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A greeting's swipes are the card's greetings: Swipe cycles them instead of generating.
     greeting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "post", or "roll": a player's /roll stored as a turn (its rolls are in turn_rolls).
+    kind: Mapped[str] = mapped_column(CleanString(16), default="post", server_default="post")
+    # Witnessed only by its author's character (a private roll): never in an NPC's prompt.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     messages: Mapped[list[TurnMessage]] = relationship(
         lazy="selectin",
@@ -341,3 +350,43 @@ class SceneSummary(Base):
     # The seq of the newest turn the summary covers: turns up to it stay out of the prompt.
     summary_through: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# -- Dice and tracked state ---------------------------------------------------------
+
+
+class TurnRoll(Base):
+    """One dice roll stored with one swipe of a turn, in the order it was rolled."""
+
+    __tablename__ = "turn_rolls"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), index=True)
+    swipe_index: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    expr: Mapped[str] = mapped_column(CleanString(200))
+    reason: Mapped[str | None] = mapped_column(CleanString(200))
+    total: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(CleanText)
+
+
+class StateChange(Base):
+    """One change to a character's tracked value; a turn's counts only while its swipe shows."""
+
+    __tablename__ = "state_changes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    # NULL for a /stat command or a scene file: such changes always stand.
+    turn_id: Mapped[int | None] = mapped_column(
+        ForeignKey("turns.id", ondelete="CASCADE"), index=True
+    )
+    swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(CleanString(40))
+    op: Mapped[str] = mapped_column(CleanString(8))
+    # The parsed, checked value (bot.state.rules encodes it).
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,7 +14,7 @@ from bot.domain import NAME_MAX
 from ._util import affected
 from .database import Database
 from .errors import DuplicateMessageError, NotFoundError, StoreError
-from .models import TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
+from .models import TURN_KINDS, TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
 
 _APPEND_ATTEMPTS = 8
 _ALREADY_RECORDED = "That message is already recorded as another turn."
@@ -97,13 +97,18 @@ class TurnStore:
         message_ids: Sequence[int] = (),
         pending: bool = False,
         greeting: Sequence[str] = (),
+        kind: str = "post",
+        private: bool = False,
     ) -> Turn:
         """Store a new turn with the next seq; a `pending` one stays out of the history.
 
         `greeting` makes it a greeting whose swipes are these alternatives after `content`.
+        `kind` "roll" marks a player's roll; a `private` turn only its author's character saw.
         """
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
+        if kind not in TURN_KINDS:
+            raise ValueError(f"unknown turn kind {kind!r}")
         prev = Turn.__table__.alias("prev")
         # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq).
         next_seq = (
@@ -126,6 +131,8 @@ class TurnStore:
                 deleted=False,
                 pending=pending,
                 greeting=bool(greeting),
+                kind=kind,
+                private=private,
                 messages=_messages(message_ids),
             )
             async with self.db.session() as s:
