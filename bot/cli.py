@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import json
 import logging
+import random
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -164,6 +165,21 @@ async def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+async def cmd_roll(_: Settings, args: argparse.Namespace) -> int:
+    # Imported here: d20 compiles its grammar on import, which the other commands need not wait for.
+    from bot.dice import DiceError, roll_dice
+    from bot.dice.limits import TIMES_MAX
+    from bot.dice.wording import TIMES, cli_line
+
+    if not 1 <= args.times <= TIMES_MAX:
+        raise DiceError(TIMES)
+    rng = random.Random(args.seed) if args.seed is not None else None  # None: the OS's
+    text = " ".join(args.expr)
+    lines = [cli_line(roll_dice(text, rng)) for _ in range(args.times)]
+    print("\n".join(lines))
+    return 0
+
+
 async def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
     # The CLI is the program's entry point: the one place in `bot/` that reaches the Discord
     # adapter, and only for this command, so the other commands never load discord.py.
@@ -240,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--channels", type=int, default=20, help="--soak: channels with a scene")
     bench.add_argument("--players", type=int, default=5, help="--soak: players per channel")
     bench.set_defaults(handler=cmd_bench)
+    roll = sub.add_parser("roll", help="roll dice as /roll does: 1d20+5, 4d6kh3, 6d10>=8")
+    roll.add_argument("expr", nargs="+", help="the dice (spaces between parts are ignored)")
+    roll.add_argument("--seed", type=int, help="a seed: the same seed rolls the same numbers")
+    roll.add_argument("--times", type=int, default=1, help="roll it this many times, one a line")
+    roll.set_defaults(handler=cmd_roll)
     return parser
 
 
