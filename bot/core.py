@@ -26,6 +26,7 @@ from bot.scenes import service as scenes
 from bot.scenes.lore import SceneLoreSources
 from bot.scenes.views import SceneViews
 from bot.settings import Settings
+from bot.state import service as stats
 from bot.store import Database, Stores, upgrade
 
 log = logging.getLogger("tavernkeep")
@@ -38,6 +39,7 @@ FEATURES: tuple[Feature, ...] = (
     guild.build,
     lore.build,
     memory.build,
+    stats.build,
 )
 
 

@@ -53,6 +53,7 @@ class PromptContext:
     lore_before: tuple[str, ...] = ()  # lore entries before the character definitions
     lore_after: tuple[str, ...] = ()  # and after them
     summary: str | None = None  # the story so far, a block of its own after the system block
+    status: tuple[str, ...] = ()  # tracked values, a line per character, after the sheets
 
 
 @dataclass(frozen=True)

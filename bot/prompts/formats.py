@@ -116,6 +116,7 @@ def _bio(persona: Persona) -> str:
 
 
 _LORE_HEADER = "[Lore]"
+_STATUS_HEADER = "[Status]"
 
 
 def _group_system_prompt(ctx: PromptContext) -> Prompt:
@@ -152,6 +153,8 @@ def _group_system_prompt(ctx: PromptContext) -> Prompt:
     lines.append("[Involved Characters]")
     for npc in ctx.npcs:
         lines.extend((_bio(npc), "---"))
+    if ctx.status:
+        lines.extend((_STATUS_HEADER, *ctx.status))
     if ctx.lore_after:
         lines.extend((_LORE_HEADER, *ctx.lore_after))
     if ctx.scenario:
@@ -258,6 +261,8 @@ class AlpacaLimarpFormat:
         # Lore paragraphs go in unlabelled, as SillyTavern's Alpaca story string puts them.
         paragraphs = ["\n".join(ctx.lore_before)] if ctx.lore_before else []
         paragraphs += [f"{p.name}'s Persona: {p.sheet}" for p in (*ctx.npcs, *ctx.players)]
+        if ctx.status:
+            paragraphs.append("\n".join(("Status:", *ctx.status)))
         if ctx.lore_after:
             paragraphs.append("\n".join(ctx.lore_after))
         if ctx.scenario:

@@ -7,6 +7,7 @@ import hashlib
 from bot.characters.drafts import CharacterDraft
 from bot.scenes.greetings import store_greeting
 from bot.scenes.scene_file import SceneFile
+from bot.state.rules import Change
 from bot.store import Character, CharacterStore, LoreStore, Scene, Stores, StorySummary, TurnStore
 from bot.store.lore import book_name
 
@@ -59,6 +60,7 @@ async def import_scene_file(
         players.append((owner_id, character))
     await _attach_lore(stores.lore, scene.id, sf)
     if existing is None or await stores.turns.count(scene.id) == 0:
+        await _seed_state(stores, scene.id, sf, [*npcs, *(c for _, c in players)])
         greetings = await _seed_turns(stores.turns, scene.id, sf, npcs, players)
         if sf.summary:
             await _seed_summary(stores, scene.id, sf.summary, greetings + sf.summary_through)
@@ -69,6 +71,20 @@ async def _seed_summary(stores: Stores, scene_id: int, text: str, covered: int) 
     """The file's story so far, covering its first `covered` seeded turns."""
     first = await stores.turns.lines_after(scene_id, 0, covered) if covered else []
     await stores.summaries.put(scene_id, StorySummary(text, first[-1].seq if first else 0))
+
+
+async def _seed_state(
+    stores: Stores, scene_id: int, sf: SceneFile, characters: list[Character]
+) -> None:
+    """The file's starting values, as changes of no turn (they stand like a GM's /stat set)."""
+    ids = {c.name.casefold(): c.id for c in characters}
+    changes = [
+        Change(ids[name.casefold()], stat.key, "set", stat.value)
+        for name, stats in sf.states
+        if name.casefold() in ids
+        for stat in stats
+    ]
+    await stores.state.record(scene_id, changes)
 
 
 async def _attach_lore(lore: LoreStore, scene_id: int, sf: SceneFile) -> None:

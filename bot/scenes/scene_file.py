@@ -14,6 +14,8 @@ from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.errors import UserError
 from bot.lore import Lorebook, LoreError, check_book, load_lorebook
 from bot.lore.tables import entry_from_table
+from bot.state.rules import Stat, StateError
+from bot.state.tables import stats_from_table
 
 # Package data, so an installed wheel carries it too (see [tool.setuptools.package-data]).
 EXAMPLE_SCENE = Path(__file__).resolve().parents[1] / "examples" / "lantern-harbor.toml"
@@ -37,6 +39,8 @@ class SceneFile:
     lorebooks: tuple[Lorebook, ...] = ()
     summary: str | None = None  # the story so far of the opening turns
     summary_through: int = 0  # how many of the opening [[turns]] it covers (greetings too)
+    # Each character's starting tracked values (`state = {…}`), by the character's name.
+    states: tuple[tuple[str, tuple[Stat, ...]], ...] = ()
 
 
 def _character(entry: Any, base: Path, where: str) -> CharacterDraft:
@@ -133,6 +137,10 @@ def load_scene_file(path: str | Path) -> SceneFile:
     if not npcs:
         raise SceneFileError(f"{path}: a scene needs at least one [[npcs]] entry")
     _refuse_shared_names(path, players, npcs)
+    states = (
+        *_states(data.get("players", []), players, f"{path} players"),
+        *_states(data.get("npcs", []), npcs, f"{path} npcs"),
+    )
     turns = []
     for i, turn in enumerate(data.get("turns", [])):
         if not isinstance(turn, dict) or not turn.get("speaker") or "text" not in turn:
@@ -146,8 +154,33 @@ def load_scene_file(path: str | Path) -> SceneFile:
     lorebooks = (*_book_files(data, path), *_lore_tables(data, path))
     summary, through = _summary(data, path, len(turns))
     return SceneFile(
-        path, fmt, scenario, length, players, npcs, tuple(turns), lorebooks, summary, through
+        path,
+        fmt,
+        scenario,
+        length,
+        players,
+        npcs,
+        tuple(turns),
+        lorebooks,
+        summary,
+        through,
+        states,
     )
+
+
+def _states(
+    entries: list[Any], drafts: tuple[CharacterDraft, ...], where: str
+) -> list[tuple[str, tuple[Stat, ...]]]:
+    """The `state` table of each character entry that has one, checked."""
+    states = []
+    for i, (entry, draft) in enumerate(zip(entries, drafts, strict=True)):
+        try:
+            stats = stats_from_table(entry.get("state"))
+        except StateError as exc:
+            raise SceneFileError(f"{where}[{i}] state: {exc}") from None
+        if stats:
+            states.append((draft.name, stats))
+    return states
 
 
 def _summary(data: dict[str, Any], path: Path, turns: int) -> tuple[str | None, int]:

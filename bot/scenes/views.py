@@ -10,6 +10,7 @@ from bot.names import speaker_name
 from bot.prompts import get_format
 from bot.prompts.macros import join_names, resolve_macros, user_value
 from bot.scenes.lore import SceneLoreSources
+from bot.state.wording import status_lines
 from bot.store import Character, Scene, Stores
 
 RECENT_SPEAKERS_WINDOW = 64
@@ -56,12 +57,16 @@ class SceneViews:
             cast_names = join_names([name for name, _ in cast]) or "the characters"
             scenario = resolve_macros(scenario, char=cast_names, user=user)
         summary = await self.stores.summaries.get(scene.id)
+        present = [(name, c.id) for c, name in zip(bound, names, strict=False)]
+        present += [(name, c.id) for name, c in cast]
+        status = status_lines(await self.stores.state.current(scene.id), present)
         context = PromptContext(
             players=tuple(players),
             npcs=tuple(_persona(c, name, user) for name, c in cast),
             scenario=scenario,
             length=scene.length,
             summary=summary.text if summary and summary.text else None,
+            status=tuple(status),
         )
         return SceneView(
             scene_id=scene.id,
@@ -73,6 +78,7 @@ class SceneViews:
             max_replies=scene.max_replies,
             lore=await self.lore.scene_lore(scene, cast_rows, bound, user),
             summary_through=summary.through if summary else 0,
+            mechanics=scene.mechanics,
         )
 
 

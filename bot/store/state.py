@@ -70,6 +70,24 @@ async def _check_turn(s: AsyncSession, turn_id: int, scene_id: int | None = None
     return turn
 
 
+def roll_rows(
+    turn_id: int, swipe_index: int, rolls: Sequence[DiceRoll], start: int = 0
+) -> list[TurnRoll]:
+    """The rows that keep `rolls` with one swipe of a turn, from position `start` on."""
+    return [
+        TurnRoll(
+            turn_id=turn_id,
+            swipe_index=swipe_index,
+            position=start + i,
+            expr=roll.expr[:ROLL_TEXT_MAX],
+            reason=roll.reason[:ROLL_TEXT_MAX] if roll.reason is not None else None,
+            total=roll.total,
+            detail=roll.detail,
+        )
+        for i, roll in enumerate(rolls)
+    ]
+
+
 class StateStore:
     """Per-scene tracked values and the dice rolled with turns."""
 
@@ -144,18 +162,7 @@ class StateStore:
                     TurnRoll.turn_id == turn_id, TurnRoll.swipe_index == swipe_index
                 )
             )
-            s.add_all(
-                TurnRoll(
-                    turn_id=turn_id,
-                    swipe_index=swipe_index,
-                    position=(before or 0) + i,
-                    expr=roll.expr[:ROLL_TEXT_MAX],
-                    reason=roll.reason[:ROLL_TEXT_MAX] if roll.reason is not None else None,
-                    total=roll.total,
-                    detail=roll.detail,
-                )
-                for i, roll in enumerate(rolls)
-            )
+            s.add_all(roll_rows(turn_id, swipe_index, rolls, start=before or 0))
             await s.commit()
 
     async def rolls(self, turn_id: int) -> list[DiceRoll]:

@@ -9,12 +9,13 @@ from sqlalchemy import bindparam, delete, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import NAME_MAX
+from bot.domain import NAME_MAX, DiceRoll
 
 from ._util import affected
 from .database import Database
 from .errors import DuplicateMessageError, NotFoundError, StoreError
 from .models import TURN_KINDS, TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
+from .state import roll_rows
 
 _APPEND_ATTEMPTS = 8
 _ALREADY_RECORDED = "That message is already recorded as another turn."
@@ -99,11 +100,13 @@ class TurnStore:
         greeting: Sequence[str] = (),
         kind: str = "post",
         private: bool = False,
+        rolls: Sequence[DiceRoll] = (),
     ) -> Turn:
         """Store a new turn with the next seq; a `pending` one stays out of the history.
 
         `greeting` makes it a greeting whose swipes are these alternatives after `content`.
         `kind` "roll" marks a player's roll; a `private` turn only its author's character saw.
+        `rolls` are stored with its first swipe, in the same transaction.
         """
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
@@ -142,6 +145,7 @@ class TurnStore:
                     await s.flush()
                     if "seq" in inspect(turn).unloaded:
                         await s.refresh(turn, ["seq"])
+                    s.add_all(roll_rows(turn.id, 0, rolls))
                     await s.commit()
                 except IntegrityError:
                     # Nothing of the attempt is kept, so a failed try leaves no gap in seq.

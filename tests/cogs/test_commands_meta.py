@@ -39,6 +39,10 @@ OPEN_TO_PLAYERS = {
     "character use",
     "lore list",
     "reply",
+    "stat add",
+    "stat remove",
+    "stat set",
+    "stat show",
     "suggest",
 }
 Leaf = app_commands.Command[Any, Any, Any]

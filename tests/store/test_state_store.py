@@ -150,6 +150,10 @@ async def test_rolls_kept_per_swipe(db: Database) -> None:
     }
     with pytest.raises(NotFoundError):
         await stores.state.record_rolls(9999, 0, first)
+    rolled = await stores.turns.append(
+        scene, role="user", speaker="Rook", content="17", kind="roll", rolls=first
+    )
+    assert await stores.state.rolls(rolled.id) == first
     with pytest.raises(ValueError, match="unknown turn kind"):
         await stores.turns.append(scene, role="user", speaker="R", content="x", kind="dance")
 
