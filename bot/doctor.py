@@ -96,7 +96,9 @@ def _local_rows(table: Table, settings: Settings) -> bool:
             kv_cache_type=settings.kv_cache_type,
             gpus=gpus,
             supports_offload=offload,
+            memory_limit_mb=settings.gpu_memory_limit_mb,
         )
+        table.add_row("GPU_MEMORY_LIMIT_MB", _limit_text(settings))
         table.add_row(f"N_GPU_LAYERS={settings.n_gpu_layers}", decision.reason)
         if settings.n_ctx > info.context_length:
             table.add_row("N_CTX", f"{settings.n_ctx} is above the trained {info.context_length}")
@@ -104,6 +106,15 @@ def _local_rows(table: Table, settings: Settings) -> bool:
         table.add_row("model", f"[red]{exc}[/]")
         return False
     return True
+
+
+def _limit_text(settings: Settings) -> str:
+    """The VRAM cap `auto` plans with."""
+    limit = settings.gpu_memory_limit_mb
+    if limit is None:
+        return "unset: auto may plan with all the free VRAM"
+    applies = "" if settings.n_gpu_layers == "auto" else " (applies to N_GPU_LAYERS=auto only)"
+    return f"{limit} MiB ({format_bytes(limit * 1024**2)}) at most for auto's plan{applies}"
 
 
 async def _remote_rows(table: Table, remote: RemoteOptions) -> bool:

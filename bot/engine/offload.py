@@ -24,6 +24,7 @@ __all__ = [
     "KV_TYPE_BYTES",
     "OffloadDecision",
     "OffloadPlan",
+    "capped_vram_bytes",
     "format_bytes",
     "kv_cache_bytes_per_layer",
     "plan_offload",
@@ -127,6 +128,15 @@ def plan_offload(
     return OffloadPlan(count, False, needed, reason, layers_on_gpu=count)
 
 
+def capped_vram_bytes(free_bytes: int, memory_limit_mb: int | None) -> int:
+    """The VRAM `auto` may plan with: the free memory, or less under GPU_MEMORY_LIMIT_MB."""
+    if memory_limit_mb is None:
+        return free_bytes
+    if memory_limit_mb < 0:
+        raise ValueError("GPU_MEMORY_LIMIT_MB must not be negative")
+    return min(free_bytes, memory_limit_mb * MIB)
+
+
 def _parse_setting(setting: str | int) -> int | None:
     """None for `auto`, else the layer count (-1 = all)."""
     text = str(setting).strip().lower()
@@ -150,12 +160,14 @@ def resolve_gpu_layers(
     gpus: Sequence[GpuInfo] | None = None,
     supports_offload: bool | None = None,
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+    memory_limit_mb: int | None = None,
 ) -> OffloadDecision:
     """Turn an N_GPU_LAYERS setting (auto, -1, 0, N) into a layer count for this model and machine.
 
     Explicit values pass through (N above the layer count means all); any offload on a CPU-only
     build becomes 0. `auto` sums free VRAM over all NVIDIA GPUs (llama.cpp splits layers across
-    them) with a reserve per GPU, and is 0 when none is found. `gpus`/`supports_offload` default
+    them) with a reserve per GPU, and is 0 when none is found; `memory_limit_mb`
+    (GPU_MEMORY_LIMIT_MB) caps that sum, reserve included. `gpus`/`supports_offload` default
     to detecting them. Raises ModelInfoError for an unreadable model, ValueError for bad settings.
     """
     value = _parse_setting(setting)
@@ -194,13 +206,14 @@ def resolve_gpu_layers(
         bytes_per_element=per_element,
     )
     free = sum(gpu.free_bytes for gpu in gpus)
+    budget = capped_vram_bytes(free, memory_limit_mb)
     plan = plan_offload(
         n_layers=n,
         # Quantization mixes make some layers larger; sizing by the largest avoids running out.
         layer_bytes=info.max_layer_bytes,
         non_layer_bytes=info.non_layer_bytes,
         kv_bytes_per_layer=kv,
-        free_vram_bytes=free,
+        free_vram_bytes=budget,
         reserve_bytes=reserve_bytes * len(gpus),
         output_bytes=info.output_bytes,
     )
@@ -208,6 +221,16 @@ def resolve_gpu_layers(
         gpus[0].name if len(gpus) == 1 else f"{len(gpus)} GPUs ({', '.join(g.name for g in gpus)})"
     )
     where = f"{format_bytes(free)} free on {names} (n_ctx {n_ctx}, {kv_cache_type} KV cache)"
+    if budget < free:
+        where = f"GPU_MEMORY_LIMIT_MB={memory_limit_mb} of the {where}"
+        if not plan.layers_on_gpu:
+            needed = reserve_bytes * len(gpus) + info.max_layer_bytes + kv
+            reason = (
+                f"auto: GPU_MEMORY_LIMIT_MB={memory_limit_mb} is too small for one layer and its "
+                f"KV cache at n_ctx {n_ctx} ({format_bytes(needed)} with the reserve): running "
+                f"all {n} layers on the CPU (raise the cap or lower N_CTX)"
+            )
+            return OffloadDecision(0, reason, plan)
     if plan.fits_fully:
         reason = f"auto: all {n} layers and the output fit in {where}"
     elif plan.layers_on_gpu == n:
