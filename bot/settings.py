@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     model_path: Path | None = None
     n_ctx: int = Field(8192, ge=256)
     n_gpu_layers: str = "auto"
+    # The VRAM N_GPU_LAYERS=auto may plan with (MiB); unset: all the free memory of the GPUs.
+    gpu_memory_limit_mb: int | None = Field(None, ge=1)
     flash_attn: bool = False
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
     n_threads: int | None = Field(None, ge=1)
