@@ -20,7 +20,6 @@ from typing import Any
 import d20  # type: ignore[import-untyped]
 import lark
 
-from . import wording
 from .limits import (
     DICE_PER_TERM_MAX,
     EXPR_MAX_CHARS,
@@ -28,6 +27,28 @@ from .limits import (
     SIDES_MAX,
     TERMS_MAX,
     DiceError,
+)
+from .wording import (
+    EMPTY,
+    NO_DICE,
+    NUMBER_TOO_BIG,
+    SIGN,
+    SUCCESS_COMPARISONS,
+    SUCCESS_ONE_TERM,
+    SUCCESS_TARGET,
+    bare_keep,
+    bound_face,
+    ends_too_soon,
+    every_face,
+    face_only,
+    no_dice_in_term,
+    no_sides,
+    not_notation,
+    too_long,
+    too_many_dice,
+    too_many_sides,
+    too_many_terms,
+    unreadable,
 )
 
 # Everything the notation uses; anything else (brackets, `*`, `/`, `%`, `.`) is refused before
@@ -38,7 +59,6 @@ _ALPHABET = frozenset("0123456789dkhlpreoaim<>=+-!")
 _DICE_TERM = re.compile(r"(\d*d(\d+))((?:(?:rr|ro|ra|mi|ma|[kpde])[hl<>]?\d+|!(?![\d!]))*)")
 _DICE_COUNT = re.compile(r"(\d*)d(\d+)")
 _NUMBER = re.compile(r"\d+")
-_SUCCESS_TAIL = re.compile(r"[\d!](?:>=|<=|>|<)\d+$")  # a comparison, not a selector (`k>3`)
 
 SUCCESS_OPS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,
@@ -77,11 +97,6 @@ def check_dice(text: str) -> str:
     return plan(text).expr
 
 
-def counts_successes(expr: str) -> bool:
-    """Whether a normalised expression counts successes (`6d10>=8`) rather than adds."""
-    return _SUCCESS_TAIL.search(expr) is not None
-
-
 @lru_cache(maxsize=256)
 def plan(text: str) -> Plan:
     """Read and check `text`; cached, since a table rolls the same few expressions all evening."""
@@ -93,20 +108,20 @@ def plan(text: str) -> Plan:
 def _prepare(text: str) -> tuple[str, str]:
     """The text as typed without white space, and as d20 reads it; every cap is checked here."""
     if len(text) > EXPR_MAX_CHARS:
-        raise DiceError(wording.too_long(len(text)))
+        raise DiceError(too_long(len(text)))
     typed = "".join(text.split()).lower()
     if not typed:
-        raise DiceError(wording.EMPTY)
+        raise DiceError(EMPTY)
     for char in typed:
         if char not in _ALPHABET:
-            raise DiceError(wording.not_notation(char))
+            raise DiceError(not_notation(char))
     if any(len(n) > len(str(NUMBER_MAX)) or int(n) > NUMBER_MAX for n in _NUMBER.findall(typed)):
-        raise DiceError(wording.NUMBER_TOO_BIG)
+        raise DiceError(NUMBER_TOO_BIG)
     for count, sides in _DICE_COUNT.findall(typed):
         _check_dice_count(int(count or "1"), int(sides))
     terms = typed.count("+") + typed.count("-") + 1
     if terms > TERMS_MAX:
-        raise DiceError(wording.too_many_terms(terms))
+        raise DiceError(too_many_terms(terms))
     return typed, _DICE_TERM.sub(_for_d20, typed)
 
 
@@ -118,13 +133,13 @@ def _for_d20(term: re.Match[str]) -> str:
 
 def _check_dice_count(count: int, sides: int) -> None:
     if count < 1:
-        raise DiceError(wording.no_dice_in_term(count, sides))
+        raise DiceError(no_dice_in_term(count, sides))
     if count > DICE_PER_TERM_MAX:
-        raise DiceError(wording.too_many_dice(count))
+        raise DiceError(too_many_dice(count))
     if sides < 1:
-        raise DiceError(wording.no_sides(count))
+        raise DiceError(no_sides(count))
     if sides > SIDES_MAX:
-        raise DiceError(wording.too_many_sides(sides))
+        raise DiceError(too_many_sides(sides))
 
 
 def _parse(typed: str, prepared: str) -> Any:
@@ -134,21 +149,21 @@ def _parse(typed: str, prepared: str) -> Any:
         return d20.Roller().parse(prepared)
     except d20.RollSyntaxError as exc:
         if getattr(exc.got, "type", None) == "$END":
-            raise DiceError(wording.ends_too_soon(typed)) from None
-        raise DiceError(wording.unreadable(typed)) from None
+            raise DiceError(ends_too_soon(typed)) from None
+        raise DiceError(unreadable(typed)) from None
     except (d20.RollError, lark.exceptions.LarkError):
-        raise DiceError(wording.unreadable(typed)) from None
+        raise DiceError(unreadable(typed)) from None
 
 
 def _checked(tree: Any) -> Plan:
     root = tree.roll
     if isinstance(root, d20.ast.BinOp) and root.op not in ("+", "-"):
         if root.op not in SUCCESS_OPS:
-            raise DiceError(wording.SUCCESS_OPS)
+            raise DiceError(SUCCESS_COMPARISONS)
         if not isinstance(root.left, d20.ast.Dice | d20.ast.OperatedDice):
-            raise DiceError(wording.SUCCESS_ONE_TERM)
+            raise DiceError(SUCCESS_ONE_TERM)
         if not isinstance(root.right, d20.ast.Literal):
-            raise DiceError(wording.SUCCESS_TARGET)
+            raise DiceError(SUCCESS_TARGET)
         expr = f"{_dice_term(root.left)}{root.op}{root.right.value}"
         success = Comparison(root.op, root.right.value)
         return Plan(_within_length(expr), d20.ast.Expression(root.left), success)
@@ -163,14 +178,14 @@ def _checked(tree: Any) -> Plan:
     parts.append(_term(node))
     dice += not isinstance(node, d20.ast.Literal)
     if not dice:
-        raise DiceError(wording.NO_DICE)
+        raise DiceError(NO_DICE)
     return Plan(_within_length("".join(reversed(parts))), tree, None)
 
 
 def _within_length(expr: str) -> str:
     # `d6` is normalised to `1d6`, so a normalised text can outgrow what was typed.
     if len(expr) > EXPR_MAX_CHARS:
-        raise DiceError(wording.too_long(len(expr)))
+        raise DiceError(too_long(len(expr)))
     return expr
 
 
@@ -180,10 +195,10 @@ def _term(node: Any) -> str:
     if isinstance(node, d20.ast.Dice | d20.ast.OperatedDice):
         return _dice_term(node)
     if isinstance(node, d20.ast.UnOp):
-        raise DiceError(wording.SIGN)
+        raise DiceError(SIGN)
     if isinstance(node, d20.ast.BinOp):  # a comparison inside a sum: `1d6>2+1d6>2`
-        raise DiceError(wording.SUCCESS_ONE_TERM)
-    raise DiceError(wording.unreadable(str(node)))
+        raise DiceError(SUCCESS_ONE_TERM)
+    raise DiceError(unreadable(str(node)))
 
 
 def _dice_term(node: Any) -> str:
@@ -199,17 +214,17 @@ def _dice_term(node: Any) -> str:
             else:
                 text += f"{_OP_NAMES.get(op.op, op.op)}{sel.cat or ''}{sel.num}"
         if op.op in _FOREVER_OPS and _every_face(op.sels, dice.size):
-            raise DiceError(wording.every_face(text, op.op))
+            raise DiceError(every_face(text, op.op))
     return text
 
 
 def _check_selector(op: str, sel: Any, sides: int) -> None:
     if op in _KEEP_OPS and sel.cat is None:
-        raise DiceError(wording.bare_keep(_OP_NAMES.get(op, op), sel.num))
+        raise DiceError(bare_keep(_OP_NAMES.get(op, op), sel.num))
     if op in _FACE_OPS and sel.cat in ("h", "l"):
-        raise DiceError(wording.face_only(op))
+        raise DiceError(face_only(op))
     if op in ("mi", "ma") and (sel.cat is not None or not 1 <= sel.num <= sides):
-        raise DiceError(wording.bound_face(op, sides))
+        raise DiceError(bound_face(op, sides))
 
 
 def _every_face(sels: Sequence[Any], sides: int) -> bool:

@@ -9,10 +9,11 @@ carries the rng as well, `_Die` draws from it, and the `Roller` creates `_Dice`/
 of d20's classes (`_eval_dice`). Each roll builds its own Roller and context, so nothing is
 shared between rolls but the parsed tree, which evaluation only reads.
 
-The operators that draw (`rr`, `ro`, `ra`, `e`) are d20's, with two changes in `_SetOperator`:
-they visit dice in the term's order (d20 iterates a `set` of dice, whose order follows memory
-addresses, so the same seed could give the same numbers to different dice), and explosions stop
-after `EXPLODED_PER_TERM_MAX` extra dice (d20 explodes until its roll counter overflows).
+The operators that draw (`rr`, `ro`, `ra`, `e`) and `k` are rewritten in `_SetOperator` on
+d20's dice model, for three reasons: d20 iterates a `set` of dice, whose order follows memory
+addresses, so the same seed could give the same numbers to different dice; it selects the whole
+term again for every die, so a hostile 200-character roll took half a second; and it explodes
+until its roll counter overflows, where here a term stops after `EXPLODED_PER_TERM_MAX` extra dice.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import d20  # type: ignore[import-untyped]
 
 from bot.domain import DiceRoll
 
-from . import wording
 from .limits import DRAWS_MAX, EXPLODED_PER_TERM_MAX, DiceError
 from .notation import plan
+from .wording import breakdown, too_many_draws, unreadable
 
 _SYSTEM_RANDOM = random.SystemRandom()  # the operating system's randomness; keeps no state
 
@@ -38,9 +39,9 @@ def roll_dice(text: str, rng: random.Random | None = None, reason: str | None = 
     try:
         rolled = roller.roll(checked.tree).expr.roll
     except d20.TooManyRolls:
-        raise DiceError(wording.too_many_draws()) from None
+        raise DiceError(too_many_draws()) from None
     except d20.RollError:  # ruled out by the checks; never d20's text to a player
-        raise DiceError(wording.unreadable(checked.expr)) from None
+        raise DiceError(unreadable(checked.expr)) from None
     if checked.success is None:
         total = int(rolled.total)
         hits: frozenset[int] | None = None
@@ -48,7 +49,7 @@ def roll_dice(text: str, rng: random.Random | None = None, reason: str | None = 
         counted = [die for die in rolled.keptset if checked.success.holds(die.number)]
         total = len(counted)
         hits = frozenset(id(die) for die in counted)
-    return DiceRoll(checked.expr, total, wording.breakdown(rolled, hits), reason)
+    return DiceRoll(checked.expr, total, breakdown(rolled, hits), reason)
 
 
 class _Context(d20.RollContext):  # type: ignore[misc]
@@ -81,36 +82,53 @@ class _Dice(d20.Dice):  # type: ignore[misc]
 
 
 class _SetOperator(d20.SetOperator):  # type: ignore[misc]
-    """d20's set operator; the drawing operations visit dice in order and explode within caps."""
+    """d20's set operator, with its dice-drawing operations and `k` written per die.
 
-    def _ordered(self, target: Any, max_targets: int | None = None) -> list[Any]:
-        chosen = self.select(target, max_targets)
-        return [die for die in target.values if die in chosen]
+    The checks allow only faces (`6`, `<3`, `>5`) for `rr`, `ro`, `ra` and `e`, so each die's
+    fate depends on its own value, and one pass in the term's order does what d20's rounds over
+    sets do, in linear time and in the same order for the same seed.
+    """
+
+    def keep(self, target: Any) -> None:
+        chosen = self.select(target)  # once: d20 selects again for every die (quadratic)
+        for value in target.keptset:
+            if value not in chosen:
+                value.drop()
 
     def reroll(self, target: Any) -> None:
-        to_reroll = self._ordered(target)
-        while to_reroll:  # ends: a face survives (checked), and the context counts every draw
-            for die in to_reroll:
+        for die in target.keptset:
+            while _picks(self.sels, die.number):  # ends: a face survives, and draws are counted
                 die.reroll()
-            to_reroll = self._ordered(target)
 
     def reroll_once(self, target: Any) -> None:
-        for die in self._ordered(target):
-            die.reroll()
+        for die in target.keptset:
+            if _picks(self.sels, die.number):
+                die.reroll()
 
     def explode(self, target: Any) -> None:
-        done: set[int] = set()
-        to_explode = self._ordered(target)
-        while to_explode:
-            for die in to_explode:
-                if not _explode(die, target):
-                    return
-            done.update(id(die) for die in to_explode)
-            to_explode = [die for die in self._ordered(target) if id(die) not in done]
+        index = 0
+        while index < len(target.values):  # the dice explosions add are looked at in turn
+            die = target.values[index]
+            index += 1
+            if die.kept and _picks(self.sels, die.number) and not _explode(die, target):
+                return
 
     def explode_once(self, target: Any) -> None:
-        for die in self._ordered(target, max_targets=1):
-            _explode(die, target)
+        for sel in self.sels:  # d20's order: the first selector that picks a die, its first die
+            for die in target.keptset:
+                if _picks((sel,), die.number):
+                    _explode(die, target)
+                    return
+
+
+def _picks(sels: Any, value: int) -> bool:
+    """Whether a face selector (`6`, `<3`, `>5`) picks `value`."""
+    for sel in sels:
+        if sel.cat is None and value == sel.num:
+            return True
+        if (sel.cat == "<" and value < sel.num) or (sel.cat == ">" and value > sel.num):
+            return True
+    return False
 
 
 def _explode(die: Any, target: Any) -> bool:

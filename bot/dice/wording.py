@@ -15,6 +15,7 @@ A breakdown over `DETAIL_MAX_CHARS` shows each dice term as `[N dice: sum]` inst
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import d20  # type: ignore[import-untyped]
@@ -41,11 +42,14 @@ EMPTY = f"There is nothing to roll: {EXAMPLES}."
 NO_DICE = f"That roll has no dice in it; {EXAMPLES}."
 NUMBER_TOO_BIG = f"Numbers in a roll go up to {NUMBER_MAX:,}."
 SIGN = "A + or - needs a term on each side: write 1d20-2, not 1d20+-2 or -2+1d20."
-SUCCESS_OPS = "Count successes with >=, >, <= or <, like 6d10>=8."
+SUCCESS_COMPARISONS = "Count successes with >=, >, <= or <, like 6d10>=8."
 SUCCESS_ONE_TERM = "Success counting takes one dice term before the comparison, like 6d10>=8."
 SUCCESS_TARGET = "Success counting compares each die with one number, like 6d10>=8."
 TIMES = f"--times takes 1 to {TIMES_MAX:,} rolls."
 
+# A normalised success count ends in a comparison after the dice term: `6d10>=8`, `8d10!>=8`
+# (a selector's `<`/`>` follows a letter: `k>3`).
+_SUCCESS_TAIL = re.compile(r"[\d!](?:>=|<=|>|<)\d+$")
 _KEEP_WORDS = {"k": "keep", "d": "drop"}
 _FACE_OP_WORDS = {"rr": "reroll", "ro": "reroll once", "ra": "explode once", "e": "explode"}
 _BOUND_WORDS = {"mi": "minimum", "ma": "maximum"}
@@ -116,12 +120,10 @@ def too_many_draws() -> str:
 
 def roll_line(speaker: str, roll: DiceRoll) -> str:
     """`Keri rolls 1d20+5 for Stealth: 17 (12 + 5)`; one line, whatever the reason holds."""
-    from .notation import counts_successes
-
     reason = " ".join((roll.reason or "").split())
     purpose = f" for {reason}" if reason else ""
     result = str(roll.total)
-    if counts_successes(roll.expr):
+    if _SUCCESS_TAIL.search(roll.expr):
         result = f"{roll.total} success" + ("" if roll.total == 1 else "es")
     shown = "" if roll.detail == str(roll.total) else f" ({roll.detail})"
     return f"{speaker} rolls {roll.expr}{purpose}: {result}{shown}"
