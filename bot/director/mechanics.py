@@ -33,7 +33,7 @@ _ROLL = re.compile(r"roll(?:\s.*)?", re.IGNORECASE | re.DOTALL)
 # value: `Rook HP -3`, `Rook HP = 12/20`, `Marta Vell Inventory +rope`. Which words name the
 # character and which the key is the resolver's to decide: it knows both.
 _STATE = re.compile(r"[^\W_][\w '’.-]*?\s[^\W_][\w '’.-]*?\s*[=+-]\s*\S.*", re.DOTALL)
-_CLOSED = re.compile(rf"\[([^\[\]\n]{{1,{MARKER_MAX}}})\]")
+_CLOSED = re.compile(rf"[ \t]*\[([^\[\]\n]{{1,{MARKER_MAX}}})\]")  # with the spaces before it
 
 TEACHING = (
     "[Dice and State]\n"
@@ -55,7 +55,7 @@ def is_marker(inner: str) -> bool:
 
 def markers_in(text: str) -> list[str]:
     """The closed markers in `text`, as written (brackets included)."""
-    return [m.group() for m in _CLOSED.finditer(text) if is_marker(m.group(1))]
+    return [m.group().lstrip(" \t") for m in _CLOSED.finditer(text) if is_marker(m.group(1))]
 
 
 def drop_markers(text: str) -> str:
@@ -151,8 +151,11 @@ class HeldStream:
     def feed(self, text: str) -> None:
         self.piece += text
         # An open bracket within a marker's length of the end may still start one.
-        held = self.piece.find("[", max(self.sent, len(self.piece) - MARKER_MAX - 1))
-        self._send_to(held if held >= 0 else len(self.piece))
+        # Only a bracket not closed yet may open a marker (a piece never holds the `]` stop).
+        tail = max(self.sent, len(self.piece) - MARKER_MAX - 1, self.piece.rfind("]") + 1)
+        held = self.piece.find("[", tail)
+        # Trailing spaces wait too: a dropped marker takes the spaces before it along.
+        self._send_to(len(self.piece[: held if held >= 0 else None].rstrip()))
 
     def end_piece(self, final: str) -> None:
         """The piece is over and reads `final` (what was sent is always a prefix of it)."""
@@ -207,7 +210,8 @@ async def generate(
         else:
             seen += 1
             outcome, more = _settle(resolver, piece[start:], more, seen)
-            final = piece[:start] + (outcome.text if outcome is not None else "")
+            kept = piece[:start]
+            final = kept + outcome.text if outcome is not None else kept.rstrip()
             if outcome is not None:
                 marks.append(Mark(len(text) + len(final), outcome))
         if stream is not None:
@@ -228,8 +232,10 @@ def _settle(
     if seen > MAX_MARKERS:
         log.info("marker %r is past the turn's %d: the turn ends there", marker, MAX_MARKERS)
         return None, False
+    # A model that saw results in the history may write one in: it is never passed on.
+    asked = marker[1:].split(":", 1)[0].strip()
     try:
-        outcome = resolver.resolve(marker[1:])
+        outcome = resolver.resolve(asked)
     except UserError as exc:  # a resolver's refusal, raised rather than returned
         log.info("dropped invalid marker %r: %s", marker, exc)
         return None, True
