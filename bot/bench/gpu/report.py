@@ -79,7 +79,7 @@ def render_markdown(figures: dict[str, Any]) -> str:
     lines = ["# GPU check", ""]
     for key, value in meta.items():
         lines.append(f"- {key}: {_cell(value)}")
-    top = figures.get("headline") or {}
+    top = figures.get("headline") or headline(figures.get("caps", []))
     if top:
         lines += [
             "",
@@ -109,8 +109,7 @@ def render_markdown(figures: dict[str, Any]) -> str:
         cap = with_ratios(raw)
         used = f"{_mib(cap.get('used_bytes'))} / {_mib(cap.get('planned_bytes'))}"
         used += f" / {_mib(cap.get('budget_bytes'))}"
-        within = {True: "yes", False: "NO"}.get(bool(cap["within_cap"]), "–")
-        within = within if "within_cap" in cap else "–"
+        within = "–" if "within_cap" not in cap else ("yes" if cap["within_cap"] else "NO")
         lines.append(
             f"| {_cap_name(cap)} | {cap.get('n_gpu_layers', '–')} | {used} | {within} | "
             f"{_num(cap.get('cold_ttft_s'), 3, ' s')} / {_num(cap.get('warm_ttft_s'), 3, ' s')} | "
