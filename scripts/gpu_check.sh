@@ -113,9 +113,10 @@ build_wheel() {
     args=$(vpy -m bot.bench.gpu cmake-args --cc "$cc" --cpu-args "$LLAMA_CPU_CMAKE_ARGS")
     echo "compute capability $cc: CMAKE_ARGS=$args"
     echo "$args" >"$work/cmake_args.txt"
-    rm -rf "$work/src" "$work/build" "$work/wheels"
+    # A run cut short left the build folder behind: ninja carries on where it stopped.
+    [ -d "$work/src" ] || tar -xJf "$pack_dir/llama-cpp-python-slim.tar.xz" -C "$work"
+    rm -rf "$work/wheels"
     mkdir -p "$work/wheels"
-    tar -xJf "$pack_dir/llama-cpp-python-slim.tar.xz" -C "$work"
     # The build folder is kept, so that llama-bench and llama-quantize reuse its compiled ggml.
     CMAKE_ARGS="$args" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$venv/bin/python" -m pip wheel \
         --no-build-isolation --no-index --no-deps -w "$work/wheels" \
