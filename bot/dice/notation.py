@@ -117,11 +117,11 @@ def _prepare(text: str) -> tuple[str, str]:
             raise DiceError(not_notation(char))
     if any(len(n) > len(str(NUMBER_MAX)) or int(n) > NUMBER_MAX for n in _NUMBER.findall(typed)):
         raise DiceError(NUMBER_TOO_BIG)
-    for count, sides in _DICE_COUNT.findall(typed):
-        _check_dice_count(int(count or "1"), int(sides))
     terms = typed.count("+") + typed.count("-") + 1
     if terms > TERMS_MAX:
         raise DiceError(too_many_terms(terms))
+    for count, sides in _DICE_COUNT.findall(typed):
+        _check_dice_count(int(count or "1"), int(sides))
     return typed, _DICE_TERM.sub(_for_d20, typed)
 
 

@@ -4,7 +4,7 @@ The breakdown is plain text that reads the same in Discord and in a terminal, so
 Markdown (no `~~struck~~` or `**bold**`, which a terminal shows as asterisks and tildes, and
 which a player's own text could unbalance), only marks that neither renders specially:
 
-    12 + 5                 one die, then a modifier
+    12 + 5                 one die, then a modifier (a lone die with a history is in [])
     [6, 5, 3, (1)]         a term of several dice; (1) was dropped by keep/drop
     [1→4, 6]               a die rerolled (rr/ro) from 1 to 4, or raised to a minimum (mi/ma)
     [6!, 6!, 2]            6! exploded: the die after it is the one it added
@@ -157,7 +157,7 @@ def _term(node: Any, hits: frozenset[int] | None, compact: bool) -> str:
         counted = str(node.total) if hits is None else f"{len(hits)}{SUCCESS_MARK}"
         return f"[{len(node.values)} dice: {counted}]"
     shown = [_die(die, hits is not None and id(die) in hits) for die in node.values]
-    if len(shown) == 1 and shown[0].isdigit():
+    if len(shown) == 1 and shown[0].rstrip(SUCCESS_MARK).isdigit():  # one die, one face
         return shown[0]
     return f"[{', '.join(shown)}]"
 
