@@ -65,6 +65,7 @@ def llama_options(settings: Settings, mode: EngineMode = "full") -> LlamaOptions
             model_path=model_path,
             n_ctx=settings.n_ctx,
             kv_cache_type=settings.kv_cache_type,
+            memory_limit_mb=settings.gpu_memory_limit_mb,
         )
         log.info("GPU offload: %s", decision.reason)
         gpu_layers = decision.n_gpu_layers
