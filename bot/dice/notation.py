@@ -106,7 +106,7 @@ def plan(text: str) -> Plan:
 
 
 def _prepare(text: str) -> tuple[str, str]:
-    """The text as typed without white space, and as d20 reads it; every cap is checked here."""
+    """The text as typed without white space, and as d20 reads it; the counting caps first."""
     if len(text) > EXPR_MAX_CHARS:
         raise DiceError(too_long(len(text)))
     typed = "".join(text.split()).lower()
