@@ -25,7 +25,7 @@ from bot.director.mechanics import (
     markers_in,
     teaching,
 )
-from bot.domain import CancelToken, DiceRoll, StateEdit
+from bot.domain import CancelToken, DiceRoll, StateEdit, StateOp
 from bot.engine.base import Completion, GenerationRequest, Sampler
 from bot.errors import UserError
 from bot.prompts import get_format
@@ -57,7 +57,9 @@ class StubResolver:
         if state is None or state[1] not in self.names:
             return None
         name, key, sign, value = state.groups()
-        op = "set" if sign == "=" else "remove" if sign == "-" and not value.isdigit() else "add"
+        op: StateOp = (
+            "set" if sign == "=" else "remove" if sign == "-" and not value.isdigit() else "add"
+        )
         value = value if op != "add" or not value.isdigit() else f"{sign}{value}"
         return MarkerOutcome(
             f"[{name} {key} {sign}{state[4]} ✓]", edit=StateEdit(name, key, op, value)
