@@ -88,6 +88,7 @@ class StatCog(commands.GroupCog, group_name="stat", group_description="Tracked v
     @app_commands.command(
         name="players", description="Let players change their own character's values here"
     )
+    @app_commands.describe(allowed="on: players change their own character's values; off: GMs only")
     @app_commands.choices(allowed=SWITCH)
     async def stat_players(self, interaction: discord.Interaction, allowed: str) -> None:
         on = allowed == "on"

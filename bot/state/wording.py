@@ -88,7 +88,9 @@ def history_lines(entries: Sequence[HistoryEntry], shown: int) -> list[str]:
             continue
         after = stats.get(entry.change.key.casefold())
         result = value_text(after.value) if after else "gone"
-        lines.append(f"{_source(entry)}: {change_text(entry.change.op, entry.change.value)} → {result}")
+        lines.append(
+            f"{_source(entry)}: {change_text(entry.change.op, entry.change.value)} → {result}"
+        )
     return lines[-shown:]
 
 
