@@ -10,11 +10,52 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from bot.domain import StateOp
-from bot.errors import UserError
+from bot.domain import StateEdit, StateOp
+from bot.state.values import (
+    Change,
+    ChangeValue,
+    Items,
+    Number,
+    SceneState,
+    Stat,
+    StateError,
+    Stats,
+    StatValue,
+    decode,
+    encode,
+)
+
+__all__ = [
+    "ITEM_MAX",
+    "KEYS_PER_CHARACTER",
+    "KEY_MAX",
+    "LIST_MAX",
+    "NUMBER_LIMIT",
+    "OPS",
+    "Change",
+    "ChangeValue",
+    "Checked",
+    "Items",
+    "Number",
+    "SceneState",
+    "Stat",
+    "StatValue",
+    "StateError",
+    "Stats",
+    "apply",
+    "check_edit",
+    "check_edits",
+    "checked_items",
+    "checked_key",
+    "decode",
+    "encode",
+    "fold",
+    "make_change",
+    "parse_change_value",
+    "parse_value",
+]
 
 KEY_MAX = 40
 KEYS_PER_CHARACTER = 30
@@ -34,60 +75,6 @@ _SIGNED = re.compile(r"([+-]?)([0-9]+)", re.ASCII)
 _DIGITS_MAX = len(str(NUMBER_LIMIT))  # longer digit runs are out of range (and slow to convert)
 # Control characters and surrogates; `;` separates the values of a status line.
 _BAD_ITEM_CATEGORIES = frozenset({"Cc", "Cs"})
-
-
-class StateError(UserError, ValueError):
-    """A tracked-value change that cannot be made; the message names the value."""
-
-
-@dataclass(frozen=True)
-class Number:
-    """A number, with an optional maximum it never exceeds (it may go below zero)."""
-
-    value: int
-    maximum: int | None = None
-
-
-Items = tuple[str, ...]
-StatValue = Number | Items
-# What a change carries: set → Number | Items; add → int | Items; remove → Items, or None for
-# the whole value.
-ChangeValue = Number | Items | int | None
-
-
-@dataclass(frozen=True)
-class Stat:
-    """One tracked value of a character, under the key as first written."""
-
-    key: str
-    value: StatValue
-
-
-@dataclass(frozen=True)
-class Change:
-    """A parsed, checked change to one character's value."""
-
-    character_id: int
-    key: str
-    op: StateOp
-    value: ChangeValue
-
-
-Stats = Mapping[str, Stat]  # casefolded key → value, in the order the keys were first set
-
-
-@dataclass(frozen=True)
-class SceneState:
-    """Every character's values in a scene."""
-
-    characters: Mapping[int, Stats] = field(default_factory=dict)
-
-    def of(self, character_id: int) -> Stats:
-        """The character's values (empty when it has none)."""
-        return self.characters.get(character_id, {})
-
-    def get(self, character_id: int, key: str) -> Stat | None:
-        return self.of(character_id).get(key.casefold())
 
 
 def checked_key(raw: str) -> str:
@@ -275,28 +262,41 @@ def fold(changes: Iterable[Change]) -> SceneState:
     return SceneState({cid: stats for cid, stats in characters.items() if stats})
 
 
-def encode(value: ChangeValue) -> dict[str, Any]:
-    """A change's value as stored (JSON)."""
-    if isinstance(value, Number):
-        return {"value": value.value, "max": value.maximum}
-    if isinstance(value, tuple):
-        return {"items": list(value)}
-    if isinstance(value, int):
-        return {"delta": value}
-    return {"whole": True}
+@dataclass(frozen=True)
+class Checked:
+    """A model-written edit: the change to store, or why it was dropped."""
+
+    change: Change | None
+    reason: str | None = None
 
 
-def decode(data: Any) -> ChangeValue:
-    """A stored value back; StateError for a shape no version wrote."""
-    if isinstance(data, dict):
-        if isinstance(data.get("value"), int):
-            top = data.get("max")
-            return Number(data["value"], top if isinstance(top, int) else None)
-        items = data.get("items")
-        if isinstance(items, list) and all(isinstance(i, str) for i in items):
-            return tuple(items)
-        if isinstance(data.get("delta"), int):
-            return int(data["delta"])
-        if data.get("whole") is True:
-            return None
-    raise StateError("A stored value has an unknown shape.")
+def check_edit(edit: StateEdit, state: SceneState, characters: Mapping[str, int]) -> Checked:
+    """Check a model-written edit against the scene's state and its characters (name → id)."""
+    character_id = characters.get(edit.character.casefold())
+    if character_id is None:
+        return Checked(None, f"{edit.character} is not a character of this scene")
+    if edit.op == "remove" and not edit.value.strip():
+        return Checked(None, f"{edit.key}: only a GM removes a whole value")
+    try:
+        stats = state.of(character_id)
+        return Checked(make_change(stats, character_id, edit.key, edit.op, edit.value))
+    except StateError as exc:
+        return Checked(None, str(exc))
+
+
+def check_edits(
+    edits: Iterable[StateEdit], state: SceneState, characters: Mapping[str, int]
+) -> tuple[list[Change], list[str]]:
+    """Check edits in order, each against the state the ones before it leave."""
+    changes: list[Change] = []
+    reasons: list[str] = []
+    current = {cid: dict(stats) for cid, stats in state.characters.items()}
+    for edit in edits:
+        checked = check_edit(edit, SceneState(current), characters)
+        if checked.change is None:
+            reasons.append(checked.reason or "refused")
+            continue
+        change = checked.change
+        current[change.character_id] = apply(current.get(change.character_id, {}), change)
+        changes.append(change)
+    return changes, reasons

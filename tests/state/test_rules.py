@@ -8,7 +8,6 @@ import pytest
 
 from bot.domain import StateEdit, StateOp
 from bot.errors import UserError
-from bot.state.edits import check_edit, check_edits
 from bot.state.rules import (
     ITEM_MAX,
     KEY_MAX,
@@ -21,6 +20,8 @@ from bot.state.rules import (
     Stat,
     StateError,
     apply,
+    check_edit,
+    check_edits,
     decode,
     encode,
     fold,
