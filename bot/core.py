@@ -10,6 +10,7 @@ from bot.channel.deps import Feature, channel_deps
 from bot.channel.ports import Poster
 from bot.channel.services import Services
 from bot.characters import service as characters
+from bot.dice.mechanics import SceneMechanics
 from bot.director import TurnDirector
 from bot.director.budget import TokenCounter
 from bot.domain import Sampler
@@ -133,7 +134,13 @@ class Core:
     def services(self, poster: Poster) -> Services:
         """The channel runtime and every registered feature, posting through `poster`."""
         deps = channel_deps(
-            self.settings, self.stores, self.views, self.director, self.summarizer(), poster
+            self.settings,
+            self.stores,
+            self.views,
+            self.director,
+            self.summarizer(),
+            poster,
+            SceneMechanics(self.stores),
         )
         return Services(deps, FEATURES)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.channel.access import Access
 from bot.channel.health import WriteGate
 from bot.channel.intake import PlayService
-from bot.channel.ports import Poster
+from bot.channel.ports import NoMechanics, Poster, TurnMechanics
 from bot.channel.publisher import TurnPublisher
 from bot.channel.rounds import NpcRounds
 from bot.channel.sessions import ChannelSessions
@@ -34,6 +34,7 @@ class ChannelDeps:
     publisher: TurnPublisher
     play: PlayService
     gate: WriteGate
+    mechanics: TurnMechanics
 
 
 # A feature's entry point: its service, built over the shared parts (it may register hooks).
@@ -47,12 +48,14 @@ def channel_deps(
     director: TurnDirector,
     summarizer: Summarizer,
     poster: Poster,
+    mechanics: TurnMechanics | None = None,
 ) -> ChannelDeps:
     """The shared parts of one front end: sessions, rounds, publishing, intake, the write gate."""
     access = Access(stores.scenes, stores.turns, settings.reply_cooldown_seconds)
     gate = WriteGate(poster, stores.turns.db.probe_writes)
     publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
-    rounds = NpcRounds(stores, views, director, publisher, gate)
+    mechanics = mechanics or NoMechanics()
+    rounds = NpcRounds(stores, views, director, publisher, gate, mechanics)
     sessions = ChannelSessions(
         rounds.run, limit=settings.channel_sessions, chores_wait=gate.holds_rounds
     )
@@ -77,4 +80,5 @@ def channel_deps(
         publisher,
         play,
         gate,
+        mechanics,
     )

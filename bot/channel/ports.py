@@ -7,6 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.director import GeneratedTurn, MarkerResolver
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -114,3 +116,53 @@ class Poster(Protocol):
     ) -> list[IncomingMessage]:
         """Up to `limit` messages posted after `after_id`, oldest first (not the bot's own)."""
         ...
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What storing a generated turn's rolls and state changes added, to take back."""
+
+    roll_ids: tuple[int, ...] = ()
+    change_ids: tuple[int, ...] = ()
+
+
+class TurnMechanics(Protocol):
+    """Dice and state for generated turns: what resolves an NPC's markers, and storing them."""
+
+    async def resolver(
+        self, scene_id: int, *, without_turn: int | None = None
+    ) -> MarkerResolver | None:
+        """The markers' resolver for the next generation in the scene (`without_turn`: a turn
+        being swiped, whose own changes do not count); None when nothing resolves."""
+        ...
+
+    async def record(
+        self, scene_id: int, generated: GeneratedTurn, *, fresh: bool = True
+    ) -> Recorded:
+        """Store a turn's rolls and state changes with its selected swipe, all or none.
+
+        `fresh`: a new turn or swipe, whose version starts with nothing recorded; otherwise (a
+        continue) they are added after what the version has.
+        """
+        ...
+
+    async def forget(self, recorded: Recorded) -> None:
+        """Take back what `record` stored (the version it belonged to was not shown)."""
+        ...
+
+
+class NoMechanics:
+    """A front end without dice and state: markers are dropped and nothing is recorded."""
+
+    async def resolver(
+        self, scene_id: int, *, without_turn: int | None = None
+    ) -> MarkerResolver | None:
+        return None
+
+    async def record(
+        self, scene_id: int, generated: GeneratedTurn, *, fresh: bool = True
+    ) -> Recorded:
+        return Recorded()
+
+    async def forget(self, recorded: Recorded) -> None:
+        return None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.channel.health import WriteGate
+from bot.channel.ports import TurnMechanics
 from bot.channel.publisher import TurnPublisher
 from bot.channel.sessions import ChannelSession, Trigger
-from bot.director import DirectorError, RoundHooks, StoredTurn, TurnDirector
+from bot.director import DirectorError, GeneratedTurn, RoundHooks, StoredTurn, TurnDirector
 from bot.domain import CancelToken
 from bot.scenes.views import SceneViews
 from bot.store import Stores
@@ -25,6 +27,7 @@ class NpcRounds:
         director: TurnDirector,
         publisher: TurnPublisher,
         gate: WriteGate,
+        mechanics: TurnMechanics,
     ) -> None:
         self.stores = stores
         self.views = views
@@ -32,6 +35,7 @@ class NpcRounds:
         self.publisher = publisher
         self.poster = publisher.poster
         self.gate = gate
+        self.mechanics = mechanics
 
     async def run(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
         """Generate, store and post up to the scene's cap of NPC turns (lock held by the caller).
@@ -62,7 +66,17 @@ class NpcRounds:
             return
         session.human_spoke = False
         view = await self.views.view(scene)
+        if view.mechanics:
+            view = replace(view, resolver=await self.mechanics.resolver(scene.id))
         posted: list[tuple[int, int]] = []
+
+        async def generated(turn: GeneratedTurn) -> None:
+            # Stored with the turn while it is pending: they count once it is posted.
+            try:
+                await self.mechanics.record(scene.id, turn)
+            except BaseException:
+                await self.publisher.withdraw(channel_id, turn.turn.id, ())
+                raise
 
         async def stored(turn: StoredTurn) -> None:
             if cancel.cancelled:  # halted between storing and posting: nobody will see it
@@ -74,7 +88,10 @@ class NpcRounds:
         try:
             async with self.poster.typing(channel_id):
                 result = await self.director.run_round(
-                    view, forced=trigger.forced, hooks=RoundHooks(stored=stored), cancel=cancel
+                    view,
+                    forced=trigger.forced,
+                    hooks=RoundHooks(stored=stored, generated=generated),
+                    cancel=cancel,
                 )
         finally:
             if posted and not cancel.cancelled:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Literal, Protocol, cast
 
 from bot.channel.deps import ChannelDeps
-from bot.channel.ports import Actor, MessageGone, Reply
-from bot.director import SceneView, StoredTurn
+from bot.channel.ports import Actor, MessageGone, Recorded, Reply
+from bot.channel.sessions import ChannelSession
+from bot.director import GeneratedTurn, RoundHooks, SceneView, StoredTurn
 from bot.domain import CancelToken
 from bot.errors import UserError
 from bot.prompts import is_ooc
@@ -24,7 +26,12 @@ class Rewrite(Protocol):
     """A director call that rewrites a stored turn (swipe or continue)."""
 
     def __call__(
-        self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
+        self,
+        scene: SceneView,
+        turn: StoredTurn,
+        *,
+        hooks: RoundHooks | None = None,
+        cancel: CancelToken | None = None,
     ) -> Awaitable[StoredTurn]: ...
 
 
@@ -39,6 +46,7 @@ class TurnActions:
         self.access = deps.access
         self.sessions = deps.sessions
         self.publisher = deps.publisher
+        self.mechanics = deps.mechanics
 
     async def _turn_for(self, actor: Actor, turn_id: int) -> tuple[Scene, Turn]:
         try:
@@ -99,50 +107,80 @@ class TurnActions:
 
         A greeting with alternatives shows the next of the card's greetings instead.
         """
-        new = await self._rewrite(actor, turn_id, self._swipe)
+        new = await self._rewrite(actor, turn_id, self._swipe, fresh=True)
         if new.greeting:
             return Reply(f"{new.speaker}'s greeting {new.swipe_index + 1} of {len(new.swipes)}.")
         return Reply(f"Swiped {new.speaker}'s turn ({len(new.swipes)} versions kept).")
 
     async def _swipe(
-        self, scene: SceneView, turn: StoredTurn, *, cancel: CancelToken | None = None
+        self,
+        scene: SceneView,
+        turn: StoredTurn,
+        *,
+        hooks: RoundHooks | None = None,
+        cancel: CancelToken | None = None,
     ) -> StoredTurn:
         """A new version from the model, or (no model involved) a greeting's next version."""
         greeting = cast(Turn, turn)
         if not greeting.greeting:
-            return await self.director.swipe(scene, turn, cancel=cancel)
+            return await self.director.swipe(scene, turn, hooks=hooks, cancel=cancel)
         following = (greeting.swipe_index + 1) % len(greeting.swipes)
         return await self.turns.select_swipe(greeting.id, following)
 
     async def extend(self, actor: Actor, turn_id: int) -> Reply:
         """Continue an NPC turn where it stopped."""
-        longer = await self._rewrite(actor, turn_id, self.director.extend)
+        longer = await self._rewrite(actor, turn_id, self.director.extend, fresh=False)
         return Reply(f"{longer.speaker} went on.")
 
-    async def _rewrite(self, actor: Actor, turn_id: int, rewrite: Rewrite) -> Turn:
-        """Change a turn's text with the model, one change per channel, and show it in place."""
+    async def _rewrite(self, actor: Actor, turn_id: int, rewrite: Rewrite, *, fresh: bool) -> Turn:
+        """Change a turn's text with the model, one change per channel, and show it in place.
+
+        A `fresh` version (a swipe) rolls its own dice and leaves the turn's earlier changes
+        out; a continue keeps them and adds its own.
+        """
         scene, _ = await self._latest_turn_for(actor, turn_id)
         self.access.cooldown(actor, "swipe")
         session = self.sessions.get(scene.channel_id)
         async with session.lock:
             scene, turn = await self._latest_turn_for(actor, turn_id)  # a round may have run
             view = await self.views.view(scene)
+            if view.mechanics:
+                without = turn.id if fresh else None
+                view = replace(
+                    view, resolver=await self.mechanics.resolver(scene.id, without_turn=without)
+                )
+            recorded: list[Recorded] = []
+
+            async def generated(version: GeneratedTurn) -> None:
+                recorded.append(await self.mechanics.record(scene.id, version, fresh=fresh))
+
             async with self.publisher.poster.typing(scene.channel_id):
                 with session.cancellable() as cancel:
-                    changed = cast(Turn, await rewrite(view, turn, cancel=cancel))
+                    hooks = RoundHooks(generated=generated)
+                    changed = cast(Turn, await rewrite(view, turn, hooks=hooks, cancel=cancel))
             try:
-                await self.publisher.repost(scene, session, turn, changed)
-            except MessageGone:
-                await self.turns.mark_deleted(turn.id)  # deleted in the channel: not brought back
-                raise UserError(
-                    "That turn's message was deleted in the channel, so it has left the history."
-                ) from None
-            except Exception:
-                log.warning("could not show the new text of turn %s", turn.id, exc_info=True)
-                raise UserError(
-                    "Discord did not take the new text, so the turn keeps its old one."
-                ) from None
+                await self._show(scene, session, turn, changed)
+            except BaseException:
+                # The turn is back to its old text: what the new one rolled and changed goes too.
+                for done in recorded:
+                    await self.mechanics.forget(done)
+                raise
         return changed
+
+    async def _show(self, scene: Scene, session: ChannelSession, turn: Turn, changed: Turn) -> None:
+        """Show the new text in place; when Discord refuses, the turn keeps what it shows."""
+        try:
+            await self.publisher.repost(scene, session, turn, changed)
+        except MessageGone:
+            await self.turns.mark_deleted(turn.id)  # deleted in the channel: not brought back
+            raise UserError(
+                "That turn's message was deleted in the channel, so it has left the history."
+            ) from None
+        except Exception:
+            log.warning("could not show the new text of turn %s", turn.id, exc_info=True)
+            raise UserError(
+                "Discord did not take the new text, so the turn keeps its old one."
+            ) from None
 
     async def delete(self, actor: Actor, turn_id: int) -> Reply:
         """Remove a turn from the channel, then from the history, stopping a running round."""

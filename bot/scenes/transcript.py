@@ -13,6 +13,7 @@ from bot.store import StorySummary, SummaryStore, TurnLine, TurnStore
 # text packs several times over.
 PLAIN_MAX_BYTES = 8 * 1024 * 1024
 PAGE = 500  # turns read per query: each page's rows are built on the event loop
+PRIVATE_MARK = " (private)"  # a private roll: the GM's export shows it, no prompt does
 
 
 class TranscriptWriter:
@@ -29,7 +30,11 @@ class TranscriptWriter:
 
     def add(self, page: Sequence[TurnLine]) -> None:
         """Append a page of turns (CPU work on a long scene: call it in a worker thread)."""
-        self._out.write("".join(f"{line.speaker}: {line.content}\n\n" for line in page).encode())
+        blocks = (
+            f"{line.speaker}{PRIVATE_MARK if line.private else ''}: {line.content}\n\n"
+            for line in page
+        )
+        self._out.write("".join(blocks).encode())
         self.turns += len(page)
 
     def finish(self) -> tuple[str, bytes]:
@@ -46,10 +51,13 @@ class TranscriptWriter:
 async def transcript(
     turns: TurnStore, summaries: SummaryStore, scene_id: int
 ) -> tuple[int, tuple[str, bytes]]:
-    """How many turns a scene's history has, and its transcript file (no scene read at once)."""
+    """How many turns a scene's history has, and its transcript file (no scene read at once).
+
+    For a GM: private rolls are in it, marked.
+    """
     writer = TranscriptWriter(await summaries.get(scene_id))
     after = 0
-    while page := await turns.lines_after(scene_id, after, PAGE):
+    while page := await turns.lines_after(scene_id, after, PAGE, with_private=True):
         await asyncio.to_thread(writer.add, page)
         after = page[-1].seq
     return writer.turns, await asyncio.to_thread(writer.finish)

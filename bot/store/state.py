@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import DiceRoll
@@ -70,6 +70,24 @@ async def _check_turn(s: AsyncSession, turn_id: int, scene_id: int | None = None
     return turn
 
 
+def _change_rows(
+    scene_id: int, turn_id: int | None, swipe_index: int, changes: Sequence[Change]
+) -> list[StateChange]:
+    """The rows that keep checked changes (with a turn's swipe, or standing on their own)."""
+    return [
+        StateChange(
+            scene_id=scene_id,
+            turn_id=turn_id,
+            swipe_index=swipe_index if turn_id is not None else 0,
+            character_id=change.character_id,
+            key=change.key,
+            op=change.op,
+            value=encode(change.value),
+        )
+        for change in changes
+    ]
+
+
 def roll_rows(
     turn_id: int, swipe_index: int, rolls: Sequence[DiceRoll], start: int = 0
 ) -> list[TurnRoll]:
@@ -110,18 +128,52 @@ class StateStore:
                 await _check_turn(s, turn_id, scene_id)
             elif await s.get(Scene, scene_id) is None:
                 raise NotFoundError("That scene no longer exists.")
-            s.add_all(
-                StateChange(
-                    scene_id=scene_id,
-                    turn_id=turn_id,
-                    swipe_index=swipe_index if turn_id is not None else 0,
-                    character_id=change.character_id,
-                    key=change.key,
-                    op=change.op,
-                    value=encode(change.value),
+            s.add_all(_change_rows(scene_id, turn_id, swipe_index, changes))
+            await s.commit()
+
+    async def record_turn(
+        self,
+        scene_id: int,
+        turn_id: int,
+        swipe_index: int,
+        rolls: Sequence[DiceRoll],
+        changes: Sequence[Change],
+        *,
+        fresh: bool = True,
+    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Store a generated version's rolls and changes in one transaction; the new row ids.
+
+        `fresh`: the version starts with nothing (a swipe index a version that was never shown
+        used before is cleared); otherwise (a continue) they come after what it has.
+        """
+        if not rolls and not changes and not fresh:
+            return (), ()
+        async with self.db.session() as s:
+            await _check_turn(s, turn_id, scene_id)
+            mine = (TurnRoll.turn_id == turn_id, TurnRoll.swipe_index == swipe_index)
+            if fresh:
+                await s.execute(delete(TurnRoll).where(*mine))
+                await s.execute(
+                    delete(StateChange).where(
+                        StateChange.turn_id == turn_id, StateChange.swipe_index == swipe_index
+                    )
                 )
-                for change in changes
-            )
+            before = 0 if fresh else await s.scalar(select(func.count()).where(*mine))
+            roll_rows_ = roll_rows(turn_id, swipe_index, rolls, start=before or 0)
+            change_rows = _change_rows(scene_id, turn_id, swipe_index, changes)
+            s.add_all([*roll_rows_, *change_rows])
+            await s.flush()
+            ids = tuple(r.id for r in roll_rows_), tuple(c.id for c in change_rows)
+            await s.commit()
+        return ids
+
+    async def forget(self, roll_ids: Sequence[int], change_ids: Sequence[int]) -> None:
+        """Delete rows `record_turn` stored, for a version that was taken back."""
+        async with self.db.session() as s:
+            if roll_ids:
+                await s.execute(delete(TurnRoll).where(TurnRoll.id.in_(list(roll_ids))))
+            if change_ids:
+                await s.execute(delete(StateChange).where(StateChange.id.in_(list(change_ids))))
             await s.commit()
 
     async def current(self, scene_id: int, *, without_turn: int | None = None) -> SceneState:
@@ -156,14 +208,8 @@ class StateStore:
         if not rolls:
             return
         async with self.db.session() as s:
-            await _check_turn(s, turn_id)
-            before = await s.scalar(
-                select(func.count()).where(
-                    TurnRoll.turn_id == turn_id, TurnRoll.swipe_index == swipe_index
-                )
-            )
-            s.add_all(roll_rows(turn_id, swipe_index, rolls, start=before or 0))
-            await s.commit()
+            scene_id = (await _check_turn(s, turn_id)).scene_id
+        await self.record_turn(scene_id, turn_id, swipe_index, rolls, (), fresh=False)
 
     async def rolls(self, turn_id: int) -> list[DiceRoll]:
         """The rolls of the turn's selected swipe, in order."""

@@ -56,24 +56,27 @@ class TurnLine(NamedTuple):
     role: str
     speaker: str
     content: str
+    private: bool = False  # only its author's character saw it: never in a prompt
 
 
 NO_SEQ = 2**31 - 1  # "before no turn": the largest sequence number the column holds
-_LINE_COLUMNS = (Turn.id, Turn.seq, Turn.role, Turn.speaker, Turn.content)
+_LINE_COLUMNS = (Turn.id, Turn.seq, Turn.role, Turn.speaker, Turn.content, Turn.private)
+_SHARED = Turn.private.is_(False)  # what the characters all saw: the prompts' history
 _BEFORE = Turn.seq < bindparam("before")
 _LINES = (
     select(*_LINE_COLUMNS)
-    .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _BEFORE)
+    .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _SHARED, _BEFORE)
     .order_by(Turn.seq.desc())
     .limit(bindparam("limit"))
 )
-_LINES_AFTER = (
+_ALL_LINES_AFTER = (
     select(*_LINE_COLUMNS)
     .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _BEFORE)
     .where(Turn.seq > bindparam("after"))
     .order_by(Turn.seq)
     .limit(bindparam("limit"))
 )
+_LINES_AFTER = _ALL_LINES_AFTER.where(_SHARED)
 
 
 def _messages(message_ids: Sequence[int]) -> list[TurnMessage]:
@@ -198,9 +201,18 @@ class TurnStore:
         return [TurnLine._make(row) for row in reversed(rows)]
 
     async def lines_after(
-        self, scene_id: int, after_seq: int, limit: int, *, before_seq: int | None = None
+        self,
+        scene_id: int,
+        after_seq: int,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        with_private: bool = False,
     ) -> list[TurnLine]:
-        """The oldest ``limit`` history turns with after_seq < seq < before_seq, oldest first."""
+        """The oldest ``limit`` history turns with after_seq < seq < before_seq, oldest first.
+
+        Private turns (a private roll) only `with_private`: for a GM's eyes, never a prompt's.
+        """
         if limit <= 0:
             return []
         params = {
@@ -209,7 +221,8 @@ class TurnStore:
             "before": before_seq or NO_SEQ,
             "limit": limit,
         }
-        return [TurnLine._make(row) for row in await self.db.rows(_LINES_AFTER, params)]
+        stmt = _ALL_LINES_AFTER if with_private else _LINES_AFTER
+        return [TurnLine._make(row) for row in await self.db.rows(stmt, params)]
 
     async def get(self, turn_id: int) -> Turn:
         """The turn with this id; NotFoundError if missing."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ TABLES = {
     "lore_entries",
     "scene_lorebooks",
     "scene_summaries",
+    "turn_rolls",
+    "state_changes",
 }
 
 
@@ -53,7 +56,36 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0006_scene_summary"
+HEAD = "0007_dice_and_state"
+
+
+async def _old_scene(db: Database, npc_id: int | None = None) -> int:
+    """A scene (and its cast) written with the columns every revision has; the ORM reads newer."""
+    now = datetime.now(UTC)
+    when = sa.DateTime(timezone=True)
+    scenes = sa.table(
+        "scenes",
+        sa.column("id", sa.Integer),
+        sa.column("guild_id", sa.BigInteger),
+        sa.column("channel_id", sa.BigInteger),
+        sa.column("format", sa.String),
+        sa.column("created_at", when),
+        sa.column("updated_at", when),
+    )
+    cast = sa.table(
+        "cast_members",
+        sa.column("scene_id", sa.Integer),
+        sa.column("character_id", sa.Integer),
+        sa.column("added_at", when),
+    )
+    row = {"guild_id": 1, "channel_id": 1, "format": "chatml", "created_at": now, "updated_at": now}
+    async with db.engine.begin() as conn:
+        inserted = await conn.execute(scenes.insert().values(**row).returning(scenes.c.id))
+        scene_id = int(inserted.scalar_one())
+        if npc_id is not None:
+            added = {"scene_id": scene_id, "character_id": npc_id, "added_at": now}
+            await conn.execute(cast.insert().values(**added))
+    return scene_id
 
 
 def test_single_head() -> None:
@@ -62,6 +94,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0006_scene_summary",
         "0005_greeting_turns",
         "0004_lorebooks",
         "0003_pending_turns",
@@ -95,8 +128,7 @@ async def test_name_key_widening_keeps_rows_and_links(db_url: str) -> None:
     db = Database(db_url)
     try:
         npc = await CharacterStore(db).create(guild_id=1, kind="npc", name="Mira", sheet="s")
-        scene = await SceneStore(db).start(guild_id=1, channel_id=1, format="chatml")
-        assert await SceneStore(db).add_cast(scene.id, npc.id)
+        scene_id = await _old_scene(db, npc.id)
     finally:
         await db.dispose()
 
@@ -105,11 +137,11 @@ async def test_name_key_widening_keeps_rows_and_links(db_url: str) -> None:
     try:
         chars, scenes = CharacterStore(db), SceneStore(db)
         assert (await chars.find_npc(1, "MIRA")).id == npc.id
-        assert [c.id for c in await scenes.cast(scene.id)] == [npc.id]
+        assert [c.id for c in await scenes.cast(scene_id)] == [npc.id]
         long_name = "ß" * 80  # casefolds to 160 characters
         assert (await chars.create(guild_id=1, kind="npc", name=long_name, sheet="s")).id > npc.id
         await chars.delete(npc.id)
-        assert await scenes.cast(scene.id) == []  # the cascade still points at the new table
+        assert await scenes.cast(scene_id) == []  # the cascade still points at the new table
     finally:
         await db.dispose()
 
@@ -119,18 +151,18 @@ async def test_pending_turns_migrate_both_ways(db_url: str) -> None:
     await upgrade(db_url, "0002_name_key_length")
     db = Database(db_url)
     try:
-        scene = await SceneStore(db).start(guild_id=1, channel_id=1, format="chatml")
+        scene_id = await _old_scene(db)
         await db.dispose()
         await upgrade(db_url)
         turns = TurnStore(db)
-        await turns.append(scene.id, role="user", speaker="Ann", content="Before.")
-        old = await turns.window(scene.id, 10)
+        await turns.append(scene_id, role="user", speaker="Ann", content="Before.")
+        old = await turns.window(scene_id, 10)
         assert [(t.content, t.pending) for t in old] == [("Before.", False)]
-        await turns.append(scene.id, role="model", speaker="Mira", content="Unseen.", pending=True)
+        await turns.append(scene_id, role="model", speaker="Mira", content="Unseen.", pending=True)
         await db.dispose()
         await downgrade(db_url, "0002_name_key_length")
         await upgrade(db_url)
-        rows = [t async for t in turns.iter_all(scene.id, include_deleted=True)]
+        rows = [t async for t in turns.iter_all(scene_id, include_deleted=True)]
         assert [(t.content, t.deleted) for t in rows] == [("Before.", False), ("Unseen.", True)]
     finally:
         await db.dispose()
