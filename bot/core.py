@@ -10,6 +10,7 @@ from bot.channel.deps import Feature, channel_deps
 from bot.channel.ports import Poster
 from bot.channel.services import Services
 from bot.characters import service as characters
+from bot.dice import service as dice
 from bot.dice.mechanics import SceneMechanics
 from bot.director import TurnDirector
 from bot.director.budget import TokenCounter
@@ -41,6 +42,7 @@ FEATURES: tuple[Feature, ...] = (
     lore.build,
     memory.build,
     stats.build,
+    dice.build,
 )
 
 

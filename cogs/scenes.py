@@ -24,6 +24,7 @@ def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
 FORMATS = _choices(FORMAT_NAMES)
 LENGTH_CHOICES = _choices(("none", *LENGTHS))
 REPLY_MODE_CHOICES = _choices(REPLY_MODES)
+ON_OFF = _choices(("on", "off"))
 
 
 @app_commands.guild_only()
@@ -85,8 +86,11 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
         length="LimaRP response length (alpaca-limarp format); none = let the model decide",
         reply_mode="auto: after a quiet moment; mention: when an NPC is named; manual: /reply",
         max_replies="NPC turns per round (1-8)",
+        mechanics="on: NPCs roll dice and change tracked values (/stat) through markers",
     )
-    @app_commands.choices(format=FORMATS, length=LENGTH_CHOICES, reply_mode=REPLY_MODE_CHOICES)
+    @app_commands.choices(
+        format=FORMATS, length=LENGTH_CHOICES, reply_mode=REPLY_MODE_CHOICES, mechanics=ON_OFF
+    )
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -96,8 +100,10 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
         max_replies: app_commands.Range[int, 1, 8] | None = None,
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         min_p: app_commands.Range[float, 0.0, 1.0] | None = None,
+        mechanics: str | None = None,
     ) -> None:
-        changes = SceneSettings(format, length, reply_mode, max_replies, temperature, min_p)
+        switch = None if mechanics is None else mechanics == "on"
+        changes = SceneSettings(format, length, reply_mode, max_replies, temperature, min_p, switch)
         await answer(interaction, self.scenes.settings(actor_from(interaction), changes))
 
     @gm_only

@@ -27,6 +27,7 @@ class SceneSettings:
     max_replies: int | None = None
     temperature: float | None = None
     min_p: float | None = None
+    mechanics: bool | None = None  # NPCs roll dice and change tracked values through markers
 
     def validated(self) -> dict[str, object]:
         """The changed fields, checked; 'none' as length removes the modifier."""
@@ -55,7 +56,16 @@ class SceneSettings:
             if not (math.isfinite(self.min_p) and 0 <= self.min_p <= 1):
                 raise UserError("min_p must be between 0 and 1.")
             changes["min_p"] = self.min_p
+        if self.mechanics is not None:
+            changes["mechanics"] = self.mechanics
         return changes
+
+
+def _shown(value: object) -> str:
+    """A setting's value as `/scene settings` takes it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)
 
 
 def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -119,7 +129,7 @@ class SceneCommands:
             f"**Format** {scene.format} · **reply mode** {scene.reply_mode} · "
             f"**max replies** {scene.max_replies} · **length** {scene.length or 'model decides'}",
             f"**Temperature** {_or_default(scene.temperature)} · "
-            f"**min_p** {_or_default(scene.min_p)}",
+            f"**min_p** {_or_default(scene.min_p)} · **mechanics** {_shown(scene.mechanics)}",
             f"**Cast** {', '.join(c.name for c in cast) or 'nobody yet'}",
             f"**Players** {', '.join(c.name for _, c in players) or 'nobody yet'}",
             f"**Turns** {await self.turns.count(scene.id)}",
@@ -151,7 +161,7 @@ class SceneCommands:
         if not fields:
             return await self.status(actor)
         await self.scenes.update(scene.id, **fields)
-        summary = ", ".join(f"{k} = {v if v is not None else 'none'}" for k, v in fields.items())
+        summary = ", ".join(f"{k} = {_shown(v)}" for k, v in fields.items())
         return Reply(f"Scene settings changed: {summary}.")
 
     async def scenario(self, actor: Actor, text: str) -> Reply:

@@ -14,7 +14,16 @@ from .database import Database
 from .errors import NotFoundError, StoreError
 from .models import CastMember, Character, GuildConfig, PlayerBinding, PlayerDefault, Scene
 
-_UPDATABLE = ("format", "scenario", "length", "reply_mode", "max_replies", "temperature", "min_p")
+_UPDATABLE = (
+    "format",
+    "scenario",
+    "length",
+    "reply_mode",
+    "max_replies",
+    "temperature",
+    "min_p",
+    "mechanics",
+)
 _Link = TypeVar("_Link", PlayerBinding, PlayerDefault)  # the member → character rows
 
 
@@ -97,7 +106,7 @@ class SceneStore:
             return await _scene(s, scene_id)
 
     async def update(self, scene_id: int, **fields: Any) -> Scene:
-        """Change format, scenario, length, reply_mode, max_replies, temperature or min_p."""
+        """Change format, scenario, length, reply_mode, max_replies, sampling or mechanics."""
         check_fields(fields, _UPDATABLE)
         async with self.db.session() as s:
             scene = await _scene(s, scene_id)

@@ -39,6 +39,7 @@ OPEN_TO_PLAYERS = {
     "character use",
     "lore list",
     "reply",
+    "roll",
     "stat add",
     "stat remove",
     "stat set",

@@ -326,7 +326,7 @@ async def test_status_text(tavern: Tavern) -> None:
     assert empty.text == (
         "**Format** group-inst · **reply mode** auto · **max replies** 3 · "
         "**length** model decides\n"
-        "**Temperature** default · **min_p** default\n"
+        "**Temperature** default · **min_p** default · **mechanics** off\n"
         "**Cast** nobody yet\n"
         "**Players** nobody yet\n"
         "**Turns** 0"
@@ -341,7 +341,10 @@ async def test_status_text(tavern: Tavern) -> None:
         alice(), "player", CharacterInput(name="Ayla")
     )
     await tavern.services.get(CharacterCommands).use(alice(), "Ayla")
-    await scenes.settings(gm(), SceneSettings(length="short", temperature=1.25, max_replies=2))
+    changed = await scenes.settings(
+        gm(), SceneSettings(length="short", temperature=1.25, max_replies=2, mechanics=True)
+    )
+    assert changed.text.endswith("temperature = 1.25, mechanics = on.")
     await scenes.scenario(gm(), "A storm over the harbour.")
     await stores.turns.append(scene.id, role="user", speaker="Ayla", content="Hello.")
     deleted = await stores.turns.append(scene.id, role="user", speaker="Ayla", content="Oops.")
@@ -349,7 +352,7 @@ async def test_status_text(tavern: Tavern) -> None:
 
     assert (await scenes.status(gm())).text == (
         "**Format** group-inst · **reply mode** auto · **max replies** 2 · **length** short\n"
-        "**Temperature** 1.25 · **min_p** default\n"
+        "**Temperature** 1.25 · **min_p** default · **mechanics** on\n"
         "**Cast** Marta, Tobin\n"
         "**Players** Ayla\n"
         "**Turns** 1\n"
