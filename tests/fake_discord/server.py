@@ -324,8 +324,9 @@ class FakeDiscord:
         webhook_id: int | None = None,
         username: str | None = None,
         attachments: Iterable[tuple[str, bytes]] = (),
+        embeds: Iterable[Json] = (),
     ) -> Json:
-        """A human (or, with `webhook_id`, another app's webhook) posts: MESSAGE_CREATE."""
+        """A human (or a bot member, or with `webhook_id` another app's webhook) posts."""
         files = [
             {"index": i, "filename": name, "data": data, "content_type": _guess_type(name)}
             for i, (name, data) in enumerate(attachments)
@@ -337,7 +338,7 @@ class FakeDiscord:
             author, member = self.users[author_id], self.members[author_id]
         return await self._create_message(
             channel_id,
-            {"content": content},
+            {"content": content, "embeds": list(embeds)},
             files,
             author=author,
             member=member,
