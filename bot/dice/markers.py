@@ -59,7 +59,9 @@ class SceneMarkers:
             reason = " ".join(words[cut:]) or None
             rolled = roll_dice(expr, self.rng, reason)
             said = f"roll {rolled.expr}{f' {reason}' if reason else ''}"
-            return MarkerOutcome(f"[{said}: {rolled.total} ({rolled.detail})]", roll=rolled)
+            # A lone die's breakdown is its total: `[roll 1d20: 4]`, as `/roll` words it.
+            shown = "" if rolled.detail == str(rolled.total) else f" ({rolled.detail})"
+            return MarkerOutcome(f"[{said}: {rolled.total}{shown}]", roll=rolled)
         log.info("dropped a roll marker that is not dice: %r", text[:120])
         return None
 
@@ -83,11 +85,16 @@ class SceneMarkers:
 
     def _edit(self, marker: str) -> StateEdit | None:
         """`Name Key <op> value`, the name being the longest of the scene's that fits."""
-        folded = marker.casefold()
-        names = sorted(self.characters.items(), key=lambda item: -len(item[0]))
-        for name, (_, written) in names:
-            if folded.startswith(name + " "):
-                return _split(written, marker[len(name) :].strip())
+        # Compared word by word: a casefolded name can be longer than the name as written
+        # (`ß` folds to `ss`), so its length is no place to cut the marker.
+        names = {
+            " ".join(folded.split()): written for folded, (_, written) in self.characters.items()
+        }
+        words = marker.split()
+        for cut in range(len(words) - 1, 0, -1):
+            written = names.get(" ".join(words[:cut]).casefold())
+            if written is not None:
+                return _split(written, " ".join(words[cut:]))
         return None
 
 
@@ -101,7 +108,8 @@ def _split(character: str, rest: str) -> StateEdit | None:
             if char == "-":
                 # `-3` takes three away; `-rope` takes the rope out of a list.
                 signed = value.lstrip()
-                op: StateOp = "add" if signed.isdigit() else "remove"
+                # ASCII digits only: the rules read no other digits as a number.
+                op: StateOp = "add" if signed.isascii() and signed.isdigit() else "remove"
                 return StateEdit(character, key, op, f"-{signed}" if op == "add" else signed)
             return StateEdit(character, key, _OPS[char], value)
     return None
