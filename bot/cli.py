@@ -21,7 +21,7 @@ from bot.engine.base import EngineError
 from bot.errors import UNEXPECTED, UserError
 from bot.logs import configure_logging
 from bot.lore.report import describe_activation
-from bot.scenes.imports import import_scene_file
+from bot.scenes.imports import import_scene_file, state_report
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import DatabaseLease, upgrade
@@ -65,6 +65,7 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         )
         core = await open_core(scratch, mode="vocab")
         ids: list[int] = []
+        report: list[str] = []
         try:
             scene, _ = await import_scene_file(core.stores, scene_file, settings.default_format)
             if args.format:
@@ -79,9 +80,13 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             plan = await core.director.build_prompt(view, speaker)
             if args.tokens:
                 ids = await core.engine.tokenize(plan.rendered.prompt)
+            if args.state:
+                report = await state_report(core.stores, scene)
         finally:
             await core.close()
-    if args.lore:
+    if args.state:
+        output = "\n".join(report) + "\n"
+    elif args.lore:
         output = "\n".join(describe_activation(plan.lore)) + "\n"
     else:
         output = json.dumps(ids) + "\n" if args.tokens else plan.rendered.text
@@ -232,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokens", action="store_true", help="print the token ids the model receives (JSON)"
     )
     shown.add_argument("--lore", action="store_true", help="print which lore entries fired and why")
+    shown.add_argument(
+        "--state", action="store_true", help="print each character's values and the scene's rolls"
+    )
     prompt.set_defaults(handler=cmd_prompt)
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         handler=cmd_migrate

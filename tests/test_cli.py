@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bot.settings import Settings
 
 
 @pytest.mark.parametrize("token", ["", "   ", None], ids=["empty", "blank", "unset"])
@@ -32,3 +35,91 @@ def test_run_without_token_prints_one_line_and_exits(tmp_path: Path, token: str 
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stdout == ""
     assert not (tmp_path / "bot.db").exists()  # nothing was started
+
+
+DICE_SCENE = """
+format = "group-inst"
+mechanics = true
+
+[[players]]
+name = "Keri"
+sheet = "**Character Name**: Keri"
+state = { HP = "12/20", Inventory = ["rope", "lantern"] }
+
+[[npcs]]
+name = "Marta"
+sheet = "**Character Name**: Marta"
+state = { Gold = 15 }
+
+[[turns]]
+speaker = "Keri"
+text = "I slip along the wall."
+
+[[turns]]
+speaker = "Keri"
+roll = "1d20+5"
+reason = "Stealth"
+result = 17
+
+[[turns]]
+speaker = "Keri"
+roll = "1d20+2"
+reason = "Insight"
+private = true
+"""
+
+
+def _prompt(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`tavernkeep prompt ARGS` with none of the parent's Tavernkeep settings."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "prompt", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.model
+def test_prompt_has_the_files_values_and_shared_rolls(tmp_path: Path) -> None:
+    scene = tmp_path / "dice.toml"
+    scene.write_text(DICE_SCENE)
+    done = _prompt([str(scene)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "[Status]\nKeri: HP 12/20; Inventory: rope, lantern\nMarta: Gold 15\n" in done.stdout
+    assert "[INST]user\nKeri: Keri rolls 1d20+5 for Stealth: 17[/INST]" in done.stdout
+    assert "[Dice and State]" in done.stdout  # the file's `mechanics = true`
+    assert "Insight" not in done.stdout  # a private roll never reaches a prompt
+
+
+@pytest.mark.model
+def test_prompt_state_lists_values_and_every_roll(tmp_path: Path) -> None:
+    scene = tmp_path / "dice.toml"
+    scene.write_text(DICE_SCENE)
+    done = _prompt([str(scene), "--state"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    *lines, private = done.stdout.splitlines()
+    assert lines == [
+        "Tracked values:",
+        "  Keri: HP 12/20; Inventory: rope, lantern",
+        "  Marta: Gold 15",
+        "Rolls:",
+        "  turn 2: Keri rolls 1d20+5 for Stealth: 17",
+    ]
+    # For the GM's eyes: the private roll too, marked, rolled at import.
+    assert re.fullmatch(
+        r"  turn 3 \(private\): Keri rolls 1d20\+2 for Insight: \d+ \(\d+ \+ 2\)", private
+    )
+
+    example = _prompt(["--state"], tmp_path)  # the bundled scene: no values, no rolls
+    assert example.returncode == 0, example.stderr
+    assert example.stdout == "Tracked values:\n  none\nRolls:\n  none\n"
+
+
+def test_prompt_state_is_a_view_of_its_own(tmp_path: Path) -> None:
+    done = _prompt(["--state", "--lore"], tmp_path)
+    assert done.returncode == 2
+    assert "not allowed with argument" in done.stderr

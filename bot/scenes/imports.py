@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 
 from bot.characters.drafts import CharacterDraft
+from bot.dice import roll_dice, roll_line
+from bot.domain import DiceRoll
 from bot.scenes.greetings import store_greeting
-from bot.scenes.scene_file import SceneFile
+from bot.scenes.scene_file import RollTurn, SceneFile
 from bot.state.rules import Change
+from bot.state.wording import status_line
 from bot.store import Character, CharacterStore, LoreStore, Scene, Stores, StorySummary, TurnStore
 from bot.store.lore import book_name
 
@@ -49,7 +52,9 @@ async def import_scene_file(
     scene = await stores.scenes.start(
         guild_id=0, channel_id=channel_id, format=sf.format or default_format
     )
-    scene = await stores.scenes.update(scene.id, scenario=sf.scenario, length=sf.length)
+    scene = await stores.scenes.update(
+        scene.id, scenario=sf.scenario, length=sf.length, mechanics=sf.mechanics
+    )
     npcs = [await _upsert(stores.characters, d, guild_id=0, owner_id=None) for d in sf.npcs]
     for npc in npcs:
         await stores.scenes.add_cast(scene.id, npc.id)
@@ -67,9 +72,34 @@ async def import_scene_file(
     return scene, players
 
 
+async def state_report(stores: Stores, scene: Scene) -> list[str]:
+    """Each character's tracked values, then every stored roll, private ones marked (for a GM)."""
+    state = await stores.state.current(scene.id)
+    characters = [c for _, c in await stores.scenes.players(scene.id)]
+    characters += await stores.scenes.cast(scene.id)
+    values = [status_line(c.name, state.of(c.id)) for c in characters]  # whole: no prompt cap
+    lines = ["Tracked values:", *(f"  {v}" for v in values if v)]
+    if len(lines) == 1:
+        lines.append("  none")
+    turns = [turn async for turn in stores.turns.iter_all(scene.id)]
+    rolls = await stores.state.rolls_of([turn.id for turn in turns])
+    lines.append("Rolls:")
+    for turn in turns:
+        mark = " (private)" if turn.private else ""
+        lines += [
+            f"  turn {turn.seq}{mark}: {roll_line(turn.speaker, r)}" for r in rolls.get(turn.id, [])
+        ]
+    if not rolls:
+        lines.append("  none")
+    return lines
+
+
 async def _seed_summary(stores: Stores, scene_id: int, text: str, covered: int) -> None:
     """The file's story so far, covering its first `covered` seeded turns."""
-    first = await stores.turns.lines_after(scene_id, 0, covered) if covered else []
+    # Private rolls count too: `summary_through` counts the file's [[turns]], whoever saw them.
+    first = (
+        await stores.turns.lines_after(scene_id, 0, covered, with_private=True) if covered else []
+    )
     await stores.summaries.put(scene_id, StorySummary(text, first[-1].seq if first else 0))
 
 
@@ -118,7 +148,10 @@ async def _seed_turns(
             greetings += 1
     for speaker, text in sf.turns:
         key = speaker.casefold()
-        if key in by_name:
+        if isinstance(text, RollTurn):
+            owner, player = owners.get(key, (None, None))
+            await _seed_roll(turns, scene_id, speaker, text, by_name.get(key) or player, owner)
+        elif key in by_name:
             npc = by_name[key]
             await turns.append(
                 scene_id, role="model", speaker=npc.name, content=text, character_id=npc.id
@@ -136,3 +169,32 @@ async def _seed_turns(
         else:
             await turns.append(scene_id, role="narration", speaker=speaker, content=text)
     return greetings
+
+
+async def _seed_roll(
+    turns: TurnStore,
+    scene_id: int,
+    speaker: str,
+    roll: RollTurn,
+    character: Character | None,
+    owner: int | None,
+) -> None:
+    """A roll turn, as /roll stores one: rolled now, or the total a past roll came to."""
+    if roll.result is None:
+        rolled = roll_dice(roll.expr, reason=roll.reason)  # the operating system's randomness
+    else:
+        # The file records only the total, not the faces: a breakdown of dice nobody rolled
+        # would be made up, so the breakdown is the total alone (the line reads `…: 17`).
+        rolled = DiceRoll(roll.expr, roll.result, str(roll.result), roll.reason)
+    name = character.name if character is not None else speaker
+    await turns.append(
+        scene_id,
+        role="user",
+        speaker=name,
+        content=roll_line(name, rolled),
+        character_id=character.id if character is not None else None,
+        author_id=owner,
+        kind="roll",
+        private=roll.private,
+        rolls=[rolled],
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from bot.characters.cards import CardError
 from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet, typed_name
 from bot.characters.sheet import SheetError
+from bot.dice import DiceError, check_dice
 from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.errors import UserError
 from bot.lore import Lorebook, LoreError, check_book, load_lorebook
@@ -19,10 +20,22 @@ from bot.state.tables import stats_from_table
 
 # Package data, so an installed wheel carries it too (see [tool.setuptools.package-data]).
 EXAMPLE_SCENE = Path(__file__).resolve().parents[1] / "examples" / "lantern-harbor.toml"
+REASON_MAX_CHARS = 100  # a roll turn's reason, as long as /roll's (bot/dice/service.py)
+RESULT_LIMIT = 10**9  # a recorded result, within the stored total's 32-bit column
 
 
 class SceneFileError(UserError, ValueError):
     """A scene file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class RollTurn:
+    """A `[[turns]]` roll: the checked notation, and a past roll's total (None: roll at import)."""
+
+    expr: str
+    reason: str | None = None
+    result: int | None = None
+    private: bool = False  # only its roller saw it: never in a prompt
 
 
 @dataclass(frozen=True)
@@ -35,12 +48,13 @@ class SceneFile:
     length: str | None
     players: tuple[CharacterDraft, ...]
     npcs: tuple[CharacterDraft, ...]
-    turns: tuple[tuple[str, str], ...]
+    turns: tuple[tuple[str, str | RollTurn], ...]  # (speaker, text) or (speaker, a roll)
     lorebooks: tuple[Lorebook, ...] = ()
     summary: str | None = None  # the story so far of the opening turns
     summary_through: int = 0  # how many of the opening [[turns]] it covers (greetings too)
     # Each character's starting tracked values (`state = {…}`), by the character's name.
     states: tuple[tuple[str, tuple[Stat, ...]], ...] = ()
+    mechanics: bool = False  # NPCs roll dice and change tracked values through markers
 
 
 def _character(entry: Any, base: Path, where: str) -> CharacterDraft:
@@ -141,15 +155,10 @@ def load_scene_file(path: str | Path) -> SceneFile:
         *_states(data.get("players", []), players, f"{path} players"),
         *_states(data.get("npcs", []), npcs, f"{path} npcs"),
     )
-    turns = []
-    for i, turn in enumerate(data.get("turns", [])):
-        if not isinstance(turn, dict) or not turn.get("speaker") or "text" not in turn:
-            raise SceneFileError(f"{path} turns[{i}]: needs speaker and text")
-        try:
-            speaker = typed_name(str(turn["speaker"]))
-        except SheetError as exc:
-            raise SceneFileError(f"{path} turns[{i}]: {exc}") from None
-        turns.append((speaker, str(turn["text"])))
+    turns = [_turn(turn, f"{path} turns[{i}]") for i, turn in enumerate(data.get("turns", []))]
+    mechanics = data.get("mechanics", False)
+    if not isinstance(mechanics, bool):
+        raise SceneFileError(f"{path}: mechanics must be true or false")
     scenario = data.get("scenario") or next((n.scenario for n in npcs if n.scenario), None)
     lorebooks = (*_book_files(data, path), *_lore_tables(data, path))
     summary, through = _summary(data, path, len(turns))
@@ -165,7 +174,52 @@ def load_scene_file(path: str | Path) -> SceneFile:
         summary,
         through,
         states,
+        mechanics,
     )
+
+
+def _turn(turn: Any, where: str) -> tuple[str, str | RollTurn]:
+    """One `[[turns]]` table: a speaker with `text`, or with a `roll`."""
+    if (
+        not isinstance(turn, dict)
+        or not turn.get("speaker")
+        or ("text" in turn) == ("roll" in turn)
+    ):
+        raise SceneFileError(f"{where}: needs speaker and either text or roll")
+    try:
+        speaker = typed_name(str(turn["speaker"]))
+    except SheetError as exc:
+        raise SceneFileError(f"{where}: {exc}") from None
+    if "text" in turn:
+        if "private" in turn:
+            raise SceneFileError(f"{where}: only a roll turn can be private")
+        return speaker, str(turn["text"])
+    return speaker, _roll(turn, where)
+
+
+def _roll(turn: dict[str, Any], where: str) -> RollTurn:
+    """`roll = "1d20+5"`, optional `reason`, `result` (a past roll's total) and `private`."""
+    try:
+        expr = check_dice(str(turn["roll"]))
+    except DiceError as exc:
+        raise SceneFileError(f"{where}: {exc}") from None
+    reason = turn.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise SceneFileError(f"{where}: reason must be text")
+    reason = " ".join((reason or "").split()) or None  # one line, as /roll keeps it
+    if reason is not None and len(reason) > REASON_MAX_CHARS:
+        raise SceneFileError(f"{where}: the reason is limited to {REASON_MAX_CHARS} characters")
+    result = turn.get("result")
+    if result is not None and (
+        isinstance(result, bool) or not isinstance(result, int) or abs(result) > RESULT_LIMIT
+    ):
+        raise SceneFileError(
+            f"{where}: result must be a whole number from -{RESULT_LIMIT} to {RESULT_LIMIT}"
+        )
+    private = turn.get("private", False)
+    if not isinstance(private, bool):
+        raise SceneFileError(f"{where}: private must be true or false")
+    return RollTurn(expr, reason, result, private)
 
 
 def _states(

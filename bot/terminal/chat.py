@@ -16,13 +16,24 @@ from rich.markup import escape
 
 from bot.channel.ports import Actor, IncomingMessage, Reply
 from bot.channel.services import Services
+from bot.dice import DiceError, check_dice
+from bot.dice.limits import EXPR_MAX_CHARS
+from bot.dice.service import DiceCommands
 from bot.errors import UNEXPECTED, UserError
 from bot.memory.service import MemoryCommands
 from bot.scenes.service import SceneCommands
+from bot.state.service import StatCommands
 from bot.store import Character, Scene
 from bot.terminal.poster import NPC_STYLE, PLAYER_STYLE, TerminalPoster
 
-HELP = "Type to speak. /reply [NPC] · /swipe · /continue · /undo · /who · /memory · /help · /quit"
+HELP = (
+    "Type to speak. /reply [NPC] · /roll DICE [reason] · /stat [set|add|remove KEY VALUE] · "
+    "/swipe · /continue · /undo · /who · /memory · /help · /quit"
+)
+STAT_USAGE = (
+    "Use /stat to see your values, or /stat set KEY VALUE, /stat add KEY VALUE, "
+    '/stat remove KEY [items]; quote a key with spaces: /stat set "Max HP" 20.'
+)
 SHOWN_ON_RESUME = 6
 log = logging.getLogger(__name__)
 Command = Callable[[str], Awaitable[Reply | None]]
@@ -54,6 +65,8 @@ class TerminalChat:
         turns = services.turns
         self.commands: dict[str, Command] = {
             "/reply": lambda name: services.play.reply(self.actor, name or None),
+            "/roll": lambda text: services.get(DiceCommands).roll(self.actor, *split_roll(text)),
+            "/stat": self._stat,
             "/swipe": lambda _: turns.on_latest(self.actor, "swipe"),
             "/continue": lambda _: turns.on_latest(self.actor, "continue"),
             "/undo": lambda _: turns.on_latest(self.actor, "delete"),
@@ -64,6 +77,22 @@ class TerminalChat:
 
     async def _help(self) -> Reply:
         return Reply(HELP)
+
+    async def _stat(self, text: str) -> Reply:
+        """`/stat` shows the player's values; `set`, `add` and `remove` change them."""
+        stats = self.services.get(StatCommands)
+        op, _, rest = text.partition(" ")
+        if not op:
+            return await stats.show(self.actor)
+        key, value = _key_and_value(rest)
+        match op.lower():
+            case "set" if key and value:
+                return await stats.set(self.actor, key, value)
+            case "add" if key and value:
+                return await stats.add(self.actor, key, value)
+            case "remove" if key:
+                return await stats.remove(self.actor, key, value or None)
+        raise UserError(STAT_USAGE)
 
     async def start(self) -> None:
         """Take down what a crash left unposted, then show the last few turns."""
@@ -83,7 +112,7 @@ class TerminalChat:
             return False
         command = self.commands.get(name.lower())
         if command is None and text.startswith("/"):
-            self.console.print(f"[yellow]Unknown command {escape(name)}.[/] {HELP}")
+            self.console.print(f"[yellow]Unknown command {escape(name)}.[/] {escape(HELP)}")
             return True
         try:
             if command is not None:
@@ -121,7 +150,7 @@ class TerminalChat:
         """Read lines until /quit or end of input; piped lines are echoed as the player's."""
         source = lines or sys.stdin
         interactive = source.isatty()
-        self.console.print(f"[dim]{HELP}[/]")
+        self.console.print(f"[dim]{escape(HELP)}[/]")
         await self.start()
         try:
             while True:
@@ -139,3 +168,36 @@ class TerminalChat:
                     return
         finally:
             await self.services.close()
+
+
+def split_roll(text: str) -> tuple[str, str | None]:
+    """`1d20 + 5 Stealth check` → (`1d20 + 5`, `Stealth check`): the longest run of words that
+    is valid dice, else the first word (whose roll then says what is wrong with it)."""
+    words = text.split()
+    if not words:
+        return "", None
+    taken = 1
+    for end in range(2, len(words) + 1):
+        # Spaces do not count in notation, so `1d20 5 goblins` would read as 1d205: a number
+        # never joins the number before it.
+        if words[end - 2][-1].isdigit() and words[end - 1][0].isdigit():
+            break
+        joined = " ".join(words[:end])
+        if len(joined) > EXPR_MAX_CHARS:
+            break
+        try:
+            check_dice(joined)
+        except DiceError:
+            continue
+        taken = end
+    return " ".join(words[:taken]), " ".join(words[taken:]) or None
+
+
+def _key_and_value(text: str) -> tuple[str, str]:
+    """`HP 12/20` → (`HP`, `12/20`); a key with spaces in double quotes: `"Max HP" 20`."""
+    text = text.strip()
+    if text.startswith('"') and '"' in text[1:]:
+        key, _, value = text[1:].partition('"')
+    else:
+        key, _, value = text.partition(" ")
+    return key.strip(), value.strip()
