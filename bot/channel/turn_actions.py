@@ -143,9 +143,9 @@ class TurnActions:
         session = self.sessions.get(scene.channel_id)
         async with session.lock:
             scene, turn = await self._latest_turn_for(actor, turn_id)  # a round may have run
-            view = await self.views.view(scene)
+            without = turn.id if fresh else None  # a swipe starts from before the turn
+            view = await self.views.view(scene, without_turn=without)
             if view.mechanics:
-                without = turn.id if fresh else None
                 view = replace(
                     view, resolver=await self.mechanics.resolver(scene.id, without_turn=without)
                 )

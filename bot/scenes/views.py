@@ -35,8 +35,11 @@ class SceneViews:
             sampler = replace(sampler, min_p=scene.min_p)
         return sampler
 
-    async def view(self, scene: Scene) -> SceneView:
-        """The scene's cast, players, format, lore and sampler for one round."""
+    async def view(self, scene: Scene, *, without_turn: int | None = None) -> SceneView:
+        """The scene's cast, players, format, lore and sampler for one round.
+
+        `without_turn`: a turn being swiped, whose own state changes the prompt leaves out.
+        """
         # Names pass the name rule again here: rows stored before it existed may not be plain.
         cast_rows = await self.stores.scenes.cast(scene.id)
         cast = [(speaker_name(c.name, "NPC"), c) for c in cast_rows]
@@ -59,7 +62,8 @@ class SceneViews:
         summary = await self.stores.summaries.get(scene.id)
         present = [(name, c.id) for c, name in zip(bound, names, strict=False)]
         present += [(name, c.id) for name, c in cast]
-        status = status_lines(await self.stores.state.current(scene.id), present)
+        state = await self.stores.state.current(scene.id, without_turn=without_turn)
+        status = status_lines(state, present)
         context = PromptContext(
             players=tuple(players),
             npcs=tuple(_persona(c, name, user) for name, c in cast),

@@ -176,10 +176,14 @@ class TurnStore:
     async def window(
         self, scene_id: int, limit: int, *, before_seq: int | None = None
     ) -> list[Turn]:
-        """The newest ``limit`` turns of the history (with seq < before_seq), oldest first."""
+        """The newest ``limit`` turns of the history (with seq < before_seq), oldest first.
+
+        Private turns are left out: they are no one's but their author's, so they answer no
+        turn and are no latest turn to swipe or undo.
+        """
         if limit <= 0:
             return []
-        stmt = select(Turn).where(Turn.scene_id == scene_id, *_IN_HISTORY)
+        stmt = select(Turn).where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED)
         if before_seq is not None:
             stmt = stmt.where(Turn.seq < before_seq)
         stmt = stmt.order_by(Turn.seq.desc()).limit(limit)
@@ -346,7 +350,8 @@ class TurnStore:
         """The texts of the player (and narration) turns after `seq`, oldest first."""
         stmt = (
             select(Turn.content)
-            .where(Turn.scene_id == scene_id, *_IN_HISTORY, Turn.seq > seq, Turn.role != "model")
+            .where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED, Turn.seq > seq)
+            .where(Turn.role != "model")
             .order_by(Turn.seq)
             .limit(limit)
         )

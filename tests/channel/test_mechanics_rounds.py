@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.channel.ports import IncomingMessage
 from bot.channel.turn_actions import TurnAction
 from bot.dice.mechanics import SceneMechanics
+from bot.dice.service import DiceCommands
 from bot.domain import DiceRoll
 from bot.errors import UserError
 from bot.state.rules import Number, Stat
@@ -203,3 +204,23 @@ async def test_a_change_the_stored_state_no_longer_allows_is_not_kept(db: Databa
     assert await table.hp() is None  # the -3 was checked again as stored, and dropped
     history = await table.tavern.stores.state.history(table.scene_id, table.rook_id, "HP")
     assert all(entry.turn_id is None for entry in history)
+
+
+async def test_a_swipes_prompt_shows_the_state_from_before_the_turn(db: Database) -> None:
+    table = await _table(db, HIT, LUNGE, faces=[12, 5])
+    turn = await table.round()
+    engine = table.tavern.engine
+    before = len(engine.of_kind("text"))
+    await table.tavern.services.turns.swipe(alice(), turn.id)
+    swipe_prompt = engine.of_kind("text")[before].prompt.text
+    # The status line the new version is written from is the one its dice start from.
+    assert "Rook: HP 12/20" in swipe_prompt and "HP 9/20" not in swipe_prompt
+
+
+async def test_a_private_roll_leaves_the_latest_npc_turn_open_to_swipes(db: Database) -> None:
+    table = await _table(db, HIT, LUNGE, faces=[12, 5, 3])
+    turn = await table.round()
+    await table.tavern.services.get(DiceCommands).roll(alice(), "1d20", "Insight", private=True)
+    reply = await table.tavern.services.turns.on_latest(alice(), "swipe")
+    assert reply.text == "Swiped Marta's turn (2 versions kept)."
+    assert (await table.turn()).id == turn.id
