@@ -1,4 +1,4 @@
-"""Scene files into the store: the scene, its cast, its players and its opening turns."""
+"""Scene files into the store (the scene, its cast, players and opening turns), and a GM's check."""
 
 from __future__ import annotations
 
