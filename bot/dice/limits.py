@@ -22,6 +22,7 @@ EXPLODED_PER_TERM_MAX = 100  # extra dice one term's explosions may add; further
 DRAWS_MAX = TERMS_MAX * (DICE_PER_TERM_MAX + EXPLODED_PER_TERM_MAX) + 1_000
 DETAIL_MAX_CHARS = 500  # a longer breakdown shows each dice term's count and sum instead
 TIMES_MAX = 10_000  # `tavernkeep roll --times`
+REASON_MAX_CHARS = 100  # what a roll is for (`/roll … reason`, a scene file's roll turn)
 
 
 class DiceError(UserError, ValueError):

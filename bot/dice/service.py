@@ -5,11 +5,10 @@ from __future__ import annotations
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
 from bot.dice import roll_dice, roll_line
+from bot.dice.limits import REASON_MAX_CHARS
 from bot.domain import DiceRoll
 from bot.errors import UserError
 from bot.store import Scene, Stores, Turn
-
-REASON_MAX_CHARS = 100
 
 
 class DiceCommands:

@@ -11,6 +11,7 @@ from bot.characters.cards import CardError
 from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet, typed_name
 from bot.characters.sheet import SheetError
 from bot.dice import DiceError, check_dice
+from bot.dice.limits import REASON_MAX_CHARS
 from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.errors import UserError
 from bot.lore import Lorebook, LoreError, check_book, load_lorebook
@@ -20,7 +21,6 @@ from bot.state.tables import stats_from_table
 
 # Package data, so an installed wheel carries it too (see [tool.setuptools.package-data]).
 EXAMPLE_SCENE = Path(__file__).resolve().parents[1] / "examples" / "lantern-harbor.toml"
-REASON_MAX_CHARS = 100  # a roll turn's reason, as long as /roll's (bot/dice/service.py)
 RESULT_LIMIT = 10**9  # a recorded result, within the stored total's 32-bit column
 
 

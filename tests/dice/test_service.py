@@ -7,7 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot.dice.service import REASON_MAX_CHARS, DiceCommands
+from bot.dice.limits import REASON_MAX_CHARS
+from bot.dice.service import DiceCommands
 from bot.domain import DiceRoll
 from bot.errors import UserError
 from bot.scenes.service import SceneCommands
