@@ -81,6 +81,29 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
         await answer(interaction, self.scenes.remove_npc(actor_from(interaction), npc))
 
     @gm_only
+    @app_commands.command(name="pause", description="Hold the NPCs back (posts are still kept)")
+    async def pause(self, interaction: discord.Interaction) -> None:
+        # A running round is stopped first; acknowledging first keeps Discord from timing out.
+        await answer(interaction, self.scenes.pause(actor_from(interaction)), defer="public")
+
+    @gm_only
+    @app_commands.command(name="resume", description="Let the NPCs answer again")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.scenes.resume(actor_from(interaction)))
+
+    @gm_only
+    @app_commands.command(name="mute", description="An NPC stays present but speaks only if named")
+    @app_commands.autocomplete(npc=npc_names)
+    async def mute(self, interaction: discord.Interaction, npc: str) -> None:
+        await answer(interaction, self.scenes.mute(actor_from(interaction), npc, True))
+
+    @gm_only
+    @app_commands.command(name="unmute", description="A muted NPC may be chosen to speak again")
+    @app_commands.autocomplete(npc=npc_names)
+    async def unmute(self, interaction: discord.Interaction, npc: str) -> None:
+        await answer(interaction, self.scenes.mute(actor_from(interaction), npc, False))
+
+    @gm_only
     @app_commands.command(name="settings", description="Format, length, reply mode and sampling")
     @app_commands.describe(
         length="LimaRP response length (alpaca-limarp format); none = let the model decide",

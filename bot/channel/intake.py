@@ -183,11 +183,17 @@ class PlayService:
             return None
         if is_ooc(content) or scene.reply_mode == "manual":
             return None
+        if scene.paused and await self._still_paused(scene):
+            return None  # stored for /scene resume, which runs the round the posts ask for
         cast = await self.scenes.cast(scene.id)
         named = mentioned_name(content, [c.name for c in cast])
         if scene.reply_mode == "mention" and named is None:
             return None
         return Trigger(forced=named, delay=0.0 if named else self.quiet_seconds)
+
+    async def _still_paused(self, scene: Scene) -> bool:
+        """Read again: `scene` may be from before a /scene resume that missed this post."""
+        return (await self.scenes.get(scene.id)).paused
 
     async def _speaker(
         self, scene: Scene, message: IncomingMessage
@@ -245,10 +251,15 @@ class PlayService:
         """`/reply [as]`: run a round now."""
         scene = await self.access.require_scene(actor)
         await self.access.require_player(actor, scene)
+        if scene.paused:
+            raise UserError("The scene is paused: the NPCs answer again after /scene resume.")
+        cast = await self.scenes.cast_muted(scene.id)
         if as_name is not None and not any(
-            c.name.casefold() == as_name.casefold() for c in await self.scenes.cast(scene.id)
+            c.name.casefold() == as_name.casefold() for c, _ in cast
         ):
             raise UserError(f"{as_name} is not in this scene's cast.")
+        if as_name is None and cast and all(muted for _, muted in cast):
+            raise UserError("Every NPC here is muted: /reply as: makes one of them answer.")
         if self.gate.down:
             raise UserError("The database is not taking writes; the NPCs answer once it is back.")
         self.access.cooldown(actor, "reply")

@@ -62,7 +62,9 @@ class NpcRounds:
     async def _round(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
         channel_id = session.channel_id
         scene = await self.stores.scenes.by_channel(channel_id)
-        if scene is None:
+        # Read under the channel lock that /scene pause holds while it pauses: every round
+        # (a post's, /reply's, a read-back's) stops here while the GM holds the NPCs back.
+        if scene is None or scene.paused:
             return
         session.human_spoke = False
         view = await self.views.view(scene)

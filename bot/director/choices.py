@@ -15,16 +15,22 @@ from bot.prompts import Prompt
 log = logging.getLogger(__name__)
 
 
-async def choose_speaker(
-    engine: DirectorEngine, scene: SceneView, plan: PromptPlan, cancel: CancelToken
-) -> CastMember:
-    """The next NPC: never the one who just spoke, unless no other is in the cast."""
-    candidates = list(scene.npcs)
-    last = plan.history[-1] if plan.history else None
+def speaker_candidates(scene: SceneView, last: StoredTurn | None) -> list[CastMember]:
+    """Whom the model may choose: the unmuted NPCs, never the one who just spoke unless no
+    other is left (a lone NPC may go on); muted NPCs speak only when forced."""
+    candidates = list(scene.choosable)
     if last is not None and last.role == "model" and len(candidates) > 1:
         candidates = [m for m in candidates if m.name != last.speaker] or candidates
-    if len(candidates) == 1:
-        return candidates[0]
+    return candidates
+
+
+async def choose_speaker(
+    engine: DirectorEngine, scene: SceneView, plan: PromptPlan, cancel: CancelToken
+) -> CastMember | None:
+    """The next NPC among `speaker_candidates`; None when every NPC is muted."""
+    candidates = speaker_candidates(scene, plan.history[-1] if plan.history else None)
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
     request = choice_request(
         plan.rendered.prompt,
         replace(scene.sampler, max_tokens=48),

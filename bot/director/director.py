@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from bot.director.budget import TRIM_STEP, TokenCounter
-from bot.director.choices import another_npc, choose_speaker
+from bot.director.choices import another_npc, choose_speaker, speaker_candidates
 from bot.director.mechanics import Said, drop_markers, generate, resolver_of
 from bot.director.prompting import PromptBuilder
 from bot.director.text import clean_reply
@@ -103,15 +103,20 @@ class TurnDirector:
         forced_member = scene.npc(forced) if forced else None
         if forced and forced_member is None:
             raise DirectorError(f"{forced} is not in this scene's cast.")
+        if forced_member is None and not scene.choosable:
+            result.ended = "muted"  # every NPC is muted and none was named: nobody speaks
+            return result
         for index in range(max(1, scene.max_replies)):
-            if index == 0 and forced_member is not None:
-                speaker = forced_member
-            else:
+            speaker: CastMember | None = forced_member
+            if index > 0 or speaker is None:
                 speaker = await self._choose_speaker(
                     scene, await self.prompts.build(scene, None, None, 0), cancel
                 )
             if cancel.cancelled:
                 result.ended = "cancelled"
+                return result
+            if speaker is None:
+                result.ended = "muted"
                 return result
             if hooks.speaker is not None:
                 await hooks.speaker(speaker.name)
@@ -139,7 +144,10 @@ class TurnDirector:
             if index + 1 >= scene.max_replies:
                 result.ended = "cap"
                 return result
-            if not await self._another_npc(scene, plan, turn, cancel):
+            # With no NPC left to choose (the rest muted) the floor goes back unasked.
+            if not speaker_candidates(scene, turn) or not await self._another_npc(
+                scene, plan, turn, cancel
+            ):
                 result.ended = "players"
                 return result
         return result
@@ -246,7 +254,7 @@ class TurnDirector:
 
     async def _choose_speaker(
         self, scene: SceneView, plan: PromptPlan, cancel: CancelToken
-    ) -> CastMember:
+    ) -> CastMember | None:
         return await choose_speaker(self.engine, scene, plan, cancel)
 
     async def _speak(

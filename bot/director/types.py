@@ -13,7 +13,8 @@ from bot.errors import UserError
 from bot.lore.placement import LoreActivation, SceneLore
 from bot.prompts import Prompt, PromptFormat, RenderedPrompt
 
-RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast"]
+# "muted": every NPC the model could choose is muted, and no speaker was forced.
+RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast", "muted"]
 
 
 class StoredTurn(Protocol):
@@ -94,10 +95,11 @@ class MarkerResolver(Protocol):
 
 @dataclass(frozen=True)
 class CastMember:
-    """An NPC the director may voice."""
+    """An NPC the director may voice; a muted one speaks only when forced (named)."""
 
     name: str
     character_id: int | None = None
+    muted: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,11 @@ class SceneView:
     @property
     def player_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.context.players)
+
+    @property
+    def choosable(self) -> tuple[CastMember, ...]:
+        """The NPCs the model's choice of speaker may land on: the unmuted ones."""
+        return tuple(m for m in self.npcs if not m.muted)
 
     def npc(self, name: str) -> CastMember | None:
         folded = name.casefold()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
+from bot.channel.sessions import Trigger
+from bot.director import StoredTurn
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.errors import UserError
 from bot.lore.wording import prompt_reply
@@ -15,6 +18,9 @@ from bot.store import NotFoundError, Scene
 
 MAX_REPLIES_LIMIT = 8
 SCENARIO_MAX_CHARS = 2000
+# How far back /scene resume looks for posts the NPCs have not answered.
+RESUME_WINDOW = 64
+PAUSED_STATUS = "**Paused**: posts are kept; the NPCs stay silent until /scene resume."
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class SceneCommands:
         self.access = deps.access
         self.sessions = deps.sessions
         self.publisher = deps.publisher
+        self.play = deps.play
         self.default_format = deps.settings.default_format
 
     async def _gm_scene(self, actor: Actor) -> Scene:
@@ -123,20 +130,76 @@ class SceneCommands:
 
     async def status(self, actor: Actor) -> Reply:
         scene = await self._gm_scene(actor)
-        cast = await self.scenes.cast(scene.id)
+        cast = await self.scenes.cast_muted(scene.id)
         players = await self.scenes.players(scene.id)
-        lines = [
+        muted = [c.name for c, is_muted in cast if is_muted]
+        lines = [PAUSED_STATUS] if scene.paused else []
+        lines += [
             f"**Format** {scene.format} · **reply mode** {scene.reply_mode} · "
             f"**max replies** {scene.max_replies} · **length** {scene.length or 'model decides'}",
             f"**Temperature** {_or_default(scene.temperature)} · "
             f"**min_p** {_or_default(scene.min_p)} · **mechanics** {_shown(scene.mechanics)}",
-            f"**Cast** {', '.join(c.name for c in cast) or 'nobody yet'}",
+            f"**Cast** {', '.join(c.name for c, _ in cast) or 'nobody yet'}",
+            *([f"**Muted** {', '.join(muted)} (they speak only when named)"] if muted else []),
             f"**Players** {', '.join(c.name for _, c in players) or 'nobody yet'}",
             f"**Turns** {await self.turns.count(scene.id)}",
         ]
         if scene.scenario:
             lines.append(f"**Scenario** {scene.scenario[:500]}")
         return Reply("\n".join(lines))
+
+    async def pause(self, actor: Actor) -> Reply:
+        """Hold the NPCs back: a running round stops unstored, posts are kept for resume."""
+        await self._gm_scene(actor)
+        async with self.sessions.get(actor.channel_id).halted():
+            scene = await self.access.require_scene(actor)  # still there after the wait
+            if scene.paused:
+                return Reply("The scene is already paused.")
+            await self.scenes.update(scene.id, paused=True)
+        return Reply(
+            "Scene paused: posts are kept, the NPCs stay silent until /scene resume.",
+            ephemeral=False,
+        )
+
+    async def resume(self, actor: Actor) -> Reply:
+        """Let the NPCs speak again, answering the posts that came while they were paused."""
+        await self._gm_scene(actor)
+        # Under the intake lock a post is either stored before the scene runs again (and read
+        # here) or finds it running (and asks for its own round): none is left unanswered.
+        async with self.sessions.get(actor.channel_id).intake:
+            scene = await self.access.require_scene(actor)
+            if not scene.paused:
+                return Reply("The scene is not paused.")
+            scene = await self.scenes.update(scene.id, paused=False)
+            waiting = await self._unanswered(scene.id)
+        trigger: Trigger | None = None
+        for post in waiting:  # oldest first: the newest name wins, as when they were posted
+            asked = await self.play.trigger_for(scene, post.content, human=True)
+            if asked is not None:
+                trigger = asked if trigger is None else trigger.merge(asked)
+        if trigger is None:
+            return Reply("Scene resumed.", ephemeral=False)
+        self.sessions.trigger(scene.channel_id, replace(trigger, delay=0.0))
+        return Reply("Scene resumed: the NPCs answer what was posted meanwhile.", ephemeral=False)
+
+    async def _unanswered(self, scene_id: int) -> Sequence[StoredTurn]:
+        """The posts after the newest NPC turn (within the newest RESUME_WINDOW turns)."""
+        lines = await self.turns.lines(scene_id, RESUME_WINDOW)
+        since = next((i for i in range(len(lines), 0, -1) if lines[i - 1].role == "model"), 0)
+        return lines[since:]
+
+    async def mute(self, actor: Actor, name: str, muted: bool) -> Reply:
+        """Mute or unmute a cast member: it stays present, but the model never chooses it."""
+        scene = await self._gm_scene(actor)
+        npc = await self.characters.find_npc(actor.guild_id, name)
+        changed = None if npc is None else await self.scenes.set_muted(scene.id, npc.id, muted)
+        if npc is None or changed is None:
+            raise UserError(f"{name} is not in this scene's cast.")
+        if not changed:
+            return Reply(f"**{npc.name}** is already {'muted' if muted else 'unmuted'}.")
+        if muted:
+            return Reply(f"**{npc.name}** is muted: present, but speaks only when named.")
+        return Reply(f"**{npc.name}** is unmuted: the NPCs' turns may go to them again.")
 
     async def add_npc(self, actor: Actor, name: str) -> Reply:
         scene = await self._gm_scene(actor)

@@ -41,8 +41,10 @@ class SceneViews:
         `without_turn`: a turn being swiped, whose own state changes the prompt leaves out.
         """
         # Names pass the name rule again here: rows stored before it existed may not be plain.
-        cast_rows = await self.stores.scenes.cast(scene.id)
+        members = await self.stores.scenes.cast_muted(scene.id)
+        cast_rows = [c for c, _ in members]
         cast = [(speaker_name(c.name, "NPC"), c) for c in cast_rows]
+        muted = {c.id for c, is_muted in members if is_muted}
         bound = [c for _, c in await self.stores.scenes.players(scene.id)]
         names = [speaker_name(c.name) for c in bound]
         known = {n.casefold() for n in names} | {name.casefold() for name, _ in cast}
@@ -77,7 +79,7 @@ class SceneViews:
             channel_key=str(scene.channel_id),
             fmt=get_format(scene.format),
             context=context,
-            npcs=tuple(CastMember(name, c.id) for name, c in cast),
+            npcs=tuple(CastMember(name, c.id, c.id in muted) for name, c in cast),
             sampler=self.sampler_for(scene),
             max_replies=scene.max_replies,
             lore=await self.lore.scene_lore(scene, cast_rows, bound, user),

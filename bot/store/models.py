@@ -184,6 +184,8 @@ class Scene(Timestamps, Base):
     mechanics: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Players may change their own character's tracked values with /stat.
     player_stats: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The GM paused the NPCs: players' posts are stored, no round runs until /scene resume.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Scene {self.id} channel={self.channel_id} active={self.active}>"
@@ -201,6 +203,8 @@ class CastMember(Base):
         ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Present and witnessing, but never the model's choice of speaker: it speaks only when named.
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PlayerBinding(Base):

@@ -23,6 +23,7 @@ _UPDATABLE = (
     "temperature",
     "min_p",
     "mechanics",
+    "paused",
 )
 _Link = TypeVar("_Link", PlayerBinding, PlayerDefault)  # the member → character rows
 
@@ -106,7 +107,7 @@ class SceneStore:
             return await _scene(s, scene_id)
 
     async def update(self, scene_id: int, **fields: Any) -> Scene:
-        """Change format, scenario, length, reply_mode, max_replies, sampling or mechanics."""
+        """Change format, scenario, length, reply_mode, max_replies, sampling, mechanics, pause."""
         check_fields(fields, _UPDATABLE)
         async with self.db.session() as s:
             scene = await _scene(s, scene_id)
@@ -144,14 +145,30 @@ class SceneStore:
 
     async def cast(self, scene_id: int) -> list[Character]:
         """The scene's NPCs in the order they were added."""
+        return [char for char, _ in await self.cast_muted(scene_id)]
+
+    async def cast_muted(self, scene_id: int) -> list[tuple[Character, bool]]:
+        """The scene's NPCs in the order they were added, each with whether it is muted."""
         stmt = (
-            select(Character)
+            select(Character, CastMember.muted)
             .join(CastMember, CastMember.character_id == Character.id)
             .where(CastMember.scene_id == scene_id)
             .order_by(CastMember.added_at, Character.id)
         )
         async with self.db.session() as s:
-            return list(await s.scalars(stmt))
+            return [(char, bool(muted)) for char, muted in await s.execute(stmt)]
+
+    async def set_muted(self, scene_id: int, character_id: int, muted: bool) -> bool | None:
+        """Mute or unmute a cast member; whether it changed, None if it is not in the cast."""
+        async with self.db.session() as s:
+            member = await s.get(CastMember, (scene_id, character_id))
+            if member is None:
+                return None
+            if member.muted == muted:
+                return False
+            member.muted = muted
+            await s.commit()
+        return True
 
     async def bind_player(self, scene_id: int, user_id: int, character_id: int) -> None:
         """Set which character a member plays in the scene."""

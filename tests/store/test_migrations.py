@@ -56,7 +56,7 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0007_dice_and_state"
+HEAD = "0008_pause_and_mute"
 
 
 async def _old_scene(db: Database, npc_id: int | None = None) -> int:
@@ -94,6 +94,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0007_dice_and_state",
         "0006_scene_summary",
         "0005_greeting_turns",
         "0004_lorebooks",
