@@ -129,7 +129,9 @@ async def test_a_private_roll_is_kept_for_the_gm_but_never_shown_or_prompted(
     await within_guard(tavern.services.sessions.wait_idle())
     assert tavern.poster.posts == [] and tavern.engine.requests == []  # no round for it
 
-    (kept,) = await tavern.stores.turns.window(scene_id, 5)
+    # Out of the shared history (what prompts and the latest-turn buttons read), but stored.
+    assert await tavern.stores.turns.window(scene_id, 5) == []
+    (kept,) = [turn async for turn in tavern.stores.turns.iter_all(scene_id)]
     assert (kept.private, kept.pending, kept.kind, kept.content) == (True, False, "roll", line)
     assert [r.expr for r in await tavern.stores.state.rolls(kept.id)] == ["1d20+5"]
 
