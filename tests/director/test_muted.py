@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.director import TurnDirector
+from typing import Any
+
+from bot.director import PromptPlan, TurnDirector
 from bot.engine.base import Sampler
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
@@ -71,9 +73,18 @@ async def test_when_every_npc_is_muted_an_unforced_round_says_nothing(db: Databa
         db, engine, "Marta Vell", "Old Tobin", "Sergeant Hale"
     )
     before = await stores.turns.count(scene.id)
-    result = await director.run_round(await views.view(scene))
+    view = await views.view(scene)
+    built = []
+    build = director.prompts.build
+
+    async def counted(*args: Any, **kwargs: Any) -> PromptPlan:
+        built.append(args)
+        return await build(*args, **kwargs)
+
+    director.prompts.build = counted  # type: ignore[method-assign]
+    result = await director.run_round(view)
     assert (result.ended, result.turns, result.notice) == ("muted", [], None)
-    assert engine.requests == []
+    assert engine.requests == [] and built == []  # not even a prompt: nobody may speak
     assert await stores.turns.count(scene.id) == before
 
 
@@ -81,9 +92,7 @@ async def test_after_a_forced_muted_npc_with_nobody_left_to_choose_the_floor_goe
     db: Database,
 ) -> None:
     engine = ScriptedEngine(texts=["Only I may speak."], floors=["model", "model"])
-    _, views, director, scene = await _scene(
-        db, engine, "Marta Vell", "Old Tobin", "Sergeant Hale"
-    )
+    _, views, director, scene = await _scene(db, engine, "Marta Vell", "Old Tobin", "Sergeant Hale")
     result = await director.run_round(await views.view(scene), forced="Sergeant Hale")
     assert [t.speaker for t in result.turns] == ["Sergeant Hale"]
     assert result.ended == "players"
