@@ -23,7 +23,6 @@ from bot.domain import Sampler
 from bot.errors import UserError
 from bot.lore import Lorebook, LoreConfig, LoreEntry, LoreLimits
 from bot.lore.service import LoreCommands
-from bot.scenes.imports import import_scene_file
 from bot.scenes.lore import SceneLoreSources
 from bot.scenes.scene_file import SceneFileError, load_scene_file
 from bot.scenes.views import SceneViews
