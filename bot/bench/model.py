@@ -4,19 +4,19 @@ channels) and how much of each prompt the KV cache gets to reuse."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypeVar, TypeVarTuple
 
 from bot.bench.channels import BenchChannels, Channel
+from bot.bench.overhead import overhead_pairs
 from bot.bench.sizes import BenchSizes
 from bot.core import Core
 from bot.director import TurnDirector
 from bot.engine.base import EngineError, GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine
 from bot.engine.recording import RecordingEngine
-from bot.engine.state_cache import ChannelStateCache, Snapshot, common_prefix
+from bot.engine.state_cache import ChannelStateCache, common_prefix
 from bot.lore import Lorebook
 
 Note = Callable[[str], None]
@@ -36,6 +36,7 @@ class ModelFigures:
     bare_s: list[float] = field(default_factory=list)
     round_tokens: list[int] = field(default_factory=list)
     bare_tokens: list[int] = field(default_factory=list)
+    round_phases: list[dict[str, float]] = field(default_factory=list)  # seconds, per round
     history_tokens: list[int] = field(default_factory=list)
     engine_prompt_tokens: int = 0
     engine_reused_tokens: int = 0
@@ -206,61 +207,20 @@ class ModelBench:
         return n, seq, full + scores + int(llm.input_ids.nbytes)
 
     async def overhead(self, channel: Channel) -> None:
-        """A full round against a bare `Llama` completion of the same prompt, both warm."""
-        sampler = replace(self.sampler, max_tokens=self.sizes.overhead_tokens)
-        for _ in range(self.sizes.overhead_repeats):
-            before: Snapshot | None = await self._worker(self.cache.capture)
-            if before is None:
-                raise EngineError("the context is empty before the overhead round")
-            speaker = channel.npc().name
-            seen = len(self.recorder.requests)
-            started = time.perf_counter()
-            await self._say(channel)
-            view = replace(
-                await self.core.views.view(channel.scene), sampler=sampler, max_replies=1
-            )
-            result = await self.director.run_round(view, forced=speaker)
-            round_s = time.perf_counter() - started
-            channel.rounds += 1
-            requests = self.recorder.requests[seen:]
-            if len(requests) != 1 or not result.turns:
-                self.figures.notes.append("an overhead round was retried or empty; skipped")
-                continue
-            bare_s, round_tokens, bare_tokens = await self._worker(
-                self._bare, before, requests[0].prompt, sampler
-            )
-            self.figures.round_s.append(round_s)
-            self.figures.bare_s.append(bare_s)
-            self.figures.round_tokens.append(round_tokens)
-            self.figures.bare_tokens.append(bare_tokens)
-            self.note(
-                f"round {round_s:.3f} s vs bare Llama {bare_s:.3f} s "
-                f"({round_tokens} / {bare_tokens} tokens generated)"
-            )
-
-    def _bare(self, before: Snapshot, prompt: Prompt, sampler: Sampler) -> tuple[float, int, int]:
-        """Replay the round's prompt on the bare `Llama`, from the state the round started in."""
-        llm = self.engine.llm
-        tokens = self._tokens(prompt)
-        if common_prefix(llm.input_ids[: llm.n_tokens], tokens) != len(tokens):
-            raise EngineError("the context does not hold the round's prompt")
-        # generate() leaves the last sampled token unevaluated: n_tokens = prompt + k - 1.
-        generated = int(llm.n_tokens) - len(tokens) + 1
-        if not self.cache.restore(before):
-            raise EngineError("could not restore the state before the round")
-        started = time.perf_counter()
-        llm.create_completion(
-            tokens,
-            max_tokens=generated,
-            temperature=sampler.temperature,
-            min_p=sampler.min_p,
-            top_p=sampler.top_p,
-            top_k=0,
-            repeat_penalty=sampler.repeat_penalty,
-            seed=sampler.seed if sampler.seed >= 0 else None,
+        """Full rounds against bare `Llama` completions of the same prompts, both warm."""
+        pairs = await overhead_pairs(
+            self, channel, self.sizes.overhead_repeats, self.sizes.overhead_tokens
         )
-        seconds = time.perf_counter() - started
-        return seconds, generated, int(llm.n_tokens) - len(tokens) + 1
+        for pair in pairs:
+            self.figures.round_s.append(pair.round_s)
+            self.figures.bare_s.append(pair.bare_s)
+            self.figures.round_tokens.append(pair.round_tokens)
+            self.figures.bare_tokens.append(pair.bare_tokens)
+            self.figures.round_phases.append(pair.phases)
+            self.note(
+                f"round {pair.round_s:.3f} s vs bare Llama {pair.bare_s:.3f} s "
+                f"({pair.round_tokens} / {pair.bare_tokens} tokens generated)"
+            )
 
     async def prefix_reuse(
         self,

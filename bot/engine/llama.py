@@ -20,6 +20,7 @@ from bot.engine.base import (
     stream_via_complete,
 )
 from bot.engine.completion import CompletionBuilder, Piece, finish_reason
+from bot.engine.segment_tokens import Key, SegmentTokens
 from bot.engine.state_cache import ChannelStateCache
 
 if TYPE_CHECKING:
@@ -51,6 +52,18 @@ class LlamaOptions:
     vocab_only: bool = False
 
 
+@dataclass
+class EngineTimings:
+    """Worker-thread seconds of every generation so far, part by part (the bench's breakdown)."""
+
+    generations: int = 0
+    tokenize_s: float = 0.0  # the prompt's ids (cached per segment)
+    kv_s: float = 0.0  # KV snapshots: saving the live channel, restoring this one
+    decode_s: float = 0.0  # inside llama-cpp-python: evaluating, sampling, detokenizing
+    stream_s: float = 0.0  # our handling of each streamed token
+    worker_s: float = 0.0  # the whole generation on the worker, these parts and the rest
+
+
 class LlamaEngine:
     """A `TextEngine` on llama-cpp-python; every llama call runs on the same single thread."""
 
@@ -62,6 +75,8 @@ class LlamaEngine:
         self._llm: Llama | None = None
         self._grammars: dict[str, LlamaGrammar] = {}
         self.state_cache: ChannelStateCache | None = None
+        self.segment_tokens = SegmentTokens(self._tokenize_segment)
+        self.timings = EngineTimings()
         self.load_seconds = 0.0
 
     @classmethod
@@ -134,12 +149,12 @@ class LlamaEngine:
         # "Untrusted text" in docs/architecture.md).
         ids: list[int] = []
         for index, segment in enumerate(prompt.segments):
-            ids += self.llm.tokenize(
-                segment.text.encode("utf-8"),
-                add_bos=add_bos and index == 0,
-                special=segment.special,
-            )
+            ids += self.segment_tokens.ids((segment.text, segment.special, add_bos and index == 0))
         return ids
+
+    def _tokenize_segment(self, key: Key) -> list[int]:
+        text, special, add_bos = key
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
 
     async def tokenize(self, prompt: Prompt) -> list[int]:
         """The ids a generation of `prompt` starts from, BOS included where the model has one."""
@@ -163,11 +178,15 @@ class LlamaEngine:
         self, request: GenerationRequest, prompt_tokens: list[int]
     ) -> Generator[CreateCompletionStreamResponse, None, None]:
         sampler = request.sampler
+        started = time.perf_counter()
         if self.state_cache is not None:
+            # Snapshots are lazy: a channel's cells are copied out only when another channel
+            # (or a request without one) takes the context, never after its own rounds.
             if request.channel is not None:
                 self.state_cache.activate(request.channel, prompt_tokens)
             else:
                 self.state_cache.detach()
+        self.timings.kv_s += time.perf_counter() - started
         # The tokens, not the text: llama-cpp-python would tokenize the whole prompt again.
         stream = self.llm.create_completion(
             prompt_tokens,
@@ -192,19 +211,32 @@ class LlamaEngine:
         cancel: CancelToken,
         on_text: Callable[[str], None] | None,
     ) -> Completion:
+        clock, timings = time.perf_counter, self.timings
+        started = clock()
         builder = CompletionBuilder(on_text)
         prompt_tokens = self.tokenize_sync(request.prompt, add_bos=True)
         builder.prompt_tokens = len(prompt_tokens)
+        timings.tokenize_s += clock() - started
         try:
             stream = self._pieces(request, prompt_tokens)
+            streamed = clock()
             for chunk in stream:
+                took = clock()
+                timings.decode_s += took - streamed
                 if cancel.cancelled:
                     builder.cancel()
                     stream.close()
                     break
                 builder.add(_piece(chunk["choices"][0]))
+                streamed = clock()
+                timings.stream_s += streamed - took
+            else:
+                timings.decode_s += clock() - streamed
         except ValueError as exc:
             raise EngineError(str(exc)) from exc
+        finally:
+            timings.generations += 1
+            timings.worker_s += clock() - started
         return builder.completion()
 
     async def complete(

@@ -66,6 +66,12 @@ def install_sqlite_pragmas(engine: AsyncEngine, busy_timeout: float = BUSY_TIMEO
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # FULL, not WAL's usual NORMAL: NORMAL skips the fsync at each commit, so a power
+                # cut or OS crash may undo the last few seconds of commits, among them NPC turns
+                # already posted (the read-back after a restart restores players' posts only) and
+                # the channel and the history would disagree. A kill of the bot loses nothing
+                # under either. The fsync is ~0.35 ms of a ~10 ms commit here (tavernkeep bench).
+                cursor.execute("PRAGMA synchronous=FULL")
         finally:
             cursor.close()
 

@@ -1,0 +1,121 @@
+"""The overhead figure's spread and the round's phases, as figures and as table rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from statistics import mean, median
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from bot.bench.phases import MODEL_PHASE, PHASES
+
+if TYPE_CHECKING:
+    from bot.bench.model import ModelFigures
+    from bot.bench.report import Report
+
+OVERHEAD_TARGETS = {"full": 1.02, "quick": 1.05}  # issue #24
+FIXED_SHARE_TARGET = 0.02  # everything but the model, as a share of the round
+SPREAD_TARGET = 0.03  # the quick profile's paired ratios, half their interquartile range
+
+_LABELS = {
+    "store_player_turn": "store the player's turn (one commit)",
+    "scene_view": "scene view: cast, players, summary, state",
+    "history_read": "history window read",
+    "token_counting": "token counting (cached per block)",
+    "lore_activation": "lore activation",
+    "prompt_build": "prompt build and render",
+    "tokenize": "tokenize the prompt (cached per segment)",
+    "kv_snapshot": "KV cache: match, save or restore a snapshot",
+    MODEL_PHASE: "generation: llama.cpp evaluating and sampling",
+    "stream": "streaming each token to the director",
+    "worker_handoff": "hand-off to and from the model's thread",
+    "impersonation_trim": "impersonation trim",
+    "store_npc_turn": "store the NPC turn (one commit)",
+    "other": "other (the rest of the round's wall time)",
+}
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles (medians of the lower and upper halves)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    lower, upper = ordered[:half], ordered[len(ordered) - half :]
+    return (median(lower), median(upper)) if half else (ordered[0], ordered[0])
+
+
+def put_overhead(report: Report, model: ModelFigures) -> None:
+    """The paired ratios' median and spread, generation against the bare run, and the phases."""
+    put = report.put
+    ratios = [r / b for r, b in zip(model.round_s, model.bare_s, strict=False) if b > 0]
+    if ratios:
+        put("overhead_ratio", median(ratios))
+        put("overhead_ratio_min", min(ratios))
+        put("overhead_ratio_max", max(ratios))
+        low, high = quartiles(ratios)
+        put("overhead_spread", (high - low) / 2 / median(ratios))
+    else:
+        put("overhead_ratio", None)  # listed as missing
+    phases = model.round_phases
+    if not phases:
+        return
+    generation = [p[MODEL_PHASE] / b for p, b in zip(phases, model.bare_s, strict=False) if b > 0]
+    put("generation_vs_bare_ratio", median(generation) if generation else None)
+    round_ms = mean(model.round_s[: len(phases)]) * 1000
+    for phase in PHASES:
+        put(f"phase_{phase}_ms", mean(p[phase] for p in phases) * 1000)
+    fixed = sum(report.figures.get(f"phase_{p}_ms", 0.0) for p in PHASES if p != MODEL_PHASE)
+    put("phase_round_ms", round_ms)
+    put("overhead_fixed_ms", fixed)
+    put("overhead_fixed_share", fixed / round_ms if round_ms > 0 else None)
+
+
+def _verdict(value: float | None, target: float, fmt: Callable[[float], str]) -> str:
+    if value is None:
+        return "[yellow]not measured[/]"
+    met = "[green]met[/]" if value <= target else "[red]not met[/]"
+    return f"≤ {fmt(target)} {met}"
+
+
+def overhead_row(table: Table, f: Callable[[str], float | None], meta: dict[str, object]) -> None:
+    """The overhead figure, its spread and its target for the profile."""
+    target = OVERHEAD_TARGETS.get(str(meta.get("profile")), OVERHEAD_TARGETS["full"])
+    low, high, spread = f("overhead_ratio_min"), f("overhead_ratio_max"), f("overhead_spread")
+    spread_text = (
+        f"; range {low:.3f}–{high:.3f}, IQR ±{spread:.1%}"
+        if low is not None and high is not None and spread is not None
+        else ""
+    )
+    round_s, bare_s = f("overhead_round_s"), f("overhead_bare_s")
+    table.add_row(
+        f"overhead: director round vs bare Llama ({f('overhead_tokens') or 0:.0f} tokens, "
+        f"median of n={meta.get('overhead_samples')} paired ratios{spread_text})",
+        "—" if round_s is None else f"{round_s:.3f} s",
+        "—" if bare_s is None else f"{bare_s:.3f} s",
+        "—" if f("overhead_ratio") is None else f"{f('overhead_ratio'):.3f}",
+        _verdict(f("overhead_ratio"), target, lambda t: f"{t:g}"),
+    )
+
+
+def phase_rows(table: Table, f: Callable[[str], float | None], meta: dict[str, object]) -> None:
+    """One row per phase of the overhead rounds: mean ms and share of the round."""
+    round_ms = f("phase_round_ms")
+    if not round_ms:
+        return
+    table.add_section()
+    for phase in PHASES:
+        ms = f(f"phase_{phase}_ms") or 0.0
+        table.add_row(
+            f"  round phase: {_LABELS[phase]}", f"{ms:.2f} ms", "", f"{ms / round_ms:.2%}", ""
+        )
+    fixed, share = f("overhead_fixed_ms"), f("overhead_fixed_share")
+    generation = f("generation_vs_bare_ratio")
+    table.add_row(
+        f"round phases but generation, mean of n={meta.get('overhead_samples')} rounds "
+        f"(generation vs bare: {'—' if generation is None else f'{generation:.3f}'})",
+        "—" if fixed is None else f"{fixed:.1f} ms",
+        f"{round_ms:.0f} ms",
+        "—" if share is None else f"{share:.2%}",
+        _verdict(share, FIXED_SHARE_TARGET, lambda t: f"{t:.0%}"),
+    )
+    table.add_section()
