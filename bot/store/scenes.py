@@ -66,6 +66,7 @@ class SceneStore:
                     s.add(scene)
                 else:
                     scene.format, scene.reply_mode, scene.active = format, reply_mode, True
+                    scene.paused = False  # started again: the NPCs answer (mutes are kept)
                 try:
                     await s.commit()
                 except IntegrityError:  # a concurrent start created it first; update that one

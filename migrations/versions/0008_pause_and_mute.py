@@ -21,14 +21,15 @@ _TABLE_KWARGS = {"sqlite_autoincrement": True}
 
 def upgrade() -> None:
     """Upgrade schema: existing scenes run, existing cast members may be chosen."""
-    with op.batch_alter_table("scenes", table_kwargs=_TABLE_KWARGS) as batch:
-        batch.add_column(
-            sa.Column("paused", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-    with op.batch_alter_table("cast_members") as batch:
-        batch.add_column(
-            sa.Column("muted", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # A plain ADD COLUMN (SQLite takes one with a constant default): rebuilding the tables in
+    # batch mode would leave their old pages free in the file for nothing.
+    op.add_column(
+        "scenes", sa.Column("paused", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    op.add_column(
+        "cast_members",
+        sa.Column("muted", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:

@@ -278,3 +278,16 @@ async def test_status_says_paused_and_lists_the_muted(tavern: Tavern) -> None:
     lines = (await scenes.status(gm())).text.splitlines()
     assert PAUSED_STATUS not in lines
     assert "**Muted** Rook (they speak only when named)" in lines
+
+
+async def test_starting_an_ended_scene_again_unpauses_it_and_keeps_the_mutes(
+    tavern: Tavern,
+) -> None:
+    scene_id = await _table(tavern, "Marta", "Rook")
+    scenes = tavern.services.get(SceneCommands)
+    await scenes.pause(gm())
+    await scenes.mute(gm(), "Rook", True)
+    await scenes.end(gm())
+    await scenes.start(gm(), None)
+    assert not (await tavern.stores.scenes.get(scene_id)).paused
+    assert [m for _, m in await tavern.stores.scenes.cast_muted(scene_id)] == [False, True]
