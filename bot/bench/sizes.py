@@ -38,7 +38,7 @@ FULL = BenchSizes(
     warm_repeats=5,
     paired_colds=2,
     switch_passes=3,
-    overhead_repeats=5,
+    overhead_repeats=7,  # the median of at least 7 paired ratios
     overhead_tokens=64,
     reuse_rounds=48,
     storage_sizes=(1_000, 10_000, 100_000),
@@ -54,8 +54,10 @@ QUICK = BenchSizes(
     warm_repeats=3,
     paired_colds=1,
     switch_passes=2,
-    overhead_repeats=5,  # 16-token rounds swing ±10% each on a shared VM: take more pairs
-    overhead_tokens=16,
+    # 16-token rounds swung ±10% each on a shared VM; rounds as long as the full profile's keep
+    # the fixed cost's share the same and the spread of the paired ratios near ±3%.
+    overhead_repeats=7,
+    overhead_tokens=64,
     reuse_rounds=16,
     storage_sizes=(1_000, 10_000),
     storage_samples=15,
