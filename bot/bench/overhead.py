@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.bench.phases import (
     PhaseClock,
@@ -19,8 +19,30 @@ from bot.engine.base import EngineError, Prompt, Sampler
 from bot.engine.state_cache import Snapshot, common_prefix
 
 if TYPE_CHECKING:
-    from bot.bench.channels import Channel
-    from bot.bench.model import ModelBench
+    from bot.bench.channels import BenchChannels, Channel
+    from bot.core import Core
+    from bot.engine.llama import LlamaEngine
+    from bot.engine.recording import RecordingEngine
+    from bot.engine.state_cache import ChannelStateCache
+
+
+class _Notes(Protocol):
+    notes: list[str]
+
+
+class ModelBench(Protocol):
+    """What the overhead rounds use of the model bench (a protocol: the bench imports this)."""
+
+    core: Core
+    engine: LlamaEngine
+    cache: ChannelStateCache
+    sampler: Sampler
+    recorder: RecordingEngine
+    director: TurnDirector
+    channels: BenchChannels
+
+    @property
+    def figures(self) -> _Notes: ...
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from statistics import mean, median
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rich.table import Table
 
@@ -12,7 +12,6 @@ from bot.bench.phases import MODEL_PHASE, PHASES
 
 if TYPE_CHECKING:
     from bot.bench.model import ModelFigures
-    from bot.bench.report import Report
 
 OVERHEAD_TARGETS = {"full": 1.02, "quick": 1.05}  # issue #24
 FIXED_SHARE_TARGET = 0.02  # everything but the model, as a share of the round
@@ -42,6 +41,12 @@ def quartiles(values: list[float]) -> tuple[float, float]:
     half = len(ordered) // 2
     lower, upper = ordered[:half], ordered[len(ordered) - half :]
     return (median(lower), median(upper)) if half else (ordered[0], ordered[0])
+
+
+class Report(Protocol):
+    """Where figures go (the bench's `Report`, which imports this module)."""
+
+    def put(self, key: str, value: float | None) -> None: ...
 
 
 def put_overhead(report: Report, model: ModelFigures) -> None:
