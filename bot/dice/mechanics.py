@@ -25,8 +25,7 @@ class SceneMechanics:
 
     async def characters(self, scene_id: int) -> dict[str, tuple[int, str]]:
         """The scene's player characters and NPCs: casefolded name → (id, name)."""
-        found = [c for _, c in await self.stores.scenes.players(scene_id)]
-        found += await self.stores.scenes.cast(scene_id)
+        found = await self.stores.scenes.characters(scene_id)
         return {c.name.casefold(): (c.id, c.name) for c in found}
 
     async def resolver(self, scene_id: int, *, without_turn: int | None = None) -> SceneMarkers:

@@ -75,15 +75,9 @@ class StatCommands:
             )
         return target
 
-    async def _present(self, scene: Scene) -> list[Character]:
-        """The scene's player characters, then its NPCs, each once."""
-        found = [c for _, c in await self.stores.scenes.players(scene.id)]
-        found += await self.stores.scenes.cast(scene.id)
-        return list({c.id: c for c in found}.values())
-
     async def _find(self, scene: Scene, name: str) -> Character:
         folded = " ".join(name.split()).casefold()
-        for character in await self._present(scene):
+        for character in await self.stores.scenes.characters(scene.id):
             if character.name.casefold() == folded:
                 return character
         raise UserError(f"{name} is not in this scene.")
@@ -101,7 +95,7 @@ class StatCommands:
                 raise UserError("Name a character: you play none in this scene.")
             return _long(await self._history(scene, target, key))
         state = await self.stores.state.current(scene.id)
-        shown = [target] if target is not None else await self._present(scene)
+        shown = [target] if target is not None else await self.stores.scenes.characters(scene.id)
         lines = [status_line(c.name, state.of(c.id)) for c in shown]
         text = "\n".join(line for line in lines if line)
         if text:
@@ -137,7 +131,11 @@ class StatCommands:
         if scene is None:
             return []
         typed = current.casefold()
-        names = [c.name for c in await self._present(scene) if typed in c.name.casefold()]
+        names = [
+            c.name
+            for c in await self.stores.scenes.characters(scene.id)
+            if typed in c.name.casefold()
+        ]
         return names[:CHOICES_MAX]
 
 

@@ -213,6 +213,11 @@ class SceneStore:
         async with self.db.session() as s:
             return await s.scalar(stmt)
 
+    async def characters(self, scene_id: int) -> list[Character]:
+        """The scene's player characters, then its NPCs, each once."""
+        found = [c for _, c in await self.players(scene_id)] + await self.cast(scene_id)
+        return list({c.id: c for c in found}.values())
+
     async def players(self, scene_id: int) -> list[tuple[int, Character]]:
         """(user_id, character) for every member bound in this scene."""
         stmt = (
