@@ -2,40 +2,50 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.characters.cards import CardError
-from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet, typed_name
+from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet
 from bot.characters.sheet import SheetError
-from bot.dice import DiceError, check_dice
-from bot.dice.limits import REASON_MAX_CHARS
 from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.errors import UserError
-from bot.lore import Lorebook, LoreError, check_book, load_lorebook
+from bot.lore import Lorebook, LoreEntry, LoreError, check_book, load_lorebook
+from bot.lore.character_filter import fold
 from bot.lore.tables import entry_from_table
+from bot.scenes.file_turns import (
+    Presence,
+    RollTurn,
+    TurnBody,
+    TurnProblem,
+    Whisper,
+    away_after,
+    parse_turn,
+)
 from bot.state.rules import Stat, StateError
 from bot.state.tables import stats_from_table
 
+__all__ = [
+    "EXAMPLE_SCENE",
+    "Presence",
+    "RollTurn",
+    "SceneFile",
+    "SceneFileError",
+    "TurnBody",
+    "Whisper",
+    "load_scene_file",
+]
+
 # Package data, so an installed wheel carries it too (see [tool.setuptools.package-data]).
 EXAMPLE_SCENE = Path(__file__).resolve().parents[1] / "examples" / "lantern-harbor.toml"
-RESULT_LIMIT = 10**9  # a recorded result, within the stored total's 32-bit column
 
 
 class SceneFileError(UserError, ValueError):
     """A scene file that cannot be used; the message names the file and the problem."""
-
-
-@dataclass(frozen=True)
-class RollTurn:
-    """A `[[turns]]` roll: the checked notation, and a past roll's total (None: roll at import)."""
-
-    expr: str
-    reason: str | None = None
-    result: int | None = None
-    private: bool = False  # only its roller saw it: never in a prompt
 
 
 @dataclass(frozen=True)
@@ -48,13 +58,46 @@ class SceneFile:
     length: str | None
     players: tuple[CharacterDraft, ...]
     npcs: tuple[CharacterDraft, ...]
-    turns: tuple[tuple[str, str | RollTurn], ...]  # (speaker, text) or (speaker, a roll)
+    # (speaker, text), (speaker, a roll), (speaker, a whisper), or (who, entering or leaving)
+    turns: tuple[tuple[str, TurnBody], ...]
     lorebooks: tuple[Lorebook, ...] = ()
     summary: str | None = None  # the story so far of the opening turns
     summary_through: int = 0  # how many of the opening [[turns]] it covers (greetings too)
     # Each character's starting tracked values (`state = {…}`), by the character's name.
     states: tuple[tuple[str, tuple[Stat, ...]], ...] = ()
     mechanics: bool = False  # NPCs roll dice and change tracked values through markers
+    # Characters (names as their entries give them) outside the scene when it opens, and after
+    # the file's last entry: where a resumed scene's cast starts again.
+    away: tuple[str, ...] = ()
+    away_at_end: tuple[str, ...] = ()
+
+
+class _Places:
+    """Where a `[[turns]]` or `[[lore]]` entry is: `path:LINE turns[3]`, or `path turns[3]`."""
+
+    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+        self.path, self.text, self.data = path, text, data
+        self.lines: dict[str, list[int]] = {}
+
+    def __call__(self, table: str, index: int) -> str:
+        if table not in self.lines:
+            self.lines[table] = _header_lines(self.text, table)
+        lines, entries = self.lines[table], self.data.get(table)
+        # A header inside a multi-line string, or an inline array, would put the count out:
+        # then no line is better than a wrong one.
+        if isinstance(entries, list) and len(lines) == len(entries):
+            return f"{self.path}:{lines[index]} {table}[{index}]"
+        return f"{self.path} {table}[{index}]"
+
+
+def _header_lines(text: str, table: str) -> list[int]:
+    """The line number of each `[[table]]` header, in order."""
+    name = re.escape(table)
+    header = re.compile(
+        rf"""^[ \t]*\[\[[ \t]*(?:{name}|"{name}"|'{name}')[ \t]*\]\][ \t]*(?:#.*)?$""",
+        re.MULTILINE,
+    )
+    return [text.count("\n", 0, found.start()) + 1 for found in header.finditer(text)]
 
 
 def _character(entry: Any, base: Path, where: str) -> CharacterDraft:
@@ -107,60 +150,65 @@ def _book_files(data: dict[str, Any], path: Path) -> list[Lorebook]:
     return books
 
 
-def _lore_tables(data: dict[str, Any], path: Path) -> list[Lorebook]:
+def _lore_tables(
+    data: dict[str, Any], places: _Places, characters: Sequence[CharacterDraft]
+) -> list[Lorebook]:
     """The scene's own `[[lore]]` entries, as one book."""
     tables = data.get("lore", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise SceneFileError(f"{path}: lore must be [[lore]] tables")
+        raise SceneFileError(f"{places.path}: lore must be [[lore]] tables")
     entries = []
     for i, table in enumerate(tables):
         try:
-            entries.append(entry_from_table(table))
+            entries.append(_for_known(entry_from_table(table), characters))
         except LoreError as exc:
-            raise SceneFileError(f"{path} lore[{i}]: {exc}") from None
+            raise SceneFileError(f"{places('lore', i)}: {exc}") from None
     if not entries:
         return []
     try:  # the book-wide caps (regex keys, keys per book) too, not only each entry's
         return [check_book(Lorebook(entries=tuple(entries), name="scene lore"))]
     except LoreError as exc:
-        raise SceneFileError(f"{path} lore: {exc}") from None
+        raise SceneFileError(f"{places.path} lore: {exc}") from None
+
+
+def _for_known(entry: LoreEntry, characters: Sequence[CharacterDraft]) -> LoreEntry:
+    """`entry`, if the characters it is limited to (`characters = [...]`) are all the file's."""
+    limit = entry.characters
+    known = {fold(c.name) for c in characters}
+    stray = next((n for n in limit.names if fold(n) not in known), None) if limit else None
+    if stray is not None:  # a typo would limit the entry to nobody, silently
+        raise LoreError(f"characters names {stray}, who is not in [[players]] or [[npcs]]")
+    return entry
 
 
 def load_scene_file(path: str | Path) -> SceneFile:
     """Read and validate a scene file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise SceneFileError(f"{path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SceneFileError(f"{path}: not valid TOML ({exc})") from None
+    places = _Places(path, text, data)
     fmt = data.get("format")
     if fmt is not None and fmt not in FORMAT_NAMES:
         raise SceneFileError(f"{path}: format must be one of {', '.join(FORMAT_NAMES)}")
     length = data.get("length")
     if length is not None and length not in LENGTHS:
         raise SceneFileError(f"{path}: length must be one of {', '.join(LENGTHS)}")
-    players = tuple(
-        _character(p, path.parent, f"{path} players[{i}]")
-        for i, p in enumerate(data.get("players", []))
-    )
-    npcs = tuple(
-        _character(n, path.parent, f"{path} npcs[{i}]") for i, n in enumerate(data.get("npcs", []))
-    )
-    if not npcs:
-        raise SceneFileError(f"{path}: a scene needs at least one [[npcs]] entry")
-    _refuse_shared_names(path, players, npcs)
-    states = (
-        *_states(data.get("players", []), players, f"{path} players"),
-        *_states(data.get("npcs", []), npcs, f"{path} npcs"),
-    )
-    turns = [_turn(turn, f"{path} turns[{i}]") for i, turn in enumerate(data.get("turns", []))]
+    players, npcs, states, away = _cast(data, path)
+    turns = _turns(data, places)
+    try:
+        gone = away_after(turns, [p.name for p in players], [n.name for n in npcs], away)
+    except TurnProblem as exc:
+        raise SceneFileError(f"{places('turns', exc.index or 0)}: {exc}") from None
     mechanics = data.get("mechanics", False)
     if not isinstance(mechanics, bool):
         raise SceneFileError(f"{path}: mechanics must be true or false")
     scenario = data.get("scenario") or next((n.scenario for n in npcs if n.scenario), None)
-    lorebooks = (*_book_files(data, path), *_lore_tables(data, path))
+    lorebooks = (*_book_files(data, path), *_lore_tables(data, places, (*players, *npcs)))
     summary, through = _summary(data, path, len(turns))
     return SceneFile(
         path,
@@ -169,57 +217,65 @@ def load_scene_file(path: str | Path) -> SceneFile:
         length,
         players,
         npcs,
-        tuple(turns),
+        turns,
         lorebooks,
         summary,
         through,
         states,
         mechanics,
+        away=away,
+        away_at_end=tuple(c.name for c in (*players, *npcs) if c.name.casefold() in gone),
     )
 
 
-def _turn(turn: Any, where: str) -> tuple[str, str | RollTurn]:
-    """One `[[turns]]` table: a speaker with `text`, or with a `roll`."""
-    if (
-        not isinstance(turn, dict)
-        or not turn.get("speaker")
-        or ("text" in turn) == ("roll" in turn)
-    ):
-        raise SceneFileError(f"{where}: needs speaker and either text or roll")
-    try:
-        speaker = typed_name(str(turn["speaker"]))
-    except SheetError as exc:
-        raise SceneFileError(f"{where}: {exc}") from None
-    if "text" in turn:
-        if "private" in turn:
-            raise SceneFileError(f"{where}: only a roll turn can be private")
-        return speaker, str(turn["text"])
-    return speaker, _roll(turn, where)
+_Cast = tuple[
+    tuple[CharacterDraft, ...],
+    tuple[CharacterDraft, ...],
+    tuple[tuple[str, tuple[Stat, ...]], ...],
+    tuple[str, ...],
+]
 
 
-def _roll(turn: dict[str, Any], where: str) -> RollTurn:
-    """`roll = "1d20+5"`, optional `reason`, `result` (a past roll's total) and `private`."""
-    try:
-        expr = check_dice(str(turn["roll"]))
-    except DiceError as exc:
-        raise SceneFileError(f"{where}: {exc}") from None
-    reason = turn.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise SceneFileError(f"{where}: reason must be text")
-    reason = " ".join((reason or "").split()) or None  # one line, as /roll keeps it
-    if reason is not None and len(reason) > REASON_MAX_CHARS:
-        raise SceneFileError(f"{where}: the reason is limited to {REASON_MAX_CHARS} characters")
-    result = turn.get("result")
-    if result is not None and (
-        isinstance(result, bool) or not isinstance(result, int) or abs(result) > RESULT_LIMIT
-    ):
-        raise SceneFileError(
-            f"{where}: result must be a whole number from -{RESULT_LIMIT} to {RESULT_LIMIT}"
+def _cast(data: dict[str, Any], path: Path) -> _Cast:
+    """Players, NPCs, their starting values, and who starts away (`present = false`)."""
+    drafts: dict[str, tuple[CharacterDraft, ...]] = {}
+    states: list[tuple[str, tuple[Stat, ...]]] = []
+    away: list[str] = []
+    for table in ("players", "npcs"):
+        entries = data.get(table, [])
+        drafts[table] = tuple(
+            _character(entry, path.parent, f"{path} {table}[{i}]")
+            for i, entry in enumerate(entries)
         )
-    private = turn.get("private", False)
-    if not isinstance(private, bool):
-        raise SceneFileError(f"{where}: private must be true or false")
-    return RollTurn(expr, reason, result, private)
+        states += _states(entries, drafts[table], f"{path} {table}")
+        away += _away(entries, drafts[table], f"{path} {table}")
+    if not drafts["npcs"]:
+        raise SceneFileError(f"{path}: a scene needs at least one [[npcs]] entry")
+    _refuse_shared_names(path, drafts["players"], drafts["npcs"])
+    return drafts["players"], drafts["npcs"], tuple(states), tuple(away)
+
+
+def _away(entries: list[Any], drafts: tuple[CharacterDraft, ...], where: str) -> list[str]:
+    """The names of the entries with `present = false`: outside until an `enter` event."""
+    away = []
+    for i, (entry, draft) in enumerate(zip(entries, drafts, strict=True)):
+        present = entry.get("present", True)
+        if not isinstance(present, bool):
+            raise SceneFileError(f"{where}[{i}]: present must be true or false")
+        if not present:
+            away.append(draft.name)
+    return away
+
+
+def _turns(data: dict[str, Any], places: _Places) -> tuple[tuple[str, TurnBody], ...]:
+    """Every `[[turns]]` entry, read."""
+    turns = []
+    for i, turn in enumerate(data.get("turns", [])):
+        try:
+            turns.append(parse_turn(turn))
+        except TurnProblem as exc:
+            raise SceneFileError(f"{places('turns', i)}: {exc}") from None
+    return tuple(turns)
 
 
 def _states(

@@ -96,7 +96,9 @@ def test_a_bad_roll_turn_names_the_file_and_the_turn(tmp_path: Path, table: str,
     path = _file(tmp_path, SCENE.replace(RECORDED, table))
     with pytest.raises(SceneFileError) as caught:
         load_scene_file(path)
-    assert str(caught.value).startswith(f"{path} turns[1]: ")
+    lines = enumerate(path.read_text().splitlines(), start=1)
+    line = [n for n, text in lines if text == "[[turns]]"][1]  # the line of turns[1]
+    assert str(caught.value).startswith(f"{path}:{line} turns[1]: ")
     assert says in str(caught.value)
     assert "\n" not in str(caught.value)
 
