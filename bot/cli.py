@@ -16,13 +16,14 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.core import open_core, remote_options
+from bot.director import SceneView
 from bot.domain import FORMAT_NAMES
 from bot.engine.base import EngineError
 from bot.errors import UNEXPECTED, UserError
 from bot.logs import configure_logging
 from bot.lore.report import describe_activation
 from bot.scenes.imports import import_scene_file, state_report
-from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
+from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFile, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import DatabaseLease, upgrade
 
@@ -57,6 +58,18 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _speaker(view: SceneView, scene_file: SceneFile, wanted: str) -> str:
+    """The cast member `--for` names, or a one-line error saying why it cannot speak next."""
+    member = view.npc(wanted)
+    if member is not None:
+        return member.name
+    if any(npc.name.casefold() == wanted.casefold() for npc in scene_file.npcs):
+        raise UserError(
+            f"{wanted} is not in the scene after the file's turns (it left, or never entered)."
+        )
+    raise UserError(f"{wanted} is not one of this scene's NPCs.")
+
+
 async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
     with tempfile.TemporaryDirectory(prefix="tavernkeep-prompt-") as tmp:
@@ -71,12 +84,8 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             if args.format:
                 scene = await core.stores.scenes.update(scene.id, format=args.format)
             view = await core.views.view(scene)
-            speaker = None
-            if args.as_npc:
-                member = view.npc(args.as_npc)
-                if member is None:
-                    raise UserError(f"{args.as_npc} is not one of this scene's NPCs.")
-                speaker = member.name
+            # Without --for: the prompt the director reads to choose who speaks next.
+            speaker = _speaker(view, scene_file, args.npc) if args.npc else None
             plan = await core.director.build_prompt(view, speaker)
             if args.tokens:
                 ids = await core.engine.tokenize(plan.rendered.prompt)
@@ -231,7 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     prompt = sub.add_parser("prompt", help="print the exact prompt for the next model turn")
     prompt.add_argument("scene", nargs="?", help="scene file (TOML); default: the bundled example")
     prompt.add_argument("--format", choices=FORMAT_NAMES)
-    prompt.add_argument("--as", dest="as_npc", help="force the next speaker")
+    prompt.add_argument(
+        "--for",
+        "--as",
+        dest="npc",
+        metavar="NPC",
+        help="the prompt this NPC would speak from next: only what it witnessed",
+    )
     shown = prompt.add_mutually_exclusive_group()
     shown.add_argument(
         "--tokens", action="store_true", help="print the token ids the model receives (JSON)"

@@ -123,3 +123,95 @@ def test_prompt_state_is_a_view_of_its_own(tmp_path: Path) -> None:
     done = _prompt(["--state", "--lore"], tmp_path)
     assert done.returncode == 2
     assert "not allowed with argument" in done.stderr
+
+
+PRESENCE_SCENE = """
+format = "group-inst"
+
+[[players]]
+name = "Keri"
+sheet = "**Character Name**: Keri"
+
+[[npcs]]
+name = "Marta"
+sheet = "**Character Name**: Marta"
+
+[[npcs]]
+name = "Ivo"
+sheet = "**Character Name**: Ivo"
+present = false
+
+[[npcs]]
+name = "Bosun"
+sheet = "**Character Name**: Bosun"
+present = false
+
+[[turns]]
+speaker = "Keri"
+text = "The password is heron."
+
+[[turns]]
+speaker = "Keri"
+to = "Marta"
+text = "Meet me at the boathouse."
+
+[[turns]]
+enter = "Ivo"
+
+[[turns]]
+speaker = "Keri"
+text = "Evening, Ivo."
+"""
+
+
+@pytest.mark.model
+def test_prompt_for_an_npc_holds_only_what_it_witnessed(tmp_path: Path) -> None:
+    scene = tmp_path / "presence.toml"
+    scene.write_text(PRESENCE_SCENE)
+    marta = _prompt([str(scene), "--for", "marta"], tmp_path)
+    assert marta.returncode == 0, marta.stderr
+    assert marta.stdout.endswith("[INST]model\nMarta:")
+    for line in ("The password is heron.", "Meet me at the boathouse.", "Evening, Ivo."):
+        assert f"Keri: {line}" in marta.stdout
+    ivo = _prompt([str(scene), "--for", "Ivo"], tmp_path)
+    assert ivo.returncode == 0, ivo.stderr
+    assert ivo.stdout.endswith("[INST]model\nIvo:")
+    assert "Keri: Evening, Ivo." in ivo.stdout
+    # Ivo entered after the password and never heard the whisper: no trace of either.
+    for trace in ("heron", "boathouse"):
+        assert trace not in ivo.stdout
+    # Without --for: the prompt the director reads to choose who speaks, as before.
+    chooser = _prompt([str(scene)], tmp_path)
+    assert chooser.returncode == 0, chooser.stderr
+    assert chooser.stdout.endswith("[INST]model\n")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("Bosun", "Bosun is not in the scene after the file's turns (it left, or never entered)."),
+        ("Keri", "Keri is not one of this scene's NPCs."),
+        ("Nobody", "Nobody is not one of this scene's NPCs."),
+    ],
+)
+def test_prompt_for_an_npc_not_in_the_scene_says_why(tmp_path: Path, name: str, says: str) -> None:
+    scene = tmp_path / "presence.toml"
+    scene.write_text(PRESENCE_SCENE)
+    done = _prompt([str(scene), "--for", name], tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [f"tavernkeep: {says}"]
+
+
+def test_prompt_refuses_an_event_for_nobody_with_the_file_and_line(tmp_path: Path) -> None:
+    scene = tmp_path / "presence.toml"
+    scene.write_text(PRESENCE_SCENE + '\n[[turns]]\nleave = "Tobin"\n')
+    done = _prompt([str(scene), "--for", "Marta"], tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    line = len(PRESENCE_SCENE.splitlines()) + 2  # the header after the blank line
+    assert done.stderr.splitlines() == [
+        f"tavernkeep: {scene}:{line} turns[4]: Tobin is not in [[players]] or [[npcs]], "
+        "so cannot enter or leave"
+    ]
