@@ -2,7 +2,8 @@
 
 Export is always a V2 `character_book`. SillyTavern's own fields travel in each entry's
 `extensions` under the names SillyTavern itself uses when it writes a card, so a book exported
-here loads in SillyTavern with the same behaviour.
+here loads in SillyTavern with the same behaviour. The character filter (`characterFilter` in
+World Info) goes, as SillyTavern writes it, at the top of the card entry as `character_filter`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .character_filter import CARD_KEY, WORLD_INFO_KEY
 from .model import DEFAULT_ORDER, Lorebook, LoreEntry
 
 __all__ = [
@@ -216,6 +218,8 @@ def _entry_from_world_info(data: Mapping[str, Any]) -> LoreEntry:
             card["position"] = "before_char" if value == 0 else "after_char"
         elif key in ("comment", "content", "constant", "selective"):
             card[key] = value
+        elif key == WORLD_INFO_KEY:  # not a spec field: the entry keeps it in `extras`
+            card[CARD_KEY] = value
         elif key != "extensions":  # fields SillyTavern's own export would drop: keep them
             extensions[key] = copy.deepcopy(value)
     # SillyTavern's defaults for fields an older file may not have.

@@ -15,6 +15,7 @@ from typing import Any
 from bot.characters.limits import CARD_MAX_DEPTH, LORE_ENTRY_MAX_CHARS, LORE_MAX_ENTRIES
 from bot.errors import UserError
 
+from .character_filter import FILTER_NAME_MAX_CHARS, FILTER_NAMES_MAX, filter_shape_problem
 from .keys import REGEX_REPEAT_MAX, is_regex_key, regex_source, regex_too_big
 from .model import GROUP_WEIGHT_MAX, GROUPS_MAX, STICKY_MAX, Lorebook, LoreEntry
 
@@ -53,6 +54,8 @@ class LoreLimits:
     key_max_chars: int = KEY_MAX_CHARS
     keys_per_book: int = KEYS_PER_BOOK_MAX
     regex_keys: int = REGEX_KEYS_MAX
+    filter_names: int = FILTER_NAMES_MAX  # characters one entry is limited to or kept from
+    filter_name_chars: int = FILTER_NAME_MAX_CHARS
 
 
 DEFAULT_LORE_LIMITS = LoreLimits()
@@ -96,6 +99,27 @@ def _check_numbers(entry: LoreEntry, where: str) -> None:
         )
 
 
+def _check_filter(entry: LoreEntry, where: str, limits: LoreLimits) -> None:
+    """The entry's character filter readable and within its caps."""
+    raw = entry.filter_data
+    if raw is None:
+        return
+    problem = filter_shape_problem(raw)
+    if problem is not None:
+        # Read any other way, a filter meant to keep an entry from someone could let it through.
+        raise LoreError(f"{where} has a character filter that {problem}.")
+    names = raw.get("names") or []
+    if len(names) > limits.filter_names:
+        raise LoreError(
+            f"{where} is limited to too many characters ({len(names):,}; "
+            f"the limit is {limits.filter_names})."
+        )
+    if any(len(name) > limits.filter_name_chars for name in names):
+        raise LoreError(
+            f"{where} names a character longer than {limits.filter_name_chars} characters."
+        )
+
+
 def _check_regexes(entry: LoreEntry, where: str) -> None:
     """No regex key of the entry could blow up when compiled."""
     for key in _regex_keys(entry):
@@ -124,6 +148,7 @@ def check_entry(
     if any(len(key) > limits.key_max_chars for key in keys):
         raise LoreError(f"{where} has a key longer than {limits.key_max_chars} characters.")
     _check_numbers(entry, where)
+    _check_filter(entry, where, limits)
     _check_regexes(entry, where)
 
 

@@ -2,7 +2,8 @@
 
 Fields the V2/V3 spec names are attributes; what SillyTavern adds lives, as in SillyTavern's own
 card export, in the entry's `extensions` (`position` as a number, `depth`, `role`,
-`selectiveLogic`, `sticky`, `scan_depth`, ...), read through the properties below. Optional
+`selectiveLogic`, `sticky`, `scan_depth`, ...), read through the properties below; its
+character filter sits at the top of a card entry, so it is kept in `extras`. Optional
 spec fields stay `None` when a file left them out and anything unknown is kept in `extras`, so
 import and export round-trip without losing or inventing a field.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .character_filter import CARD_KEY, EXTENSION_KEYS, CharacterFilter, read_filter
 
 __all__ = [
     "DEFAULT_DEPTH",
@@ -218,6 +221,21 @@ class LoreEntry:
         """This entry's weight in the draw among its group's entries (default 100)."""
         weight = _number(self.extensions.get("group_weight"))
         return 100.0 if weight is None else min(GROUP_WEIGHT_MAX, max(0.0, weight))
+
+    @property
+    def filter_data(self) -> Any:
+        """The character filter object as the file wrote it, wherever it sits; None if none."""
+        found = self.extras.get(CARD_KEY)
+        for key in EXTENSION_KEYS:
+            if found is not None:
+                break
+            found = self.extensions.get(key)
+        return found
+
+    @property
+    def characters(self) -> CharacterFilter | None:
+        """The characters the entry is limited to or kept from; None: every prompt may have it."""
+        return read_filter(self.filter_data)
 
     @property
     def drop_rank(self) -> tuple[float, float]:

@@ -1,10 +1,16 @@
-"""Lore entries written by hand (a scene file's `[[lore]]` tables) with friendly field names."""
+"""Lore entries written by hand (a scene file's `[[lore]]` tables) with friendly field names.
+
+`characters` limits an entry to some characters: a list of names (`["Mara", "Rook"]`) or one
+comma-separated text; a `!` before the first name keeps the entry from them instead.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from .character_filter import CARD_KEY, FilterInputError, filter_json, names_from_list
 from .convert import entry_from_card
 from .limits import LoreError, check_entry
 from .model import LOGICS, ROLES, LoreEntry
@@ -42,7 +48,7 @@ _EXTENSIONS = {
     "group_weight": "group_weight",
 }
 _POSITIONS = {"before_char": 0, "after_char": 1, "at_depth": 4}
-TABLE_FIELDS = (*_TOP, *_EXTENSIONS, "logic", "position", "role")
+TABLE_FIELDS = (*_TOP, *_EXTENSIONS, "logic", "position", "role", "characters")
 
 
 class TableError(LoreError):
@@ -56,6 +62,19 @@ def _choice(table: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> int
     if not isinstance(value, str) or value.lower() not in allowed:
         raise TableError(f"{key} must be one of {', '.join(allowed)}")
     return allowed.index(value.lower())
+
+
+def _characters(value: Any) -> dict[str, Any] | None:
+    """The SillyTavern filter object `characters` gives; None when it names nobody."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise TableError("characters must be a list of names (or one text of names)")
+    try:
+        names, exclude = names_from_list(value)
+    except FilterInputError as exc:
+        raise TableError(str(exc)) from None
+    return filter_json(names, exclude) if names else None
 
 
 def entry_from_table(table: Mapping[str, Any]) -> LoreEntry:
@@ -109,6 +128,9 @@ def entry_from_table(table: Mapping[str, Any]) -> LoreEntry:
     entry = entry_from_card(card)
     if entry.extras:
         raise TableError(f"{next(iter(entry.extras))} has the wrong type")
+    only = _characters(table["characters"]) if "characters" in table else None
+    if only is not None:  # where a card entry keeps it, so export writes it as SillyTavern does
+        entry = dataclasses.replace(entry, extras={CARD_KEY: only})
     try:
         check_entry(entry)
     except LoreError as exc:

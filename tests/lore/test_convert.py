@@ -11,6 +11,7 @@ import pytest
 from bot.characters.cards import CardError, card_to_png, load_card
 from bot.characters.limits import CardLimits
 from bot.lore import (
+    LoreEntry,
     LoreError,
     LoreLimits,
     book_from_card_book,
@@ -20,7 +21,7 @@ from bot.lore import (
 from bot.lore.convert import entry_from_card, entry_to_card
 
 # A World Info export as SillyTavern writes one (entries keyed by uid, its own field names),
-# with a field its card export would drop (characterFilter) and one it has never heard of.
+# with its character filter (empty, as its editor leaves it) and a field it has never heard of.
 ST_ENTRY: dict[str, Any] = {
     "uid": 7,
     "key": ["tithe ship", "/grey abbess/i"],
@@ -165,6 +166,9 @@ def test_world_info_round_trips_through_a_card_book_without_losing_a_field() -> 
     for field, value in ST_ENTRY.items():
         if field == "disable":
             assert card_entry["enabled"] is (not value)
+        elif field == "characterFilter":  # at the top of the card entry, as SillyTavern puts it
+            assert card_entry["character_filter"] == value
+            assert "characterFilter" not in extensions and "character_filter" not in extensions
         elif field in ("comment", "content", "constant", "selective", *on_card):
             assert card_entry[on_card.get(field, field)] == value, field
         else:  # in the extensions, snake_cased as SillyTavern writes them (a few keep their name)
@@ -275,3 +279,40 @@ def test_card_imports_cap_their_books_entries_too() -> None:
     }
     with pytest.raises(CardError, match=r"lorebook has too many entries \(3; the limit is 2\)"):
         load_card(_bytes(card), "marta.json", CardLimits(lore_max_entries=2))
+
+
+# -- character filters ----------------------------------------------------------------------------
+
+FILTER = {"isExclude": True, "names": ["Mara", "Rook"], "tags": ["tag-1"]}
+
+
+def test_a_world_info_character_filter_round_trips_as_sillytaverns_card_field() -> None:
+    entry = {"uid": 0, "key": ["locket"], "content": "A locket.", "characterFilter": FILTER}
+    book = load_lorebook(_bytes({"entries": {"0": entry}}), "lockets.json")
+    only = book.entries[0].characters
+    assert only is not None and (only.names, only.exclude) == (("Mara", "Rook"), True)
+    exported = export_card_book(book)
+    assert exported["entries"][0]["character_filter"] == FILTER  # tags kept, though unused
+    assert "characterFilter" not in exported["entries"][0]["extensions"]
+    again = load_lorebook(json.dumps(exported).encode(), "again.json")
+    assert again.entries == book.entries
+    assert export_card_book(again) == exported
+
+
+def test_a_card_books_character_filter_round_trips_exactly() -> None:
+    raw = {**V3_BOOK["data"]["entries"][0], "character_filter": FILTER}
+    entry = entry_from_card(raw)
+    assert entry.characters is not None and entry.characters.names == ("Mara", "Rook")
+    assert entry_to_card(entry) == raw
+    v3 = {"spec": "lorebook_v3", "data": {**V3_BOOK["data"], "entries": [raw]}}
+    assert export_card_book(load_lorebook(_bytes(v3))) == v3["data"]
+
+
+def test_a_filter_other_tools_keep_in_the_extensions_is_read_and_kept_there() -> None:
+    raw = {"keys": ["locket"], "content": "A locket.", "extensions": {"character_filter": FILTER}}
+    entry = entry_from_card(raw)
+    assert entry.characters is not None and entry.characters.exclude
+    assert entry_to_card(entry)["extensions"] == {"character_filter": FILTER}
+    # A World Info file stored before filters were read kept it under its own name.
+    old = LoreEntry(keys=("locket",), content="A locket.", extensions={"characterFilter": FILTER})
+    assert old.characters == entry.characters
