@@ -17,11 +17,18 @@ log = logging.getLogger(__name__)
 
 
 async def fired_lore(
-    scene: SceneView, newest: Sequence[StoredTurn], room: int, counter: TokenCounter
+    scene: SceneView,
+    newest: Sequence[StoredTurn],
+    room: int,
+    counter: TokenCounter,
+    *,
+    speaker: str | None = None,
 ) -> LoreActivation:
     """The scene's entries that fire for the next prompt, in the spec's placement.
 
-    `newest` are the latest stored turns (oldest first), `room` what the system block leaves.
+    `newest` are the latest stored turns (oldest first), `room` what the system block leaves,
+    `speaker` who speaks in the prompt (None: nobody, as in the speaker choice); entries whose
+    character filter does not admit the speaker stay out.
     Lore counts against the history, never the context: it gets at most half of that room, so
     the newest turns always keep space.
     """
@@ -35,6 +42,7 @@ async def fired_lore(
         budget=max(0, min(scene.lore.config.budget, room // 2)),
         count_many=counter.counts,
         scene_turns=newest[-1].seq if newest else 0,
+        speaker=speaker,
     )
     return replace(activation, refused=scene.lore.refused) if scene.lore.refused else activation
 

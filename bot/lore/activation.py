@@ -6,6 +6,9 @@ fired names it (recursion, bounded). To keep the prompt prefix stable, an entry 
 one of the last `sticky` prompts stays in. That history is not stored anywhere: the prompt built
 `j` turns ago saw the turns before the newest `j`, so activation simply runs again on that
 window. An entry with a cooldown replays its last prompts the same way (see cooldown.py).
+An entry whose character filter keeps it from the speaker of the next prompt takes no part at
+all: it neither fires, nor stays, nor makes others fire through its content, nor takes a place in
+its inclusion group, as if the book did not hold it.
 Every turn's key hits are computed once and kept as bit masks over the turns.
 """
 
@@ -113,15 +116,24 @@ class _Scan:
         config: LoreConfig,
         char_limit: int | None,
         scene_turns: int | None,
+        speaker: str | None = None,
     ) -> None:
         self.books = books
+        # Per book, the entries the speaker's prompt may not have (their character filter).
+        self.shut = [book.shut(speaker) for book in books]
+        self.constants = [
+            [e for e in book.constants if e.index not in shut]
+            for book, shut in zip(books, self.shut, strict=True)
+        ]
         self.config = config
         self.char_limit = char_limit
         self.total = len(turns)
         self.scene_turns = len(turns) if scene_turns is None else scene_turns
         self.budget = ScanBudget(config.scan_budget_ms, config.book_budget_ms, len(books))
         self.sticky = max((max(config.sticky, b.stickiest) for b in books), default=0)
-        self.cooling = [(s, e) for s, b in enumerate(books) for e in b.cooldowns]
+        self.cooling = [
+            (s, e) for s, b in enumerate(books) for e in b.cooldowns if e.index not in self.shut[s]
+        ]
         self.replay = max((self._horizon(e) for _, e in self.cooling), default=0)
         span = max(self.sticky, self.replay) + max(
             (min(max(self._depth(b), b.deepest), MAX_SCAN_DEPTH) for b in books), default=0
@@ -159,12 +171,14 @@ class _Scan:
                 blind |= 1 << i
         off = frozenset(book.table.off)
         # Only a primary key can make an entry fire; secondary keys merely filter.
-        entries = {e.index: e for k in masks for e in book.by_primary(k)}
+        shut = self.shut[source]
+        entries = {e.index: e for k in masks for e in book.by_primary(k) if e.index not in shut}
         if blind:
             unknown = [e for e in book.entries if e.primary and e.index not in entries]
         else:
             found = {e.index: e for k in (*pending, *off) for e in book.by_primary(k)}
             unknown = [e for i, e in sorted(found.items()) if i not in entries]
+        unknown = [e for e in unknown if e.index not in shut]
         self.masks.append(masks)
         self.keyed.append([e for _, e in sorted(entries.items()) if not e.constant])
         self.doubtful.append([e for e in unknown if not e.constant])
@@ -307,11 +321,11 @@ class _Scan:
         """
         fired: dict[Key, Candidate] = {}
         undecided: dict[Key, str] = {}
-        for source, book in enumerate(self.books):
+        for source in range(len(self.books)):
             if source in skip:
                 continue
             # As in SillyTavern, delay, chance and cooldown hold for constant entries too.
-            entries = (*book.constants, *self.keyed[source], *self.doubtful[source])
+            entries = (*self.constants[source], *self.keyed[source], *self.doubtful[source])
             with self.budget.book(source) as deadline:
                 for i, entry in enumerate(entries):
                     if deadline.passed():  # the rest stays undecided, without a look
@@ -377,7 +391,11 @@ class _Scan:
                 with self.budget.book(target) as deadline:
                     for key_id in sorted(fresh[target]):
                         for entry in book.by_key(key_id):
-                            if (target, entry.index) in fired or entry.exclude_recursion:
+                            if (
+                                (target, entry.index) in fired
+                                or entry.exclude_recursion
+                                or entry.index in self.shut[target]
+                            ):
                                 continue
                             if deadline.passed():
                                 undecided[target, entry.index] = LATE
@@ -449,7 +467,7 @@ class _Scan:
     ) -> None:
         """Note the entries the book's look-back from `ago` prompts back on could have kept."""
         reason = f"sticky look-back {ago} turn(s) back and beyond: {LATE}"
-        for entry in (*self.books[source].constants, *self.keyed[source], *self.doubtful[source]):
+        for entry in (*self.constants[source], *self.keyed[source], *self.doubtful[source]):
             key = (source, entry.index)
             if key not in now and not entry.cooldown and ago <= self._lasts(entry):
                 late.setdefault(key, reason)
@@ -464,17 +482,20 @@ def scan_books(
     config: LoreConfig,
     char_limit: int | None = None,
     scene_turns: int | None = None,
+    speaker: str | None = None,
 ) -> ScanResult:
     """What fires after `turns` (oldest first), in insertion order, and what was left undecided.
 
     Recursion stops once the fired content passes `char_limit`, as SillyTavern stops it once
     the budget overflows: a book whose entries all name each other cannot run away.
     `scene_turns` (default: how many `turns` there are) is what entries' `delay` counts.
+    `speaker` is who speaks in the prompt (None: nobody, as in the speaker choice); entries
+    whose character filter does not admit them are left out.
     CPU-bound up to the config's time budget: run it in a worker thread.
     """
     if not books:
         return ScanResult([], [])
-    return _Scan(books, turns, config, char_limit, scene_turns).run()
+    return _Scan(books, turns, config, char_limit, scene_turns, speaker).run()
 
 
 def scan_lore(
@@ -483,6 +504,7 @@ def scan_lore(
     config: LoreConfig,
     char_limit: int | None = None,
     scene_turns: int | None = None,
+    speaker: str | None = None,
 ) -> list[Candidate]:
     """The entries of `books` that fire after `turns` (see `scan_books`)."""
-    return scan_books(books, turns, config, char_limit, scene_turns).candidates
+    return scan_books(books, turns, config, char_limit, scene_turns, speaker).candidates

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.prompts.macros import MacroCount, count_macros
 
 from .budget import breathe
+from .character_filter import CharacterFilter, fold
 from .keys import KeySpec, KeyTable, ScanText
 from .model import Logic, Lorebook, LoreEntry, Placement, Role
 
@@ -43,6 +44,7 @@ class CompiledEntry:
     title: str
     groups: tuple[str, ...]
     macros: MacroCount  # what resolving `{{char}}`/`{{user}}` in the content would cost
+    only: CharacterFilter | None = None  # the characters whose prompts it may go into
 
     @property
     def constant(self) -> bool:
@@ -98,6 +100,7 @@ class CompiledBook:
                 title=entry.title,
                 groups=entry.groups,
                 macros=count_macros(entry.content.strip()),
+                only=entry.characters,
             )
             self.entries.append(compiled)
             for key_id in {*compiled.primary, *compiled.secondary}:
@@ -110,6 +113,7 @@ class CompiledBook:
         self._by_primary = {k: tuple(v) for k, v in by_primary.items()}
         self._by_index = {e.index: e for e in self.entries}
         self.constants = [e for e in self.entries if e.constant]
+        self._filtered = tuple(e.index for e in self.entries if e.only is not None)
         self.cooldowns = [e for e in self.entries if e.cooldown]
         self._scans: dict[int, ScanText] = {}
         self.scan_depth = book.scan_depth
@@ -119,6 +123,18 @@ class CompiledBook:
     def compiled(self, index: int) -> CompiledEntry:
         """The live entry at `index` of the book."""
         return self._by_index[index]
+
+    def shut(self, speaker: str | None) -> frozenset[int]:
+        """Indexes of the entries whose character filter keeps them from `speaker`'s prompt."""
+        if not self._filtered:
+            return frozenset()
+        folded = None if speaker is None else fold(speaker)
+        shut = set()
+        for index in self._filtered:
+            only = self._by_index[index].only
+            if only is not None and not only.admits_folded(folded):
+                shut.add(index)
+        return frozenset(shut)
 
     def by_key(self, key_id: int) -> list[CompiledEntry]:
         """The entries with the key among their primary or secondary keys."""

@@ -16,6 +16,7 @@ from bot.prompts.macros import resolve_macros
 from bot.prompts.segments import Prompt
 
 from .activation import LoreConfig, scan_books
+from .character_filter import CharacterFilter
 from .compiled import CompiledBook
 from .model import Placement
 from .reasons import Candidate, Why
@@ -80,6 +81,7 @@ class FiredEntry:
     index: int = 0
     rank: tuple[float, float] = (0.0, 0.0)
     anchor: int | None = None  # anchored after this turn (`bot.lore.stable`): a block of its own
+    only: CharacterFilter | None = None  # the characters whose prompts it may go into
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class LoreActivation:
     used: int = 0
     unevaluated: tuple[Unevaluated, ...] = ()
     refused: tuple[str, ...] = ()
+    speaker: str | None = None  # whose prompt this is: entries kept from them stay out
     inserts: tuple[LoreInsert, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
@@ -195,6 +198,7 @@ def _fired(
         source=candidate.source,
         index=compiled.index,
         rank=entry.drop_rank,
+        only=compiled.only,
     )
 
 
@@ -214,10 +218,13 @@ def _pick(
     config: LoreConfig,
     limit: int,
     scene_turns: int | None,
+    speaker: str | None,
 ) -> _Picked:
     """Scan, then resolve macros in what can fit (CPU-bound: runs in a worker thread)."""
     books = [s.book for s in sources]
-    result = scan_books(books, turns, config, char_limit=limit, scene_turns=scene_turns)
+    result = scan_books(
+        books, turns, config, char_limit=limit, scene_turns=scene_turns, speaker=speaker
+    )
     kept, beyond = _pretrim(result.candidates, sources, user, limit)
     return _Picked(
         [_fired(c, sources, user, resolve=True) for c in kept],
@@ -238,17 +245,22 @@ async def activate_lore(
     budget: int,
     count_many: CountMany,
     scene_turns: int | None = None,
+    speaker: str | None = None,
 ) -> LoreActivation:
     """Scan, fit the budget, resolve macros and count tokens: the lore for the next prompt.
 
-    The scan runs in a worker thread within the config's time budget, so a hostile book costs
-    the round at most that much time and never stalls the event loop.
+    `speaker` is who speaks in that prompt (None: nobody, as in the speaker choice): an entry
+    limited to other characters, or kept from them, stays out. The scan runs in a worker thread
+    within the config's time budget, so a hostile book costs the round at most that much time
+    and never stalls the event loop.
     """
     picked = await asyncio.to_thread(
-        _pick, sources, turns, user, config, budget * CHARS_PER_TOKEN_MAX, scene_turns
+        _pick, sources, turns, user, config, budget * CHARS_PER_TOKEN_MAX, scene_turns, speaker
     )
     if not picked.fired:
-        return LoreActivation((), tuple(picked.beyond), budget, 0, picked.unevaluated)
+        return LoreActivation(
+            (), tuple(picked.beyond), budget, 0, picked.unevaluated, speaker=speaker
+        )
     # One more token each for the line break that joins entries.
     counts = await count_many([Prompt.plain(e.content) for e in picked.fired])
     fired = [replace(e, tokens=n + 1) for e, n in zip(picked.fired, counts, strict=True)]
@@ -264,4 +276,5 @@ async def activate_lore(
         budget,
         sum(e.tokens for e in kept),
         picked.unevaluated,
+        speaker=speaker,
     )

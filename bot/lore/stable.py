@@ -7,7 +7,9 @@ keeps the system block's entries as they were (*held*, even once they stop firin
 that starts firing joins as a block of its own after the newest turn and stays there
 (*anchored*): consecutive prompts then only grow at the end. When the window moves (the history
 is evaluated again anyway), when the scene's books change, or when held and anchored lore would
-outgrow the budget, the layout starts over from the spec's placement.
+outgrow the budget, the layout starts over from the spec's placement. A layout outlives the
+speaker: an entry limited to some characters keeps its place in it, but goes only into the
+prompts of the characters its filter admits.
 """
 
 from __future__ import annotations
@@ -82,7 +84,12 @@ class LoreLayout:
     def placed(self, lore: LoreActivation, kept_seqs: Sequence[int]) -> LoreActivation:
         """The lore of the prompt whose history turns are `kept_seqs` (oldest first)."""
         firing = {_key(e): e for e in lore.fired}
-        held = tuple(_marked(e, firing.get(_key(e)), anchored=False) for e in self.held)
+        speaker = lore.speaker
+        held = tuple(
+            _marked(e, firing.get(_key(e)), anchored=False)
+            for e in self.held
+            if _admitted(e, speaker)
+        )
         anchored = tuple(
             replace(
                 _marked(e, firing.get(_key(e)), anchored=True),
@@ -93,6 +100,7 @@ class LoreLayout:
             )
             for anchor in self.anchors
             for e in anchor.entries
+            if _admitted(e, speaker)
         )
         at_depth = tuple(e for e in lore.fired if e.placement not in _IN_SYSTEM)
         fired = (*held, *anchored, *at_depth)
@@ -100,6 +108,11 @@ class LoreLayout:
         dropped = tuple(e for e in lore.dropped if _key(e) not in placed)
         used = sum(e.tokens for e in fired)
         return replace(lore, fired=fired, dropped=dropped, used=used)
+
+
+def _admitted(entry: FiredEntry, speaker: str | None) -> bool:
+    """Whether an entry that fired for an earlier prompt may go into `speaker`'s."""
+    return entry.only is None or entry.only.admits(speaker)
 
 
 def _marked(entry: FiredEntry, firing: FiredEntry | None, *, anchored: bool) -> FiredEntry:

@@ -17,10 +17,14 @@ def book(*tables: dict[str, Any], **fields: Any) -> Lorebook:
 
 
 def fired(
-    lorebook: Lorebook, turns: Sequence[str], config: LoreConfig | None = None
+    lorebook: Lorebook,
+    turns: Sequence[str],
+    config: LoreConfig | None = None,
+    *,
+    speaker: str | None = None,
 ) -> dict[str, str]:
-    """{entry content: why} of every entry that fires after `turns`."""
-    found = scan_lore([CompiledBook(lorebook)], turns, config or LoreConfig())
+    """{entry content: why} of every entry that fires after `turns` for `speaker`'s prompt."""
+    found = scan_lore([CompiledBook(lorebook)], turns, config or LoreConfig(), speaker=speaker)
     return {c.entry.entry.content: c.why.describe() for c in found}
 
 
@@ -37,9 +41,16 @@ async def activate(
     config: LoreConfig | None = None,
     char: str = "Marta",
     user: str = "Rook",
+    speaker: str | None = None,
 ) -> LoreActivation:
     """The full activation (scan, macros, budget) with one token per word."""
     sources = [LoreSource(CompiledBook(b), char) for b in books]
     return await activate_lore(
-        sources, turns, user=user, config=config or LoreConfig(), budget=budget, count_many=words
+        sources,
+        turns,
+        user=user,
+        config=config or LoreConfig(),
+        budget=budget,
+        count_many=words,
+        speaker=speaker,
     )
