@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -88,13 +88,25 @@ class TurnDirector:
         forced: str | None = None,
         hooks: RoundHooks | None = None,
         cancel: CancelToken | None = None,
+        audience: Collection[int] | None = None,
     ) -> RoundResult:
-        """Produce up to `max_replies` NPC turns, stopping when the model hands the floor back."""
+        """Produce up to `max_replies` NPC turns, stopping when the model hands the floor back.
+
+        With `audience` (a private answer) only those characters and the speaker witness the
+        turns; otherwise everyone present does.
+        """
         with engine_failures():
-            return await self._round(scene, forced, hooks or RoundHooks(), cancel or CancelToken())
+            return await self._round(
+                scene, forced, hooks or RoundHooks(), cancel or CancelToken(), audience
+            )
 
     async def _round(
-        self, scene: SceneView, forced: str | None, hooks: RoundHooks, cancel: CancelToken
+        self,
+        scene: SceneView,
+        forced: str | None,
+        hooks: RoundHooks,
+        cancel: CancelToken,
+        audience: Collection[int] | None,
     ) -> RoundResult:
         result = RoundResult()
         if not scene.npcs:
@@ -136,6 +148,7 @@ class TurnDirector:
                 content=said.text,
                 character_id=speaker.character_id,
                 pending=hooks.stored is not None,
+                audience=audience,
             )
             result.turns.append(turn)
             result.generated.append(await _told(hooks, turn, said))

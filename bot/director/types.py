@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -40,7 +40,12 @@ class TurnHistory(Protocol):
     """The part of the turn store the director uses."""
 
     async def lines(
-        self, scene_id: int, limit: int, *, before_seq: int | None = None
+        self,
+        scene_id: int,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        witness: int | None = None,
     ) -> Sequence[StoredTurn]: ...
 
     async def append(
@@ -53,6 +58,7 @@ class TurnHistory(Protocol):
         character_id: int | None = None,
         author_id: int | None = None,
         pending: bool = False,
+        audience: Collection[int] | None = None,
     ) -> StoredTurn: ...
 
     async def add_swipe(self, turn_id: int, content: str) -> StoredTurn: ...

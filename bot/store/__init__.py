@@ -28,14 +28,17 @@ from .models import (
     Turn,
     TurnMessage,
     TurnRoll,
+    TurnWitness,
 )
 from .scenes import SceneStore
 from .state import HistoryEntry, StateStore
 from .stores import Stores
-from .summaries import StorySummary, SummaryStore
-from .turns import TurnLine, TurnStore
+from .summaries import SHARED_VIEW, StorySummary, SummaryStore, view_key
+from .turns import PUBLIC, TurnLine, TurnStore, Witness
 
 __all__ = [
+    "PUBLIC",
+    "SHARED_VIEW",
     "Base",
     "CastMember",
     "Character",
@@ -68,9 +71,12 @@ __all__ = [
     "TurnMessage",
     "TurnRoll",
     "TurnStore",
+    "TurnWitness",
+    "Witness",
     "alembic_config",
     "current_revision",
     "downgrade",
     "failure_reason",
     "upgrade",
+    "view_key",
 ]

@@ -40,7 +40,10 @@ NAMING_CONVENTION = {
 NAME_KEY_MAX = 3 * NAME_MAX
 CHARACTER_KINDS = ("player", "npc")
 TURN_ROLES = ROLES
-TURN_KINDS = ("post", "roll")
+# "whisper": a player's words to one NPC; "tell": what a GM told one NPC alone.
+TURN_KINDS = ("post", "roll", "whisper", "tell")
+# Kinds whose witnesses were chosen, not whoever was present: no one else may read them.
+SECRET_KINDS = ("whisper", "tell")
 
 
 def utcnow() -> datetime:
@@ -217,6 +220,8 @@ class PlayerBinding(Base):
     )
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+    # False after /scene leave: the character witnesses nothing until /scene enter.
+    present: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class PlayerDefault(Base):
@@ -261,6 +266,8 @@ class Turn(Timestamps, Base):
     kind: Mapped[str] = mapped_column(CleanString(16), default="post", server_default="post")
     # Witnessed only by its author's character (a private roll): never in an NPC's prompt.
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Stored before presence was recorded: every character counts as its witness.
+    all_witnessed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     messages: Mapped[list[TurnMessage]] = relationship(
         lazy="selectin",
@@ -276,6 +283,19 @@ class Turn(Timestamps, Base):
 
     def __repr__(self) -> str:
         return f"<Turn {self.id} scene={self.scene_id} seq={self.seq} {self.role}>"
+
+
+class TurnWitness(Base):
+    """A character who witnessed a turn: present when it was posted, or told it alone."""
+
+    __tablename__ = "turn_witnesses"
+
+    turn_id: Mapped[int] = mapped_column(
+        ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True
+    )
+    character_id: Mapped[int] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class TurnMessage(Base):
@@ -343,13 +363,15 @@ class SceneLorebook(Base):
 
 
 class SceneSummary(Base):
-    """A scene's running "story so far" and the last turn it covers."""
+    """A view's running "story so far" and the last turn it covers."""
 
     __tablename__ = "scene_summaries"
 
     scene_id: Mapped[int] = mapped_column(
         ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True
     )
+    # "" for the story everyone shares; a character's own key where its view differs.
+    view: Mapped[str] = mapped_column(CleanString(32), primary_key=True, server_default="")
     text: Mapped[str] = mapped_column(CleanText)
     # The seq of the newest turn the summary covers: turns up to it stay out of the prompt.
     summary_through: Mapped[int] = mapped_column(Integer)

@@ -218,16 +218,38 @@ class SceneStore:
         found = [c for _, c in await self.players(scene_id)] + await self.cast(scene_id)
         return list({c.id: c for c in found}.values())
 
-    async def players(self, scene_id: int) -> list[tuple[int, Character]]:
-        """(user_id, character) for every member bound in this scene."""
+    async def players(
+        self, scene_id: int, *, present_only: bool = False
+    ) -> list[tuple[int, Character]]:
+        """(user_id, character) for every member bound in this scene (or only those present)."""
+        return [
+            (user_id, char)
+            for user_id, char, present in await self.player_presence(scene_id)
+            if present or not present_only
+        ]
+
+    async def player_presence(self, scene_id: int) -> list[tuple[int, Character, bool]]:
+        """(user_id, character, present) for every member bound in this scene."""
         stmt = (
-            select(PlayerBinding.user_id, Character)
+            select(PlayerBinding.user_id, Character, PlayerBinding.present)
             .join(Character, PlayerBinding.character_id == Character.id)
             .where(PlayerBinding.scene_id == scene_id)
             .order_by(PlayerBinding.user_id)
         )
         async with self.db.session() as s:
-            return [(user_id, char) for user_id, char in await s.execute(stmt)]
+            return [(user, char, bool(here)) for user, char, here in await s.execute(stmt)]
+
+    async def set_present(self, scene_id: int, user_id: int, present: bool) -> bool | None:
+        """A member's character leaves or enters; whether it changed, None if none is bound."""
+        async with self.db.session() as s:
+            binding = await s.get(PlayerBinding, (scene_id, user_id))
+            if binding is None:
+                return None
+            if binding.present == present:
+                return False
+            binding.present = present
+            await s.commit()
+        return True
 
     async def set_default_character(self, guild_id: int, user_id: int, character_id: int) -> None:
         """Set a member's default character in the guild."""

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import NamedTuple
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, inspect, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    inspect,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +29,18 @@ from bot.domain import NAME_MAX, DiceRoll
 from ._util import affected
 from .database import Database
 from .errors import DuplicateMessageError, NotFoundError, StoreError
-from .models import TURN_KINDS, TURN_ROLES, Scene, SceneSummary, Turn, TurnMessage
+from .models import (
+    SECRET_KINDS,
+    TURN_KINDS,
+    TURN_ROLES,
+    CastMember,
+    PlayerBinding,
+    Scene,
+    SceneSummary,
+    Turn,
+    TurnMessage,
+    TurnWitness,
+)
 from .state import roll_rows
 
 _APPEND_ATTEMPTS = 8
@@ -57,26 +83,96 @@ class TurnLine(NamedTuple):
     speaker: str
     content: str
     private: bool = False  # only its author's character saw it: never in a prompt
+    kind: str = "post"  # a whisper or a tell is marked wherever a GM reads it
 
 
 NO_SEQ = 2**31 - 1  # "before no turn": the largest sequence number the column holds
-_LINE_COLUMNS = (Turn.id, Turn.seq, Turn.role, Turn.speaker, Turn.content, Turn.private)
+# Whose history a read returns: `None` the whole scene (the speaker choice, a GM's tools), a
+# character's id what it witnessed, `PUBLIC` what a viewer with no character may read: every
+# turn but whispers and tells. Character ids start at 1, so 0 is nobody's.
+PUBLIC = 0
+Witness = int | None
+_LINE_COLUMNS = (
+    Turn.id,
+    Turn.seq,
+    Turn.role,
+    Turn.speaker,
+    Turn.content,
+    Turn.private,
+    Turn.kind,
+)
 _SHARED = Turn.private.is_(False)  # what the characters all saw: the prompts' history
 _BEFORE = Turn.seq < bindparam("before")
-_LINES = (
+# Written into the SQL, not bound: a bound kind passes its column type's processor, which would
+# keep the hottest reads off SQLite's plain driver path (see Database.rows).
+_SECRET = Turn.kind.in_([literal_column(f"'{kind}'") for kind in SECRET_KINDS])
+
+
+def _witnessed_by(character: Any) -> Any:
+    """The turn's witnesses include `character` (a column or a bound parameter)."""
+    return exists().where(TurnWitness.turn_id == Turn.id, TurnWitness.character_id == character)
+
+
+_SEEN = or_(Turn.all_witnessed, _witnessed_by(bindparam("witness")))
+
+
+_Lines = Select[int, int, str, str, str, bool, str]
+
+
+def _in_view(stmt: _Lines, witness: Witness) -> _Lines:
+    """`stmt` narrowed to the turns `witness` may read."""
+    if witness is None:
+        return stmt
+    if witness == PUBLIC:
+        return stmt.where(~_SECRET)
+    return stmt.where(_SEEN)
+
+
+_NEWEST_FIRST = (
     select(*_LINE_COLUMNS)
     .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _SHARED, _BEFORE)
     .order_by(Turn.seq.desc())
     .limit(bindparam("limit"))
 )
-_ALL_LINES_AFTER = (
+_ALL_OLDEST_FIRST = (
     select(*_LINE_COLUMNS)
     .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _BEFORE)
     .where(Turn.seq > bindparam("after"))
     .order_by(Turn.seq)
     .limit(bindparam("limit"))
 )
-_LINES_AFTER = _ALL_LINES_AFTER.where(_SHARED)
+_OLDEST_FIRST = _ALL_OLDEST_FIRST.where(_SHARED)
+# Built once per kind of view: these reads run on every round.
+_LINES = {view: _in_view(_NEWEST_FIRST, view) for view in (None, PUBLIC, 1)}
+_LINES_AFTER = {view: _in_view(_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
+
+
+def _view_kind(witness: Witness) -> int | None:
+    """The key of the prebuilt statement for `witness`: None, PUBLIC, or 1 for a character."""
+    return witness if witness in (None, PUBLIC) else 1
+
+
+def _witnesses(
+    turn_id: int, scene_id: int, author: int | None, audience: Collection[int] | None
+) -> Select[Any]:
+    """The characters who witness a new turn: its audience, or everyone present, and its author."""
+    ids: list[Select[Any]] = [select(literal(c, Integer)) for c in {*(audience or ()), author}]
+    if audience is None:
+        ids.append(select(CastMember.character_id).where(CastMember.scene_id == scene_id))
+        ids.append(
+            select(PlayerBinding.character_id).where(
+                PlayerBinding.scene_id == scene_id, PlayerBinding.present.is_(True)
+            )
+        )
+    every = union(*ids).subquery()
+    return select(literal(turn_id, Integer), every.c[0]).where(every.c[0].is_not(None))
+
+
+def _used(params: dict[str, Any], witness: Witness) -> dict[str, Any]:
+    """`params` without the witness where the statement has no place for it."""
+    if witness is None or witness == PUBLIC:
+        return {k: v for k, v in params.items() if k != "witness"}
+    return params
 
 
 def _messages(message_ids: Sequence[int]) -> list[TurnMessage]:
@@ -104,17 +200,24 @@ class TurnStore:
         kind: str = "post",
         private: bool = False,
         rolls: Sequence[DiceRoll] = (),
+        audience: Collection[int] | None = None,
     ) -> Turn:
         """Store a new turn with the next seq; a `pending` one stays out of the history.
 
         `greeting` makes it a greeting whose swipes are these alternatives after `content`.
         `kind` "roll" marks a player's roll; a `private` turn only its author's character saw.
-        `rolls` are stored with its first swipe, in the same transaction.
+        `rolls` are stored with its first swipe, in the same transaction. Its witnesses are
+        the characters present (the cast and the players not away) and its author, or only
+        `audience` and its author (a whisper, a tell, a private answer).
         """
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
         if kind not in TURN_KINDS:
             raise ValueError(f"unknown turn kind {kind!r}")
+        if kind in SECRET_KINDS and audience is None:
+            raise ValueError(f"a {kind} needs its audience")
+        if private:
+            audience = ()
         prev = Turn.__table__.alias("prev")
         # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq).
         next_seq = (
@@ -149,6 +252,12 @@ class TurnStore:
                     if "seq" in inspect(turn).unloaded:
                         await s.refresh(turn, ["seq"])
                     s.add_all(roll_rows(turn.id, 0, rolls))
+                    await s.execute(
+                        insert(TurnWitness).from_select(
+                            ["turn_id", "character_id"],
+                            _witnesses(turn.id, scene_id, character_id, audience),
+                        )
+                    )
                     await s.commit()
                 except IntegrityError:
                     # Nothing of the attempt is kept, so a failed try leaves no gap in seq.
@@ -193,15 +302,28 @@ class TurnStore:
         return turns
 
     async def lines(
-        self, scene_id: int, limit: int, *, before_seq: int | None = None
+        self,
+        scene_id: int,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        witness: Witness = None,
     ) -> list[TurnLine]:
-        """Like `window`, but only the prompt's columns: the director reads this every round."""
+        """Like `window`, but only the prompt's columns: the director reads this every round.
+
+        `witness`: the view to read (see `PUBLIC`); the whole scene by default.
+        """
         if limit <= 0:
             return []
-        params = {"scene_id": scene_id, "before": before_seq or NO_SEQ, "limit": limit}
+        params = {
+            "scene_id": scene_id,
+            "before": before_seq or NO_SEQ,
+            "limit": limit,
+            "witness": witness,
+        }
         # A prebuilt statement read straight into tuples, not a session: no ORM objects and no
         # statement building for a read that runs on every round (see Database.rows).
-        rows = await self.db.rows(_LINES, params)
+        rows = await self.db.rows(_LINES[_view_kind(witness)], _used(params, witness))
         return [TurnLine._make(row) for row in reversed(rows)]
 
     async def lines_after(
@@ -212,10 +334,12 @@ class TurnStore:
         *,
         before_seq: int | None = None,
         with_private: bool = False,
+        witness: Witness = None,
     ) -> list[TurnLine]:
         """The oldest ``limit`` history turns with after_seq < seq < before_seq, oldest first.
 
         Private turns (a private roll) only `with_private`: for a GM's eyes, never a prompt's.
+        `witness`: the view to read, as in `lines`.
         """
         if limit <= 0:
             return []
@@ -224,9 +348,42 @@ class TurnStore:
             "after": after_seq,
             "before": before_seq or NO_SEQ,
             "limit": limit,
+            "witness": witness,
         }
-        stmt = _ALL_LINES_AFTER if with_private else _LINES_AFTER
-        return [TurnLine._make(row) for row in await self.db.rows(stmt, params)]
+        if with_private:
+            stmt = _in_view(_ALL_OLDEST_FIRST, witness)
+        else:
+            stmt = _LINES_AFTER[_view_kind(witness)]
+        rows = await self.db.rows(stmt, _used(params, witness))
+        return [TurnLine._make(row) for row in rows]
+
+    async def has_own_view(self, scene_id: int, character_id: int, through_seq: int) -> bool:
+        """Whether the character's view of the turns up to `through_seq` differs from `PUBLIC`.
+
+        It does if it missed a shared turn (away, or not yet in the scene) or witnessed a
+        whisper or a tell: then the story everyone shares is not its story.
+        """
+        in_range = (Turn.scene_id == scene_id, *_IN_HISTORY, Turn.seq <= through_seq)
+        seen = _witnessed_by(character_id)
+        missed = select(Turn.id).where(
+            *in_range, _SHARED, ~_SECRET, Turn.all_witnessed.is_(False), ~seen
+        )
+        secret = select(Turn.id).where(*in_range, _SECRET, seen)
+        async with self.db.session() as s:
+            return bool(await s.scalar(select(exists(missed) | exists(secret))))
+
+    async def witnesses(self, turn_ids: Collection[int]) -> dict[int, set[int]]:
+        """The characters who witnessed each of these turns (none listed: everyone did)."""
+        found: dict[int, set[int]] = {t: set() for t in turn_ids}
+        if not found:
+            return found
+        stmt = select(TurnWitness.turn_id, TurnWitness.character_id).where(
+            TurnWitness.turn_id.in_(list(found))
+        )
+        async with self.db.session() as s:
+            for turn_id, character_id in await s.execute(stmt):
+                found[turn_id].add(character_id)
+        return found
 
     async def get(self, turn_id: int) -> Turn:
         """The turn with this id; NotFoundError if missing."""

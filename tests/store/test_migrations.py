@@ -29,6 +29,7 @@ TABLES = {
     "scene_lorebooks",
     "scene_summaries",
     "turn_rolls",
+    "turn_witnesses",
     "state_changes",
 }
 
@@ -56,7 +57,7 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0008_pause_and_mute"
+HEAD = "0009_presence"
 
 
 async def _old_scene(db: Database, npc_id: int | None = None) -> int:
@@ -94,6 +95,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0008_pause_and_mute",
         "0007_dice_and_state",
         "0006_scene_summary",
         "0005_greeting_turns",
