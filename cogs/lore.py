@@ -29,6 +29,8 @@ OPTION_HELP = {
     "depth": "Turns from the end for at_depth entries",
     "order": "Insertion order (higher goes later)",
     "title": "A label for lists (SillyTavern's comment)",
+    "characters": "Only these characters get it, comma-separated; !Mara, Rook: all but them; "
+    "everyone: no limit",
 }
 
 
@@ -165,10 +167,21 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
         depth: app_commands.Range[int, 0, 1000] | None = None,
         order: int | None = None,
         title: str | None = None,
+        characters: str | None = None,
     ) -> None:
         actor = actor_from(interaction)
         data = EntryInput(
-            keys, content, secondary_keys, logic, constant, placement, depth, order, None, title
+            keys,
+            content,
+            secondary_keys,
+            logic,
+            constant,
+            placement,
+            depth,
+            order,
+            None,
+            title,
+            characters,
         )
         if content is None:
             await self.service.require_gm(actor)
@@ -196,10 +209,21 @@ class LoreCog(commands.GroupCog, group_name="lore", group_description="Server lo
         order: int | None = None,
         enabled: bool | None = None,
         title: str | None = None,
+        characters: str | None = None,
     ) -> None:
         actor = actor_from(interaction)
         data = EntryInput(
-            keys, content, secondary_keys, logic, constant, placement, depth, order, enabled, title
+            keys,
+            content,
+            secondary_keys,
+            logic,
+            constant,
+            placement,
+            depth,
+            order,
+            enabled,
+            title,
+            characters,
         )
         if not data.changes_anything():
             current = await self.service.entry_content(actor, book, entry)

@@ -12,6 +12,12 @@ from bot.channel.ports import Reply
 from bot.channel.text import MESSAGE_LIMIT
 from bot.errors import UserError
 from bot.lore import LoreActivation, Lorebook, LoreEntry, LoreError, LoreLimits, check_book
+from bot.lore.character_filter import (
+    CARD_KEY,
+    EXTENSION_KEYS,
+    filter_json,
+    names_from_text,
+)
 from bot.lore.model import LOGICS, Logic
 from bot.lore.report import describe_activation, shortfall
 
@@ -47,6 +53,7 @@ class EntryInput:
     order: int | None = None
     enabled: bool | None = None
     title: str | None = None
+    characters: str | None = None  # `Mara, Rook`, `!Mara` (all but Mara), empty or `everyone`
 
     def changes_anything(self) -> bool:
         return any(getattr(self, f.name) is not None for f in dataclasses.fields(self))
@@ -83,8 +90,27 @@ class EntryInput:
             changes["position"] = "before_char" if placement == "before_char" else "after_char"
         if self.depth is not None:
             extensions["depth"] = self.depth
+        if self.characters is not None:
+            changes["extras"] = _with_characters(entry, extensions, self.characters)
         changed = dataclasses.replace(entry, extensions=extensions, **changes)
         return checked_entry(changed, limits)
+
+
+def _with_characters(entry: LoreEntry, extensions: dict[str, Any], text: str) -> dict[str, Any]:
+    """The entry's extras with the filter `text` gives, where SillyTavern keeps it.
+
+    `extensions` loses the places other tools kept a filter in, so that none of them outlives
+    the one written here (or comes back when it is lifted).
+    """
+    names, exclude = names_from_text(text)  # its errors are one line for the GM
+    previous = entry.filter_data
+    for key in EXTENSION_KEYS:
+        extensions.pop(key, None)
+    extras = dict(entry.extras)
+    extras.pop(CARD_KEY, None)
+    if names:
+        extras[CARD_KEY] = filter_json(names, exclude, previous)
+    return extras
 
 
 def checked_entry(entry: LoreEntry, limits: LoreLimits) -> LoreEntry:
@@ -119,7 +145,9 @@ def entry_summary(position: int, entry: LoreEntry) -> str:
     if len(entry.keys) > 6 and not entry.constant:
         how += ", …"
     off = " (disabled)" if not entry.enabled else ""
-    return f"- **{entry_label(position, entry)}**{off} · {how}"[:300]
+    only = entry.characters
+    who = f" · {only.describe()}" if only is not None else ""
+    return f"- **{entry_label(position, entry)}**{off} · {how}{who}"[:300]
 
 
 def entry_text(book: str, position: int, entry: LoreEntry) -> str:
@@ -147,8 +175,22 @@ def entry_text(book: str, position: int, entry: LoreEntry) -> str:
     if not entry.enabled:
         facts.append("disabled")
     lines.append(" · ".join(facts))
+    lines.extend(_characters_lines(entry))
     lines.extend(("", entry.content))
     return "\n".join(lines)
+
+
+def _characters_lines(entry: LoreEntry) -> list[str]:
+    """The entry's character filter, and its SillyTavern tags (kept for export, not used)."""
+    lines = []
+    only = entry.characters
+    if only is not None:
+        lines.append(f"Characters: {only.describe()}")
+    raw = entry.filter_data
+    tags = raw.get("tags") if isinstance(raw, dict) else None
+    if isinstance(tags, list) and tags:
+        lines.append(f"SillyTavern tags in its filter: {len(tags)} (kept for export, not used)")
+    return lines
 
 
 def book_overview(name: str, book: Lorebook, entries: Sequence[tuple[int, LoreEntry]]) -> str:

@@ -328,3 +328,102 @@ async def test_a_long_lore_report_goes_to_lore_txt(tavern: Tavern) -> None:
     assert reply.text.endswith("40 lore entries fired: see lore.txt.")
     report = files(reply)["lore.txt"]
     assert report.startswith("40 lore entries fired") and report.count('key "lamp"') == 40
+
+
+# -- characters an entry is limited to ------------------------------------------------------------
+
+
+async def test_edit_limits_an_entry_to_characters_or_keeps_it_from_them(tavern: Tavern) -> None:
+    lore = tavern.services.get(LoreCommands)
+    await lore.add_entry(gm(), "Notes", EntryInput(keys="locket", content="A map inside."))
+    edited = await lore.edit_entry(gm(), "Notes", "1", EntryInput(characters=" Mara , Rook,"))
+    assert edited.text == "Updated **#1 locket** in **Notes**."
+    [entry] = await entries_of(tavern, "Notes")
+    assert entry.extras["character_filter"] == {
+        "isExclude": False,
+        "names": ["Mara", "Rook"],
+        "tags": [],
+    }
+    shown = (await lore.show(gm(), "Notes", "1")).text
+    assert "\nCharacters: only for Mara, Rook\n" in shown
+    overview = (await lore.show(gm(), "Notes")).text
+    assert overview.endswith("- **#1 locket** · keys: locket · only for Mara, Rook")
+
+    await lore.edit_entry(gm(), "Notes", "1", EntryInput(characters="!Mara"))
+    assert "\nCharacters: not for Mara\n" in (await lore.show(gm(), "Notes", "1")).text
+
+    for lifted in ("everyone", "", "  "):
+        await lore.edit_entry(gm(), "Notes", "1", EntryInput(characters="Ash"))
+        await lore.edit_entry(gm(), "Notes", "1", EntryInput(characters=lifted))
+        [entry] = await entries_of(tavern, "Notes")
+        assert entry.characters is None and entry.extras == {}
+        assert "Characters:" not in (await lore.show(gm(), "Notes", "1")).text
+
+
+async def test_add_takes_characters_too_and_bad_lists_are_one_line(db: Database) -> None:
+    tavern = build(db)
+    lore = tavern.services.get(LoreCommands)
+    await lore.add_entry(gm(), "Notes", EntryInput(keys="a", content="b", characters="!Rook"))
+    [entry] = await entries_of(tavern, "Notes")
+    assert entry.characters is not None and entry.characters.describe() == "not for Rook"
+    for text, expected in [
+        ("Mara, !Rook", "Put ! once, before the first name"),
+        ("!", "A ! needs a character's name after it."),
+        (
+            ", ".join(f"N{i}" for i in range(101)),
+            "That entry (a) is limited to too many characters",
+        ),
+        ("x" * 201, "That entry (a) names a character longer than 200 characters."),
+    ]:
+        with pytest.raises(UserError, match=re.escape(expected)) as raised:
+            await lore.edit_entry(gm(), "Notes", "1", EntryInput(characters=text))
+        assert "\n" not in str(raised.value)
+    assert (await entries_of(tavern, "Notes"))[0] == entry
+
+
+async def test_a_filter_from_sillytavern_keeps_its_tags_and_exports_as_it_came(
+    tavern: Tavern,
+) -> None:
+    lore = tavern.services.get(LoreCommands)
+    only = {"isExclude": False, "names": ["Mara"], "tags": ["t-1", "t-2"]}
+    await lore.import_book(gm(), *world_info({**FOG, "characterFilter": only}))
+    shown = (await lore.show(gm(), "harbor", "1")).text
+    assert "Characters: only for Mara" in shown
+    assert "SillyTavern tags in its filter: 2 (kept for export, not used)" in shown
+    exported = await lore.export(gm(), "harbor")
+    assert exported.file is not None
+    assert json.loads(exported.file[1])["entries"][0]["character_filter"] == only
+    # An edit changes the names and keeps SillyTavern's tags.
+    await lore.edit_entry(gm(), "harbor", "1", EntryInput(characters="!Rook"))
+    [fog] = await entries_of(tavern, "harbor")
+    assert fog.extras["character_filter"] == {
+        "isExclude": True,
+        "names": ["Rook"],
+        "tags": ["t-1", "t-2"],
+    }
+    await lore.import_book(gm(), "again.json", exported.file[1], name="again")
+    [again] = await entries_of(tavern, "again")
+    assert again.extras["character_filter"] == only
+
+
+async def test_editing_a_filter_kept_in_the_extensions_moves_it_where_sillytavern_reads_it(
+    tavern: Tavern,
+) -> None:
+    lore = tavern.services.get(LoreCommands)
+    card_book = {
+        "entries": [
+            {
+                "keys": ["fog"],
+                "content": "Fog.",
+                "extensions": {"character_filter": {"isExclude": False, "names": ["Mara"]}},
+            }
+        ]
+    }
+    await lore.import_book(gm(), "fog.json", json.dumps(card_book).encode())
+    await lore.edit_entry(gm(), "fog", "1", EntryInput(characters="Rook"))
+    [fog] = await entries_of(tavern, "fog")
+    assert "character_filter" not in fog.extensions
+    assert fog.characters is not None and fog.characters.names == ("Rook",)
+    await lore.edit_entry(gm(), "fog", "1", EntryInput(characters="everyone"))
+    [fog] = await entries_of(tavern, "fog")
+    assert fog.characters is None  # the old place does not come back
