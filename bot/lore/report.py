@@ -14,7 +14,8 @@ def _where(entry: FiredEntry) -> str:
 
 
 def _line(entry: FiredEntry) -> str:
-    return f"  {entry.book} › {entry.title}: {entry.why.describe()} [{entry.tokens} tokens]"
+    only = f" ({entry.only.describe()})" if entry.only is not None else ""
+    return f"  {entry.book} › {entry.title}{only}: {entry.why.describe()} [{entry.tokens} tokens]"
 
 
 def shortfall(activation: LoreActivation) -> str:

@@ -24,6 +24,7 @@ from bot.lore.activation import scan_books
 from bot.lore.character_filter import FILTER_NAME_MAX_CHARS, FILTER_NAMES_MAX, CharacterFilter
 from bot.lore.limits import LoreLimits, check_book
 from bot.lore.placement import LoreActivation
+from bot.lore.report import describe_activation
 from bot.lore.stable import LoreLayout
 from bot.lore.tables import TableError, entry_from_table
 from bot.scenes.views import SceneViews
@@ -145,6 +146,10 @@ async def test_activation_knows_the_speaker_and_each_entrys_filter() -> None:
     only = {e.content: e.only for e in lore.fired}
     assert only["A silver locket."] is None
     assert only["The locket hides a map."] == CharacterFilter.of(["Mara"])
+    # The GM's report of the prompt says whom an entry is limited to.
+    report = describe_activation(lore)
+    assert '  lorebook › locket (only for Mara): key "locket" [6 tokens]' in report
+    assert '  lorebook › locket: key "locket" [4 tokens]' in report
 
 
 # -- the cache-friendly layout --------------------------------------------------------------------
