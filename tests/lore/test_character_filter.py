@@ -289,9 +289,14 @@ def test_the_default_caps_refuse_a_world_info_file_past_them() -> None:
         load_lorebook(_world_info(["x" * (FILTER_NAME_MAX_CHARS + 1)]))
 
 
-def test_a_filter_stored_past_the_caps_is_read_within_them() -> None:
+def test_a_filter_stored_past_the_caps_or_ill_shaped_is_read_within_them() -> None:
     names = [f"N{i}" for i in range(FILTER_NAMES_MAX + 50)]
     only = _filtered(names=[*names, "y" * 1000]).characters
     assert only is not None and len(only.names) == FILTER_NAMES_MAX
     long_name = _filtered(names=["y" * 1000]).characters
     assert long_name is not None and len(long_name.names[0]) == FILTER_NAME_MAX_CHARS
+    # Stored shapes import would refuse: no filter, or the narrower reading.
+    assert _filtered(names="Mara").characters is None
+    assert LoreEntry(extras={"character_filter": ["Mara"]}).characters is None
+    odd = _filtered(isExclude="yes").characters
+    assert odd is not None and not odd.exclude
