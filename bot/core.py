@@ -20,6 +20,7 @@ from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.offload import resolve_gpu_layers
 from bot.engine.remote import RemoteOptions, connect_remote
 from bot.guild import service as guild
+from bot.knowledge import service as knowledge
 from bot.lore import LoreConfig
 from bot.lore import service as lore
 from bot.memory import Summarizer, SummaryConfig
@@ -43,6 +44,7 @@ FEATURES: tuple[Feature, ...] = (
     memory.build,
     stats.build,
     dice.build,
+    knowledge.build,
 )
 
 

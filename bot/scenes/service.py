@@ -12,9 +12,12 @@ from bot.channel.sessions import Trigger
 from bot.director import StoredTurn
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.errors import UserError
+from bot.knowledge.marks import SecretMarks, secret_counts
+from bot.knowledge.wording import secret_counts as secrets_line
+from bot.knowledge.wording import typed_name
 from bot.lore.wording import prompt_reply
 from bot.scenes.transcript import transcript
-from bot.store import NotFoundError, Scene
+from bot.store import PUBLIC, NotFoundError, Scene
 
 MAX_REPLIES_LIMIT = 8
 SCENARIO_MAX_CHARS = 2000
@@ -86,6 +89,7 @@ class SceneCommands:
         stores = deps.stores
         self.characters = stores.characters
         self.scenes = stores.scenes
+        self.stores = stores
         self.turns = stores.turns
         self.summaries = stores.summaries
         self.views = deps.views
@@ -131,8 +135,12 @@ class SceneCommands:
     async def status(self, actor: Actor) -> Reply:
         scene = await self._gm_scene(actor)
         cast = await self.scenes.cast_muted(scene.id)
-        players = await self.scenes.players(scene.id)
+        players = [
+            c.name if here else f"{c.name} (away)"
+            for _, c, here in await self.scenes.player_presence(scene.id)
+        ]
         muted = [c.name for c, is_muted in cast if is_muted]
+        secrets = await secret_counts(self.stores, scene.id)
         lines = [PAUSED_STATUS] if scene.paused else []
         lines += [
             f"**Format** {scene.format} · **reply mode** {scene.reply_mode} · "
@@ -141,9 +149,11 @@ class SceneCommands:
             f"**min_p** {_or_default(scene.min_p)} · **mechanics** {_shown(scene.mechanics)}",
             f"**Cast** {', '.join(c.name for c, _ in cast) or 'nobody yet'}",
             *([f"**Muted** {', '.join(muted)} (they speak only when named)"] if muted else []),
-            f"**Players** {', '.join(c.name for _, c in players) or 'nobody yet'}",
+            f"**Players** {', '.join(players) or 'nobody yet'}",
             f"**Turns** {await self.turns.count(scene.id)}",
         ]
+        if secrets:  # whispers and tells: what only some characters know
+            lines.append(secrets_line(secrets["whisper"], secrets["tell"]))
         if scene.scenario:
             lines.append(f"**Scenario** {scene.scenario[:500]}")
         return Reply("\n".join(lines))
@@ -184,7 +194,8 @@ class SceneCommands:
 
     async def _unanswered(self, scene_id: int) -> Sequence[StoredTurn]:
         """The posts after the newest NPC turn (within the newest RESUME_WINDOW turns)."""
-        lines = await self.turns.lines(scene_id, RESUME_WINDOW)
+        # Whispers and tells were answered (or not) privately: no public round answers them.
+        lines = await self.turns.lines(scene_id, RESUME_WINDOW, witness=PUBLIC)
         since = next((i for i in range(len(lines), 0, -1) if lines[i - 1].role == "model"), 0)
         return lines[since:]
 
@@ -235,12 +246,19 @@ class SceneCommands:
         await self.scenes.update(scene.id, scenario=cleaned or None)
         return Reply("Scenario updated." if cleaned else "Scenario removed.")
 
-    async def prompt(self, actor: Actor) -> Reply:
-        """The exact prompt the model would see next."""
+    async def prompt(self, actor: Actor, as_name: str | None = None) -> Reply:
+        """The exact prompt the model would see next; `as_name`: the one that NPC speaks from."""
         scene = await self._gm_scene(actor)
         view = await self.views.view(scene)
-        plan = await self.director.build_prompt(view)
-        note = f"Next prompt: {plan.budget.used_tokens} tokens"
+        speaker = None
+        if as_name is not None:
+            member = view.npc(as_name.strip())
+            if member is None:
+                raise UserError(f"{typed_name(as_name)} is not in this scene's cast.")
+            speaker = member.name
+        plan = await self.director.build_prompt(view, speaker=speaker)
+        note = f"{speaker}'s next prompt" if speaker else "Next prompt"
+        note += f": {plan.budget.used_tokens} tokens"
         if plan.budget.trimmed:
             note += f", oldest turns trimmed ({len(plan.history)} kept)"
         return prompt_reply(note + ".", plan.rendered.text, plan.lore, bool(view.lore.sources))
@@ -248,7 +266,8 @@ class SceneCommands:
     async def export(self, actor: Actor) -> Reply:
         """The whole history as a transcript file, read in pages and written off the loop."""
         scene = await self._gm_scene(actor)
-        count, file = await transcript(self.turns, self.summaries, scene.id)
+        marks = SecretMarks(self.stores, scene.id)
+        count, file = await transcript(self.turns, self.summaries, scene.id, marks)
         if not count:
             raise UserError("This scene has no history yet.")
         return Reply(f"Transcript: {count:,} turns.", file=file)

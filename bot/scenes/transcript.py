@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from bot.store import StorySummary, SummaryStore, TurnLine, TurnStore
 
@@ -14,6 +14,8 @@ from bot.store import StorySummary, SummaryStore, TurnLine, TurnStore
 PLAIN_MAX_BYTES = 8 * 1024 * 1024
 PAGE = 500  # turns read per query: each page's rows are built on the event loop
 PRIVATE_MARK = " (private)"  # a private roll: the GM's export shows it, no prompt does
+# A page's labels by turn id ("(whisper to Marta)"): what only some characters witnessed.
+Marks = Callable[[Sequence[TurnLine]], Awaitable[Mapping[int, str]]]
 
 
 class TranscriptWriter:
@@ -28,12 +30,13 @@ class TranscriptWriter:
             head = f"[Story so far, turns 1–{summary.through}]\n{summary.text}\n\n"
             self._out.write(head.encode())
 
-    def add(self, page: Sequence[TurnLine]) -> None:
-        """Append a page of turns (CPU work on a long scene: call it in a worker thread)."""
-        blocks = (
-            f"{line.speaker}{PRIVATE_MARK if line.private else ''}: {line.content}\n\n"
-            for line in page
-        )
+    def add(self, page: Sequence[TurnLine], marks: Mapping[int, str] | None = None) -> None:
+        """Append a page of turns (CPU work on a long scene: call it in a worker thread).
+
+        `marks` labels turns by id after the speaker's name.
+        """
+        marks = marks or {}
+        blocks = (f"{_heading(line, marks)}: {line.content}\n\n" for line in page)
         self._out.write("".join(blocks).encode())
         self.turns += len(page)
 
@@ -48,16 +51,24 @@ class TranscriptWriter:
         return "transcript.zip", packed.getvalue()
 
 
+def _heading(line: TurnLine, marks: Mapping[int, str]) -> str:
+    """The speaker, with what a GM should know about who witnessed the turn."""
+    heading = line.speaker + (PRIVATE_MARK if line.private else "")
+    label = marks.get(line.id)
+    return f"{heading} {label}" if label else heading
+
+
 async def transcript(
-    turns: TurnStore, summaries: SummaryStore, scene_id: int
+    turns: TurnStore, summaries: SummaryStore, scene_id: int, marks: Marks | None = None
 ) -> tuple[int, tuple[str, bytes]]:
     """How many turns a scene's history has, and its transcript file (no scene read at once).
 
-    For a GM: private rolls are in it, marked.
+    For a GM: private rolls are in it, marked, and the turns `marks` labels (whispers, tells).
     """
     writer = TranscriptWriter(await summaries.get(scene_id))
     after = 0
     while page := await turns.lines_after(scene_id, after, PAGE, with_private=True):
-        await asyncio.to_thread(writer.add, page)
+        labels = await marks(page) if marks is not None else {}
+        await asyncio.to_thread(writer.add, page, labels)
         after = page[-1].seq
     return writer.turns, await asyncio.to_thread(writer.finish)
