@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.characters.service import CharacterCommands
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
+from bot.knowledge.service import KnowledgeCommands
 from bot.lore.service import LoreCommands
 from bot.memory.service import MemoryCommands
 from bot.scenes.service import SceneCommands, SceneSettings
@@ -28,8 +29,10 @@ ON_OFF = _choices(("on", "off"))
 
 
 @app_commands.guild_only()
-class SceneCog(commands.GroupCog, group_name="scene", group_description="Roleplay scenes (GM)"):
-    """Scenes: starting and ending them, the cast, settings, prompt, export and clear."""
+class SceneCog(
+    commands.GroupCog, group_name="scene", group_description="Roleplay scenes (GM), and who is here"
+):
+    """Scenes: starting and ending them, the cast, settings, prompt, export and clear; presence."""
 
     lore = app_commands.Group(name="lore", description="The lorebooks this scene reads")
 
@@ -39,11 +42,13 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
         characters: CharacterCommands,
         lore: LoreCommands,
         memory: MemoryCommands,
+        knowledge: KnowledgeCommands,
     ) -> None:
         self.scenes = scenes
         self.characters = characters
         self.lore_books = lore
         self.memory_service = memory
+        self.knowledge = knowledge
 
     async def npc_names(
         self, interaction: discord.Interaction, current: str
@@ -65,7 +70,22 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
     @gm_only
     @app_commands.command(name="status", description="This scene's settings, cast and players")
     async def status(self, interaction: discord.Interaction) -> None:
-        await answer(interaction, self.scenes.status(actor_from(interaction)))
+        # Counting whispers and tells reads the whole history: acknowledge first.
+        await answer(interaction, self.scenes.status(actor_from(interaction)), defer="private")
+
+    @app_commands.command(name="who", description="Who is here: the NPCs, and players here or away")
+    async def who(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.knowledge.who(actor_from(interaction)))
+
+    @app_commands.command(
+        name="leave", description="Your character steps out: it witnesses nothing"
+    )
+    async def leave(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.knowledge.set_present(actor_from(interaction), False))
+
+    @app_commands.command(name="enter", description="Your character comes back into the scene")
+    async def enter(self, interaction: discord.Interaction) -> None:
+        await answer(interaction, self.knowledge.set_present(actor_from(interaction), True))
 
     @gm_only
     @app_commands.command(name="add", description="Add an NPC to the cast (posts its greeting)")
@@ -136,8 +156,12 @@ class SceneCog(commands.GroupCog, group_name="scene", group_description="Rolepla
 
     @gm_only
     @app_commands.command(name="prompt", description="The exact prompt the model sees next")
-    async def prompt(self, interaction: discord.Interaction) -> None:
-        await answer(interaction, self.scenes.prompt(actor_from(interaction)), defer="private")
+    @app_commands.rename(as_npc="as")
+    @app_commands.describe(as_npc="The prompt this NPC would speak from next (what it witnessed)")
+    @app_commands.autocomplete(as_npc=npc_names)
+    async def prompt(self, interaction: discord.Interaction, as_npc: str | None = None) -> None:
+        work = self.scenes.prompt(actor_from(interaction), as_npc)
+        await answer(interaction, work, defer="private")
 
     @gm_only
     @app_commands.command(name="export", description="Download this scene's transcript")
@@ -199,5 +223,6 @@ async def setup(bot: commands.Bot) -> None:
             services.get(CharacterCommands),
             services.get(LoreCommands),
             services.get(MemoryCommands),
+            services.get(KnowledgeCommands),
         )
     )
