@@ -20,6 +20,9 @@ from bot.dice import DiceError, check_dice
 from bot.dice.limits import EXPR_MAX_CHARS
 from bot.dice.service import DiceCommands
 from bot.errors import UNEXPECTED, UserError
+from bot.knowledge.rules import split_addressee
+from bot.knowledge.service import KnowledgeCommands
+from bot.knowledge.wording import WHISPER_USAGE
 from bot.memory.service import MemoryCommands
 from bot.scenes.service import SceneCommands
 from bot.state.service import StatCommands
@@ -27,8 +30,8 @@ from bot.store import Character, Scene
 from bot.terminal.poster import NPC_STYLE, PLAYER_STYLE, TerminalPoster
 
 HELP = (
-    "Type to speak. /reply [NPC] · /roll DICE [reason] · /stat [set|add|remove KEY VALUE] · "
-    "/swipe · /continue · /undo · /who · /memory · /help · /quit"
+    "Type to speak. /reply [NPC] · /whisper NPC text · /roll DICE [reason] · "
+    "/stat [set|add|remove KEY VALUE] · /swipe · /continue · /undo · /who · /memory · /help · /quit"
 )
 STAT_USAGE = (
     "Use /stat to see your values, or /stat set KEY VALUE, /stat add KEY VALUE, "
@@ -67,6 +70,7 @@ class TerminalChat:
             "/reply": lambda name: services.play.reply(self.actor, name or None),
             "/roll": lambda text: services.get(DiceCommands).roll(self.actor, *split_roll(text)),
             "/stat": self._stat,
+            "/whisper": self._whisper,
             "/swipe": lambda _: turns.on_latest(self.actor, "swipe"),
             "/continue": lambda _: turns.on_latest(self.actor, "continue"),
             "/undo": lambda _: turns.on_latest(self.actor, "delete"),
@@ -93,6 +97,18 @@ class TerminalChat:
             case "remove" if key:
                 return await stats.remove(self.actor, key, value or None)
         raise UserError(STAT_USAGE)
+
+    async def _whisper(self, text: str) -> Reply:
+        """`/whisper NPC text`: said to that NPC alone; its answer is printed, never posted."""
+        knowledge = self.services.get(KnowledgeCommands)
+        npc, words = split_addressee(text, await knowledge.cast_names(self.actor, ""))
+        if not npc or not words:
+            raise UserError(WHISPER_USAGE)
+
+        async def heard(line: str) -> None:
+            self._show(Reply(line))
+
+        return await knowledge.whisper(self.actor, npc, words, heard)
 
     async def start(self) -> None:
         """Take down what a crash left unposted, then show the last few turns."""
