@@ -287,12 +287,12 @@ class TurnStore:
     ) -> list[Turn]:
         """The newest ``limit`` turns of the history (with seq < before_seq), oldest first.
 
-        Private turns are left out: they are no one's but their author's, so they answer no
-        turn and are no latest turn to swipe or undo.
+        Private turns, whispers and tells are left out: they are not in the channel, so they
+        answer no post there and are no latest turn to swipe or undo.
         """
         if limit <= 0:
             return []
-        stmt = select(Turn).where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED)
+        stmt = select(Turn).where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED, ~_SECRET)
         if before_seq is not None:
             stmt = stmt.where(Turn.seq < before_seq)
         stmt = stmt.order_by(Turn.seq.desc()).limit(limit)
@@ -504,10 +504,10 @@ class TurnStore:
         return await self._modify(turn_id, change)
 
     async def posts_after(self, scene_id: int, seq: int, limit: int = 50) -> list[str]:
-        """The texts of the player (and narration) turns after `seq`, oldest first."""
+        """The player (and narration) posts in the channel after `seq`, oldest first."""
         stmt = (
             select(Turn.content)
-            .where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED, Turn.seq > seq)
+            .where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED, ~_SECRET, Turn.seq > seq)
             .where(Turn.role != "model")
             .order_by(Turn.seq)
             .limit(limit)

@@ -195,3 +195,22 @@ async def test_old_turns_count_as_witnessed_by_everyone(db_url: str) -> None:
         assert summary[0] == "Long ago."
     finally:
         await db.dispose()
+
+
+async def test_secrets_are_not_the_channels_history(db: Database) -> None:
+    stores = Stores.over(db)
+    scene, rook, marta, _ = await _scene(stores)
+    await _post(stores, scene, rook, "In the open.")
+    await stores.turns.append(
+        scene,
+        role="model",
+        speaker="Marta",
+        content="Only for you: heron.",
+        character_id=marta,
+        kind="whisper",
+        audience=[rook],
+    )
+    # Nothing to swipe, undo or answer in the channel: the latest turn there is the open one.
+    last = await stores.turns.last(scene)
+    assert last is not None and last.content == "In the open."
+    assert await stores.turns.posts_after(scene, 0) == ["In the open."]
