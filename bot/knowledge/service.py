@@ -58,6 +58,8 @@ class KnowledgeCommands:
         self._refuse_while_down()
         self.access.cooldown(actor, "whisper")
         session = self.sessions.get(scene.channel_id)
+        if session.chore_cancel is not None:  # a player is waiting: the chore stops at once
+            session.chore_cancel.cancel()
         # The channel lock: a public round never runs between the whisper and its answer, and
         # a halt (scene end, clear, pause) reaches the answer as it reaches a round.
         async with session.lock:

@@ -6,6 +6,9 @@ import asyncio
 
 import pytest
 
+from bot.channel.ports import IncomingMessage
+from bot.channel.sessions import ChannelSession
+from bot.domain import CancelToken
 from bot.errors import UserError
 from bot.knowledge.rules import WHISPER_MAX_CHARS
 from bot.scenes.service import SceneCommands
@@ -25,6 +28,17 @@ from tests.channel.helpers import (
 )
 from tests.knowledge.helpers import table
 from tests.scripted_engine import ScriptedEngine
+
+
+def _post(message_id: int, text: str) -> IncomingMessage:
+    return IncomingMessage(
+        message_id=message_id,
+        channel_id=CHANNEL,
+        guild_id=GUILD,
+        author_id=ALICE,
+        author_name="Alice",
+        content=text,
+    )
 
 
 async def test_a_whisper_is_stored_for_two_and_answered_privately(db: Database) -> None:
@@ -129,6 +143,24 @@ async def test_a_whisper_waits_for_the_running_round(db: Database) -> None:
         ("Ayla", "Psst."),
         ("Marta", "Private reply."),
     ]
+
+
+async def test_a_whisper_stops_the_work_after_a_round(db: Database) -> None:
+    tavern = build(db, engine=ScriptedEngine(texts=["Public.", "Private."], floors=["user"]))
+    t = await table(tavern, "Marta")
+    working, stopped = asyncio.Event(), asyncio.Event()
+
+    async def chore(session: ChannelSession, cancel: CancelToken) -> None:
+        working.set()
+        while not cancel.cancelled:  # like the story so far, it stops at its next token
+            await asyncio.sleep(0)
+        stopped.set()
+
+    tavern.services.sessions.after_rounds(chore)
+    await tavern.services.play.on_message(_post(1, "Evening, Marta."))
+    await within_guard(working.wait())
+    reply = await within_guard(t.knowledge.whisper(alice(), "Marta", "Psst.", t.hear))
+    assert stopped.is_set() and reply.text.endswith("Private.")
 
 
 async def test_a_paused_scene_keeps_the_whisper_and_answers_nothing(db: Database) -> None:
