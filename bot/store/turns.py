@@ -208,7 +208,7 @@ class TurnStore:
         `kind` "roll" marks a player's roll; a `private` turn only its author's character saw.
         `rolls` are stored with its first swipe, in the same transaction. Its witnesses are
         the characters present (the cast and the players not away) and its author, or only
-        `audience` and its author (a whisper, a tell, a private answer).
+        `audience` and its author: a post with an audience is stored as a whisper.
         """
         if role not in TURN_ROLES:
             raise ValueError(f"unknown turn role {role!r}")
@@ -216,6 +216,8 @@ class TurnStore:
             raise ValueError(f"unknown turn kind {kind!r}")
         if kind in SECRET_KINDS and audience is None:
             raise ValueError(f"a {kind} needs its audience")
+        if audience is not None and kind == "post":
+            kind = "whisper"  # words meant for some characters only (a private answer)
         if private:
             audience = ()
         prev = Turn.__table__.alias("prev")

@@ -214,3 +214,15 @@ async def test_secrets_are_not_the_channels_history(db: Database) -> None:
     last = await stores.turns.last(scene)
     assert last is not None and last.content == "In the open."
     assert await stores.turns.posts_after(scene, 0) == ["In the open."]
+
+
+async def test_a_post_with_an_audience_is_a_whisper(db: Database) -> None:
+    stores = Stores.over(db)
+    scene, rook, marta, ivo = await _scene(stores)
+    await stores.scenes.add_cast(scene, ivo)
+    answer = await stores.turns.append(
+        scene, role="model", speaker="Marta", content="Heron.", character_id=marta, audience=[rook]
+    )
+    assert answer.kind == "whisper"
+    assert await stores.turns.lines(scene, 10, witness=PUBLIC) == []
+    assert await stores.turns.lines(scene, 10, witness=ivo) == []
