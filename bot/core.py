@@ -169,6 +169,11 @@ async def open_core(
     await upgrade(settings.database_url)
     db = Database(settings.database_url, busy_timeout=settings.db_busy_timeout)
     stores = Stores.over(db)
+    try:
+        await stores.recall.repair()  # a damaged search index costs a log line, not the start
+    except BaseException:
+        await db.dispose()
+        raise
     if engine is None:
         try:
             engine = await open_engine(settings, mode)

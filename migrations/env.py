@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 try:
     from bot.store.models import Base
+    from bot.store.search import include_object
 except ModuleNotFoundError:  # plain `alembic` CLI from an uninstalled checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from bot.store.models import Base
+    from bot.store.search import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -35,6 +37,7 @@ def _configure(**kwargs: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 NAME_KEY_MAX = 3 * NAME_MAX
 CHARACTER_KINDS = ("player", "npc")
 TURN_ROLES = ROLES
+CHAPTER_TITLE_MAX = 100
 # "whisper": a player's words to one NPC; "tell": what a GM told one NPC alone.
 TURN_KINDS = ("post", "roll", "whisper", "tell")
 # Kinds whose witnesses were chosen, not whoever was present: no one else may read them.
@@ -376,6 +377,27 @@ class SceneSummary(Base):
     # The seq of the newest turn the summary covers: turns up to it stay out of the prompt.
     summary_through: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SceneChapter(Timestamps, Base):
+    """A closed part of a view's story: written once, rewritten only by a GM."""
+
+    __tablename__ = "scene_chapters"
+    __table_args__ = (
+        Index("ix_scene_chapters_scene_id_view_first_seq", "scene_id", "view", "first_seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
+    # As for summaries: "" is the story everyone shares, a character's key its own.
+    view: Mapped[str] = mapped_column(CleanString(32), server_default="")
+    title: Mapped[str] = mapped_column(CleanString(CHAPTER_TITLE_MAX))
+    text: Mapped[str] = mapped_column(CleanText)
+    # The turns it covers, by seq (inclusive).
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # -- Dice and tracked state ---------------------------------------------------------

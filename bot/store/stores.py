@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .characters import CharacterStore
 from .database import Database
 from .lore import LoreStore
+from .recall import RecallStore
 from .scenes import SceneStore
 from .state import StateStore
 from .summaries import SummaryStore
@@ -15,7 +16,7 @@ from .turns import TurnStore
 
 @dataclass(frozen=True)
 class Stores:
-    """Characters, scenes, turns, lorebooks, summaries and tracked state over one database."""
+    """Every store over one database: characters, scenes, turns, lore, summaries, state, recall."""
 
     characters: CharacterStore
     scenes: SceneStore
@@ -23,6 +24,7 @@ class Stores:
     lore: LoreStore
     summaries: SummaryStore
     state: StateStore
+    recall: RecallStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -34,4 +36,5 @@ class Stores:
             LoreStore(db),
             SummaryStore(db),
             StateStore(db),
+            RecallStore(db),
         )

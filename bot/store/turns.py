@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Integer,
@@ -92,7 +92,7 @@ NO_SEQ = 2**31 - 1  # "before no turn": the largest sequence number the column h
 # turn but whispers and tells. Character ids start at 1, so 0 is nobody's.
 PUBLIC = 0
 Witness = int | None
-_LINE_COLUMNS = (
+LINE_COLUMNS = (
     Turn.id,
     Turn.seq,
     Turn.role,
@@ -102,6 +102,8 @@ _LINE_COLUMNS = (
     Turn.kind,
 )
 _SHARED = Turn.private.is_(False)  # what the characters all saw: the prompts' history
+# Turns in the history that a prompt may hold (neither deleted, pending nor private).
+SHARED_HISTORY = (*_IN_HISTORY, _SHARED)
 _BEFORE = Turn.seq < bindparam("before")
 # Written into the SQL, not bound: a bound kind passes its column type's processor, which would
 # keep the hottest reads off SQLite's plain driver path (see Database.rows).
@@ -116,10 +118,10 @@ def _witnessed_by(character: Any) -> Any:
 _SEEN = or_(Turn.all_witnessed, _witnessed_by(bindparam("witness")))
 
 
-_Lines = Select[int, int, str, str, str, bool, str]
+_AnySelect = TypeVar("_AnySelect", bound=Select[*tuple[Any, ...]])
 
 
-def _in_view(stmt: _Lines, witness: Witness) -> _Lines:
+def in_view(stmt: _AnySelect, witness: Witness) -> _AnySelect:
     """`stmt` narrowed to the turns `witness` may read."""
     if witness is None:
         return stmt
@@ -129,13 +131,13 @@ def _in_view(stmt: _Lines, witness: Witness) -> _Lines:
 
 
 _NEWEST_FIRST = (
-    select(*_LINE_COLUMNS)
+    select(*LINE_COLUMNS)
     .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _SHARED, _BEFORE)
     .order_by(Turn.seq.desc())
     .limit(bindparam("limit"))
 )
 _ALL_OLDEST_FIRST = (
-    select(*_LINE_COLUMNS)
+    select(*LINE_COLUMNS)
     .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _BEFORE)
     .where(Turn.seq > bindparam("after"))
     .order_by(Turn.seq)
@@ -143,8 +145,8 @@ _ALL_OLDEST_FIRST = (
 )
 _OLDEST_FIRST = _ALL_OLDEST_FIRST.where(_SHARED)
 # Built once per kind of view: these reads run on every round.
-_LINES = {view: _in_view(_NEWEST_FIRST, view) for view in (None, PUBLIC, 1)}
-_LINES_AFTER = {view: _in_view(_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
+_LINES = {view: in_view(_NEWEST_FIRST, view) for view in (None, PUBLIC, 1)}
+_LINES_AFTER = {view: in_view(_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
 
 
 def _view_kind(witness: Witness) -> int | None:
@@ -353,7 +355,7 @@ class TurnStore:
             "witness": witness,
         }
         if with_private:
-            stmt = _in_view(_ALL_OLDEST_FIRST, witness)
+            stmt = in_view(_ALL_OLDEST_FIRST, witness)
         else:
             stmt = _LINES_AFTER[_view_kind(witness)]
         rows = await self.db.rows(stmt, _used(params, witness))

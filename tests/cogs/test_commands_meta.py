@@ -40,11 +40,15 @@ OPEN_TO_PLAYERS = {
     "lore list",
     "reply",
     "roll",
+    "scene enter",
+    "scene leave",
+    "scene who",
     "stat add",
     "stat remove",
     "stat set",
     "stat show",
     "suggest",
+    "whisper",
 }
 Leaf = app_commands.Command[Any, Any, Any]
 

@@ -183,7 +183,7 @@ async def test_commands_sync(world: World) -> None:
         return {o["name"] for o in commands[name]["options"] if o["type"] == 1}
 
     assert subcommands("character") == {"create", "edit", "delete", "list", "show", "use"}
-    assert subcommands("npc") == {"create", "edit", "delete", "list", "show", "export"}
+    assert subcommands("npc") == {"create", "edit", "delete", "list", "show", "export", "tell"}
     assert {
         "start",
         "end",

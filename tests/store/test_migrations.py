@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.store import CharacterStore, Database, SceneStore, TurnStore
 from bot.store.migrate import alembic_config, current_revision, downgrade, upgrade
 from bot.store.models import Base
+from bot.store.search import include_object, is_search_object
 
 TABLES = {
     "guild_configs",
@@ -26,6 +27,7 @@ TABLES = {
     "turn_messages",
     "lorebooks",
     "lore_entries",
+    "scene_chapters",
     "scene_lorebooks",
     "scene_summaries",
     "turn_rolls",
@@ -41,7 +43,7 @@ async def _tables(url: str) -> set[str]:
             names = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
     finally:
         await engine.dispose()
-    return set(names) - {"alembic_version", "sqlite_sequence"}
+    return {n for n in names if not is_search_object(n)} - {"alembic_version", "sqlite_sequence"}
 
 
 async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
@@ -50,14 +52,17 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         async with engine.connect() as conn:
             return await conn.run_sync(
                 lambda c: compare_metadata(
-                    MigrationContext.configure(c, opts={"compare_type": True}), metadata
+                    MigrationContext.configure(
+                        c, opts={"compare_type": True, "include_object": include_object}
+                    ),
+                    metadata,
                 )
             )
     finally:
         await engine.dispose()
 
 
-HEAD = "0009_presence"
+HEAD = "0010_recall"
 
 
 async def _old_scene(db: Database, npc_id: int | None = None) -> int:
@@ -95,6 +100,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0009_presence",
         "0008_pause_and_mute",
         "0007_dice_and_state",
         "0006_scene_summary",
