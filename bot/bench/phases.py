@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import fields
 from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
@@ -136,10 +136,15 @@ class TimedTurns:
         self.clock = clock
 
     async def lines(
-        self, scene_id: int, limit: int, *, before_seq: int | None = None
+        self,
+        scene_id: int,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        witness: int | None = None,
     ) -> Sequence[StoredTurn]:
         with self.clock.span("history_read"):
-            return await self.inner.lines(scene_id, limit, before_seq=before_seq)
+            return await self.inner.lines(scene_id, limit, before_seq=before_seq, witness=witness)
 
     async def append(
         self,
@@ -151,6 +156,7 @@ class TimedTurns:
         character_id: int | None = None,
         author_id: int | None = None,
         pending: bool = False,
+        audience: Collection[int] | None = None,
     ) -> StoredTurn:
         with self.clock.span("store_npc_turn"):
             return await self.inner.append(
@@ -161,6 +167,7 @@ class TimedTurns:
                 character_id=character_id,
                 author_id=author_id,
                 pending=pending,
+                audience=audience,
             )
 
     async def add_swipe(self, turn_id: int, content: str) -> StoredTurn:
