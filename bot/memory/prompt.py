@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from bot.domain import LoreInsert, PromptContext
 from bot.prompts import Prompt, PromptFormat
 from bot.prompts.formats import SUMMARY_SPEAKER
+from bot.store.models import SECRET_KINDS
 
 INSTRUCTION = (
     "You keep the notes of an ongoing roleplay. Rewrite the story so far so that it also "
@@ -16,8 +17,17 @@ INSTRUCTION = (
 )
 # The reply opens with this, so a model starts the prose instead of closing the block at once.
 LEAD = "Earlier,"
+PRIVATELY = "(in private)"
 LINE_MAX_CHARS = 1500  # one very long post never crowds the others out of the request
 _NO_ONE = PromptContext(players=(), npcs=())
+
+
+def said_by(speaker: str, kind: str) -> str:
+    """The speaker as a summary reads it: a whisper or a tell is marked as said in private.
+
+    Only an NPC's own story reads such turns; the mark lets it keep them as its secrets.
+    """
+    return f"{speaker} {PRIVATELY}" if kind in SECRET_KINDS else speaker
 
 
 def transcript(lines: Sequence[tuple[str, str]]) -> str:

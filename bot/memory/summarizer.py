@@ -1,4 +1,4 @@
-"""The story so far: turns that left the prompt window, folded into a running summary."""
+"""The story so far: turns that left the prompt window, folded into each view's summary."""
 
 from __future__ import annotations
 
@@ -7,24 +7,47 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.director import SceneView, StoredTurn, TurnDirector
+from bot.director import SceneView, TurnDirector
 from bot.director.director import engine_failures
 from bot.director.types import DirectorEngine, DirectorError
 from bot.domain import CancelToken
 from bot.engine.base import GenerationRequest
-from bot.memory.prompt import summary_request, summary_stops, tidy_summary, transcript
+from bot.memory.prompt import said_by, summary_request, summary_stops, tidy_summary, transcript
+from bot.memory.views import OwnViews, ViewStep, own_steps, shared_step
 from bot.prompts import Prompt, is_ooc
-from bot.store import StorySummary, SummaryStore
+from bot.store import SHARED_VIEW, StorySummary, SummaryStore
 
 log = logging.getLogger(__name__)
 
 
-class SummaryTurns(Protocol):
+class SummaryLine(Protocol):
+    """What the summariser reads of a stored turn."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def speaker(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+class SummaryTurns(OwnViews, Protocol):
     """The part of the turn store the summariser reads."""
 
     async def lines_after(
-        self, scene_id: int, after_seq: int, limit: int, *, before_seq: int | None = None
-    ) -> Sequence[StoredTurn]: ...
+        self,
+        scene_id: int,
+        after_seq: int,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        witness: int | None = None,
+    ) -> Sequence[SummaryLine]: ...
 
 
 @dataclass(frozen=True)
@@ -40,7 +63,7 @@ class SummaryConfig:
 
 
 class Summarizer:
-    """Decides when the story so far is due and runs one update step at a time."""
+    """Decides which views' stories are due and runs one update step for each."""
 
     def __init__(
         self,
@@ -61,33 +84,60 @@ class Summarizer:
         """The summary's length limit in tokens."""
         return max(16, min(self.config.max_tokens, self.engine.n_ctx // 8))
 
-    async def due(self, scene: SceneView) -> int | None:
-        """The seq of the first turn in the window when enough turns left it uncovered."""
-        plan = await self.director.build_prompt(scene)
-        if not plan.budget.trimmed or not plan.history:
-            return None
-        first_kept = plan.history[0].seq
-        uncovered = await self.turns.lines_after(
-            scene.scene_id, scene.summary_through, self.config.min_turns, before_seq=first_kept
-        )
-        return first_kept if len(uncovered) >= self.config.min_turns else None
+    async def boundary(self, scene: SceneView) -> int | None:
+        """The seq of the first turn of the scene's prompt window: older turns may be folded.
 
-    async def step(self, scene: SceneView, cancel: CancelToken) -> StorySummary | None:
-        """Fold the oldest uncovered turns into the summary; None if not due, cut off or raced."""
-        first_kept = await self.due(scene)
-        if first_kept is None or cancel.cancelled:
+        Every view folds up to the same turn, the one the whole scene's window starts at, so
+        each story covers what left the window and no view's story runs ahead of the others.
+        """
+        plan = await self.director.build_prompt(scene)
+        return plan.history[0].seq if plan.history else None
+
+    async def steps(self, scene: SceneView, boundary: int) -> list[ViewStep]:
+        """The views a round updates: the shared story, then each NPC of the cast with its own.
+
+        Only the cast's NPCs: one that left keeps its story as it was, since it speaks in
+        no prompt until it comes back, and it missed what happened meanwhile anyway.
+        """
+        stored = await self.summaries.views(scene.scene_id)
+        shared = shared_step(stored.get(SHARED_VIEW))
+        own = await own_steps(self.turns, scene.scene_id, scene.npcs, stored, boundary)
+        return [shared, *own]
+
+    async def step(
+        self, scene: SceneView, cancel: CancelToken, view: ViewStep | None = None
+    ) -> StorySummary | None:
+        """Fold a view's oldest uncovered turns into its story (the shared one by default).
+
+        None if it is not due, or the step was cut off or raced by a GM's edit.
+        """
+        boundary = await self.boundary(scene)
+        if boundary is None or cancel.cancelled:
             return None
-        previous = await self.summaries.get(scene.scene_id)
-        through = previous.through if previous else 0
+        if view is None:
+            view = shared_step(await self.summaries.get(scene.scene_id))
+        return await self._fold(scene, view, boundary, cancel)
+
+    async def _fold(
+        self, scene: SceneView, view: ViewStep, boundary: int, cancel: CancelToken
+    ) -> StorySummary | None:
+        """One step of `view`: its turns after its story, before `boundary`, if enough wait."""
         old = await self.turns.lines_after(
-            scene.scene_id, through, self.config.chunk_turns, before_seq=first_kept
+            scene.scene_id,
+            view.through,
+            max(self.config.chunk_turns, self.config.min_turns),
+            before_seq=boundary,
+            witness=view.witness,
         )
+        if len(old) < self.config.min_turns:
+            return None
+        previous = view.start.text if view.start else None
         lines, covered = await self._fitting(scene, previous, old)
         if not lines:
             return None
         words = self.max_tokens * 3 // 4
         request = GenerationRequest(
-            prompt=summary_request(scene.fmt, previous.text if previous else None, lines, words),
+            prompt=summary_request(scene.fmt, previous, lines, words),
             sampler=replace(
                 scene.sampler,
                 max_tokens=self.max_tokens,
@@ -105,52 +155,66 @@ class Summarizer:
             log.info("empty summary for scene %s; will try again later", scene.scene_id)
             return None
         summary = StorySummary(text, covered)
-        if not await self.summaries.replace(scene.scene_id, summary, expect=previous):
+        if not await self.summaries.replace(
+            scene.scene_id, summary, expect=view.stored, view=view.key
+        ):
             return None
         return summary
 
     async def _fitting(
-        self, scene: SceneView, previous: StorySummary | None, old: Sequence[StoredTurn]
+        self, scene: SceneView, previous: str | None, old: Sequence[SummaryLine]
     ) -> tuple[list[tuple[str, str]], int]:
         """The oldest of `old` that fit one request, and the seq of the last turn they cover."""
-        base = summary_request(scene.fmt, previous.text if previous else None, [], 0)
+        base = summary_request(scene.fmt, previous, [], 0)
         (used,) = await self.engine.count_many([base])
         room = self.engine.n_ctx - self.max_tokens - self.config.margin - used
+        lines = [(said_by(t.speaker, t.kind), t.content) for t in old]
         counts = await self.engine.count_many(
-            [Prompt.plain(transcript([(t.speaker, t.content)]) + "\n") for t in old]
+            [Prompt.plain(transcript([ln]) + "\n") for ln in lines]
         )
-        lines: list[tuple[str, str]] = []
+        fitting: list[tuple[str, str]] = []
         covered = 0
-        for turn, n in zip(old, counts, strict=True):
+        for turn, line, n in zip(old, lines, counts, strict=True):
             if is_ooc(turn.content):  # covered (it never reaches a prompt), not summarised
                 covered = turn.seq
                 continue
             room -= n
             if room < 0:
                 break
-            lines.append((turn.speaker, turn.content))
+            fitting.append(line)
             covered = turn.seq
-        return lines, covered
+        return fitting, covered
 
     async def catch_up(
         self, view_of: Callable[[], Awaitable[SceneView | None]], cancel: CancelToken
     ) -> int:
-        """Run steps until nothing is due or `cancel` is set; returns how many were stored."""
-        stored = 0
-        while not cancel.cancelled:
-            scene = await view_of()
-            if scene is None:
+        """One step for each view that is due (the shared one first); how many were stored.
+
+        The session runs this after every posted round. At most one step per view and only
+        the cast's views: each step is a model call on the engine every channel shares, so a
+        round's chores cost at most one call per NPC in the cast, however far behind a story
+        is; a long backlog is caught up a step per round (each step folds all that fits).
+        """
+        scene = await view_of()
+        if scene is None or cancel.cancelled:
+            return 0
+        boundary = await self.boundary(scene)
+        if boundary is None:
+            return 0
+        stored: list[str] = []
+        for view in await self.steps(scene, boundary):
+            if cancel.cancelled:
                 break
             try:
-                if await self.step(scene, cancel) is None:
-                    break
+                if await self._fold(scene, view, boundary, cancel) is not None:
+                    stored.append(view.key)
             except DirectorError as exc:
                 log.warning("story-so-far update failed: %s", exc)
                 break
-            stored += 1
-        if stored and not cancel.cancelled:
+        # Only the shared story is in the prompt the channel keeps warm (the speaker choice's).
+        if SHARED_VIEW in stored and not cancel.cancelled:
             await self._prewarm(view_of, cancel)
-        return stored
+        return len(stored)
 
     async def _prewarm(
         self, view_of: Callable[[], Awaitable[SceneView | None]], cancel: CancelToken

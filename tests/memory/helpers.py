@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ class SummaryEngine(ScriptedEngine):
         self.summaries = 0
         self.running = 0
         self.most_at_once = 0
+        self.made: dict[int, GenerationRequest] = {}  # "Summary N." by N: the request behind it
 
     async def complete(
         self,
@@ -47,6 +49,7 @@ class SummaryEngine(ScriptedEngine):
                 return Completion(text="Half a summ", finish_reason="cancelled")
             await asyncio.sleep(0)
             self.summaries += 1
+            self.made[self.summaries] = request
             return Completion(text=f" Summary {self.summaries}.", finish_reason="stop")
         finally:
             self.running -= 1
@@ -63,3 +66,18 @@ async def long_scene(db: Any, turns: int = 80) -> tuple[Tavern, SummaryEngine, i
         )
     assert (await tavern.stores.scenes.by_channel(CHANNEL)) is not None
     return tavern, engine, scene_id
+
+
+SUMMARY_NUMBER = re.compile(r"Summary (\d+)\.")
+
+
+def read_for(engine: SummaryEngine, text: str) -> str:
+    """Everything the summaries behind `text` read: their requests, back to the first one."""
+    read: list[str] = []
+    todo = [int(n) for n in SUMMARY_NUMBER.findall(text)]
+    while todo:
+        number = todo.pop()
+        prompt = engine.made[number].prompt.text
+        read.append(prompt)
+        todo += [int(n) for n in SUMMARY_NUMBER.findall(prompt) if int(n) < number]
+    return "\n".join(read)
