@@ -1,4 +1,4 @@
-"""`/scene memory`: the story so far, read, edited and cleared by a GM, and kept up to date."""
+"""`/scene memory`: each view's story so far, read, edited and cleared by a GM, kept up to date."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ from bot.director import SceneView
 from bot.domain import CancelToken
 from bot.errors import UserError
 from bot.memory import Summarizer
+from bot.memory.views import character_of
 from bot.scenes.views import SceneViews
-from bot.store import Stores, StorySummary
+from bot.store import SHARED_VIEW, NotFoundError, Stores, StorySummary, view_key
 
 SUMMARY_MAX_CHARS = 4000
 SHOWN_MAX_CHARS = 1800  # a Discord message holds 2,000; longer ones come as a file
+MESSAGE_MAX_CHARS = 2000
+OWN_LISTED = 10  # NPCs with their own story named by /scene memory show; the rest counted
+TYPED_MAX = 80
+FILE_NAME = "story-so-far.txt"
 
 
 def describe(summary: StorySummary | None) -> str:
@@ -24,8 +29,36 @@ def describe(summary: StorySummary | None) -> str:
     return f"The story so far covers turns 1–{summary.through}."
 
 
+def own_stories(named: list[tuple[str, StorySummary]]) -> str:
+    """The line naming the NPCs with a story of their own and what each covers ("" if none)."""
+    if not named:
+        return ""
+    shown = [f"{name} (turns 1–{own.through})" for name, own in named[:OWN_LISTED]]
+    if len(named) > OWN_LISTED:
+        shown.append(f"{len(named) - OWN_LISTED} more")
+    return (
+        "Their own story, from what they witnessed (they missed turns or know secrets): "
+        + ", ".join(shown)
+        + "."
+    )
+
+
+def with_text(note: str, text: str) -> Reply:
+    """`note` and a story's text: in the message if it fits, else as a file."""
+    message = f"{note}\n>>> {text}"
+    if len(text) > SHOWN_MAX_CHARS or len(message) > MESSAGE_MAX_CHARS:
+        return Reply(note, file=(FILE_NAME, text.encode()))
+    return Reply(message)
+
+
+def typed(name: str) -> str:
+    """A name someone typed, as an error repeats it: one line, bounded."""
+    flat = " ".join(name.split()) or "(no name)"
+    return flat if len(flat) <= TYPED_MAX else flat[: TYPED_MAX - 1] + "…"
+
+
 class MemoryCommands:
-    """The GM's view of the running summary, and the update after each round."""
+    """The GM's view of each running summary, and the update after each round."""
 
     def __init__(
         self, stores: Stores, views: SceneViews, access: Access, summarizer: Summarizer
@@ -35,19 +68,44 @@ class MemoryCommands:
         self.access = access
         self.summarizer = summarizer
 
-    async def show(self, actor: Actor) -> Reply:
+    async def show(self, actor: Actor, as_npc: str | None = None) -> Reply:
+        """The shared story and who has their own; `as_npc`: that NPC's own story."""
         await self.access.require_gm(actor)
         scene = await self.access.require_scene(actor)
-        summary = await self.stores.summaries.get(scene.id)
-        note = describe(summary)
-        if summary is None:
-            return Reply(note)
-        if len(summary.text) > SHOWN_MAX_CHARS:
-            return Reply(note, file=("story-so-far.txt", summary.text.encode()))
-        return Reply(f"{note}\n>>> {summary.text}")
+        stored = await self.stores.summaries.views(scene.id)
+        if as_npc is not None:
+            npc_id, name = await self._npc(scene.id, as_npc, stored)
+            return await self._show_own(scene.id, npc_id, name, stored)
+        shared = stored.get(SHARED_VIEW)
+        names = await self._names(scene.id, stored)
+        named = sorted(
+            ((names[key], own) for key, own in stored.items() if key in names),
+            key=lambda pair: pair[0].casefold(),
+        )
+        note = "\n".join(line for line in (describe(shared), own_stories(named)) if line)
+        return Reply(note) if shared is None else with_text(note, shared.text)
 
-    async def edit(self, actor: Actor, text: str) -> Reply:
-        """Replace the text; a new summary covers every turn older than the prompt window."""
+    async def _show_own(
+        self, scene_id: int, npc_id: int, name: str, stored: dict[str, StorySummary]
+    ) -> Reply:
+        own = stored.get(view_key(npc_id))
+        if own is not None:
+            return with_text(f"{name}'s own story so far covers turns 1–{own.through}.", own.text)
+        shared = stored.get(SHARED_VIEW)
+        if shared is None or not await self.stores.turns.has_own_view(
+            scene_id, npc_id, shared.through
+        ):
+            return Reply(f"{name} has no story of its own: it shares the scene's.")
+        return Reply(
+            f"{name} has no story of its own yet, and the shared one tells of turns it did not "
+            "witness (or lacks its secrets): its prompt has none."
+        )
+
+    async def edit(self, actor: Actor, text: str, as_npc: str | None = None) -> Reply:
+        """Replace the shared story's text (`as_npc`: that NPC's own).
+
+        A new summary covers every turn older than the prompt window.
+        """
         await self.access.require_gm(actor)
         scene = await self.access.require_scene(actor)
         cleaned = text.strip()
@@ -55,22 +113,71 @@ class MemoryCommands:
             raise UserError("The story so far needs some text; /scene memory clear removes it.")
         if len(cleaned) > SUMMARY_MAX_CHARS:
             raise UserError(f"The story so far is limited to {SUMMARY_MAX_CHARS} characters.")
-        summary = await self.stores.summaries.get(scene.id)
-        through = summary.through if summary else await self._window_start(scene.id) - 1
-        await self.stores.summaries.put(scene.id, StorySummary(cleaned, through))
-        return Reply(f"Story so far updated. {describe(StorySummary(cleaned, through))}")
+        view, npc, whose = SHARED_VIEW, None, "Story so far"
+        if as_npc is not None:
+            npc = await self._npc(scene.id, as_npc, await self.stores.summaries.views(scene.id))
+            view, whose = view_key(npc[0]), f"{npc[1]}'s own story so far"
+        summary = await self.stores.summaries.get(scene.id, view)
+        through = summary.through if summary else await self._new_through(scene.id, npc)
+        await self.stores.summaries.put(scene.id, StorySummary(cleaned, through), view=view)
+        return Reply(f"{whose} updated: it covers turns 1–{through}.")
 
     async def clear(self, actor: Actor) -> Reply:
+        """Forget the story so far of every view: the shared one and each NPC's own."""
         await self.access.require_gm(actor)
         scene = await self.access.require_scene(actor)
+        own = sum(key != SHARED_VIEW for key in await self.stores.summaries.views(scene.id))
         if not await self.stores.summaries.clear(scene.id):
             return Reply("There was no story so far to clear.")
-        return Reply("Story so far cleared: the turns it covered are back in the prompt's reach.")
+        also = f" (and {own} NPCs' own)" if own > 1 else " (and one NPC's own)" if own else ""
+        return Reply(
+            f"Story so far cleared{also}: the turns it covered are back in the prompt's reach."
+        )
 
-    async def _window_start(self, scene_id: int) -> int:
-        """The seq of the oldest turn the next prompt keeps (1 when nothing is trimmed)."""
+    async def _names(self, scene_id: int, stored: dict[str, StorySummary]) -> dict[str, str]:
+        """The name of the character of each own story, by view key (deleted ones left out)."""
+        known = {view_key(c.id): c.name for c in await self.stores.scenes.characters(scene_id)}
+        names = {}
+        for key in stored:
+            if key in known:
+                names[key] = known[key]
+            elif (character_id := character_of(key)) is not None:
+                try:
+                    names[key] = (await self.stores.characters.get(character_id)).name
+                except NotFoundError:
+                    continue  # deleted since: its story speaks in no prompt
+        return names
+
+    async def _npc(
+        self, scene_id: int, typed_name: str, stored: dict[str, StorySummary]
+    ) -> tuple[int, str]:
+        """The NPC of the cast (or with a story of its own) called `typed_name`: id and name."""
+        folded = typed_name.strip().casefold()
+        for npc in await self.stores.scenes.cast(scene_id):
+            if npc.name.casefold() == folded:
+                return npc.id, npc.name
+        for key, name in (await self._names(scene_id, stored)).items():
+            character_id = character_of(key)
+            if character_id is not None and name.casefold() == folded:
+                return character_id, name
+        raise UserError(f"{typed(typed_name)} is not in this scene's cast.")
+
+    async def _new_through(self, scene_id: int, npc: tuple[int, str] | None) -> int:
+        """What a GM's new story covers: what the one it replaces did, or all the prompt lacks."""
+        shared = await self.stores.summaries.get(scene_id)
+        if (
+            npc is not None
+            and shared is not None
+            and not await self.stores.turns.has_own_view(scene_id, npc[0], shared.through)
+        ):
+            return shared.through  # the NPC read the shared story until now
+        return await self._window_start(scene_id, npc[1] if npc else None) - 1
+
+    async def _window_start(self, scene_id: int, speaker: str | None = None) -> int:
+        """The seq of the oldest turn the next prompt (`speaker`'s) keeps (1 if none trimmed)."""
         scene = await self.stores.scenes.get(scene_id)
-        plan = await self.summarizer.director.build_prompt(await self.views.view(scene))
+        view = await self.views.view(scene)
+        plan = await self.summarizer.director.build_prompt(view, speaker=speaker)
         if plan.budget.trimmed and plan.history:
             return plan.history[0].seq
         return 1

@@ -1,15 +1,23 @@
-"""A scripted engine that also answers summary requests, and a long scene to summarise."""
+"""A scripted engine that answers summary requests, a long scene, and a table with NPCs."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from bot.director import SceneView
 from bot.engine.base import CancelToken, Completion, GenerationRequest
-from tests.channel.helpers import CHANNEL, Tavern, build, marta_scene
+from bot.memory.service import MemoryCommands
+from bot.scenes.service import SceneCommands
+from bot.store import Character, Database, StorySummary, view_key
+from tests.channel.helpers import ALICE, CHANNEL, GUILD, Tavern, build, gm, marta_scene
 from tests.scripted_engine import ScriptedEngine
+
+WHISPER = "The ledger is under the third barrel."
+TELL = "The harbour master takes bribes."
 
 
 def is_summary(request: GenerationRequest) -> bool:
@@ -81,3 +89,99 @@ def read_for(engine: SummaryEngine, text: str) -> str:
         read.append(prompt)
         todo += [int(n) for n in SUMMARY_NUMBER.findall(prompt) if int(n) < number]
     return "\n".join(read)
+
+
+@dataclass
+class Table:
+    """A scene with NPCs and Ayla (Alice's character), over a summarising scripted engine."""
+
+    tavern: Tavern
+    engine: SummaryEngine
+    scene_id: int
+    npcs: dict[str, Character]
+    ayla: Character
+    said: int = 0
+
+    @property
+    def memory(self) -> MemoryCommands:
+        return self.tavern.services.get(MemoryCommands)
+
+    async def cast(self, name: str) -> Character:
+        """The GM adds a new NPC (no greeting) to the cast."""
+        self.npcs[name] = await self.tavern.stores.characters.create(
+            guild_id=GUILD, kind="npc", name=name, sheet=f"**Character Name**: {name}"
+        )
+        await self.tavern.services.get(SceneCommands).add_npc(gm(), name)
+        return self.npcs[name]
+
+    async def talk(self, turns: int) -> None:
+        """Ayla says `turns` numbered lines everyone present witnesses."""
+        for _ in range(turns):
+            await self.tavern.stores.turns.append(
+                self.scene_id,
+                role="user",
+                speaker="Ayla",
+                content=f"Ayla says line {self.said}.",
+                character_id=self.ayla.id,
+            )
+            self.said += 1
+
+    async def whisper(self, npc: str, text: str = WHISPER) -> None:
+        """Ayla whispers to one NPC: only the two of them witness it."""
+        await self.tavern.stores.turns.append(
+            self.scene_id,
+            role="user",
+            speaker="Ayla",
+            content=text,
+            character_id=self.ayla.id,
+            kind="whisper",
+            audience=[self.npcs[npc].id],
+        )
+
+    async def tell(self, npc: str, text: str = TELL) -> None:
+        """The GM tells one NPC something only it knows."""
+        await self.tavern.stores.turns.append(
+            self.scene_id,
+            role="narration",
+            speaker="GM",
+            content=text,
+            kind="tell",
+            audience=[self.npcs[npc].id],
+        )
+
+    async def fold(self) -> int:
+        """The chore after a round: each view's story brought up to date by one step."""
+        stores = self.tavern.stores
+
+        async def view_of() -> SceneView:
+            return await self.memory.views.view(await stores.scenes.get(self.scene_id))
+
+        return await self.memory.summarizer.catch_up(view_of, CancelToken())
+
+    async def stories(self) -> dict[str, StorySummary]:
+        return await self.tavern.stores.summaries.views(self.scene_id)
+
+    async def read_by(self, view: str) -> str:
+        """What the story of `view` was written from (every request behind it)."""
+        story = (await self.stories())[view]
+        return read_for(self.engine, story.text)
+
+    def own(self, npc: str) -> str:
+        return view_key(self.npcs[npc].id)
+
+
+async def table(db: Database, *npcs: str) -> Table:
+    """The GM starts a scene in CHANNEL with `npcs`; Alice plays Ayla there."""
+    engine = SummaryEngine()
+    tavern = build(db, engine=engine)
+    await tavern.services.get(SceneCommands).start(gm(), "group-inst")
+    scene = await tavern.stores.scenes.by_channel(CHANNEL)
+    assert scene is not None
+    ayla = await tavern.stores.characters.create(
+        guild_id=GUILD, kind="player", name="Ayla", sheet="A sailor.", owner_id=ALICE
+    )
+    await tavern.stores.scenes.bind_player(scene.id, ALICE, ayla.id)
+    found = Table(tavern, engine, scene.id, {}, ayla)
+    for name in npcs:
+        await found.cast(name)
+    return found
