@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Role = Literal["user", "model", "narration"]
@@ -27,10 +27,21 @@ NAME_MAX = 80  # character and speaker names (Discord webhook names allow 80 too
 
 @dataclass(frozen=True)
 class Persona:
-    """A character as the prompt sees it: a name and its rendered sheet."""
+    """A character as the prompt sees it: a name and its rendered sheet.
+
+    `sheet` is what every speaker may read; `own_sheet`, when set, is the whole sheet with what
+    only the character itself knows (its Secret fields), for its own prompts.
+    """
 
     name: str
     sheet: str
+    character_id: int | None = None
+    present: bool = True  # in the scene now (a player who left is not)
+    own_sheet: str | None = None
+
+    def as_read_by_owner(self) -> Persona:
+        """This persona as its own prompts show it: the whole sheet."""
+        return self if self.own_sheet is None else replace(self, sheet=self.own_sheet)
 
 
 @dataclass(frozen=True)

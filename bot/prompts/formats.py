@@ -23,6 +23,7 @@ __all__ = [
     "is_ooc",
     "join_names",
     "prompt_header",
+    "prompt_stops",
     "render_prompt",
     "summary_block",
     "with_inserts",
@@ -399,10 +400,6 @@ def render_prompt(
     block (a draft of a player's post): the stops then cut at any NPC's or other player's
     line instead of at the player's own.
     """
-    stops = fmt.stop_strings(ctx)
-    if player:
-        own = f"\n{speaker}:"
-        stops = [s for s in stops if s != own] + [f"\n{npc.name}:" for npc in ctx.npcs]
     blocks = [fmt.turn_block(t) for t in turns if not is_ooc(t.text)]
     summary = (summary_block(fmt, ctx.summary),) if ctx.summary else ()
     return RenderedPrompt(
@@ -410,5 +407,19 @@ def render_prompt(
         turns=(*summary, *with_inserts(fmt, blocks, inserts)),
         header=prompt_header(fmt, ctx, speaker, player),
         separator=fmt.separator,
-        stops=tuple(dict.fromkeys(stops)),
+        stops=prompt_stops(fmt, ctx, speaker, player=player),
     )
+
+
+def prompt_stops(
+    fmt: PromptFormat, ctx: PromptContext, speaker: str | None, *, player: bool = False
+) -> tuple[str, ...]:
+    """Where a generation for `speaker` stops: at any other character's line.
+
+    With `player` (a draft of `speaker`'s post), at any NPC's or other player's line.
+    """
+    stops = fmt.stop_strings(ctx)
+    if player:
+        own = f"\n{speaker}:"
+        stops = [s for s in stops if s != own] + [f"\n{npc.name}:" for npc in ctx.npcs]
+    return tuple(dict.fromkeys(stops))
