@@ -34,7 +34,7 @@ async def choose_speaker(
     request = choice_request(
         plan.rendered.prompt,
         replace(scene.sampler, max_tokens=48),
-        scene.channel_key,
+        plan.channel,
         [m.name for m in candidates],
         ":",
     )
@@ -81,7 +81,7 @@ async def another_npc(
     request = choice_request(
         prompt,
         replace(scene.sampler, max_tokens=8),
-        scene.channel_key,
+        plan.channel,
         [choice.npc, choice.player],
     )
     # No valid answer twice: the players get the floor.

@@ -214,7 +214,7 @@ class TurnDirector:
                 prompt=plan.rendered.prompt + so_far,
                 sampler=scene.sampler,
                 stops=plan.rendered.stops,
-                channel=scene.channel_key,
+                channel=plan.channel,
             )
             spoken = await generate(self.engine, request, cancel, hooks.text, resolver_of(scene))
         _refuse_if_stopped(cancel)
@@ -251,7 +251,7 @@ class TurnDirector:
                 prompt=plan.rendered.prompt,
                 sampler=sampler,
                 stops=plan.rendered.stops,
-                channel=scene.channel_key,
+                channel=plan.channel,
             )
             completion = await self.engine.complete(request, cancel)
         _refuse_if_stopped(cancel)
@@ -296,7 +296,7 @@ class TurnDirector:
                 prompt=plan.rendered.prompt,
                 sampler=sampler,
                 stops=plan.rendered.stops,
-                channel=scene.channel_key,
+                channel=plan.channel,
             )
             spoken = await generate(self.engine, request, cancel, on_text, resolver_of(scene))
             said = spoken.said(clean_reply(spoken.text, speaker, self._others(scene, speaker)))

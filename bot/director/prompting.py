@@ -1,9 +1,14 @@
-"""The exact prompt for the next model turn: system block, lore, story so far and history."""
+"""The exact prompt for the next model turn: system block, lore, story so far and history.
+
+Each prompt is built from its speaker's view of the scene: the turns it witnessed, the story
+so far of that view, the lore those turns fire, and the sheets of the characters it has met.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bot.director.budget import BudgetPlan, TokenCounter, plan_window
 from bot.director.lore import ShortfallLog, fired_lore, lore_tokens
@@ -15,12 +20,13 @@ from bot.director.types import (
     SceneView,
     StoredTurn,
     TurnHistory,
+    Witness,
 )
-from bot.domain import ROLES, PromptTurn, Role
+from bot.domain import ROLES, Persona, PromptContext, PromptTurn, Role
 from bot.lore.placement import LoreActivation
-from bot.lore.stable import LoreLayout, LoreLayouts
+from bot.lore.stable import LoreLayout
 from bot.names import speaker_name
-from bot.prompts import is_ooc, prompt_header, render_prompt, summary_block
+from bot.prompts import is_ooc, prompt_header, prompt_stops, render_prompt, summary_block
 
 HISTORY_PAGE = 128
 
@@ -41,7 +47,7 @@ class PromptBuilder:
         self.counter = counter
         self.margin = margin
         self.trim_step = trim_step
-        self.lore_layouts = LoreLayouts()
+        self.lore_layouts = ViewLayouts()
         self.lore_shortfalls = ShortfallLog()
 
     async def build(
@@ -54,9 +60,17 @@ class PromptBuilder:
         player: bool = False,
         extra: tuple[PromptTurn, ...] = (),
     ) -> PromptPlan:
-        """The prompt within budget; `extra` blocks follow the history (a draft's direction)."""
-        fmt, ctx = scene.fmt, scene.context
-        system = system_block(scene, ctx)
+        """The prompt within budget; `extra` blocks follow the history (a draft's direction).
+
+        `speaker` None (the speaker choice) reads the whole scene; an NPC reads what it
+        witnessed, a player's draft what the player's character witnessed.
+        """
+        view = scene.witness(speaker, player=player)
+        seen = scene.seen_by(view)
+        newest = await self._lines(seen, view, before_seq)
+        seen = replace(seen, context=met(seen.context, speaker, player, newest))
+        fmt, ctx = seen.fmt, seen.context
+        system = system_block(seen, ctx)
         # Blocks are counted with the separator that joins them, so the sum matches the prompt.
         header = fmt.separator + prompt_header(fmt, ctx, speaker, player)
         system_tokens, header_tokens = await self.counter.counts([system, header])
@@ -72,26 +86,24 @@ class PromptBuilder:
                 "The character sheets alone do not fit in the context window; "
                 "shorten them or raise N_CTX."
             )
-        newest = await self._lines(scene, before_seq)
-        lore, history, plan = await self._window(scene, before_seq, budget, system_tokens, newest)
+        window = _Window(seen, view, speaker, before_seq, budget, system_tokens)
+        lore, history, plan = await self._window(window, newest)
         if lore.fired:
             ctx = replace(ctx, lore_before=lore.before, lore_after=lore.after)
         kept = history[plan.start :]
         turns = [*(prompt_turn(t) for t in kept), *extra]
         rendered = render_prompt(fmt, ctx, turns, speaker, lore.inserts, player=player)
-        if scene.mechanics:
-            rendered = replace(rendered, system=system_block(scene, ctx))
-        return PromptPlan(rendered, plan, tuple(kept), lore)
+        # Stop at every character's line, met or not: the model must not speak for any of them.
+        rendered = replace(rendered, stops=prompt_stops(fmt, scene.context, speaker, player=player))
+        if seen.mechanics:
+            rendered = replace(rendered, system=system_block(seen, ctx))
+        return PromptPlan(rendered, plan, tuple(kept), scene.channel(view), lore, view)
 
     async def _window(
-        self,
-        scene: SceneView,
-        before_seq: int | None,
-        budget: int,
-        system_tokens: int,
-        newest: list[StoredTurn],
+        self, window: _Window, newest: list[StoredTurn]
     ) -> tuple[LoreActivation, list[StoredTurn], BudgetPlan]:
         """The lore, the history turns read, and the window of them that fits beside both."""
+        scene, budget, system_tokens = window.scene, window.budget, window.system_tokens
         fmt, ctx = scene.fmt, scene.context
         summary_tokens = 0
         if ctx.summary:  # the story so far is fixed text, like the system block
@@ -99,25 +111,27 @@ class PromptBuilder:
                 [fmt.separator + summary_block(fmt, ctx.summary)]
             )
         fixed = system_tokens + summary_tokens
-        fired = await fired_lore(scene, newest, budget - fixed, self.counter)
+        fired = await fired_lore(
+            scene, newest, budget - fixed, self.counter, speaker=window.speaker
+        )
         self.lore_shortfalls.note(scene.scene_id, fired)
         if not scene.lore.sources:
-            return (fired, *await self._fit(scene, before_seq, budget, newest, fixed))
+            return (fired, *await self._fit(window, newest, fixed))
 
-        # The scene's last layout goes on while its window stays put; otherwise the layout
-        # starts over from the spec's placement (`bot.lore.stable`).
+        # The view's last layout goes on while its window stays put; otherwise the layout
+        # starts over from the spec's placement (`bot.lore.stable`). Each view has its own: a
+        # layout holds lore that fired on the turns its view read.
         async def fit(layout: LoreLayout) -> tuple[list[StoredTurn], BudgetPlan, int | None]:
             # Anchored blocks do not depend on their depth, so counting needs no window yet.
             laid_out = await lore_tokens(scene, layout.placed(fired, ()), self.counter)
             # The window is planned with lore's whole budget taken, so what fires from round to
             # round does not move it (and every turn after it) back and forth.
             lore = max(laid_out, system_tokens + fired.budget)
-            history, plan = await self._fit(
-                scene, before_seq, budget, newest, lore + summary_tokens
-            )
+            history, plan = await self._fit(window, newest, lore + summary_tokens)
             return history, plan, history[plan.start].seq if plan.start < len(history) else None
 
-        previous = self.lore_layouts.get(scene.scene_id)
+        key = (scene.scene_id, window.view)
+        previous = self.lore_layouts.get(key)
         last_seq = newest[-1].seq if newest else 0
         layout = previous and previous.following(scene.lore.sources, fired, last_seq)
         if layout:
@@ -126,40 +140,32 @@ class PromptBuilder:
         if not layout:
             layout = LoreLayout.fresh(scene.lore.sources, fired)
             history, plan, start = await fit(layout)
-        if before_seq is None:  # a rewrite of an older turn does not move the layout on
-            self.lore_layouts.put(scene.scene_id, replace(layout, start_seq=start))
+        if window.before_seq is None:  # a rewrite of an older turn does not move the layout on
+            self.lore_layouts.put(key, replace(layout, start_seq=start))
         return layout.placed(fired, [t.seq for t in history[plan.start :]]), history, plan
 
     async def _fit(
-        self,
-        scene: SceneView,
-        before_seq: int | None,
-        budget: int,
-        newest: list[StoredTurn],
-        fixed: int,
+        self, window: _Window, newest: list[StoredTurn], fixed: int
     ) -> tuple[list[StoredTurn], BudgetPlan]:
         """The history turns read, and the window of them that fits beside `fixed` tokens."""
-        history, counts = await self._history(scene, before_seq, budget - fixed, newest)
-        plan = plan_window(fixed, counts, [t.seq for t in history], budget, self.trim_step)
+        history, counts = await self._history(window, window.budget - fixed, newest)
+        plan = plan_window(fixed, counts, [t.seq for t in history], window.budget, self.trim_step)
         return history, plan
 
     async def _history(
-        self,
-        scene: SceneView,
-        before_seq: int | None,
-        room: int,
-        newest: Sequence[StoredTurn] | None = None,
+        self, window: _Window, room: int, newest: Sequence[StoredTurn] | None = None
     ) -> tuple[list[StoredTurn], list[int]]:
         """Newest-first pages of non-OOC turns until they overflow `room`, returned oldest first."""
+        scene = window.scene
         turns: list[StoredTurn] = []
         counts: list[int] = []
         used = 0
-        cursor = before_seq
+        cursor = window.before_seq
         while used <= room:
             if newest is not None:  # the first page, already read for the lore scan
                 page, newest = newest, None
             else:
-                page = await self._lines(scene, cursor)
+                page = await self._lines(scene, window.view, cursor)
             if not page:
                 break
             cursor = page[0].seq
@@ -174,10 +180,65 @@ class PromptBuilder:
                 break
         return turns, counts
 
-    async def _lines(self, scene: SceneView, before_seq: int | None) -> list[StoredTurn]:
-        """A page of the newest turns before `before_seq` that the story so far does not cover."""
-        page = await self.turns.lines(scene.scene_id, HISTORY_PAGE, before_seq=before_seq)
+    async def _lines(
+        self, scene: SceneView, view: Witness, before_seq: int | None
+    ) -> list[StoredTurn]:
+        """A page of the view's newest turns before `before_seq` its story so far does not cover."""
+        page = await self.turns.lines(
+            scene.scene_id, HISTORY_PAGE, before_seq=before_seq, witness=view
+        )
         return [t for t in page if t.seq > scene.summary_through]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What planning one prompt's history window needs."""
+
+    scene: SceneView  # as its speaker sees it
+    view: Witness
+    speaker: str | None
+    before_seq: int | None
+    budget: int
+    system_tokens: int
+
+
+class ViewLayouts:
+    """The newest lore layout of each recently prompted view of a scene (only in memory)."""
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._layouts: OrderedDict[tuple[int, Witness], LoreLayout] = OrderedDict()
+        self.capacity = capacity
+
+    def get(self, key: tuple[int, Witness]) -> LoreLayout | None:
+        """The layout of the view's last prompt, if it is remembered."""
+        return self._layouts.get(key)
+
+    def put(self, key: tuple[int, Witness], layout: LoreLayout) -> None:
+        """Remember `layout` for the view's next prompt."""
+        self._layouts[key] = layout
+        self._layouts.move_to_end(key)
+        while len(self._layouts) > self.capacity:
+            self._layouts.popitem(last=False)
+
+
+def met(
+    ctx: PromptContext, speaker: str | None, player: bool, page: Sequence[StoredTurn]
+) -> PromptContext:
+    """`ctx` with the sheets of the characters `speaker` has met: those present and those who
+    speak in `page`, its own view's newest turns; only its own sheet keeps its secrets."""
+    spoke = {speaker_name(t.speaker).casefold() for t in page}
+    own = speaker.casefold() if speaker else None
+
+    def shown(people: tuple[Persona, ...], speaker_side: bool) -> tuple[Persona, ...]:
+        out = []
+        for person in people:
+            if speaker_side and person.name.casefold() == own:
+                out.append(person.as_read_by_owner())
+            elif person.present or person.name.casefold() in spoke:
+                out.append(person)
+        return tuple(out)
+
+    return replace(ctx, npcs=shown(ctx.npcs, not player), players=shown(ctx.players, player))
 
 
 def prompt_turn(turn: StoredTurn) -> PromptTurn:

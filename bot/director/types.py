@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from bot.director.budget import BudgetPlan
@@ -15,6 +15,10 @@ from bot.prompts import Prompt, PromptFormat, RenderedPrompt
 
 # "muted": every NPC the model could choose is muted, and no speaker was forced.
 RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast", "muted"]
+# Whose view of the scene a prompt reads, as the turn store's `witness`: None the whole scene,
+# a character's id what it witnessed, `PUBLIC` what a viewer with no character may read.
+Witness = int | None
+PUBLIC = 0  # the turn store's own; character ids start at 1
 
 
 class StoredTurn(Protocol):
@@ -109,6 +113,14 @@ class CastMember:
 
 
 @dataclass(frozen=True)
+class StorySoFar:
+    """A view's summary of the turns up to `through`; no text when it has none."""
+
+    text: str | None = None
+    through: int = 0
+
+
+@dataclass(frozen=True)
 class SceneView:
     """A scene as the director needs it for one round."""
 
@@ -121,7 +133,10 @@ class SceneView:
     max_replies: int = 3
     lore: SceneLore = field(default_factory=SceneLore)
     # The seq of the newest turn `context.summary` covers: those turns stay out of the prompt.
+    # Both are the shared story, for the whole scene and for viewers with no character.
     summary_through: int = 0
+    # The story of each character (by id) whose view differs from the shared one.
+    stories: Mapping[int, StorySoFar] = field(default_factory=dict)
     # Dice and state markers: taught in the system block, resolved while generating. With
     # mechanics on and no resolver, every marker is dropped.
     mechanics: bool = False
@@ -140,6 +155,34 @@ class SceneView:
         folded = name.casefold()
         return next((m for m in self.npcs if m.name.casefold() == folded), None)
 
+    def witness(self, speaker: str | None, *, player: bool = False) -> Witness:
+        """The view `speaker`'s prompt reads: its character's, `PUBLIC` if it has none known,
+        the whole scene for no speaker (the speaker choice)."""
+        if speaker is None:
+            return None
+        if player:
+            folded = speaker.casefold()
+            found = next(
+                (p.character_id for p in self.context.players if p.name.casefold() == folded),
+                None,
+            )
+        else:
+            member = self.npc(speaker)
+            found = member.character_id if member else None
+        return PUBLIC if found is None else found
+
+    def seen_by(self, view: Witness) -> SceneView:
+        """This scene with the story so far of `view`."""
+        story = self.stories.get(view) if view else None
+        if story is None:
+            return self
+        context = replace(self.context, summary=story.text)
+        return replace(self, context=context, summary_through=story.through)
+
+    def channel(self, view: Witness) -> str:
+        """The key of `view`'s KV state: each view's prompts share their own prefix."""
+        return self.channel_key if view is None else f"{self.channel_key}#{view}"
+
 
 @dataclass(frozen=True)
 class PromptPlan:
@@ -148,7 +191,9 @@ class PromptPlan:
     rendered: RenderedPrompt
     budget: BudgetPlan
     history: tuple[StoredTurn, ...]
+    channel: str  # the key of its view's KV state (`SceneView.channel`)
     lore: LoreActivation = field(default_factory=LoreActivation)
+    witness: Witness = None  # whose view it was built from
 
 
 @dataclass(frozen=True)
