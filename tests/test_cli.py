@@ -184,10 +184,6 @@ def test_prompt_for_an_npc_is_the_prompt_it_speaks_from(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-@pytest.mark.xfail(
-    strict=True,
-    reason="the director's prompt for a speaker does not yet read only what it witnessed",
-)
 def test_prompt_for_an_npc_that_entered_late_has_no_trace_of_before(tmp_path: Path) -> None:
     scene = tmp_path / "presence.toml"
     scene.write_text(PRESENCE_SCENE)
