@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(300, ge=1, le=8192)
     seed: int = -1
     quiet_seconds: float = Field(4.0, ge=0.0)
+    # NPC turns posted at their first sentence and edited as they are written.
+    stream_posts: bool = True
     reply_cooldown_seconds: float = Field(3.0, ge=0.0)
     channel_sessions: int = Field(512, ge=1)
     discord_api_base: str | None = None

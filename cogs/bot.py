@@ -44,7 +44,7 @@ class TavernBot(commands.Bot, ServiceHost):
             guild_ready_timeout=guild_ready_timeout,
         )
         self.core = core
-        self.poster = WebhookPoster(self)
+        self.poster = WebhookPoster(self, live=core.settings.stream_posts)
         self.synced = asyncio.Event()
         self.tree.error(self._on_app_command_error)
 

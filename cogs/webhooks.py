@@ -34,8 +34,9 @@ class Target:
 class WebhookPoster:
     """Implements `bot.channel.ports.Poster` with channel webhooks."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, *, live: bool = False) -> None:
         self.client = client
+        self.live = live  # STREAM_POSTS: NPC turns shown as they are written
         self._hooks: dict[int, discord.Webhook | None] = {}
         self._retry_at: dict[int, float] = {}
         self._own_ids: set[int] = set()
@@ -132,6 +133,30 @@ class WebhookPoster:
                 if hook is None or attempt or ids or not self._forget_dead_webhook(target, exc):
                     raise
         raise AssertionError("unreachable")
+
+    async def post_live(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
+    ) -> list[int]:
+        return await self.post_turn(channel_id, speaker, avatar_url, text, on_part)
+
+    async def edit_live(
+        self,
+        channel_id: int,
+        message_ids: Sequence[int],
+        speaker: str,
+        avatar_url: str | None,
+        text: str,
+        *,
+        final: bool,
+    ) -> list[int]:
+        return await self.edit_turn(channel_id, message_ids, speaker, avatar_url, text)
+
+    def rate_key(self, channel_id: int) -> int | None:
+        """A thread's posts go through its parent's webhook: they share its limits."""
+        channel = self.client.get_channel(channel_id)
+        if isinstance(channel, discord.Thread) and channel.parent_id:
+            return channel.parent_id
+        return channel_id
 
     async def edit_turn(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.director import GeneratedTurn, MarkerResolver
 
@@ -115,6 +115,38 @@ class Poster(Protocol):
         self, channel_id: int, after_id: int, limit: int
     ) -> list[IncomingMessage]:
         """Up to `limit` messages posted after `after_id`, oldest first (not the bot's own)."""
+        ...
+
+
+@runtime_checkable
+class LivePoster(Poster, Protocol):
+    """A poster that can show an NPC turn while it is written, then as it was stored."""
+
+    # Whether NPC turns are shown as they are written (Discord: STREAM_POSTS).
+    live: bool
+
+    def rate_key(self, channel_id: int) -> int | None:
+        """What the channel's updates share the rate limits with (its webhook's channel);
+        None where nothing limits them."""
+        ...
+
+    async def post_live(
+        self, channel_id: int, speaker: str, avatar_url: str | None, text: str, on_part: PartSent
+    ) -> list[int]:
+        """Post the start of a turn still being written, telling `on_part` each message id."""
+        ...
+
+    async def edit_live(
+        self,
+        channel_id: int,
+        message_ids: Sequence[int],
+        speaker: str,
+        avatar_url: str | None,
+        text: str,
+        *,
+        final: bool,
+    ) -> list[int]:
+        """Show more of it, as `edit_turn` does (`final`: the turn as stored, in full)."""
         ...
 
 

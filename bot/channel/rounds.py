@@ -6,13 +6,21 @@ import logging
 from dataclasses import replace
 
 from bot.channel.health import WriteGate
-from bot.channel.ports import TurnMechanics
+from bot.channel.ports import LivePoster, TurnMechanics
 from bot.channel.publisher import TurnPublisher
 from bot.channel.sessions import ChannelSession, Trigger
-from bot.director import DirectorError, GeneratedTurn, RoundHooks, StoredTurn, TurnDirector
+from bot.channel.streaming import LiveTurn, TurnStreams
+from bot.director import (
+    DirectorError,
+    GeneratedTurn,
+    RoundHooks,
+    SceneView,
+    StoredTurn,
+    TurnDirector,
+)
 from bot.domain import CancelToken
 from bot.scenes.views import SceneViews
-from bot.store import Stores
+from bot.store import Scene, Stores
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,7 @@ class NpcRounds:
         publisher: TurnPublisher,
         gate: WriteGate,
         mechanics: TurnMechanics,
+        streams: TurnStreams | None = None,
     ) -> None:
         self.stores = stores
         self.views = views
@@ -36,6 +45,11 @@ class NpcRounds:
         self.poster = publisher.poster
         self.gate = gate
         self.mechanics = mechanics
+        # Turns are shown as they are written where the poster can (and is set to) do it.
+        poster = self.poster
+        if streams is None and isinstance(poster, LivePoster):
+            streams = TurnStreams(stores, publisher, poster)
+        self.streams = streams
 
     async def run(self, session: ChannelSession, cancel: CancelToken, trigger: Trigger) -> None:
         """Generate, store and post up to the scene's cap of NPC turns (lock held by the caller).
@@ -71,6 +85,8 @@ class NpcRounds:
         if view.mechanics:
             view = replace(view, resolver=await self.mechanics.resolver(scene.id))
         posted: list[tuple[int, int]] = []
+        streams = self.streams
+        live = _Live(streams, scene, view) if streams is not None and streams.poster.live else None
 
         async def generated(turn: GeneratedTurn) -> None:
             # Stored with the turn while it is pending: they count once it is posted.
@@ -81,22 +97,64 @@ class NpcRounds:
                 raise
 
         async def stored(turn: StoredTurn) -> None:
+            shown = live.take() if live is not None else None
             if cancel.cancelled:  # halted between storing and posting: nobody will see it
+                if shown is not None:
+                    await shown.abort()
                 await self.publisher.withdraw(channel_id, turn.id, ())
                 return
-            ids = await self.publisher.post(scene, turn)  # withdraws the turn if it fails
-            posted.append((ids[-1], turn.id))
+            # Either way a turn that could not be shown whole is withdrawn.
+            if shown is not None:
+                ids = await shown.finish(turn)
+            else:
+                ids = await self.publisher.post(scene, turn)
+            if ids:
+                posted.append((ids[-1], turn.id))
 
+        hooks = RoundHooks(stored=stored, generated=generated)
+        if live is not None:
+            hooks.speaker, hooks.text = live.speaker, live.feed
         try:
             async with self.poster.typing(channel_id):
                 result = await self.director.run_round(
-                    view,
-                    forced=trigger.forced,
-                    hooks=RoundHooks(stored=stored, generated=generated),
-                    cancel=cancel,
+                    view, forced=trigger.forced, hooks=hooks, cancel=cancel
                 )
         finally:
+            if live is not None:  # a turn begun but never stored (stopped, empty, failed)
+                await live.drop()
             if posted and not cancel.cancelled:
                 await self.publisher.move_controls(session, *posted[-1])
         if result.notice and result.ended not in ("players", "cancelled"):
             await self.poster.notice(channel_id, result.notice)
+
+
+class _Live:
+    """The round's turn being written, from the speaker's name to its storing."""
+
+    def __init__(self, streams: TurnStreams, scene: Scene, view: SceneView) -> None:
+        self.streams, self.scene, self.view = streams, scene, view
+        self.names = (*view.player_names, *(member.name for member in view.npcs))
+        self.turn: LiveTurn | None = None
+
+    async def speaker(self, name: str) -> None:
+        """The director chose the next speaker: their text starts now."""
+        await self.drop()
+        member = self.view.npc(name)
+        others = [other for other in self.names if other != name]
+        character_id = member.character_id if member is not None else None
+        self.turn = self.streams.start(self.scene, name, character_id, others)
+
+    def feed(self, piece: str) -> None:
+        if self.turn is not None:
+            self.turn.feed(piece)
+
+    def take(self) -> LiveTurn | None:
+        """The turn just stored: the round hands it its stored text."""
+        turn, self.turn = self.turn, None
+        return turn
+
+    async def drop(self) -> None:
+        """Take down a turn that was begun and will not be stored."""
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            await turn.abort()
