@@ -30,7 +30,7 @@ async def test_status_counts_secrets_and_marks_players_away(db: Database) -> Non
     await t.knowledge.set_present(alice(), False)
     status = (await t.scenes.status(gm())).text.splitlines()
     assert "**Players** Ayla (away)" in status
-    assert "**Secrets** 1 whisper · 1 tell" in status
+    assert "**Secrets** 2 whispers · 1 tell" in status  # the whisper and its answer
 
 
 async def test_the_export_marks_whispers_and_tells(db: Database) -> None:
