@@ -86,8 +86,9 @@ class EditLimiter:
         self._channels: dict[int, _Sent] = {}
         self._webhooks: dict[int, _Sent] = {}
         self._last: dict[int, float] = {}  # each channel's last update
-        # Per webhook, the channels waiting for its room and when each last asked, in order.
-        self._queues: dict[int, dict[int, float]] = {}
+        # Per webhook, the channels waiting for its room, in order: when each last asked, and
+        # whether for a final update.
+        self._queues: dict[int, dict[int, tuple[float, bool]]] = {}
 
     def ask(self, channel_id: int, webhook: int, *, final: bool = False) -> float:
         """0.0 when the update may go now (it is counted); else seconds to wait, then ask again."""
@@ -106,11 +107,13 @@ class EditLimiter:
             self.leave(channel_id, webhook)  # its own pace holds it: no place in the queue
             return max(waits)
         queue = self._queues.setdefault(webhook, {})
-        for other, asked in list(queue.items()):  # a channel that stopped asking left
+        for other, (asked, _) in list(queue.items()):  # a channel that stopped asking left
             if asked < now - QUEUE_GRACE:
                 del queue[other]
-        queue[channel_id] = now
-        ahead = list(queue).index(channel_id)
+        queue[channel_id] = (now, final)
+        # A final update waits only behind other final ones: the spare room is theirs.
+        before = list(queue.items())[: list(queue).index(channel_id)]
+        ahead = sum(1 for _, (_, other_final) in before if other_final or not final)
         if hook.room(now) - keep <= ahead:
             return max(hook.frees_in(now), MIN_WAIT)
         del queue[channel_id]

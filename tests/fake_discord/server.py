@@ -297,6 +297,14 @@ class FakeDiscord:
         """A stored message by id (KeyError if unknown)."""
         return self._by_id[int(message_id)]
 
+    def versions(self, message_id: int | str) -> list[str]:
+        """A message's text as it was posted and after each edit, in order (the gateway's)."""
+        return [
+            data["content"]
+            for event, data in self.gateway_events
+            if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and int(data["id"]) == int(message_id)
+        ]
+
     # ----------------------------------------------------------------- test driving
 
     async def wait_for_message(

@@ -181,3 +181,12 @@ async def test_history_after_reactions_and_resume(fake: FakeDiscord) -> None:
     finally:
         await bot.close()
         await asyncio.wait_for(task, TIMEOUT)
+
+
+async def test_versions_of_an_edited_message(fake: FakeDiscord) -> None:
+    """Each text a message showed, posted then edited, in order."""
+    alice = fake.player_ids[0]
+    posted = await fake.user_message(fake.channel_id, alice, "one")
+    await fake.edit_user_message(fake.channel_id, int(posted["id"]), "one two")
+    await fake.edit_user_message(fake.channel_id, int(posted["id"]), "one two three")
+    assert fake.versions(posted["id"]) == ["one", "one two", "one two three"]
