@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from bot.channel.avatars import link_expired
+from bot.channel.placeholders import discard
 from bot.channel.ports import MessageGone, Poster
 from bot.channel.sessions import ChannelSession
 from bot.director import StoredTurn
@@ -48,11 +49,15 @@ class TurnPublisher:
         return sent
 
     async def withdraw(self, channel_id: int, turn_id: int, message_ids: Sequence[int]) -> None:
-        """Take a turn that was never posted whole out of the channel, then out of the store."""
+        """Take a turn that was never posted whole out of the channel, then out of the store.
+
+        The placeholder of a turn that was being written goes altogether: it was never a turn.
+        """
         try:
             if message_ids:
                 await self.poster.delete_messages(channel_id, message_ids)
-            await self.stores.turns.mark_deleted(turn_id)
+            if not await discard(self.stores, turn_id):
+                await self.stores.turns.mark_deleted(turn_id)
         except Exception:
             # It stays pending with its parts recorded, so the next start takes them down.
             log.warning("could not take back unposted turn %s", turn_id, exc_info=True)

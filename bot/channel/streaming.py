@@ -2,10 +2,10 @@
 arrives, ending with the stored text; taken down when the round is stopped.
 
 A turn is stored only once it is written, so while it streams its messages are recorded on a
-placeholder: a pending turn with no text, which a crash leaves for the recovery to take down
-like any turn never posted whole. When the director stores the turn, the messages move to it
-and the placeholder goes, in one transaction; the turn is then posted as `TurnPublisher.post`
-posts one (pending, its messages recorded, then posted).
+placeholder (`bot/channel/placeholders.py`): a pending turn with no text, which a crash leaves
+for the recovery to take down like any turn never posted whole. When the director stores the
+turn, the messages move to it and the placeholder goes, in one transaction; the turn is then
+posted as `TurnPublisher.post` posts one (pending, its messages recorded, then posted).
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from sqlalchemy import delete, update
-
 from bot.channel.limits import EditLimiter
+from bot.channel.placeholders import discard, hand_over
 from bot.channel.ports import LivePoster, MessageGone
 from bot.channel.publisher import TurnPublisher
 from bot.channel.visible import visible_prefix
 from bot.director import StoredTurn
 from bot.store import Scene, Stores, Turn
-from bot.store.models import TurnMessage
 
 log = logging.getLogger(__name__)
 
@@ -242,33 +240,3 @@ class LiveTurn:
         if self.placeholder is not None:
             await discard(self.streams.stores, self.placeholder.id)
             self.placeholder = None
-
-
-# The placeholder's two steps, each one transaction. They belong with the turn store; they
-# live here while this is the only code that needs them.
-
-
-async def hand_over(stores: Stores, placeholder_id: int, turn_id: int) -> None:
-    """Move the placeholder's messages to the stored turn and delete the placeholder."""
-    async with stores.turns.db.session() as s:
-        await s.execute(
-            update(TurnMessage)
-            .where(TurnMessage.turn_id == placeholder_id)
-            .values(turn_id=turn_id),
-            execution_options={"synchronize_session": False},
-        )
-        await s.execute(
-            delete(Turn).where(Turn.id == placeholder_id, Turn.pending.is_(True)),
-            execution_options={"synchronize_session": False},
-        )
-        await s.commit()
-
-
-async def discard(stores: Stores, placeholder_id: int) -> None:
-    """Delete a placeholder no turn took over (its witnesses and messages go with it)."""
-    async with stores.turns.db.session() as s:
-        await s.execute(
-            delete(Turn).where(Turn.id == placeholder_id, Turn.pending.is_(True)),
-            execution_options={"synchronize_session": False},
-        )
-        await s.commit()
