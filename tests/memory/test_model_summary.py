@@ -11,12 +11,12 @@ from bot.director import SceneView, TurnDirector
 from bot.domain import CancelToken
 from bot.engine.base import Sampler
 from bot.engine.llama import LlamaEngine
-from bot.engine.recording import RecordingEngine
+from bot.engine.recording import Call, RecordingEngine
 from bot.memory import Summarizer, SummaryConfig
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.scenes.views import SceneViews
-from bot.store import Database, Stores
+from bot.store import SHARED_VIEW, Database, Scene, Stores, view_key
 from tests.engine.test_model import N_CTX, PLAYER_LINES
 from tests.engine.test_model import engine as engine  # the module's demo model, reused
 from tests.memory.helpers import is_summary
@@ -28,49 +28,98 @@ NPC_LINES = (
     ("Old Tobin", "I saw a rowboat without lamps slip past the breakwater."),
     ("Sergeant Hale", "Nobody leaves the pier until the chain is mended."),
 )
+MAX_ROUNDS = 8  # only against a summariser that never catches up
+PASSWORD = "Quillfeather"
+
+
+class Harbor:
+    """The example scene with `turns` seeded turns, the demo model recorded, a summariser."""
+
+    def __init__(self, stores: Stores, scene: Scene, recorder: RecordingEngine) -> None:
+        self.stores = stores
+        self.scene = scene
+        self.recorder = recorder
+        self.director = TurnDirector(recorder, stores.turns)
+        self.summarizer = Summarizer(
+            recorder, self.director, stores.turns, stores.summaries, SummaryConfig(max_tokens=96)
+        )
+        self.views = SceneViews(stores, Sampler(seed=7, max_tokens=48))
+
+    async def view(self) -> SceneView:
+        fresh = await self.views.view(await self.stores.scenes.get(self.scene.id))
+        return replace(fresh, max_replies=1)
+
+    def summaries(self) -> list[Call]:
+        return [c for c in self.recorder.calls if is_summary(c.request)]
+
+
+async def harbor(engine: LlamaEngine, db: Database, turns: int) -> Harbor:
+    stores = Stores.over(db)
+    scene, _ = await import_scene_file(stores, load_scene_file(EXAMPLE_SCENE), "group-inst")
+    lines = itertools.cycle(PLAYER_LINES + NPC_LINES)
+    for _ in range(turns):  # seeded directly: only the rounds and summaries need the model
+        speaker, text = next(lines)
+        role = "model" if any(speaker == n for n, _ in NPC_LINES) else "user"
+        await stores.turns.append(scene.id, role=role, speaker=speaker, content=text)
+    return Harbor(stores, scene, RecordingEngine(engine))
 
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_300_turn_scene_keeps_its_story_within_the_budget(
     engine: LlamaEngine, db: Database
 ) -> None:
-    stores = Stores.over(db)
-    scene, _ = await import_scene_file(stores, load_scene_file(EXAMPLE_SCENE), "group-inst")
-    lines = itertools.cycle(PLAYER_LINES + NPC_LINES)
-    for _ in range(SCENE_TURNS):  # seeded directly: only the rounds and summaries need the model
-        speaker, text = next(lines)
-        role = "model" if any(speaker == n for n, _ in NPC_LINES) else "user"
-        await stores.turns.append(scene.id, role=role, speaker=speaker, content=text)
-    recorder = RecordingEngine(engine)
-    director = TurnDirector(recorder, stores.turns)
-    summarizer = Summarizer(
-        recorder, director, stores.turns, stores.summaries, SummaryConfig(max_tokens=96)
-    )
-    sampler = Sampler(seed=7, max_tokens=48)
-    views = SceneViews(stores, sampler)
-
-    async def view() -> SceneView:
-        fresh = await views.view(await stores.scenes.get(scene.id))
-        return replace(fresh, max_replies=1)
-
-    for _ in range(2):
-        result = await director.run_round(await view())
+    h = await harbor(engine, db, SCENE_TURNS)
+    for _ in range(MAX_ROUNDS):
+        result = await h.director.run_round(await h.view())
         assert result.turns, "the demo model replied"
-        await summarizer.catch_up(view, CancelToken())
+        before = len(h.summaries())
+        stored = await h.summarizer.catch_up(h.view, CancelToken())
+        # One view (nobody whispered), so one step a round: the backlog takes a few rounds.
+        assert stored <= 1 and len(h.summaries()) - before <= 1
+        if not stored:
+            break
 
-    summary = await stores.summaries.get(scene.id)
+    summary = await h.stores.summaries.get(h.scene.id)
     assert summary is not None and summary.text, "the demo model wrote a story so far"
-    summaries = [c for c in recorder.calls if is_summary(c.request)]
+    assert list(await h.stores.summaries.views(h.scene.id)) == [SHARED_VIEW]
+    summaries = h.summaries()
     assert summaries and all(c.completion.text.strip() for c in summaries[-1:])
     # It covers the turns that left the window: fewer than one coarse step are left uncovered.
-    plan = await director.build_prompt(await view())
+    plan = await h.director.build_prompt(await h.view())
     assert summary.through > SCENE_TURNS // 2 and plan.history[0].seq > summary.through
-    uncovered = await stores.turns.lines_after(
-        scene.id, summary.through, 99, before_seq=plan.history[0].seq
+    uncovered = await h.stores.turns.lines_after(
+        h.scene.id, summary.through, 99, before_seq=plan.history[0].seq
     )
     assert len(uncovered) < SummaryConfig().min_turns
     assert f"Story so far: {summary.text}" in plan.rendered.text
     # No request, round or summary, ever asked for more than the context holds.
-    for call in recorder.calls:
+    for call in h.recorder.calls:
         assert call.completion.prompt_tokens + call.request.sampler.max_tokens <= N_CTX
+    sampler = (await h.view()).sampler
     assert await engine.count_tokens(plan.rendered.prompt) + sampler.max_tokens <= N_CTX
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_whisper_reaches_only_its_npc_s_story(engine: LlamaEngine, db: Database) -> None:
+    h = await harbor(engine, db, 12)
+    marta = next(c for c in await h.stores.scenes.cast(h.scene.id) if c.name == "Marta Vell")
+    secret = f"The smugglers' password is {PASSWORD}."
+    await h.stores.turns.append(
+        h.scene.id, role="user", speaker="Rook", content=secret, kind="whisper", audience=[marta.id]
+    )
+    lines = itertools.cycle(PLAYER_LINES)
+    for _ in range(110):
+        speaker, text = next(lines)
+        await h.stores.turns.append(h.scene.id, role="user", speaker=speaker, content=text)
+
+    assert await h.summarizer.catch_up(h.view, CancelToken()) == 2
+
+    stories = await h.stores.summaries.views(h.scene.id)
+    assert set(stories) == {SHARED_VIEW, view_key(marta.id)}, "the others share one story"
+    shared_call, marta_call = h.summaries()
+    assert PASSWORD not in shared_call.request.prompt.text
+    assert f"Rook (in private): {secret}" in marta_call.request.prompt.text
+    assert all(story.text for story in stories.values()), "the demo model wrote both"
+    assert PASSWORD not in stories[SHARED_VIEW].text
+    for call in h.recorder.calls:
+        assert call.completion.prompt_tokens + call.request.sampler.max_tokens <= N_CTX
