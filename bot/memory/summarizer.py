@@ -104,20 +104,6 @@ class Summarizer:
         own = await own_steps(self.turns, scene.scene_id, scene.npcs, stored, boundary)
         return [shared, *own]
 
-    async def step(
-        self, scene: SceneView, cancel: CancelToken, view: ViewStep | None = None
-    ) -> StorySummary | None:
-        """Fold a view's oldest uncovered turns into its story (the shared one by default).
-
-        None if it is not due, or the step was cut off or raced by a GM's edit.
-        """
-        boundary = await self.boundary(scene)
-        if boundary is None or cancel.cancelled:
-            return None
-        if view is None:
-            view = shared_step(await self.summaries.get(scene.scene_id))
-        return await self._fold(scene, view, boundary, cancel)
-
     async def _fold(
         self, scene: SceneView, view: ViewStep, boundary: int, cancel: CancelToken
     ) -> StorySummary | None:
