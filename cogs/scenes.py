@@ -200,13 +200,23 @@ class SceneCog(
 
     @gm_only
     @memory.command(name="show", description="Show the story so far and the turns it covers")
-    async def memory_show(self, interaction: discord.Interaction) -> None:
-        await answer(interaction, self.memory_service.show(actor_from(interaction)))
+    @app_commands.rename(as_npc="as")
+    @app_commands.describe(as_npc="The story this NPC reads (what it witnessed)")
+    @app_commands.autocomplete(as_npc=npc_names)
+    async def memory_show(
+        self, interaction: discord.Interaction, as_npc: str | None = None
+    ) -> None:
+        await answer(interaction, self.memory_service.show(actor_from(interaction), as_npc))
 
     @gm_only
     @memory.command(name="edit", description="Rewrite the story so far")
-    async def memory_edit(self, interaction: discord.Interaction, text: str) -> None:
-        await answer(interaction, self.memory_service.edit(actor_from(interaction), text))
+    @app_commands.rename(as_npc="as")
+    @app_commands.describe(as_npc="Rewrite this NPC's own story instead of the shared one")
+    @app_commands.autocomplete(as_npc=npc_names)
+    async def memory_edit(
+        self, interaction: discord.Interaction, text: str, as_npc: str | None = None
+    ) -> None:
+        await answer(interaction, self.memory_service.edit(actor_from(interaction), text, as_npc))
 
     @gm_only
     @memory.command(name="clear", description="Forget the story so far")
