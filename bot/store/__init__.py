@@ -1,5 +1,6 @@
 """Persistence: ORM models, the async database and the store classes."""
 
+from .chapters import Chapter, ChapterStore, NewChapter
 from .characters import CharacterStore
 from .database import Database, failure_reason
 from .errors import (
@@ -41,6 +42,8 @@ __all__ = [
     "SHARED_VIEW",
     "Base",
     "CastMember",
+    "Chapter",
+    "ChapterStore",
     "Character",
     "CharacterStore",
     "Database",
@@ -51,6 +54,7 @@ __all__ = [
     "GuildConfig",
     "HistoryEntry",
     "LoreStore",
+    "NewChapter",
     "NotFoundError",
     "PlayerBinding",
     "PlayerDefault",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .chapters import ChapterStore
 from .characters import CharacterStore
 from .database import Database
 from .lore import LoreStore
@@ -16,7 +17,10 @@ from .turns import TurnStore
 
 @dataclass(frozen=True)
 class Stores:
-    """Every store over one database: characters, scenes, turns, lore, summaries, state, recall."""
+    """Every store over one database: characters, scenes, turns, lore, summaries, state, recall.
+
+    And chapters, the closed parts of the summaries.
+    """
 
     characters: CharacterStore
     scenes: SceneStore
@@ -25,6 +29,7 @@ class Stores:
     summaries: SummaryStore
     state: StateStore
     recall: RecallStore
+    chapters: ChapterStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -37,4 +42,5 @@ class Stores:
             SummaryStore(db),
             StateStore(db),
             RecallStore(db),
+            ChapterStore(db),
         )
