@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     lore_book_budget_ms: int = Field(50, ge=1, le=60_000)
     summary_min_turns: int = Field(16, ge=1, le=1024)
     summary_max_tokens: int = Field(256, ge=16, le=4096)
+    # A view's story so far is closed as a chapter once it covers this many turns (0: never).
+    chapter_turns: int = Field(200, ge=0, le=1_000_000)
+    # A chapter's size, GM edits and merges included: a whole story so far, twice by default.
+    chapter_max_tokens: int = Field(512, ge=16, le=8192)
+    # Tokens of old turns and chapters recalled into an NPC's prompt; 0 turns recall off.
+    recall_budget: int = Field(256, ge=0)
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
     max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
     backend: Backend = "llama-cpp"
@@ -183,6 +189,24 @@ class Settings(BaseSettings):
     def _remote_needs_url(self) -> Settings:
         if self.backend != "llama-cpp" and not self.backend_url:
             raise ValueError(f"BACKEND_URL is required when BACKEND={self.backend}")
+        return self
+
+    @model_validator(mode="after")
+    def _chapter_holds_a_story(self) -> Settings:
+        if self.chapter_max_tokens < self.summary_max_tokens:
+            raise ValueError(
+                f"CHAPTER_MAX_TOKENS ({self.chapter_max_tokens}) must be at least "
+                f"SUMMARY_MAX_TOKENS ({self.summary_max_tokens}): a chapter holds a story so far"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _recall_fits(self) -> Settings:
+        if self.recall_budget > self.n_ctx:
+            raise ValueError(
+                f"RECALL_BUDGET: {self.recall_budget} tokens is more than the whole context "
+                f"(N_CTX={self.n_ctx}); lower it (256 is plenty) or set 0 to turn recall off"
+            )
         return self
 
     @property
