@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from bot.director.budget import BudgetPlan, TokenCounter, plan_window
 from bot.director.lore import ShortfallLog, fired_lore, lore_tokens
 from bot.director.mechanics import system_block
+from bot.director.memories import Memories, RecallAsk, recall_reserve
 from bot.director.types import (
     DirectorEngine,
     DirectorError,
@@ -49,6 +50,7 @@ class PromptBuilder:
         self.trim_step = trim_step
         self.lore_layouts = ViewLayouts()
         self.lore_shortfalls = ShortfallLog()
+        self.memories = Memories(counter)
 
     async def build(
         self,
@@ -86,18 +88,26 @@ class PromptBuilder:
                 "The character sheets alone do not fit in the context window; "
                 "shorten them or raise N_CTX."
             )
-        window = _Window(seen, view, speaker, before_seq, budget, system_tokens)
+        # The Memories block's whole budget is taken before the window is planned.
+        recall = recall_reserve(seen, speaker, player, budget - system_tokens)
+        window = _Window(seen, view, speaker, before_seq, budget - recall, system_tokens)
         lore, history, plan = await self._window(window, newest)
         if lore.fired:
             ctx = replace(ctx, lore_before=lore.before, lore_after=lore.after)
         kept = history[plan.start :]
+        recalled, memories = await self.memories.recall(
+            RecallAsk(seen, view, speaker or "", kept, recall, before_seq)
+        )
+        inserts = (*lore.inserts, memories) if memories else lore.inserts
+        if recalled.used:
+            plan = replace(plan, used_tokens=plan.used_tokens + recalled.used)
         turns = [*(prompt_turn(t) for t in kept), *extra]
-        rendered = render_prompt(fmt, ctx, turns, speaker, lore.inserts, player=player)
+        rendered = render_prompt(fmt, ctx, turns, speaker, inserts, player=player)
         # Stop at every character's line, met or not: the model must not speak for any of them.
         rendered = replace(rendered, stops=prompt_stops(fmt, scene.context, speaker, player=player))
         if seen.mechanics:
             rendered = replace(rendered, system=system_block(seen, ctx))
-        return PromptPlan(rendered, plan, tuple(kept), scene.channel(view), lore, view)
+        return PromptPlan(rendered, plan, tuple(kept), scene.channel(view), lore, view, recalled)
 
     async def _window(
         self, window: _Window, newest: list[StoredTurn]

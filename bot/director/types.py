@@ -121,6 +121,73 @@ class StorySoFar:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """A recalled turn or chapter of the speaker's view, and why it came back."""
+
+    seq: int  # the turn's seq, or the first turn a chapter covers: memories read oldest first
+    speaker: str  # who said it; a chapter's title
+    text: str
+    score: float  # the database's own rank (bm25 or ts_rank_cd): higher matched better
+    terms: tuple[str, ...]  # the query words it matched
+    ref: int = 0  # the turn's or the chapter's id
+    chapter: bool = False
+
+    @property
+    def key(self) -> tuple[bool, int, str]:
+        """What tells one memory from another: an edited turn is a new memory."""
+        return self.chapter, self.ref, self.text
+
+
+@dataclass(frozen=True)
+class RecallQuery:
+    """What recall for one NPC's prompt reads: its view and what was said last."""
+
+    scene_id: int
+    witness: Witness
+    speaker: str
+    sheet: str  # the speaker's own sheet (its keywords join the query)
+    recent: tuple[str, ...]  # the newest turns of the view, oldest first, OOC left out
+    before_seq: int  # the first turn of the prompt's window: only older turns come back
+    own_story: bool = False  # the view has a story (and chapters) of its own
+
+
+@dataclass(frozen=True)
+class RecallFound:
+    """What a recall source found: the query words and the memories, best first."""
+
+    words: tuple[str, ...] = ()
+    memories: tuple[Memory, ...] = ()
+
+
+class RecallSource(Protocol):
+    """Finds the memories of a speaker's view that match what was said last (a port)."""
+
+    @property
+    def budget(self) -> int:
+        """Tokens the Memories block of one prompt may take; 0 turns recall off."""
+        ...
+
+    async def recall(self, query: RecallQuery) -> RecallFound: ...
+
+    async def unchanged(self, memories: Sequence[Memory]) -> bool:
+        """Whether every one of `memories` is still there as it was (not deleted or edited)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """The Memories of one prompt: what went in, what the budget left out, and why."""
+
+    words: tuple[str, ...] = ()
+    placed: tuple[Memory, ...] = ()  # in the block, oldest first
+    left_out: tuple[Memory, ...] = ()  # found, but over the budget
+    budget: int = 0
+    used: int = 0  # tokens of the block, with its separator
+    kept: bool = False  # the previous prompt's block, left in its place: nothing new found
+    depth: int = 0  # turns of the window after the block
+
+
+@dataclass(frozen=True)
 class SceneView:
     """A scene as the director needs it for one round."""
 
@@ -141,6 +208,8 @@ class SceneView:
     # mechanics on and no resolver, every marker is dropped.
     mechanics: bool = False
     resolver: MarkerResolver | None = None
+    # Old turns and chapters brought back into an NPC's prompt; None: no recall.
+    recall: RecallSource | None = None
 
     @property
     def player_names(self) -> tuple[str, ...]:
@@ -194,6 +263,7 @@ class PromptPlan:
     channel: str  # the key of its view's KV state (`SceneView.channel`)
     lore: LoreActivation = field(default_factory=LoreActivation)
     witness: Witness = None  # whose view it was built from
+    recall: Recalled = field(default_factory=Recalled)
 
 
 @dataclass(frozen=True)
