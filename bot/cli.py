@@ -22,6 +22,8 @@ from bot.engine.base import EngineError
 from bot.errors import UNEXPECTED, UserError
 from bot.logs import configure_logging
 from bot.lore.report import describe_activation
+from bot.recall.service import plug_recall
+from bot.recall.wording import describe_recall
 from bot.scenes.imports import import_scene_file, state_report
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFile, SceneFileError, load_scene_file
 from bot.settings import Settings, SettingsError, load_settings
@@ -77,6 +79,7 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'prompt.db'}"}
         )
         core = await open_core(scratch, mode="vocab")
+        plug_recall(core.views, core.stores, settings)  # NPCs' prompts recall as in the bot
         ids: list[int] = []
         report: list[str] = []
         try:
@@ -97,6 +100,8 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         output = "\n".join(report) + "\n"
     elif args.lore:
         output = "\n".join(describe_activation(plan.lore)) + "\n"
+    elif args.recall:
+        output = "\n".join(describe_recall(plan.recall)) + "\n"
     else:
         output = json.dumps(ids) + "\n" if args.tokens else plan.rendered.text
     sys.stdout.write(output)
@@ -254,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--lore", action="store_true", help="print which lore entries fired and why")
     shown.add_argument(
         "--state", action="store_true", help="print each character's values and the scene's rolls"
+    )
+    shown.add_argument(
+        "--recall",
+        action="store_true",
+        help="print what the prompt recalled of older turns and why (with --for NPC)",
     )
     prompt.set_defaults(handler=cmd_prompt)
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(

@@ -25,6 +25,7 @@ from bot.lore import LoreConfig
 from bot.lore import service as lore
 from bot.memory import Summarizer, SummaryConfig
 from bot.memory import service as memory
+from bot.recall import service as recall
 from bot.scenes import service as scenes
 from bot.scenes.lore import SceneLoreSources
 from bot.scenes.views import SceneViews
@@ -45,6 +46,7 @@ FEATURES: tuple[Feature, ...] = (
     stats.build,
     dice.build,
     knowledge.build,
+    recall.build,
 )
 
 

@@ -16,6 +16,7 @@ from bot.knowledge.marks import SecretMarks, secret_counts
 from bot.knowledge.wording import secret_counts as secrets_line
 from bot.knowledge.wording import typed_name
 from bot.lore.wording import prompt_reply
+from bot.recall.wording import with_recall
 from bot.scenes.transcript import transcript
 from bot.store import PUBLIC, NotFoundError, Scene
 
@@ -261,7 +262,8 @@ class SceneCommands:
         note += f": {plan.budget.used_tokens} tokens"
         if plan.budget.trimmed:
             note += f", oldest turns trimmed ({len(plan.history)} kept)"
-        return prompt_reply(note + ".", plan.rendered.text, plan.lore, bool(view.lore.sources))
+        reply = prompt_reply(note + ".", plan.rendered.text, plan.lore, bool(view.lore.sources))
+        return with_recall(reply, plan.recall)
 
     async def export(self, actor: Actor) -> Reply:
         """The whole history as a transcript file, read in pages and written off the loop."""

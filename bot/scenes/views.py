@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from bot.characters.sheet import Sheet, SheetError, SheetField, parse_sheet, render_sheet
 from bot.director import CastMember, SceneView
-from bot.director.types import StorySoFar
+from bot.director.types import RecallSource, StorySoFar
 from bot.domain import Persona, PromptContext, Sampler
 from bot.names import speaker_name
 from bot.prompts import get_format
@@ -37,6 +37,12 @@ class SceneViews:
         # different, so a remembered answer is never less strict than a fresh one. The summary
         # text is in the key: seqs start over after a clear, and so does the summary.
         self._own_views: OrderedDict[tuple[int, int, int, str], bool] = OrderedDict()
+        # Old moments brought back into NPCs' prompts: plugged in by the recall feature.
+        self.recall: RecallSource | None = None
+
+    def use_recall(self, source: RecallSource | None) -> None:
+        """Every view built from now on recalls through `source` (None: no recall)."""
+        self.recall = source
 
     def sampler_for(self, scene: Scene) -> Sampler:
         """The base sampler with the scene's overrides applied."""
@@ -105,6 +111,7 @@ class SceneViews:
             summary_through=shared.through if shared else 0,
             stories=await self._stories(scene.id, [*cast_rows, *bound], summaries),
             mechanics=scene.mechanics,
+            recall=self.recall,
         )
 
     async def _stories(

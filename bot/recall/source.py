@@ -1,0 +1,119 @@
+"""Recall over the store's full-text index: the `RecallSource` the director's prompts read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from bot.director.types import Memory, RecallFound, RecallQuery, Witness
+from bot.recall.rules import (
+    COMMON_TURNS,
+    matched_terms,
+    query_words,
+    recallable,
+    telling_words,
+)
+from bot.recall.terms import TermCounts
+from bot.store import SHARED_VIEW, view_key
+from bot.store.models import SceneChapter, Turn
+from bot.store.recall import FoundChapter, FoundTurn, RecallStore
+from bot.store.turns import SHARED_HISTORY
+
+# Candidates read per prompt: enough to fill any sensible budget after OOC asides are left
+# out, few enough that tokenizing them costs nothing next to the prompt.
+TURN_LIMIT = 12
+CHAPTER_LIMIT = 2
+# A turn that matched less than this share of the best match's score only shares its common
+# words with what was said: it would fill the block with noise and change it every prompt.
+RELATIVE_FLOOR = 0.5
+
+
+class SceneRecall:
+    """Finds a view's old turns and chapters by the words of what was said last."""
+
+    def __init__(self, store: RecallStore, budget: int) -> None:
+        self.store = store
+        self._budget = budget
+        self.terms = TermCounts(store.db, COMMON_TURNS)
+
+    @property
+    def budget(self) -> int:
+        """Tokens the Memories block of one prompt may take; 0: recall is off."""
+        return self._budget
+
+    async def recall(self, query: RecallQuery) -> RecallFound:
+        """The memories matching `query`, best first, from what its view witnessed."""
+        if self._budget <= 0:
+            return RecallFound()
+        words = await self.words(query_words(query.recent, query.speaker, query.sheet))
+        if not words:
+            return RecallFound()
+        return await self.search(query, words)
+
+    async def words(self, candidates: list[str]) -> list[str]:
+        """The telling words among `candidates` (from `query_words`): rare, but not unknown."""
+        if not candidates:
+            return []
+        return telling_words(candidates, await self.terms.counts(candidates))
+
+    async def search(self, query: RecallQuery, words: list[str]) -> RecallFound:
+        """The memories matching `words` (from `words`) in `query`'s view, best first."""
+        found = await self.store.turns(
+            query.scene_id,
+            words,
+            witness=query.witness,
+            limit=TURN_LIMIT,
+            before_seq=query.before_seq,
+        )
+        turns = [_turn(f, words) for f in _telling(found) if recallable(f.line.content)]
+        views = chapter_views(query.witness, query.own_story)
+        chapters = await self.store.chapters(query.scene_id, views, words, limit=CHAPTER_LIMIT)
+        # A chapter covering turns of the window would only repeat them.
+        kept = [_chapter(c, words) for c in chapters if c.last_seq < query.before_seq]
+        # The best turn first, then the best chapter: neither kind crowds the other out.
+        return RecallFound(tuple(words), (*turns[:1], *kept[:1], *turns[1:], *kept[1:]))
+
+    async def unchanged(self, memories: Sequence[Memory]) -> bool:
+        """Whether these memories are all still there as they were: not deleted, not edited."""
+        turns = {m.ref: m.text for m in memories if not m.chapter}
+        chapters = {m.ref: (m.speaker, m.text) for m in memories if m.chapter}
+        async with self.store.db.engine.connect() as conn:
+            if turns:
+                rows = await conn.execute(
+                    select(Turn.id, Turn.content).where(Turn.id.in_(turns), *SHARED_HISTORY)
+                )
+                if {row[0]: row[1] for row in rows} != turns:
+                    return False
+            if chapters:
+                c = SceneChapter
+                found = await conn.execute(select(c.id, c.title, c.text).where(c.id.in_(chapters)))
+                if {row[0]: (row[1], row[2]) for row in found} != chapters:
+                    return False
+        return True
+
+
+def _telling(found: list[FoundTurn]) -> list[FoundTurn]:
+    """The found turns that matched about as well as the best one."""
+    best = max((f.score for f in found), default=0.0)
+    return [f for f in found if f.score >= best * RELATIVE_FLOOR]
+
+
+def chapter_views(witness: Witness, own_story: bool) -> list[str]:
+    """The chapters a view reads: its own where its story is its own, else the shared ones."""
+    if witness and own_story:
+        return [view_key(witness)]
+    return [SHARED_VIEW]
+
+
+def _turn(found: FoundTurn, words: list[str]) -> Memory:
+    line = found.line
+    terms = matched_terms(line.content, words)
+    return Memory(line.seq, line.speaker, line.content, found.score, terms, ref=line.id)
+
+
+def _chapter(found: FoundChapter, words: list[str]) -> Memory:
+    terms = matched_terms(f"{found.title} {found.text}", words)
+    return Memory(
+        found.first_seq, found.title, found.text, found.score, terms, ref=found.id, chapter=True
+    )
