@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -27,6 +29,10 @@ CHAPTER_LIMIT = 2
 # A turn that matched less than this share of the best match's score only shares its common
 # words with what was said: it would fill the block with noise and change it every prompt.
 RELATIVE_FLOOR = 0.5
+# PostgreSQL's ts_rank_cd does not weigh how rare a word is: a turn matching a word of fifty
+# turns ranks with one matching a word of two. There, this many times the turns are read and
+# ranked again by the rarity of the words each matched (SQLite's bm25 weighs it already).
+RERANK_READ = 4
 
 
 class SceneRecall:
@@ -51,28 +57,34 @@ class SceneRecall:
             return RecallFound()
         return await self.search(query, words)
 
-    async def words(self, candidates: list[str]) -> list[str]:
-        """The telling words among `candidates` (from `query_words`): rare, but not unknown."""
+    async def words(self, candidates: list[str]) -> dict[str, int]:
+        """The telling words among `candidates` (from `query_words`), with their turn counts."""
         if not candidates:
-            return []
-        return telling_words(candidates, await self.terms.counts(candidates))
+            return {}
+        counts = await self.terms.counts(candidates)
+        return {w: counts[w] for w in telling_words(candidates, counts)}
 
-    async def search(self, query: RecallQuery, words: list[str]) -> RecallFound:
+    async def search(self, query: RecallQuery, words: Mapping[str, int]) -> RecallFound:
         """The memories matching `words` (from `words`) in `query`'s view, best first."""
+        plain = list(words)
+        weigh = self.store.db.engine.dialect.name != "sqlite"
         found = await self.store.turns(
             query.scene_id,
-            words,
+            plain,
             witness=query.witness,
-            limit=TURN_LIMIT,
+            limit=TURN_LIMIT * (RERANK_READ if weigh else 1),
             before_seq=query.before_seq,
         )
-        turns = [_turn(f, words) for f in _telling(found) if recallable(f.line.content)]
+        turns = [_turn(f, plain) for f in found if recallable(f.line.content)]
+        if weigh:
+            turns = sorted((_weighed(m, words) for m in turns), key=lambda m: -m.score)
+        turns = _telling(turns[:TURN_LIMIT])
         views = chapter_views(query.witness, query.own_story)
-        chapters = await self.store.chapters(query.scene_id, views, words, limit=CHAPTER_LIMIT)
+        chapters = await self.store.chapters(query.scene_id, views, plain, limit=CHAPTER_LIMIT)
         # A chapter covering turns of the window would only repeat them.
-        kept = [_chapter(c, words) for c in chapters if c.last_seq < query.before_seq]
+        kept = [_chapter(c, plain) for c in chapters if c.last_seq < query.before_seq]
         # The best turn first, then the best chapter: neither kind crowds the other out.
-        return RecallFound(tuple(words), (*turns[:1], *kept[:1], *turns[1:], *kept[1:]))
+        return RecallFound(tuple(plain), (*turns[:1], *kept[:1], *turns[1:], *kept[1:]))
 
     async def unchanged(self, memories: Sequence[Memory]) -> bool:
         """Whether these memories are all still there as they were: not deleted, not edited."""
@@ -93,10 +105,16 @@ class SceneRecall:
         return True
 
 
-def _telling(found: list[FoundTurn]) -> list[FoundTurn]:
+def _telling(turns: list[Memory]) -> list[Memory]:
     """The found turns that matched about as well as the best one."""
-    best = max((f.score for f in found), default=0.0)
-    return [f for f in found if f.score >= best * RELATIVE_FLOOR]
+    best = max((m.score for m in turns), default=0.0)
+    return [m for m in turns if m.score >= best * RELATIVE_FLOOR]
+
+
+def _weighed(memory: Memory, counts: Mapping[str, int]) -> Memory:
+    """`memory` scored by the rarity of the words it matched, its own rank breaking ties."""
+    rarity = sum(math.log1p(COMMON_TURNS / max(1, counts[t])) for t in memory.terms)
+    return replace(memory, score=rarity + memory.score)
 
 
 def chapter_views(witness: Witness, own_story: bool) -> list[str]:
