@@ -27,7 +27,7 @@ async def _tavern(db: Database) -> tuple[RecallCommands, SceneCommands]:
 async def test_a_query_shows_what_comes_back_and_why(db: Database) -> None:
     recall, _ = await _tavern(db)
     reply = await recall.query(gm(), "the silver key", "marta")
-    head, first, *rest = reply.text.splitlines()
+    head, first, *_ = reply.text.splitlines()
     assert head.startswith("Recall for Marta, searching for ") and "silver, key" in head
     assert first.startswith("- turn 1, Rook (score ") and "matched silver, key" in first
     assert FACT in first

@@ -39,7 +39,7 @@ def test_query_words_start_with_the_speaker_then_the_newest_turn() -> None:
 
 
 def test_query_words_are_plain_and_bounded_whatever_the_text() -> None:
-    hostile = 'key" OR NEAR(a b) * ^x \'; DROP TABLE turns; -- ' + " ".join(
+    hostile = "key\" OR NEAR(a b) * ^x '; DROP TABLE turns; -- " + " ".join(
         f"word{n}x" for n in range(500)
     )
     words = query_words([hostile], "Mara", "")
