@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from bot.bench.long_scene import measure_long_scene
 from bot.bench.lore import generated_book, measure_lore
 from bot.bench.model import ModelBench
+from bot.bench.recall import measure_recall
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
 from bot.bench.storage import StorageFigures, measure_storage
@@ -43,6 +44,7 @@ def _steps(sizes: BenchSizes) -> int:
         + sizes.overhead_repeats
         + 2  # prefix reuse, aligned and not
         + 1  # prefix reuse with lore
+        + 3  # recall: recall@5, one prompt's retrieval, prefix reuse on and off
         + len(sizes.storage_sizes)
         + 1  # lore activation
         + 1  # long scene
@@ -147,6 +149,8 @@ async def run_bench(
                 samples=sizes.lore_samples,
                 note=note,
             )
+            phase("recall: old turns back in NPCs' prompts (recall@5, retrieval, prefix reuse)")
+            recall = await measure_recall(core, sampler, sizes.name, note)
             phase("story so far: the next reply after a summary update vs none")
             summary_channel = await bench.new_channel(902, n_ctx * 5 // 4)
             delay = await measure_summary_delay(bench, summary_channel, sizes.summary_samples, note)
@@ -162,6 +166,7 @@ async def run_bench(
         storage,
         lore=lore,
         long_scene=long_scene,
+        recall=recall,
         elapsed=time.perf_counter() - started,
         meta={
             "profile": sizes.name,

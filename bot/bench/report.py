@@ -17,6 +17,8 @@ from bot.bench.long_scene import LongSceneFigures
 from bot.bench.lore import LoreFigures
 from bot.bench.model import ModelFigures
 from bot.bench.phase_report import overhead_row, phase_rows, put_overhead
+from bot.bench.recall import RecallFigures
+from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.storage import StorageFigures
 
 MiB = 2**20
@@ -121,11 +123,13 @@ def build_report(
     meta: dict[str, Any],
     lore: LoreFigures | None = None,
     long_scene: LongSceneFigures | None = None,
+    recall: RecallFigures | None = None,
 ) -> Report:
     """Medians and ratios from the raw samples."""
     report = Report(meta=dict(meta))
     put = report.put
     _put_lore(report, lore)
+    put_recall(report, recall)
     if long_scene is not None:
         for key, value in asdict(long_scene).items():
             put(f"long_scene_{key}", float(value))
@@ -356,6 +360,7 @@ def render(report: Report) -> Table:
             "",
             verdict(f("lore_scan_ms"), LORE_SCAN_TARGET_MS),
         )
+    recall_rows(table, f, meta)
     table.add_section()
     table.add_row(
         "story so far: next reply's first token after a summary update vs none due",

@@ -1,0 +1,78 @@
+"""The recall bench: its generated campaign, recall@5 on both databases, prefix reuse."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.bench.recall import (
+    RecallFigures,
+    _Table,
+    campaign,
+    recall_at_5,
+    recall_ms,
+    store_turns,
+)
+from bot.bench.recall_report import put_recall, recall_rows
+from bot.bench.report import Report
+from bot.store import Database, Stores
+
+
+def test_the_campaign_asks_about_each_fact_long_after() -> None:
+    texts, plants = campaign(10_000, 50, 2_000, seed=5)
+    assert len(texts) == 10_000 and len(plants) == 50
+    assert len({p.question for p in plants}) == 50
+    for plant in plants:
+        assert plant.question - plant.fact >= 2_000
+        assert texts[plant.fact] == plant.text and texts[plant.fact].startswith("I hid the ")
+        thing = " ".join(plant.text.split()[3:5])
+        assert texts[plant.question] == f"Mara, where did I hide the {thing}?"
+        assert plant.question % 4 != 1  # a player's turn, never Mara's
+        # Nothing else of the campaign names the thing.
+        assert [i for i, t in enumerate(texts) if thing in t] == [plant.fact, plant.question]
+    assert campaign(10_000, 50, 2_000, seed=5) == (texts, plants)
+
+
+async def test_recall_at_5_finds_nine_facts_in_ten(db: Database) -> None:
+    # The bench's campaign at two fifths of its size: the same shape, a shorter test.
+    stores = Stores.over(db)
+    table = await _Table.open(stores, 940)
+    texts, plants = campaign(4_000, 20, 1_500, seed=5)
+    await store_turns(db, table, texts)
+    at_5 = await recall_at_5(db, table, texts, plants)
+    assert at_5 >= 0.9
+    assert await recall_ms(table, texts, plants[:3]) > 0
+
+
+def test_the_recall_figures_go_into_the_json_and_the_table() -> None:
+    report = Report()
+    figures = RecallFigures(
+        at_5=0.94,
+        questions=50,
+        campaign_turns=10_000,
+        ms=4.2,
+        ms_turns=100_000,
+        reuse_ratio=0.98,
+        reuse_on=0.89,
+        reuse_off=0.91,
+        reuse_rounds=20,
+    )
+    put_recall(report, figures)
+    assert report.figures == {
+        "recall_at_5": 0.94,
+        "recall_ms": 4.2,
+        "recall_reuse_ratio": 0.98,
+        "recall_prefix_hit": 0.89,
+        "recall_free_prefix_hit": 0.91,
+    }
+    table = Table(*"abcde")
+    recall_rows(table, report.get, report.meta)
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert "recall@5: facts asked 2,000+ turns later (50 in 10,000 turns" in text
+    assert "at 100,000 turns (SQLite)" in text and "4.20 ms" in text
+    assert text.count("met") == 3 and "not met" not in text
+    empty = Table(*"abcde")
+    recall_rows(empty, Report().get, {})
+    assert empty.row_count == 0
