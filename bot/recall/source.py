@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -68,19 +69,22 @@ class SceneRecall:
         """The memories matching `words` (from `words`) in `query`'s view, best first."""
         plain = list(words)
         weigh = self.store.db.engine.dialect.name != "sqlite"
-        found = await self.store.turns(
-            query.scene_id,
-            plain,
-            witness=query.witness,
-            limit=TURN_LIMIT * (RERANK_READ if weigh else 1),
-            before_seq=query.before_seq,
+        views = chapter_views(query.witness, query.own_story)
+        # Two reads on two connections at once: each mostly waits on its driver's thread.
+        found, chapters = await asyncio.gather(
+            self.store.turns(
+                query.scene_id,
+                plain,
+                witness=query.witness,
+                limit=TURN_LIMIT * (RERANK_READ if weigh else 1),
+                before_seq=query.before_seq,
+            ),
+            self.store.chapters(query.scene_id, views, plain, limit=CHAPTER_LIMIT),
         )
         turns = [_turn(f, plain) for f in found if recallable(f.line.content)]
         if weigh:
             turns = sorted((_weighed(m, words) for m in turns), key=lambda m: -m.score)
         turns = _telling(turns[:TURN_LIMIT])
-        views = chapter_views(query.witness, query.own_story)
-        chapters = await self.store.chapters(query.scene_id, views, plain, limit=CHAPTER_LIMIT)
         # A chapter covering turns of the window would only repeat them.
         kept = [_chapter(c, plain) for c in chapters if c.last_seq < query.before_seq]
         # The best turn first, then the best chapter: neither kind crowds the other out.
