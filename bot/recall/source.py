@@ -19,7 +19,7 @@ from bot.recall.rules import (
 )
 from bot.recall.terms import TermCounts
 from bot.store import SHARED_VIEW, view_key
-from bot.store.models import SceneChapter, Turn
+from bot.store.models import Turn
 from bot.store.recall import FoundChapter, FoundTurn, RecallStore
 from bot.store.turns import SHARED_HISTORY
 
@@ -91,22 +91,18 @@ class SceneRecall:
         return RecallFound(tuple(plain), (*turns[:1], *kept[:1], *turns[1:], *kept[1:]))
 
     async def unchanged(self, memories: Sequence[Memory]) -> bool:
-        """Whether these memories are all still there as they were: not deleted, not edited."""
-        turns = {m.ref: m.text for m in memories if not m.chapter}
-        chapters = {m.ref: (m.speaker, m.text) for m in memories if m.chapter}
+        """Whether these turns are all still in the history as they were (not deleted, not
+        edited); a chapter is never vouched for here (which chapters a view reads may change)."""
+        if any(m.chapter for m in memories):
+            return False
+        turns = {m.ref: m.text for m in memories}
+        if not turns:
+            return True
         async with self.store.db.engine.connect() as conn:
-            if turns:
-                rows = await conn.execute(
-                    select(Turn.id, Turn.content).where(Turn.id.in_(turns), *SHARED_HISTORY)
-                )
-                if {row[0]: row[1] for row in rows} != turns:
-                    return False
-            if chapters:
-                c = SceneChapter
-                found = await conn.execute(select(c.id, c.title, c.text).where(c.id.in_(chapters)))
-                if {row[0]: (row[1], row[2]) for row in found} != chapters:
-                    return False
-        return True
+            rows = await conn.execute(
+                select(Turn.id, Turn.content).where(Turn.id.in_(turns), *SHARED_HISTORY)
+            )
+            return {row[0]: row[1] for row in rows} == turns
 
 
 def _telling(turns: list[Memory]) -> list[Memory]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bot.director.memories import HEADING
 from bot.director.types import Recalled
-from bot.store import Database
+from bot.store import SHARED_VIEW, Database, StorySummary, view_key
+from bot.store.models import SceneChapter
 from tests.recall.helpers import FACT, QUESTION, bulk_turns, campaign, director, filler, planted
 
 
@@ -92,3 +93,51 @@ async def test_a_zero_budget_turns_recall_off(db: Database) -> None:
     off = await turns.build_prompt(await game.view(0), "Mara")
     assert off.recall == Recalled() and HEADING not in off.rendered.text
     assert (await game.view(0)).recall is None
+
+
+async def _chapter(
+    db: Database, scene_id: int, view: str, title: str, text: str, seqs: range
+) -> None:
+    async with db.session() as s:
+        s.add(
+            SceneChapter(
+                scene_id=scene_id,
+                view=view,
+                title=title,
+                text=text,
+                first_seq=seqs.start,
+                last_seq=seqs.stop - 1,
+            )
+        )
+        await s.commit()
+
+
+async def test_chapters_of_the_speakers_own_story_come_back(db: Database) -> None:
+    game = await planted(db, 1000)
+    smugglers = "Rook struck a bargain with the smugglers for the silver key."
+    await _chapter(db, game.scene_id, SHARED_VIEW, "The bargain", smugglers, range(2, 200))
+    ivo_only = "Ivo alone heard of the silver key's twin."
+    await _chapter(
+        db, game.scene_id, view_key(game.ids["Ivo"]), "Ivo's ear", ivo_only, range(2, 50)
+    )
+    turns = director(game)
+    mara = await turns.build_prompt(await game.view(), "Mara")
+    (chapter,) = [m for m in mara.recall.placed if m.chapter]
+    assert chapter.speaker == "The bargain" and chapter.seq == 2 and "silver" in chapter.terms
+    assert f"The bargain (chapter): {smugglers}" in mara.rendered.text
+    assert "twin" not in mara.rendered.text  # another view's chapter
+    # A chapter that covers turns of the window would only repeat them.
+    window = mara.history[0].seq
+    await _chapter(
+        db, game.scene_id, SHARED_VIEW, "Lately", "The silver key again.", range(window, window + 5)
+    )
+    again = await turns.build_prompt(await game.view(), "Mara")
+    assert "Lately" not in again.rendered.text
+    # Once Mara's story is her own, the shared chapters are not hers to recall.
+    await game.stores.summaries.put(
+        game.scene_id,
+        StorySummary("Mara keeps her own counsel.", 1),
+        view=view_key(game.ids["Mara"]),
+    )
+    own = await turns.build_prompt(await game.view(), "Mara")
+    assert not any(m.chapter for m in own.recall.placed) and "The bargain" not in own.rendered.text
