@@ -27,9 +27,6 @@ from bot.store.turns import SHARED_HISTORY
 # out, few enough that tokenizing them costs nothing next to the prompt.
 TURN_LIMIT = 12
 CHAPTER_LIMIT = 2
-# A turn that matched less than this share of the best match's score only shares its common
-# words with what was said: it would fill the block with noise and change it every prompt.
-RELATIVE_FLOOR = 0.5
 # PostgreSQL's ts_rank_cd does not weigh how rare a word is: a turn matching a word of fifty
 # turns ranks with one matching a word of two. There, this many times the turns are read and
 # ranked again by the rarity of the words each matched (SQLite's bm25 weighs it already).
@@ -84,7 +81,7 @@ class SceneRecall:
         turns = [_turn(f, plain) for f in found if recallable(f.line.content)]
         if weigh:
             turns = sorted((_weighed(m, words) for m in turns), key=lambda m: -m.score)
-        turns = _telling(turns[:TURN_LIMIT])
+        turns = turns[:TURN_LIMIT]
         # A chapter covering turns of the window would only repeat them.
         kept = [_chapter(c, plain) for c in chapters if c.last_seq < query.before_seq]
         # The best turn first, then the best chapter: neither kind crowds the other out.
@@ -103,12 +100,6 @@ class SceneRecall:
                 select(Turn.id, Turn.content).where(Turn.id.in_(turns), *SHARED_HISTORY)
             )
             return {row[0]: row[1] for row in rows} == turns
-
-
-def _telling(turns: list[Memory]) -> list[Memory]:
-    """The found turns that matched about as well as the best one."""
-    best = max((m.score for m in turns), default=0.0)
-    return [m for m in turns if m.score >= best * RELATIVE_FLOOR]
 
 
 def _weighed(memory: Memory, counts: Mapping[str, int]) -> Memory:
