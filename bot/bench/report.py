@@ -20,6 +20,7 @@ from bot.bench.phase_report import overhead_row, phase_rows, put_overhead
 from bot.bench.recall import RecallFigures
 from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.storage import StorageFigures
+from bot.bench.views import ViewFigures, put_views, view_rows
 
 MiB = 2**20
 
@@ -124,12 +125,14 @@ def build_report(
     lore: LoreFigures | None = None,
     long_scene: LongSceneFigures | None = None,
     recall: RecallFigures | None = None,
+    views: ViewFigures | None = None,
 ) -> Report:
     """Medians and ratios from the raw samples."""
     report = Report(meta=dict(meta))
     put = report.put
     _put_lore(report, lore)
     put_recall(report, recall)
+    put_views(report, views)
     if long_scene is not None:
         for key, value in asdict(long_scene).items():
             put(f"long_scene_{key}", float(value))
@@ -320,6 +323,7 @@ def render(report: Report) -> Table:
         number(f("lore_reuse_ratio"), 2),
         lore_verdict(f("lore_reuse_ratio")),
     )
+    view_rows(table, f, meta)
     table.add_section()
     points = meta.get("storage_sizes", [])
     for size in points:
