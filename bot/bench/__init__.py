@@ -25,6 +25,7 @@ from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
 from bot.bench.storage import StorageFigures, measure_storage
 from bot.bench.summary import measure_summary_delay
+from bot.bench.views import measure_views, view_sizes
 from bot.core import open_core, sampler_from
 from bot.settings import Settings
 
@@ -45,6 +46,8 @@ def _steps(sizes: BenchSizes) -> int:
         + 2  # prefix reuse, aligned and not
         + 1  # prefix reuse with lore
         + 3  # recall: recall@5, one prompt's retrieval, prefix reuse on and off
+        + 1  # prefix reuse with own views
+        + view_sizes(sizes.name).switch_samples  # view switches, warm and cold
         + len(sizes.storage_sizes)
         + 1  # lore activation
         + 1  # long scene
@@ -125,6 +128,8 @@ async def run_bench(
             )
             bench.figures.lore_reuse = (with_lore, plain)
             note(f"with lore {with_lore:.1%} of prompt tokens reused, without {plain:.1%}")
+            phase("views: 3 NPCs, each speaking from what it witnessed, vs all saw everything")
+            views = await measure_views(bench, view_sizes(sizes.name), note)
             bench.snapshot_stats()
             phase("storage: append and window(128) as the channel grows")
             storage_channel = await bench.new_channel(901)
@@ -167,6 +172,7 @@ async def run_bench(
         lore=lore,
         long_scene=long_scene,
         recall=recall,
+        views=views,
         elapsed=time.perf_counter() - started,
         meta={
             "profile": sizes.name,

@@ -44,6 +44,10 @@ REQUIRED = (
     "raw_window_ms",
     "storage_ratio",
     "lore_reuse_ratio",
+    "view_reuse_ratio",
+    "view_switch_ratio",
+    "ttft_view_warm_s",
+    "ttft_view_cold_s",
     "peak_rss_mb",
     "kv_cache_budget_mb",
     "kv_cache_used_mb",
@@ -119,6 +123,9 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     for size in meta["storage_sizes"]:
         assert f"append_ms_{size}" in data and f"window_ms_{size}" in data
     assert meta["overhead_samples"] > 0 and meta["switch_samples"] > 0
+    # Three NPCs, three views, three KV keys; each timed switch found its view's snapshot.
+    assert meta["views"]["own_keys"] == 3
+    assert meta["views"]["restores"] == meta["views"]["switch_samples"] > 0
 
 
 @pytest_asyncio.fixture
