@@ -38,10 +38,11 @@ class ViewSizes:
 
 
 VIEW_SIZES = {
-    # Prompts of about 1,000 tokens growing to 3,000 (quick) or 1,400 to 3,500 (full): within
-    # the bench's 4,096-token context to the last turn, and long enough that a cold start costs.
+    # Prompts start at 900-1,400 tokens and grow to about 3,100 (quick) or 3,600 (full): inside
+    # the bench's smallest context, 4,096 tokens, to the last turn (a moved window would make
+    # that turn cold), and long enough that a cold start costs what it does in a real scene.
     "quick": ViewSizes(lead_turns=2, switch_samples=2),
-    "full": ViewSizes(lead_turns=4, switch_samples=7),
+    "full": ViewSizes(lead_turns=3, switch_samples=7),
 }
 
 
@@ -135,14 +136,14 @@ async def view_scene(bench: ModelBench, seed: int, lead: int, *, shared: bool) -
 
 
 @dataclass(frozen=True)
-class Turn:
+class ViewTurn:
     """One NPC turn's request (its view's prompt and KV key) and the engine's answer."""
 
     request: GenerationRequest
     completion: Completion
 
 
-async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> Turn:
+async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> ViewTurn:
     """A player's post, then `npc`'s turn: its prompt to the first token, and a stored reply.
 
     The prompt and its KV key are the director's; the reply stored is filler, the same text
@@ -160,7 +161,7 @@ async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> Turn:
     # Short replies keep the prompts of the last turns in the context window: a moved window
     # would make them cold.
     await _npc_line(bench, channel, npc, short=True)
-    return Turn(request, done)
+    return ViewTurn(request, done)
 
 
 async def reuse_over_turns(
