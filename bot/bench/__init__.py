@@ -24,6 +24,7 @@ from bot.bench.recall import measure_recall
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
 from bot.bench.storage import StorageFigures, measure_storage
+from bot.bench.streaming import STREAM_SAMPLES, measure_streaming
 from bot.bench.summary import measure_summary_delay
 from bot.bench.views import measure_views, view_sizes
 from bot.core import open_core, sampler_from
@@ -52,6 +53,7 @@ def _steps(sizes: BenchSizes) -> int:
         + 1  # lore activation
         + 1  # long scene
         + sizes.summary_samples * 2  # next replies with and without a summary update
+        + STREAM_SAMPLES.get(sizes.name, STREAM_SAMPLES["full"])  # streamed vs whole rounds
     )
 
 
@@ -160,6 +162,8 @@ async def run_bench(
             summary_channel = await bench.new_channel(902, n_ctx * 5 // 4)
             delay = await measure_summary_delay(bench, summary_channel, sizes.summary_samples, note)
             bench.figures.summary_ttft_s = delay
+            phase("streaming: an NPC turn shown as it is written vs posted whole")
+            streaming = await measure_streaming(bench, sizes.name, note)
             model_figures = bench.figures
             engine_options = bench.engine.options
         finally:
@@ -172,6 +176,7 @@ async def run_bench(
         lore=lore,
         long_scene=long_scene,
         recall=recall,
+        streaming=streaming,
         views=views,
         elapsed=time.perf_counter() - started,
         meta={

@@ -20,6 +20,7 @@ from bot.bench.phase_report import overhead_row, phase_rows, put_overhead
 from bot.bench.recall import RecallFigures
 from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.storage import StorageFigures
+from bot.bench.streaming import StreamFigures, put_streaming, streaming_rows
 from bot.bench.views import ViewFigures, put_views, view_rows
 
 MiB = 2**20
@@ -125,6 +126,7 @@ def build_report(
     lore: LoreFigures | None = None,
     long_scene: LongSceneFigures | None = None,
     recall: RecallFigures | None = None,
+    streaming: StreamFigures | None = None,
     views: ViewFigures | None = None,
 ) -> Report:
     """Medians and ratios from the raw samples."""
@@ -132,6 +134,7 @@ def build_report(
     put = report.put
     _put_lore(report, lore)
     put_recall(report, recall)
+    put_streaming(report, streaming)
     put_views(report, views)
     if long_scene is not None:
         for key, value in asdict(long_scene).items():
@@ -373,6 +376,7 @@ def render(report: Report) -> Table:
         number(f("summary_delay_ratio")),
         verdict(f("summary_delay_ratio"), SUMMARY_DELAY_TARGET),
     )
+    streaming_rows(table, f)
     table.add_section()
     table.add_row("peak resident memory (ru_maxrss)", _mb(f("peak_rss_mb")), "", "", "")
     budget, state = f("kv_cache_budget_mb"), f("kv_state_mb")
