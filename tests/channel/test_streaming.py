@@ -125,6 +125,7 @@ async def test_a_crash_while_writing_leaves_a_pending_turn_the_next_start_takes_
     assert await again.services.recovery.discard_unposted() == 1
     assert after.deleted == [(CHANNEL, ids)]
     assert await again.stores.turns.pending() == []
+    assert await _rows(again.stores, scene_id) == []  # the placeholder leaves no row behind
 
     tavern.services.sessions.get(CHANNEL).halt()  # let the first run's round end
     await within_guard(tavern.services.sessions.wait_idle(CHANNEL))

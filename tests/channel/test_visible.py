@@ -40,19 +40,21 @@ REPLIES = (
 )
 
 
-def _cut_lines(text: str) -> list[str]:
+def _cut_lines(text: str, speaker: str = SPEAKER, others: Sequence[str] = OTHERS) -> list[str]:
     """Lines of `text` that clean_reply would cut at."""
-    markers = name_markers(SPEAKER, OTHERS)
+    markers = name_markers(speaker, others)
     return [line for line in text.split("\n") if line.lstrip().lstrip("*_\"'").startswith(markers)]
 
 
-def _check_every_split(raw: str, cuts: Sequence[int]) -> list[str]:
+def _check_every_split(
+    raw: str, cuts: Sequence[int], speaker: str = SPEAKER, others: Sequence[str] = OTHERS
+) -> list[str]:
     """The visible text at each of `cuts`, checked against the stored text; the distinct ones."""
-    final = clean_reply(raw, SPEAKER, OTHERS)
+    final = clean_reply(raw, speaker, others)
     shown = [""]
     for cut in cuts:
-        visible = visible_prefix(raw[:cut], SPEAKER, OTHERS)
-        assert not _cut_lines(visible), (raw[:cut], visible)
+        visible = visible_prefix(raw[:cut], speaker, others)
+        assert not _cut_lines(visible, speaker, others), (raw[:cut], visible)
         assert final.startswith(visible), (raw[:cut], visible, final)
         assert visible.startswith(shown[-1]), (raw[:cut], visible, shown[-1])
         assert visible == visible.strip()
@@ -90,6 +92,19 @@ def test_a_line_that_may_still_become_a_name_waits() -> None:
     assert visible_prefix("Marta Vell: Hi. Bye", SPEAKER, OTHERS) == "Hi."
     assert visible_prefix("Marta waves. Bye", SPEAKER, OTHERS) == "Marta waves."
     assert visible_prefix("Hi.\n", "Rook", ()) == "Hi."  # nobody else: nothing is cut
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        'Dr. Ames: Sit down. Now.\nMr. Hale: "Out."',
+        "Fine. Go.\nMr. Hale: Out. Now.",
+        "Mr. Haley waits. Dr. Ames nods.\nMr. H. is late.",
+    ],
+)
+def test_names_with_a_full_stop_in_them(raw: str) -> None:
+    """`Mr. ` ends a sentence as far as the text can tell, and may still start a name."""
+    _check_every_split(raw, range(len(raw) + 1), "Dr. Ames", ("Mr. Hale", "Rook"))
 
 
 FRAGMENTS = (
