@@ -116,12 +116,14 @@ class NpcRounds:
             hooks.speaker, hooks.text = live.speaker, live.feed
         try:
             async with self.poster.typing(channel_id):
-                result = await self.director.run_round(
-                    view, forced=trigger.forced, hooks=hooks, cancel=cancel
-                )
+                try:
+                    result = await self.director.run_round(
+                        view, forced=trigger.forced, hooks=hooks, cancel=cancel
+                    )
+                finally:
+                    if live is not None:  # a turn begun, never stored (stopped, empty, failed)
+                        await live.drop()
         finally:
-            if live is not None:  # a turn begun but never stored (stopped, empty, failed)
-                await live.drop()
             if posted and not cancel.cancelled:
                 await self.publisher.move_controls(session, *posted[-1])
         if result.notice and result.ended not in ("players", "cancelled"):
