@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from bot.channel.access import Access
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
@@ -10,9 +12,19 @@ from bot.director import SceneView
 from bot.domain import CancelToken
 from bot.errors import UserError
 from bot.memory import Summarizer
+from bot.memory.chapter_commands import ChapterCommands
+from bot.memory.chapters import ChapterConfig
 from bot.memory.views import character_of
 from bot.scenes.views import SceneViews
-from bot.store import SHARED_VIEW, NotFoundError, Stores, StorySummary, view_key
+from bot.store import (
+    SHARED_VIEW,
+    Chapter,
+    NewChapter,
+    NotFoundError,
+    Stores,
+    StorySummary,
+    view_key,
+)
 
 SUMMARY_MAX_CHARS = 4000
 SHOWN_MAX_CHARS = 1800  # a Discord message holds 2,000; longer ones come as a file
@@ -22,18 +34,28 @@ TYPED_MAX = 80
 FILE_NAME = "story-so-far.txt"
 
 
-def describe(summary: StorySummary | None) -> str:
-    """One line on what the story so far covers."""
+def describe(summary: StorySummary | None, chapters: int = 0, begins: int = 0) -> str:
+    """One line on what the story so far covers (after `chapters` ending at turn `begins`)."""
+    after = ""
+    if chapters:
+        closed = "one chapter" if chapters == 1 else f"{chapters} chapters"
+        after = f", after {closed} (/scene chapters list)"
     if summary is None:
-        return "No story so far yet: it is written once the history outgrows the prompt."
-    return f"The story so far covers turns 1–{summary.through}."
+        return f"No story so far yet{after}: it is written once the history outgrows the prompt."
+    return f"The story so far covers turns {begins + 1}–{summary.through}{after}."
 
 
-def own_stories(named: list[tuple[str, StorySummary]]) -> str:
-    """The line naming the NPCs with a story of their own and what each covers ("" if none)."""
+def own_stories(named: list[tuple[str, StorySummary]], ends: dict[str, int] | None = None) -> str:
+    """The line naming the NPCs with a story of their own and what each covers ("" if none).
+
+    `ends`: by name, the last turn of the chapters each one's story goes on after.
+    """
     if not named:
         return ""
-    shown = [f"{name} (turns 1–{own.through})" for name, own in named[:OWN_LISTED]]
+    ends = ends or {}
+    shown = [
+        f"{name} (turns {ends.get(name, 0) + 1}–{own.through})" for name, own in named[:OWN_LISTED]
+    ]
     if len(named) > OWN_LISTED:
         shown.append(f"{len(named) - OWN_LISTED} more")
     return (
@@ -67,6 +89,7 @@ class MemoryCommands:
         self.views = views
         self.access = access
         self.summarizer = summarizer
+        self.chapters = ChapterCommands(stores, access, summarizer, self)
 
     async def show(self, actor: Actor, as_npc: str | None = None) -> Reply:
         """The shared story and who has their own; `as_npc`: that NPC's own story."""
@@ -74,15 +97,20 @@ class MemoryCommands:
         scene = await self.access.require_scene(actor)
         stored = await self.stores.summaries.views(scene.id)
         if as_npc is not None:
-            npc_id, name = await self._npc(scene.id, as_npc, stored)
+            npc_id, name = await self.find_npc(scene.id, as_npc, stored)
             return await self._show_own(scene.id, npc_id, name, stored)
         shared = stored.get(SHARED_VIEW)
-        names = await self._names(scene.id, stored)
+        names = await self.names(scene.id, stored)
         named = sorted(
             ((names[key], own) for key, own in stored.items() if key in names),
             key=lambda pair: pair[0].casefold(),
         )
-        note = "\n".join(line for line in (describe(shared), own_stories(named)) if line)
+        closed = await self.stores.chapters.of_view(scene.id)
+        begins = closed[-1].last_seq if closed else 0
+        ends = await self.stores.chapters.ends(scene.id)
+        after = {names[key]: end for key, end in ends.items() if key in names}
+        lines = (describe(shared, len(closed), begins), own_stories(named, after))
+        note = "\n".join(line for line in lines if line)
         return Reply(note) if shared is None else with_text(note, shared.text)
 
     async def _show_own(
@@ -90,7 +118,10 @@ class MemoryCommands:
     ) -> Reply:
         own = stored.get(view_key(npc_id))
         if own is not None:
-            return with_text(f"{name}'s own story so far covers turns 1–{own.through}.", own.text)
+            closed = await self.stores.chapters.of_view(scene_id, view_key(npc_id))
+            begins = closed[-1].last_seq if closed else 0
+            covers = describe(own, len(closed), begins).removeprefix("The story so far ")
+            return with_text(f"{name}'s own story so far {covers}", own.text)
         shared = stored.get(SHARED_VIEW)
         if shared is None or not await self.stores.turns.has_own_view(
             scene_id, npc_id, shared.through
@@ -115,12 +146,16 @@ class MemoryCommands:
             raise UserError(f"The story so far is limited to {SUMMARY_MAX_CHARS} characters.")
         view, npc, whose = SHARED_VIEW, None, "Story so far"
         if as_npc is not None:
-            npc = await self._npc(scene.id, as_npc, await self.stores.summaries.views(scene.id))
+            npc = await self.find_npc(scene.id, as_npc, await self.stores.summaries.views(scene.id))
             view, whose = view_key(npc[0]), f"{npc[1]}'s own story so far"
         summary = await self.stores.summaries.get(scene.id, view)
-        through = summary.through if summary else await self._new_through(scene.id, npc)
-        await self.stores.summaries.put(scene.id, StorySummary(cleaned, through), view=view)
-        return Reply(f"{whose} updated: it covers turns 1–{through}.")
+        closed = await self.stores.chapters.of_view(scene.id, view)
+        if summary is None:
+            begins, through = await self._new_story(scene.id, view, npc, cleaned, closed)
+        else:
+            begins, through = closed[-1].last_seq if closed else 0, summary.through
+            await self.stores.summaries.put(scene.id, StorySummary(cleaned, through), view=view)
+        return Reply(f"{whose} updated: it covers turns {begins + 1}–{through}.")
 
     async def clear(self, actor: Actor) -> Reply:
         """Forget the story so far of every view: the shared one and each NPC's own."""
@@ -134,11 +169,11 @@ class MemoryCommands:
             f"Story so far cleared{also}: the turns it covered are back in the prompt's reach."
         )
 
-    async def _names(self, scene_id: int, stored: dict[str, StorySummary]) -> dict[str, str]:
-        """The name of the character of each own story, by view key (deleted ones left out)."""
+    async def names(self, scene_id: int, keys: Collection[str]) -> dict[str, str]:
+        """The name of the character of each own view key (deleted ones left out)."""
         known = {view_key(c.id): c.name for c in await self.stores.scenes.characters(scene_id)}
         names = {}
-        for key in stored:
+        for key in keys:
             if key in known:
                 names[key] = known[key]
             elif (character_id := character_of(key)) is not None:
@@ -148,30 +183,53 @@ class MemoryCommands:
                     continue  # deleted since: its story speaks in no prompt
         return names
 
-    async def _npc(
-        self, scene_id: int, typed_name: str, stored: dict[str, StorySummary]
+    async def find_npc(
+        self, scene_id: int, typed_name: str, keys: Collection[str]
     ) -> tuple[int, str]:
-        """The NPC of the cast (or with a story of its own) called `typed_name`: id and name."""
+        """The NPC of the cast (or with a view among `keys`) called `typed_name`: id and name."""
         folded = typed_name.strip().casefold()
         for npc in await self.stores.scenes.cast(scene_id):
             if npc.name.casefold() == folded:
                 return npc.id, npc.name
-        for key, name in (await self._names(scene_id, stored)).items():
+        for key, name in (await self.names(scene_id, keys)).items():
             character_id = character_of(key)
             if character_id is not None and name.casefold() == folded:
                 return character_id, name
         raise UserError(f"{typed(typed_name)} is not in this scene's cast.")
 
-    async def _new_through(self, scene_id: int, npc: tuple[int, str] | None) -> int:
-        """What a GM's new story covers: what the one it replaces did, or all the prompt lacks."""
+    async def _new_story(
+        self,
+        scene_id: int,
+        view: str,
+        npc: tuple[int, str] | None,
+        text: str,
+        closed: list[Chapter],
+    ) -> tuple[int, int]:
+        """Store a GM's story where the view had none; the turns it covers (first - 1, last).
+
+        It covers what the one it replaces did, or all the prompt lacks after the chapters.
+        """
         shared = await self.stores.summaries.get(scene_id)
         if (
             npc is not None
+            and not closed
             and shared is not None
             and not await self.stores.turns.has_own_view(scene_id, npc[0], shared.through)
         ):
-            return shared.through  # the NPC read the shared story until now
-        return await self._window_start(scene_id, npc[1] if npc else None) - 1
+            # The NPC read the shared story until now: the shared chapters are its past too.
+            inherited = await self.stores.chapters.of_view(scene_id)
+            copies = [NewChapter(c.title, c.text, c.first_seq, c.last_seq) for c in inherited]
+            story = StorySummary(text, shared.through)
+            if not await self.stores.chapters.advance(
+                scene_id, view, story, expect=None, chapters=copies
+            ):
+                raise UserError("The story so far changed meanwhile; try again.")
+            return (inherited[-1].last_seq if inherited else 0), shared.through
+        begins = closed[-1].last_seq if closed else 0
+        window = await self._window_start(scene_id, npc[1] if npc else None)
+        through = max(window - 1, begins)
+        await self.stores.summaries.put(scene_id, StorySummary(text, through), view=view)
+        return begins, through
 
     async def _window_start(self, scene_id: int, speaker: str | None = None) -> int:
         """The seq of the oldest turn the next prompt (`speaker`'s) keeps (1 if none trimmed)."""
@@ -193,7 +251,13 @@ class MemoryCommands:
 
 
 def build(deps: ChannelDeps) -> MemoryCommands:
-    """The story-so-far feature; it brings the summary up to date after every posted round."""
+    """The story-so-far feature; it brings the summary up to date after every posted round.
+
+    And closes each view's story as a chapter when it covers `CHAPTER_TURNS` turns.
+    """
+    settings = deps.settings
+    config = ChapterConfig(settings.chapter_turns, settings.chapter_max_tokens)
+    deps.summarizer.use_chapters(deps.stores.chapters, config)
     memory = MemoryCommands(deps.stores, deps.views, deps.access, deps.summarizer)
     deps.sessions.after_rounds(memory.after_round)
     return memory

@@ -12,10 +12,11 @@ from bot.director.director import engine_failures
 from bot.director.types import DirectorEngine, DirectorError
 from bot.domain import CancelToken
 from bot.engine.base import GenerationRequest
+from bot.memory.chapters import ChapterConfig, Chapters
 from bot.memory.prompt import said_by, summary_request, summary_stops, tidy_summary, transcript
 from bot.memory.views import OwnViews, ViewStep, own_steps, shared_step
 from bot.prompts import Prompt, is_ooc
-from bot.store import SHARED_VIEW, StorySummary, SummaryStore
+from bot.store import SHARED_VIEW, ChapterStore, NewChapter, StorySummary, SummaryStore
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,11 @@ class Summarizer:
         self.turns = turns
         self.summaries = summaries
         self.config = config or SummaryConfig()
+        self.chapters: Chapters | None = None
+
+    def use_chapters(self, store: ChapterStore, config: ChapterConfig) -> None:
+        """Close each view's story as a chapter once it covers `config.turns` turns."""
+        self.chapters = Chapters(self.engine, store, config)
 
     @property
     def max_tokens(self) -> int:
@@ -100,14 +106,29 @@ class Summarizer:
         no prompt until it comes back, and it missed what happened meanwhile anyway.
         """
         stored = await self.summaries.views(scene.scene_id)
-        shared = shared_step(stored.get(SHARED_VIEW))
-        own = await own_steps(self.turns, scene.scene_id, scene.npcs, stored, boundary)
+        ends = await self.chapters.store.ends(scene.scene_id) if self.chapters else {}
+        shared = shared_step(stored.get(SHARED_VIEW), ends.get(SHARED_VIEW, 0))
+        own = await own_steps(self.turns, scene.scene_id, scene.npcs, stored, boundary, ends)
+        if self.chapters and SHARED_VIEW in ends and any(step.forks for step in own):
+            # A view forking from the shared story takes the chapters before it as its own:
+            # the chapters of a view with its own story are all of its past.
+            inherits = tuple(
+                NewChapter(c.title, c.text, c.first_seq, c.last_seq)
+                for c in await self.chapters.store.of_view(scene.scene_id)
+            )
+            own = [replace(step, inherits=inherits) if step.forks else step for step in own]
         return [shared, *own]
 
     async def _fold(
         self, scene: SceneView, view: ViewStep, boundary: int, cancel: CancelToken
     ) -> StorySummary | None:
-        """One step of `view`: its turns after its story, before `boundary`, if enough wait."""
+        """One step of `view`: its turns after its story, before `boundary`, if enough wait.
+
+        Or, if its story is due to close, closing it as a chapter: either is one model call.
+        """
+        if self.chapters is not None and await self.chapters.due(view, self.max_tokens):
+            words = self.max_tokens * 3 // 4
+            return await self.chapters.close(scene, view, words, cancel)
         old = await self.turns.lines_after(
             scene.scene_id,
             view.through,
@@ -141,11 +162,17 @@ class Summarizer:
             log.info("empty summary for scene %s; will try again later", scene.scene_id)
             return None
         summary = StorySummary(text, covered)
-        if not await self.summaries.replace(
-            scene.scene_id, summary, expect=view.stored, view=view.key
-        ):
+        if not await self._store(scene.scene_id, view, summary):
             return None
         return summary
+
+    async def _store(self, scene_id: int, view: ViewStep, summary: StorySummary) -> bool:
+        """Write `view`'s new story, with the chapters it inherits if it forks; False if beaten."""
+        if view.inherits and self.chapters is not None:
+            return await self.chapters.store.advance(
+                scene_id, view.key, summary, expect=view.stored, chapters=view.inherits
+            )
+        return await self.summaries.replace(scene_id, summary, expect=view.stored, view=view.key)
 
     async def _fitting(
         self, scene: SceneView, previous: str | None, old: Sequence[SummaryLine]

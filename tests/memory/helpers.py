@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.director import SceneView
 from bot.engine.base import CancelToken, Completion, GenerationRequest
+from bot.memory.chapters import TITLE_SPEAKER
 from bot.memory.service import MemoryCommands
 from bot.scenes.service import SceneCommands
-from bot.store import Character, Database, StorySummary, view_key
+from bot.store import SHARED_VIEW, Chapter, Character, Database, StorySummary, view_key
 from tests.channel.helpers import ALICE, CHANNEL, GUILD, Tavern, build, gm, marta_scene
 from tests.scripted_engine import ScriptedEngine
 
+CLOSE_AT = 60  # turns a story covers before it is closed: a few rounds of the table below
+MAX_ROUNDS = 16  # only against a story that never closes
 WHISPER = "The ledger is under the third barrel."
 TELL = "The harbour master takes bribes."
 
@@ -25,11 +29,21 @@ def is_summary(request: GenerationRequest) -> bool:
     return "New events:" in request.prompt.text
 
 
+def is_title(request: GenerationRequest) -> bool:
+    """Whether this is the request for a closing chapter's title."""
+    return request.prompt.text.endswith(f"{TITLE_SPEAKER}:")
+
+
 class SummaryEngine(ScriptedEngine):
-    """Replies as scripted; a summary request answers "Summary N." or, held, waits for cancel."""
+    """Replies as scripted; a summary request answers "Summary N." or, held, waits for cancel.
+
+    A chapter's title request answers from `titles` while it has some, else " Title N".
+    """
 
     def __init__(self, **scripted: Any) -> None:
         super().__init__(n_ctx=600, **scripted)
+        self.titles: deque[str] = deque()
+        self.titled: list[GenerationRequest] = []
         self.hold = False
         self.held = asyncio.Event()
         self.summaries = 0
@@ -43,6 +57,11 @@ class SummaryEngine(ScriptedEngine):
         cancel: CancelToken | None = None,
         on_text: Callable[[str], None] | None = None,
     ) -> Completion:
+        if is_title(request):
+            self.requests.append(request)
+            self.titled.append(request)
+            title = self.titles.popleft() if self.titles else f" Title {len(self.titled)}"
+            return Completion(text=title, finish_reason="stop")
         if not is_summary(request):
             return await super().complete(request, cancel, on_text)
         self.requests.append(request)
@@ -170,10 +189,10 @@ class Table:
         return view_key(self.npcs[npc].id)
 
 
-async def table(db: Database, *npcs: str) -> Table:
+async def table(db: Database, *npcs: str, **settings: Any) -> Table:
     """The GM starts a scene in CHANNEL with `npcs`; Alice plays Ayla there."""
     engine = SummaryEngine()
-    tavern = build(db, engine=engine)
+    tavern = build(db, engine=engine, **settings)
     await tavern.services.get(SceneCommands).start(gm(), "group-inst")
     scene = await tavern.stores.scenes.by_channel(CHANNEL)
     assert scene is not None
@@ -185,3 +204,30 @@ async def table(db: Database, *npcs: str) -> Table:
     for name in npcs:
         await found.cast(name)
     return found
+
+
+async def chapters(t: Table, view: str = SHARED_VIEW) -> list[Chapter]:
+    """The chapters of `view` in the table's scene, oldest first."""
+    return await t.tavern.stores.chapters.of_view(t.scene_id, view)
+
+
+async def rounds_until(t: Table, done: Callable[[], Awaitable[bool]], calls_each: int = 1) -> None:
+    """Rounds of 30 turns, each followed by the stories' update, until `done`."""
+    for _ in range(MAX_ROUNDS):
+        if await done():
+            return
+        await t.talk(30)
+        before = calls(t)
+        await t.fold()
+        assert calls(t) - before <= calls_each, "one model call per view a round"
+    raise AssertionError("never done")
+
+
+def calls(t: Table) -> int:
+    """The summariser's model calls so far: summaries and titles (not the prewarm)."""
+    return sum(is_summary(r) or is_title(r) for r in t.engine.requests)
+
+
+async def has(t: Table, count: int, view: str = SHARED_VIEW) -> bool:
+    """Whether `view` has at least `count` chapters."""
+    return len(await chapters(t, view)) >= count
