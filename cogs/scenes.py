@@ -223,6 +223,59 @@ class SceneCog(
     async def memory_clear(self, interaction: discord.Interaction) -> None:
         await answer(interaction, self.memory_service.clear(actor_from(interaction)))
 
+    chapters = app_commands.Group(name="chapters", description="Closed chapters of the story (GM)")
+
+    @gm_only
+    @chapters.command(name="list", description="The chapters: titles, turns covered, texts")
+    @app_commands.rename(as_npc="as")
+    @app_commands.describe(as_npc="This NPC's own chapters (what it witnessed)")
+    @app_commands.autocomplete(as_npc=npc_names)
+    async def chapters_list(
+        self, interaction: discord.Interaction, as_npc: str | None = None
+    ) -> None:
+        work = self.memory_service.chapters.show(actor_from(interaction), as_npc)
+        await answer(interaction, work)
+
+    @gm_only
+    @chapters.command(name="edit", description="Retitle or rewrite a chapter")
+    @app_commands.rename(as_npc="as")
+    @app_commands.describe(
+        number="The chapter's number in /scene chapters list",
+        title="Its new title",
+        text="Its new text",
+        as_npc="A chapter of this NPC's own story",
+    )
+    @app_commands.autocomplete(as_npc=npc_names)
+    async def chapters_edit(
+        self,
+        interaction: discord.Interaction,
+        number: app_commands.Range[int, 1, 100_000],
+        title: app_commands.Range[str, 1, 100] | None = None,
+        text: str | None = None,
+        as_npc: str | None = None,
+    ) -> None:
+        actor = actor_from(interaction)
+        work = self.memory_service.chapters.edit(actor, number, title, text, as_npc)
+        # Its size is counted by the model's tokenizer: acknowledge first.
+        await answer(interaction, work, defer="private")
+
+    @gm_only
+    @chapters.command(name="merge", description="Merge a chapter with the next one")
+    @app_commands.rename(as_npc="as")
+    @app_commands.describe(
+        first="The first chapter's number in /scene chapters list",
+        as_npc="Chapters of this NPC's own story",
+    )
+    @app_commands.autocomplete(as_npc=npc_names)
+    async def chapters_merge(
+        self,
+        interaction: discord.Interaction,
+        first: app_commands.Range[int, 1, 100_000],
+        as_npc: str | None = None,
+    ) -> None:
+        work = self.memory_service.chapters.merge(actor_from(interaction), first, as_npc)
+        await answer(interaction, work, defer="private")
+
 
 async def setup(bot: commands.Bot) -> None:
     """discord.py's extension entry point: add this cog over the bot's services."""

@@ -7,7 +7,7 @@ import io
 import zipfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from bot.store import StorySummary, SummaryStore, TurnLine, TurnStore
+from bot.store import Chapter, ChapterStore, StorySummary, SummaryStore, TurnLine, TurnStore
 
 # Larger transcripts go out zipped: Discord refuses attachments over about 10 MB, and plain
 # text packs several times over.
@@ -21,13 +21,18 @@ Marks = Callable[[Sequence[TurnLine]], Awaitable[Mapping[int, str]]]
 class TranscriptWriter:
     """Collects "Speaker: text" blocks; `finish` gives the file to attach."""
 
-    def __init__(self, summary: StorySummary | None) -> None:
+    def __init__(self, summary: StorySummary | None, chapters: Sequence[Chapter] = ()) -> None:
         # Bytes, encoded page by page: one encode of the whole transcript would hold the GIL,
         # and so the event loop, for as long as it takes.
         self._out = io.BytesIO()
         self.turns = 0
+        # The chapters, then the story so far after them: the campaign in brief, then in full.
+        for number, c in enumerate(chapters, 1):
+            head = f"[Chapter {number}: {c.title}, turns {c.first_seq}–{c.last_seq}]\n{c.text}\n\n"
+            self._out.write(head.encode())
         if summary is not None:
-            head = f"[Story so far, turns 1–{summary.through}]\n{summary.text}\n\n"
+            first = chapters[-1].last_seq + 1 if chapters else 1
+            head = f"[Story so far, turns {first}–{summary.through}]\n{summary.text}\n\n"
             self._out.write(head.encode())
 
     def add(self, page: Sequence[TurnLine], marks: Mapping[int, str] | None = None) -> None:
@@ -59,13 +64,20 @@ def _heading(line: TurnLine, marks: Mapping[int, str]) -> str:
 
 
 async def transcript(
-    turns: TurnStore, summaries: SummaryStore, scene_id: int, marks: Marks | None = None
+    turns: TurnStore,
+    summaries: SummaryStore,
+    scene_id: int,
+    marks: Marks | None = None,
+    chapters: ChapterStore | None = None,
 ) -> tuple[int, tuple[str, bytes]]:
     """How many turns a scene's history has, and its transcript file (no scene read at once).
 
     For a GM: private rolls are in it, marked, and the turns `marks` labels (whispers, tells).
+    The shared story's chapters and story so far come first (never an NPC's own: they hold
+    its secrets in its words, which the marked turns already show).
     """
-    writer = TranscriptWriter(await summaries.get(scene_id))
+    chapters = chapters or ChapterStore(summaries.db)
+    writer = TranscriptWriter(await summaries.get(scene_id), await chapters.of_view(scene_id))
     after = 0
     while page := await turns.lines_after(scene_id, after, PAGE, with_private=True):
         labels = await marks(page) if marks is not None else {}

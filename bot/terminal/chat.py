@@ -75,12 +75,18 @@ class TerminalChat:
             "/continue": lambda _: turns.on_latest(self.actor, "continue"),
             "/undo": lambda _: turns.on_latest(self.actor, "delete"),
             "/who": lambda _: services.get(SceneCommands).status(self.actor),
-            "/memory": lambda _: services.get(MemoryCommands).show(self.actor),
+            "/memory": self._memory,
             "/help": lambda _: self._help(),
         }
 
     async def _help(self) -> Reply:
         return Reply(HELP)
+
+    async def _memory(self, _: str) -> Reply:
+        """The story so far, then the chapters closed before it."""
+        memory = self.services.get(MemoryCommands)
+        self._show(await memory.show(self.actor))
+        return await memory.chapters.show(self.actor)
 
     async def _stat(self, text: str) -> Reply:
         """`/stat` shows the player's values; `set`, `add` and `remove` change them."""
