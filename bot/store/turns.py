@@ -36,6 +36,7 @@ from .models import (
     CastMember,
     PlayerBinding,
     Scene,
+    SceneChapter,
     SceneSummary,
     Turn,
     TurnMessage,
@@ -531,14 +532,15 @@ class TurnStore:
             return (await s.scalar(stmt)) or 0
 
     async def clear(self, scene_id: int, batch: int = CLEAR_BATCH) -> int:
-        """Delete every turn of the scene and its summary; returns how many turns there were.
+        """Delete every turn of the scene, its summaries and chapters; how many turns there were.
 
         A batch per transaction, newest first: a long scene never holds the database's write
         lock for long, so other channels keep storing their turns meanwhile.
         """
         async with self.db.session() as s:
-            # The summary covers turns by seq, and seqs start again after a clear.
+            # Summaries and chapters cover turns by seq, and seqs start again after a clear.
             await s.execute(delete(SceneSummary).where(SceneSummary.scene_id == scene_id))
+            await s.execute(delete(SceneChapter).where(SceneChapter.scene_id == scene_id))
             await s.commit()
         newest = (
             select(Turn.id).where(Turn.scene_id == scene_id).order_by(Turn.id.desc()).limit(batch)
