@@ -181,7 +181,7 @@ async def _still(
     """Whether the last block may stay: the same window, nothing new, all of it still there.
 
     Still there means neither deleted nor edited since: found again by this search, or else
-    looked up (turns only). A deleted or edited turn never stays in a prompt.
+    vouched for by the source. A deleted or edited turn never stays in a prompt.
     """
     start, last = window
     if block.start_seq != start or not start <= block.after_seq <= last:
@@ -191,10 +191,6 @@ async def _still(
         return False
     again = {m.key for m in found.memories}
     unseen = [m for m in block.placed if m.key not in again]
-    # Who witnessed a turn never changes, but which chapters a view reads does (its story
-    # becomes its own): a chapter stays only when found again.
-    if any(m.chapter for m in unseen):
-        return False
     return not unseen or (scene.recall is not None and await scene.recall.unchanged(unseen))
 
 

@@ -170,7 +170,7 @@ class RecallSource(Protocol):
     async def recall(self, query: RecallQuery) -> RecallFound: ...
 
     async def unchanged(self, memories: Sequence[Memory]) -> bool:
-        """Whether every one of these turns is still there as it was (not deleted or edited)."""
+        """Whether every one of `memories` is still there as it was (not deleted or edited)."""
         ...
 
 

@@ -40,6 +40,8 @@ class SceneRecall:
         self.store = store
         self._budget = budget
         self.terms = TermCounts(store.db, COMMON_TURNS)
+        # Whether the database's own rank leaves out rarity, so found turns are ranked again.
+        self.reranks = store.db.engine.dialect.name != "sqlite"
 
     @property
     def budget(self) -> int:
@@ -65,7 +67,7 @@ class SceneRecall:
     async def search(self, query: RecallQuery, words: Mapping[str, int]) -> RecallFound:
         """The memories matching `words` (from `words`) in `query`'s view, best first."""
         plain = list(words)
-        weigh = self.store.db.engine.dialect.name != "sqlite"
+        weigh = self.reranks
         views = chapter_views(query.witness, query.own_story)
         # Two reads on two connections at once: each mostly waits on its driver's thread.
         found, chapters = await asyncio.gather(
@@ -88,8 +90,11 @@ class SceneRecall:
         return RecallFound(tuple(plain), (*turns[:1], *kept[:1], *turns[1:], *kept[1:]))
 
     async def unchanged(self, memories: Sequence[Memory]) -> bool:
-        """Whether these turns are all still in the history as they were (not deleted, not
-        edited); a chapter is never vouched for here (which chapters a view reads may change)."""
+        """Whether these memories are all still there as they were (not deleted, not edited).
+
+        Who witnessed a turn never changes, so a turn is looked up; which chapters a view reads
+        does (its story becomes its own), so a chapter is vouched for only when found again.
+        """
         if any(m.chapter for m in memories):
             return False
         turns = {m.ref: m.text for m in memories}

@@ -34,10 +34,11 @@ def test_the_campaign_asks_about_each_fact_long_after() -> None:
 
 
 async def test_recall_at_5_finds_nine_facts_in_ten(db: Database) -> None:
-    # The bench's campaign at two fifths of its size: the same shape, a shorter test.
+    # The bench's campaign at three fifths of its size: the same shape, a shorter test (on
+    # PostgreSQL, without ranking by rarity again, 26 of these 30 facts come back).
     stores = Stores.over(db)
     table = await _Table.open(stores, 940)
-    texts, plants = campaign(4_000, 20, 1_500, seed=5)
+    texts, plants = campaign(6_000, 30, 2_000, seed=5)
     await store_turns(db, table, texts)
     at_5 = await recall_at_5(db, table, texts, plants)
     assert at_5 >= 0.9

@@ -6,12 +6,19 @@ prompts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
-from bot.director.memories import HEADING, memories_insert
+from bot.director import SceneView
+from bot.director.budget import TokenCounter
+from bot.director.memories import HEADING, Memories, RecallAsk, memories_insert
+from bot.director.types import Memory, RecallFound, RecallQuery
+from bot.domain import PromptContext
 from bot.engine.llama import LlamaEngine
-from bot.prompts import Prompt
+from bot.prompts import Prompt, get_format
 from bot.store import Database
+from bot.store.turns import TurnLine
 from tests.prompts.test_injection import vocab as vocab  # the demo model's tokenizer
 from tests.recall.helpers import (
     BELL,
@@ -79,3 +86,39 @@ async def test_the_prefix_stays_while_nothing_new_is_recalled(
     cut = first.rendered.text.index("Let me think.")  # the newest turn before the old block
     assert third.rendered.text[:cut] == first.rendered.text[:cut]
     assert third.rendered.text.count(HEADING) == 1
+
+
+class _Found:
+    """A recall source that finds the same memories every time (the fitting is under test)."""
+
+    budget = 64
+
+    def __init__(self, memories: tuple[Memory, ...]) -> None:
+        self.memories = memories
+
+    async def recall(self, query: RecallQuery) -> RecallFound:
+        return RecallFound(("key",), self.memories)
+
+    async def unchanged(self, memories: Sequence[Memory]) -> bool:
+        return True
+
+
+async def test_a_memory_too_long_for_the_budget_leaves_room_for_shorter_ones(
+    vocab: LlamaEngine,
+) -> None:
+    long = Memory(5, "Rook", "The key, the key. " * 40, 9.0, ("key",), ref=5)
+    short = [Memory(n, "Rook", f"Key {n} is brass.", 5.0 - n, ("key",), ref=n) for n in (1, 2)]
+    scene = SceneView(
+        scene_id=1,
+        channel_key="1",
+        fmt=get_format("chatml"),
+        context=PromptContext(players=(), npcs=()),
+        npcs=(),
+        recall=_Found((long, *short)),
+    )
+    window = [TurnLine(10, 10, "user", "Rook", "Where is the key?")]
+    memories = Memories(TokenCounter(vocab.count_many))
+    recalled, block = await memories.recall(RecallAsk(scene, 7, "Mara", window, 64, None))
+    # The best match does not fit at all: the next ones still do, oldest first.
+    assert recalled.placed == tuple(short) and recalled.left_out == (long,)
+    assert block is not None and block.depth == 0 and "Key 1 is brass." in block.text

@@ -141,3 +141,11 @@ async def test_chapters_of_the_speakers_own_story_come_back(db: Database) -> Non
     )
     own = await turns.build_prompt(await game.view(), "Mara")
     assert not any(m.chapter for m in own.recall.placed) and "The bargain" not in own.rendered.text
+
+
+async def test_recall_takes_at_most_a_quarter_of_the_historys_room(db: Database) -> None:
+    game = await planted(db, 1000)
+    plan = await director(game, n_ctx=2048).build_prompt(await game.view(2000), "Mara")
+    # 2,048 tokens less the reply's 300 and the margin leave under 1,800 for the history.
+    assert 0 < plan.recall.budget <= 1800 // 4 and plan.recall.used <= plan.recall.budget
+    assert any(m.ref == game.fact_id for m in plan.recall.placed)

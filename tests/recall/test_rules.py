@@ -60,6 +60,8 @@ def test_telling_words_are_the_rare_ones_in_the_candidates_order() -> None:
     # "silver" (more than eight times): it would outvote it.
     assert telling_words(candidates, counts) == ["silver", "key", "gulls"]
     assert telling_words(candidates, {}) == []
+    # With nothing rare at all, middling words serve, but never a common one.
+    assert telling_words(["door", "pier"], {"door": 400, "pier": COMMON_TURNS}) == ["door"]
 
 
 def test_telling_words_bound_what_a_search_costs() -> None:
