@@ -64,7 +64,7 @@ class LiveTurn:
         self.speaker = speaker
         self.character_id = character_id
         self.others = others
-        self.raw = ""
+        self._pieces: list[str] = []  # appended from the engine's thread too
         self.shown = ""
         self.message_ids: list[int] = []
         self.placeholder: Turn | None = None
@@ -72,6 +72,8 @@ class LiveTurn:
         self._avatar: str | None = None
         self._stopping = False
         self._sending = False
+        # Set while the pump waits for text: only then does a piece wake the event loop.
+        self._wanted = False
         self._changed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
@@ -82,15 +84,24 @@ class LiveTurn:
         return self.scene.channel_id
 
     def feed(self, piece: str) -> None:
-        """More generated text; from any thread (the in-process engine calls from its own)."""
-        if threading.get_ident() == self._thread:
-            self._add(piece)
-        else:
-            self._loop.call_soon_threadsafe(self._add, piece)
+        """More generated text; from any thread (the in-process engine calls from its own).
 
-    def _add(self, piece: str) -> None:
-        self.raw += piece
-        self._changed.set()
+        The loop is woken only when the pump waits for text and the piece may end a sentence
+        or a line: a wake-up per token would take the GIL from the generating thread each time.
+        """
+        self._pieces.append(piece)
+        if not self._wanted or not any(char.isspace() for char in piece):
+            return
+        self._wanted = False
+        if threading.get_ident() == self._thread:
+            self._changed.set()
+        else:
+            self._loop.call_soon_threadsafe(self._changed.set)
+
+    @property
+    def raw(self) -> str:
+        """The text so far."""
+        return "".join(self._pieces)
 
     def visible(self) -> str:
         """What may be shown of the text so far."""
@@ -100,10 +111,12 @@ class LiveTurn:
         """Show the visible text whenever it grows, as often as the limits allow."""
         try:
             while not self._stopping:
-                await self._changed.wait()
-                self._changed.clear()
-                if self._stopping or len(self.visible()) <= len(self.shown):
+                self._wanted = True  # before looking: a piece from now on wakes the pump
+                if len(self.visible()) <= len(self.shown):
+                    await self._changed.wait()
+                    self._changed.clear()
                     continue
+                self._wanted = False  # it waits for the limits, then shows the newest text
                 await self._take(final=False)
                 if self._stopping:
                     return
@@ -212,7 +225,8 @@ class LiveTurn:
             raise
         self.placeholder = None
         ids = self.message_ids
-        if turn.content != self.shown:  # the rest was cut: what is shown is the whole turn
+        # What is shown may already be the whole turn (the rest was cut as someone else's).
+        if turn.content != self.shown:
             await self._take(final=True)
             ids = await self.streams.poster.edit_live(
                 self.channel_id, ids, turn.speaker, self._avatar, turn.content, final=True

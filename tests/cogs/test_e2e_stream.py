@@ -200,3 +200,19 @@ async def test_streamed_turns_with_and_without_a_webhook(
         assert not message["deleted"]
     assert await running.core.stores.turns.pending() == []
     assert_no_pings_or_tracebacks(fake)
+
+
+async def test_with_stream_posts_off_a_turn_is_posted_whole(tmp_path: Path) -> None:
+    reply = [(piece, False) for piece, _ in SPEAKS_FOR_ROOK]  # nothing to wait for
+    engine = PacedScript([reply])
+    async for fake in fake_discord():
+        settings = e2e_settings(fake, tmp_path / "bot.db", stream_posts=False)
+        running = await start_bot(fake, settings, engine=engine)
+        try:
+            chan = await cast_scene(running, "inn", (NESSA, ROOK), max_replies=1)
+            await player_says(running, chan, fake.player_ids[0], "A cider, Nessa.")
+            turn = (await running.turns(chan, include_deleted=False))[-1]
+            [texts] = _turn_messages(fake, turn.message_ids)
+            assert set(texts) == {turn.content}  # posted as stored; only the buttons' edit
+        finally:
+            await stop_bot(running)
