@@ -73,8 +73,11 @@ def describe_recall(recalled: Recalled) -> list[str]:
 
 
 def with_recall(reply: Reply, recalled: Recalled) -> Reply:
-    """`/scene prompt`'s answer with what the prompt recalled: in the text, or as recall.txt."""
-    if not recalled.budget:
+    """`/scene prompt`'s answer with what the prompt recalled: in the text, or as recall.txt.
+
+    Unchanged when nothing came back (a short scene, the speaker choice, recall off).
+    """
+    if not recalled.placed and not recalled.left_out:
         return reply
     report = "\n".join(describe_recall(recalled))
     text = f"{reply.text}\n{report}"
