@@ -1,4 +1,4 @@
-"""The story so far on the real demo model: a 300-turn scene at N_CTX=2048 (issue 11)."""
+"""The story so far on the real demo model: a 300-turn scene at N_CTX=2048 (issue 11); chapters."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.engine.base import Sampler
 from bot.engine.llama import LlamaEngine
 from bot.engine.recording import Call, RecordingEngine
 from bot.memory import Summarizer, SummaryConfig
+from bot.memory.chapters import ChapterConfig
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.scenes.views import SceneViews
@@ -30,6 +31,7 @@ NPC_LINES = (
 )
 MAX_ROUNDS = 8  # only against a summariser that never catches up
 PASSWORD = "Quillfeather"
+CHAPTER_TURNS = 100  # closes after a couple of steps of the 300-turn scene
 
 
 class Harbor:
@@ -121,5 +123,40 @@ async def test_a_whisper_reaches_only_its_npc_s_story(engine: LlamaEngine, db: D
     assert f"Rook (in private): {secret}" in marta_call.request.prompt.text
     assert all(story.text for story in stories.values()), "the demo model wrote both"
     assert PASSWORD not in stories[SHARED_VIEW].text
+    for call in h.recorder.calls:
+        assert call.completion.prompt_tokens + call.request.sampler.max_tokens <= N_CTX
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_demo_model_closes_a_chapter_that_later_updates_leave_be(
+    engine: LlamaEngine, db: Database
+) -> None:
+    h = await harbor(engine, db, SCENE_TURNS)
+    h.summarizer.use_chapters(h.stores.chapters, ChapterConfig(turns=CHAPTER_TURNS))
+    story = None  # as it stood before the round that closed it
+    for _ in range(MAX_ROUNDS):
+        story = await h.stores.summaries.get(h.scene.id)
+        await h.summarizer.catch_up(h.view, CancelToken())
+        if await h.stores.chapters.of_view(h.scene.id):
+            break
+    [chapter] = await h.stores.chapters.of_view(h.scene.id)
+    assert story is not None and chapter.text == story.text, "the story as it stood"
+    assert (chapter.first_seq, chapter.last_seq) == (1, story.through)
+    assert chapter.last_seq >= CHAPTER_TURNS
+    assert chapter.title and "\n" not in chapter.title and len(chapter.title) <= 100
+    titled = [c for c in h.recorder.calls if c.request.prompt.text.endswith("Chapter title:")]
+    assert len(titled) == 1, "the demo model was asked for the title once"
+    after = await h.stores.summaries.get(h.scene.id)
+    assert after is not None and after.through == chapter.last_seq
+    assert after.text.startswith(f"Previously ({chapter.title}): ")
+
+    lines = itertools.cycle(PLAYER_LINES)
+    for _ in range(120):  # the story goes on and is rewritten; the chapter stays as it was
+        speaker, text = next(lines)
+        await h.stores.turns.append(h.scene.id, role="user", speaker=speaker, content=text)
+    assert await h.summarizer.catch_up(h.view, CancelToken()) == 1
+    story = await h.stores.summaries.get(h.scene.id)
+    assert story is not None and story.text != after.text and story.through > chapter.last_seq
+    assert await h.stores.chapters.of_view(h.scene.id) == [chapter]
     for call in h.recorder.calls:
         assert call.completion.prompt_tokens + call.request.sampler.max_tokens <= N_CTX
