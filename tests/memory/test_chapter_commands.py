@@ -172,9 +172,6 @@ async def test_the_export_opens_with_the_shared_chapters(db: Database) -> None:
     assert text.count(WHISPER) == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="/scene clear deletes the turns and summaries, not yet the chapters"
-)
 async def test_clearing_the_history_deletes_the_chapters(db: Database) -> None:
     """Seqs start again after a clear: old chapters would claim the new turns."""
     t = await two_chapters(db)
