@@ -37,7 +37,9 @@ async def measure_long_scene(
     await insert_turns(db, scene_id, rows)
     async with stall_monitor() as exporting:
         started = time.perf_counter()
-        count, (_, data) = await transcript(stores.turns, stores.summaries, scene_id)
+        count, (_, data) = await transcript(
+            stores.turns, stores.summaries, stores.chapters, scene_id
+        )
         export_s = time.perf_counter() - started
     async with stall_monitor() as clearing:
         started = time.perf_counter()

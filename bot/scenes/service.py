@@ -93,6 +93,7 @@ class SceneCommands:
         self.stores = stores
         self.turns = stores.turns
         self.summaries = stores.summaries
+        self.chapters = stores.chapters
         self.views = deps.views
         self.director = deps.director
         self.access = deps.access
@@ -269,7 +270,7 @@ class SceneCommands:
         """The whole history as a transcript file, read in pages and written off the loop."""
         scene = await self._gm_scene(actor)
         marks = SecretMarks(self.stores, scene.id)
-        count, file = await transcript(self.turns, self.summaries, scene.id, marks)
+        count, file = await transcript(self.turns, self.summaries, self.chapters, scene.id, marks)
         if not count:
             raise UserError("This scene has no history yet.")
         return Reply(f"Transcript: {count:,} turns.", file=file)

@@ -66,9 +66,9 @@ def _heading(line: TurnLine, marks: Mapping[int, str]) -> str:
 async def transcript(
     turns: TurnStore,
     summaries: SummaryStore,
+    chapters: ChapterStore,
     scene_id: int,
     marks: Marks | None = None,
-    chapters: ChapterStore | None = None,
 ) -> tuple[int, tuple[str, bytes]]:
     """How many turns a scene's history has, and its transcript file (no scene read at once).
 
@@ -76,7 +76,6 @@ async def transcript(
     The shared story's chapters and story so far come first (never an NPC's own: they hold
     its secrets in its words, which the marked turns already show).
     """
-    chapters = chapters or ChapterStore(summaries.db)
     writer = TranscriptWriter(await summaries.get(scene_id), await chapters.of_view(scene_id))
     after = 0
     while page := await turns.lines_after(scene_id, after, PAGE, with_private=True):

@@ -148,6 +148,7 @@ _OLDEST_FIRST = _ALL_OLDEST_FIRST.where(_SHARED)
 # Built once per kind of view: these reads run on every round.
 _LINES = {view: in_view(_NEWEST_FIRST, view) for view in (None, PUBLIC, 1)}
 _LINES_AFTER = {view: in_view(_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
+_ALL_LINES_AFTER = {view: in_view(_ALL_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
 
 
 def _view_kind(witness: Witness) -> int | None:
@@ -355,10 +356,8 @@ class TurnStore:
             "limit": limit,
             "witness": witness,
         }
-        if with_private:
-            stmt = in_view(_ALL_OLDEST_FIRST, witness)
-        else:
-            stmt = _LINES_AFTER[_view_kind(witness)]
+        lines = _ALL_LINES_AFTER if with_private else _LINES_AFTER
+        stmt = lines[_view_kind(witness)]
         rows = await self.db.rows(stmt, _used(params, witness))
         return [TurnLine._make(row) for row in rows]
 
