@@ -140,7 +140,7 @@ class PromptBuilder:
             history, plan = await self._fit(window, newest, lore + summary_tokens)
             return history, plan, history[plan.start].seq if plan.start < len(history) else None
 
-        key = (scene.scene_id, window.view)
+        key = (scene.scene_id, await self._layout_view(window, newest))
         previous = self.lore_layouts.get(key)
         last_seq = newest[-1].seq if newest else 0
         layout = previous and previous.following(scene.lore.sources, fired, last_seq)
@@ -189,6 +189,22 @@ class PromptBuilder:
             if len(page) < HISTORY_PAGE or page[0].seq <= scene.summary_through + 1:
                 break
         return turns, counts
+
+    async def _layout_view(self, window: _Window, newest: list[StoredTurn]) -> Witness:
+        """The view whose lore layout this prompt goes on from.
+
+        A view that reads the same newest turns as the whole scene shares the scene's layout,
+        so speakers who saw the same keep one prefix between them; a view that lacks turns
+        there, or holds a secret, keeps its own, or lore fired by turns it never read would
+        stay in its prompt.
+        """
+        if window.view is None:
+            return None
+        whole = await self._lines(window.scene, None, window.before_seq)
+        first = whole[0].seq if whole else 0
+        if [t.seq for t in newest if t.seq >= first] == [t.seq for t in whole]:
+            return None
+        return window.view
 
     async def _lines(
         self, scene: SceneView, view: Witness, before_seq: int | None
