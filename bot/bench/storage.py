@@ -64,7 +64,11 @@ async def next_seq(db: Database, scene_id: int) -> int:
 
 
 async def insert_turns(db: Database, scene_id: int, rows: Iterable[TurnRow]) -> int:
-    """Bulk-insert turns after the scene's newest, in one transaction; returns how many."""
+    """Bulk-insert turns after the scene's newest, in one transaction; returns how many.
+
+    They are stored as turns from before presence was recorded: witnessed by everyone, so a
+    seeded history reads the same from every view (one row each, not one per witness).
+    """
     seq = await next_seq(db, scene_id)
     now = datetime.now(UTC)
     count = 0
@@ -86,6 +90,7 @@ async def insert_turns(db: Database, scene_id: int, rows: Iterable[TurnRow]) -> 
                         "swipe_index": 0,
                         "edited": False,
                         "deleted": False,
+                        "all_witnessed": True,
                         "created_at": now,
                         "updated_at": now,
                     }
