@@ -16,8 +16,10 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.core import open_core, remote_options
-from bot.director import SceneView
-from bot.domain import FORMAT_NAMES
+from bot.director import SceneView, TurnDirector
+from bot.director.choices import choose_speaker
+from bot.director.types import DirectorEngine
+from bot.domain import FORMAT_NAMES, CancelToken
 from bot.engine.base import EngineError
 from bot.errors import UNEXPECTED, UserError
 from bot.logs import configure_logging
@@ -72,13 +74,21 @@ def _speaker(view: SceneView, scene_file: SceneFile, wanted: str) -> str:
     raise UserError(f"{wanted} is not one of this scene's NPCs.")
 
 
+async def _chosen(director: TurnDirector, engine: DirectorEngine, view: SceneView) -> str | None:
+    """The NPC the director would choose to speak next, as a round chooses; None if muted."""
+    plan = await director.build_prompt(view)
+    member = await choose_speaker(engine, view, plan, CancelToken())
+    return member.name if member else None
+
+
 async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
     with tempfile.TemporaryDirectory(prefix="tavernkeep-prompt-") as tmp:
         scratch = settings.model_copy(
             update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'prompt.db'}"}
         )
-        core = await open_core(scratch, mode="vocab")
+        # Without --for the model chooses who speaks, so it is loaded whole.
+        core = await open_core(scratch, mode="vocab" if args.npc else "full")
         plug_recall(core.views, core.stores, settings)  # NPCs' prompts recall as in the bot
         ids: list[int] = []
         report: list[str] = []
@@ -87,8 +97,10 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             if args.format:
                 scene = await core.stores.scenes.update(scene.id, format=args.format)
             view = await core.views.view(scene)
-            # Without --for: the prompt the director reads to choose who speaks next.
-            speaker = _speaker(view, scene_file, args.npc) if args.npc else None
+            if args.npc:
+                speaker: str | None = _speaker(view, scene_file, args.npc)
+            else:
+                speaker = await _chosen(core.director, core.engine, view)
             plan = await core.director.build_prompt(view, speaker)
             if args.tokens:
                 ids = await core.engine.tokenize(plan.rendered.prompt)

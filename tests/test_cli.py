@@ -177,10 +177,14 @@ def test_prompt_for_an_npc_is_the_prompt_it_speaks_from(tmp_path: Path) -> None:
     assert ivo.returncode == 0, ivo.stderr
     assert ivo.stdout.endswith("[INST]model\nIvo:")
     assert "Keri: Evening, Ivo." in ivo.stdout
-    # Without --for: the prompt the director reads to choose who speaks, as before.
-    chooser = _prompt([str(scene)], tmp_path)
-    assert chooser.returncode == 0, chooser.stderr
-    assert chooser.stdout.endswith("[INST]model\n")
+    # Without --for: the prompt of the NPC the model chooses, from that NPC's own view.
+    chosen = _prompt([str(scene)], tmp_path)
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout.endswith(("[INST]model\nMarta:", "[INST]model\nIvo:"))
+    if chosen.stdout.endswith("Ivo:"):
+        assert chosen.stdout == ivo.stdout
+    else:
+        assert chosen.stdout == marta.stdout
 
 
 @pytest.mark.model
