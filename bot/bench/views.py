@@ -8,8 +8,9 @@ turns by an NPC whose view differs from the previous speaker's: time to the firs
 its view's snapshot kept, against the very same request from an empty context.
 
 Each NPC turn is the director's prompt for that NPC (its view, its KV key) taken to the first
-token, then a stored reply of filler, the same text in both scenes; each NPC's first prompt is
-not counted, so the figure is the reuse of a scene under way.
+token, then a reply of filler, the same text in both scenes, evaluated into the view's context
+as a generated one would be and stored. Only the prompts count; each NPC's first prompt does
+not, so the figure is the reuse of a scene under way.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.table import Table
 from bot.bench.channels import Channel
 from bot.bench.model import ModelBench
 from bot.engine.base import Completion, GenerationRequest
+from bot.prompts import Prompt
 from bot.store import Character
 
 VIEW_TURNS = 20  # the reuse figure's NPC turns, in both profiles
@@ -96,15 +98,14 @@ async def _player_turn(
 
 
 async def _npc_line(
-    bench: ModelBench, channel: Channel, npc: Character, *, short: bool = False
+    bench: ModelBench, channel: Channel, npc: Character, text: str | None = None
 ) -> None:
-    """A stored NPC line of filler (the scene's past, or a reply as short as a quick one)."""
-    filler = channel.filler
+    """A stored NPC line: `text`, or filler (the scene's past, not generated)."""
     await bench.core.stores.turns.append(
         channel.scene.id,
         role="model",
         speaker=npc.name,
-        content=filler.short(npc.name) if short else filler.line(npc.name),
+        content=channel.filler.line(npc.name) if text is None else text,
         character_id=npc.id,
     )
 
@@ -137,10 +138,13 @@ async def view_scene(bench: ModelBench, seed: int, lead: int, *, shared: bool) -
 
 @dataclass(frozen=True)
 class ViewTurn:
-    """One NPC turn's request (its view's prompt and KV key) and the engine's answer."""
+    """One NPC turn: its request (its view's prompt and KV key), the answer, the stored reply."""
 
     request: GenerationRequest
     completion: Completion
+    reply: str
+    prompt_tokens: int  # the engine's counters over the request alone
+    reused_tokens: int
 
 
 async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> ViewTurn:
@@ -157,11 +161,27 @@ async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> ViewT
         plan.rendered.stops,
         channel=plan.channel,
     )
+    stats = bench.cache.stats
+    prompt, reused = stats.prompt_tokens, stats.reused_tokens
     done = await bench.engine.complete(request)
     # Short replies keep the prompts of the last turns in the context window: a moved window
     # would make them cold.
-    await _npc_line(bench, channel, npc, short=True)
-    return ViewTurn(request, done)
+    reply = channel.filler.short(npc.name)
+    turn = ViewTurn(
+        request, done, reply, stats.prompt_tokens - prompt, stats.reused_tokens - reused
+    )
+    await _reply_in_context(bench, turn)
+    await _npc_line(bench, channel, npc, reply)
+    return turn
+
+
+async def _reply_in_context(bench: ModelBench, turn: ViewTurn) -> None:
+    """The reply evaluated after its prompt, in its view's context: what generating it leaves.
+
+    The next prompt of the view then reuses it, as the bot's would; not a counted request.
+    """
+    said = replace(turn.request, prompt=turn.request.prompt + Prompt.plain(f" {turn.reply}"))
+    await bench.engine.complete(said)
 
 
 async def reuse_over_turns(
@@ -171,16 +191,16 @@ async def reuse_over_turns(
 
     Each NPC speaks once first, uncounted, so each view has had its first prompt.
     """
-    stats, npcs = bench.cache.stats, channel.npcs
+    npcs = channel.npcs
     keys = {(await npc_turn(bench, channel, npc)).request.channel or "" for npc in npcs}
-    prompt, reused = stats.prompt_tokens, stats.reused_tokens
+    prompt = reused = 0
     for turn in range(turns):
         done = await npc_turn(bench, channel, npcs[turn % len(npcs)])
         keys.add(done.request.channel or "")
+        prompt, reused = prompt + done.prompt_tokens, reused + done.reused_tokens
         if figures is not None:
-            figures.prompt_tokens.append(done.completion.prompt_tokens)
-    total = stats.prompt_tokens - prompt
-    return (stats.reused_tokens - reused) / total if total else 0.0, keys
+            figures.prompt_tokens.append(done.prompt_tokens)
+    return reused / prompt if prompt else 0.0, keys
 
 
 async def view_switches(
@@ -196,12 +216,13 @@ async def view_switches(
         warm = await npc_turn(bench, channel, npcs[(after + sample) % len(npcs)])
         figures.restores += bench.cache.stats.restores > restores
         figures.warm_s.append(_first_token(warm.completion))
-        # The same request again with no snapshot of its view and an empty context. The cold
-        # run leaves the view's prompt in the context, so the next switch to it is warm again.
+        # The same request again with no snapshot of its view and an empty context; then its
+        # reply again, so the view's next turn is as warm as the others'.
         await bench.engine.reset_context(forget=warm.request.channel)
         reused = bench.cache.stats.reused_tokens
         figures.cold_s.append(_first_token(await bench.engine.complete(warm.request)))
         figures.cold_reused += bench.cache.stats.reused_tokens - reused
+        await _reply_in_context(bench, warm)
 
 
 def _first_token(done: Completion) -> float:
