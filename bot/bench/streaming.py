@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 STREAM_TOKENS = 200
 FIRST_VISIBLE_TARGET = 0.35
 STREAM_OVERHEAD_TARGET = 1.05
-STREAM_SAMPLES = {"quick": 3, "full": 7}
+# Even: the streamed round goes first in half the samples (a first round may pay for both).
+STREAM_SAMPLES = {"quick": 4, "full": 8}
 STREAM_SEED = 905
 MIN_TOKENS = 150  # an answer the model ends sooner is not a sample: another post is made
 ATTEMPTS = 4  # posts per wanted sample at most
@@ -181,20 +182,20 @@ class Sample:
 
 
 async def _pair(
-    bench: ModelBench, channel: Channel, sampler: Sampler, attempt: int
+    bench: ModelBench, channel: Channel, sampler: Sampler, attempt: int, streamed_first: bool
 ) -> tuple[Sample, Sample, int] | None:
     """After a new player post: the streamed and the whole round of the NPC's answer, and its
     tokens; None when the model ended it before MIN_TOKENS or the two rounds differ.
 
     The same round stopped at its first sentence leaves the prompt in the context, so the two
-    that count start from the same context with the same seed; the order of the two alternates.
+    that count start from the same context with the same seed, in the order asked.
     """
     core = bench.core
     await bench.channels.say(channel)
     seeded = replace(sampler, seed=sampler.seed + attempt)
     views = SceneViews(core.stores, seeded, core.views.lore)
     await _warm_up(bench, channel, views)
-    order = (True, False) if attempt % 2 == 0 else (False, True)
+    order = (True, False) if streamed_first else (False, True)
     samples = {live: await _round(bench, channel, views, live=live) for live in order}
     streamed, whole = samples[True], samples[False]
     tokens = await _tokens(bench, streamed.text)
@@ -237,7 +238,8 @@ async def measure_streaming(
     wanted = STREAM_SAMPLES.get(profile, STREAM_SAMPLES["full"])
     attempts = 0
     while len(figures.tokens) < wanted and attempts < wanted * ATTEMPTS:
-        pair = await _pair(bench, channel, sampler, attempts)
+        # The streamed round goes first in every other sample kept.
+        pair = await _pair(bench, channel, sampler, attempts, len(figures.tokens) % 2 == 0)
         attempts += 1
         if pair is None:
             figures.dropped += 1
@@ -284,6 +286,7 @@ def put_streaming(report: Report, figures: StreamFigures | None) -> None:
         "turn_tokens": figures.tokens,
         "updates": figures.updates,
         "dropped": figures.dropped,
+        "overhead_ratios": [round(ratio, 4) for ratio in overheads],
     }
 
 
