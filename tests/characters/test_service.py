@@ -11,7 +11,9 @@ from bot.channel.text import MESSAGE_LIMIT
 from bot.characters.cards import card_to_png
 from bot.characters.service import CharacterCommands, CharacterInput
 from bot.core import Core
+from bot.engine.base import Sampler
 from bot.errors import UserError
+from bot.scenes.views import SceneViews
 from bot.settings import load_settings
 from bot.store import Database, Stores
 from tests.channel.helpers import (
@@ -452,8 +454,10 @@ async def test_a_missing_character_of_another_member_is_reported_readably(
 
 async def test_the_caps_come_from_the_settings(db: Database) -> None:
     settings = load_settings(max_characters_per_player=2, greeting_max_chars=10)
-    parts = (None, None, None)  # engine, director, views: not used by character commands
-    services = Core(settings, db, Stores.over(db), *parts).services(RecordingPoster())  # type: ignore[arg-type]
+    stores = Stores.over(db)
+    views = SceneViews(stores, Sampler(seed=1))  # features plug into the views when built
+    parts = (None, None)  # engine, director: not used by character commands
+    services = Core(settings, db, stores, *parts, views).services(RecordingPoster())  # type: ignore[arg-type]
     characters = services.get(CharacterCommands)
     assert characters.roster_limits.characters_per_player == 2
     assert characters.card_limits.greeting_max_chars == 10

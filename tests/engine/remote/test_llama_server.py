@@ -77,9 +77,15 @@ async def test_rounds_choose_npcs_and_the_floor_under_the_servers_grammar(
     for call in recorder.calls:
         if call.request.choices:
             assert call.completion.text in call.request.choices, call.completion.text
-    # Every request of the channel went to the one slot it keeps.
-    slot = engine.slots.slot_of(str(scene.channel_id))
-    assert slot is not None and {b["id_slot"] for b in wire.completions} == {slot}
+    # Each view of the channel keeps its own slot (its own prefix): every request of a view
+    # went to that view's slot, and no two views shared one.
+    assert len(wire.completions) == len(recorder.calls)
+    slots_of: dict[str | None, set[int]] = {}
+    for call, body in zip(recorder.calls, wire.completions, strict=True):
+        slots_of.setdefault(call.request.channel, set()).add(body["id_slot"])
+    assert str(scene.channel_id) in slots_of and engine.slots.slots >= len(slots_of)
+    assert all(len(slots) == 1 for slots in slots_of.values()), slots_of
+    assert len(set.union(*slots_of.values())) == len(slots_of), slots_of
 
 
 async def test_swipe_keeps_both_versions(engine: LlamaServerEngine, db: Database) -> None:
