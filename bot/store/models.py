@@ -162,6 +162,8 @@ class Character(Timestamps, Base):
     avatar_url: Mapped[str | None] = mapped_column(CleanText)
     greeting: Mapped[str | None] = mapped_column(CleanText)
     card_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Its own sampler, talkativeness and backend (`bot.characters.voice.Voice`); None: defaults.
+    voice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
         return f"<Character {self.id} {self.kind} {self.name!r}>"
@@ -190,6 +192,8 @@ class Scene(Timestamps, Base):
     player_stats: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The GM paused the NPCs: players' posts are stored, no round runs until /scene resume.
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # `table` mode: seconds a round waits for players who have not acted; None: the default.
+    round_timeout: Mapped[int | None] = mapped_column(Integer)
 
     def __repr__(self) -> str:
         return f"<Scene {self.id} channel={self.channel_id} active={self.active}>"

@@ -24,6 +24,7 @@ _UPDATABLE = (
     "min_p",
     "mechanics",
     "paused",
+    "round_timeout",
 )
 _Link = TypeVar("_Link", PlayerBinding, PlayerDefault)  # the member → character rows
 
@@ -108,7 +109,7 @@ class SceneStore:
             return await _scene(s, scene_id)
 
     async def update(self, scene_id: int, **fields: Any) -> Scene:
-        """Change format, scenario, length, reply_mode, max_replies, sampling, mechanics, pause."""
+        """Change format, scenario, length, reply_mode, max_replies, sampling, mechanics, pause, timeout."""
         check_fields(fields, _UPDATABLE)
         async with self.db.session() as s:
             scene = await _scene(s, scene_id)

@@ -62,7 +62,7 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0010_recall"
+HEAD = "0011_table_and_voices"
 
 
 async def _old_scene(db: Database, npc_id: int | None = None) -> int:
@@ -100,6 +100,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0010_recall",
         "0009_presence",
         "0008_pause_and_mute",
         "0007_dice_and_state",
