@@ -109,7 +109,7 @@ class SceneStore:
             return await _scene(s, scene_id)
 
     async def update(self, scene_id: int, **fields: Any) -> Scene:
-        """Change format, scenario, length, reply_mode, max_replies, sampling, mechanics, pause, timeout."""
+        """Change the scene's settings (any of `_UPDATABLE`)."""
         check_fields(fields, _UPDATABLE)
         async with self.db.session() as s:
             scene = await _scene(s, scene_id)
