@@ -21,7 +21,7 @@ LENGTHS: tuple[str, ...] = (
     "humongous",
     "unlimited",
 )
-REPLY_MODES: tuple[str, ...] = ("auto", "mention", "manual")
+REPLY_MODES: tuple[str, ...] = ("auto", "table", "mention", "manual")
 NAME_MAX = 80  # character and speaker names (Discord webhook names allow 80 too)
 
 
@@ -113,6 +113,35 @@ class Sampler:
     repeat_penalty: float = 1.05
     max_tokens: int = 300
     seed: int = -1
+
+
+TALKATIVENESS_DEFAULT = 50  # SillyTavern's default (0.5 there), as a percentage
+
+
+@dataclass(frozen=True)
+class Voice:
+    """An NPC's own settings; None leaves the scene's (or the default) in place."""
+
+    temperature: float | None = None
+    min_p: float | None = None
+    max_tokens: int | None = None
+    length: str | None = None  # one of `LENGTHS`: the length asked of this NPC's turns
+    talkativeness: int | None = None  # 0-100: how often the model's choice may land on it
+    backend: str | None = None  # a named backend of the settings; None: the default engine
+
+    def sampler(self, base: Sampler) -> Sampler:
+        """`base` with this voice's overrides."""
+        return replace(
+            base,
+            temperature=base.temperature if self.temperature is None else self.temperature,
+            min_p=base.min_p if self.min_p is None else self.min_p,
+            max_tokens=base.max_tokens if self.max_tokens is None else self.max_tokens,
+        )
+
+    @property
+    def talks(self) -> int:
+        """Its talkativeness, the default when unset."""
+        return TALKATIVENESS_DEFAULT if self.talkativeness is None else self.talkativeness
 
 
 class CancelToken:

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from bot.director.budget import BudgetPlan
-from bot.domain import DiceRoll, PromptContext, Role, Sampler, StateEdit
+from bot.domain import DiceRoll, PromptContext, Role, Sampler, StateEdit, Voice
 from bot.engine.base import CancelToken, Completion, GenerationRequest
 from bot.errors import UserError
 from bot.lore.placement import LoreActivation, SceneLore
 from bot.prompts import Prompt, PromptFormat, RenderedPrompt
 
 # "muted": every NPC the model could choose is muted, and no speaker was forced.
-RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast", "muted"]
+# "passed": the model chose that nobody answers (the players are talking among themselves).
+RoundEnd = Literal["players", "cap", "empty", "cancelled", "no-cast", "muted", "passed"]
 # Whose view of the scene a prompt reads, as the turn store's `witness`: None the whole scene,
 # a character's id what it witnessed, `PUBLIC` what a viewer with no character may read.
 Witness = int | None
@@ -110,6 +111,7 @@ class CastMember:
     name: str
     character_id: int | None = None
     muted: bool = False
+    voice: Voice = field(default_factory=Voice)  # its own sampler, length, talkativeness, backend
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class GenerationRequest:
     grammar: str | None = None
     channel: str | None = None
     choices: tuple[str, ...] = ()
+    backend: str | None = None  # a named backend of the settings; None: the default engine
 
 
 @dataclass
