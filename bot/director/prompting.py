@@ -90,7 +90,8 @@ class PromptBuilder:
             )
         # The Memories block's whole budget is taken before the window is planned.
         recall = recall_reserve(seen, speaker, player, budget - system_tokens)
-        window = _Window(seen, view, speaker, before_seq, budget - recall, system_tokens)
+        shared = await self._layout_view(seen, view, before_seq, newest)
+        window = _Window(seen, view, speaker, before_seq, budget - recall, system_tokens, shared)
         lore, history, plan = await self._window(window, newest)
         if lore.fired:
             ctx = replace(ctx, lore_before=lore.before, lore_after=lore.after)
@@ -107,7 +108,11 @@ class PromptBuilder:
         rendered = replace(rendered, stops=prompt_stops(fmt, scene.context, speaker, player=player))
         if seen.mechanics:
             rendered = replace(rendered, system=system_block(seen, ctx))
-        return PromptPlan(rendered, plan, tuple(kept), scene.channel(view), lore, view, recalled)
+        # A view that reads what the whole scene reads, with no secret of its own, keeps the
+        # scene's KV state: one prefix (one llama-server slot) for speakers who saw the same.
+        own = shared is not None or _keeps_secrets(scene.context, speaker)
+        channel = scene.channel(view if own else None)
+        return PromptPlan(rendered, plan, tuple(kept), channel, lore, view, recalled)
 
     async def _window(
         self, window: _Window, newest: list[StoredTurn]
@@ -140,7 +145,7 @@ class PromptBuilder:
             history, plan = await self._fit(window, newest, lore + summary_tokens)
             return history, plan, history[plan.start].seq if plan.start < len(history) else None
 
-        key = (scene.scene_id, await self._layout_view(window, newest))
+        key = (scene.scene_id, window.shared)
         previous = self.lore_layouts.get(key)
         last_seq = newest[-1].seq if newest else 0
         layout = previous and previous.following(scene.lore.sources, fired, last_seq)
@@ -190,21 +195,27 @@ class PromptBuilder:
                 break
         return turns, counts
 
-    async def _layout_view(self, window: _Window, newest: list[StoredTurn]) -> Witness:
-        """The view whose lore layout this prompt goes on from.
+    async def _layout_view(
+        self,
+        scene: SceneView,
+        view: Witness,
+        before_seq: int | None,
+        newest: list[StoredTurn],
+    ) -> Witness:
+        """The view whose lore layout and KV state this prompt goes on from.
 
         A view that reads the same newest turns as the whole scene shares the scene's layout,
         so speakers who saw the same keep one prefix between them; a view that lacks turns
         there, or holds a secret, keeps its own, or lore fired by turns it never read would
         stay in its prompt.
         """
-        if window.view is None:
+        if view is None:
             return None
-        whole = await self._lines(window.scene, None, window.before_seq)
+        whole = await self._lines(scene, None, before_seq)
         first = whole[0].seq if whole else 0
         if [t.seq for t in newest if t.seq >= first] == [t.seq for t in whole]:
             return None
-        return window.view
+        return view
 
     async def _lines(
         self, scene: SceneView, view: Witness, before_seq: int | None
@@ -226,6 +237,7 @@ class _Window:
     before_seq: int | None
     budget: int
     system_tokens: int
+    shared: Witness  # the view whose layout it goes on from: None when it reads the scene's
 
 
 class ViewLayouts:
@@ -265,6 +277,13 @@ def met(
         return tuple(out)
 
     return replace(ctx, npcs=shown(ctx.npcs, not player), players=shown(ctx.players, player))
+
+
+def _keeps_secrets(ctx: PromptContext, speaker: str | None) -> bool:
+    """Whether `speaker`'s own prompts show a sheet with secrets the others' do not."""
+    own = speaker.casefold() if speaker else None
+    people = (*ctx.npcs, *ctx.players)
+    return any(p.own_sheet is not None and p.name.casefold() == own for p in people)
 
 
 def prompt_turn(turn: StoredTurn) -> PromptTurn:

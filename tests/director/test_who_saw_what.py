@@ -266,6 +266,27 @@ async def test_each_view_keeps_its_own_kv_state_and_only_the_cast_is_chosen(
     assert set(choice.choices) == {"Tobin:", "Ivo:"}  # present, and not the one who just spoke
 
 
+async def test_views_that_saw_the_same_keep_the_scenes_kv_state(
+    db: Database, vocab: LlamaEngine
+) -> None:
+    stores = Stores.over(db)
+    scene = await stores.scenes.start(guild_id=1, channel_id=20, format="chatml")
+    ids = {}
+    for name, sheet in (("Marta", f"**Secret**: {MARTA_SECRET}"), ("Tobin", "An old sailor.")):
+        npc = await stores.characters.create(guild_id=1, kind="npc", name=name, sheet=sheet)
+        await stores.scenes.add_cast(scene.id, npc.id)
+        ids[name] = npc.id
+    await stores.turns.append(scene.id, role="user", speaker="Rook", content="Evening, all.")
+    engine = ScriptedEngine(texts=["Aye.", "Hm."], floors=["user"])
+    director = TurnDirector(engine, stores.turns, counter=TokenCounter(vocab.count_many))
+    view = await SceneViews(stores, Sampler(seed=1)).view(await stores.scenes.get(scene.id))
+    for name in ("Tobin", "Marta"):
+        await director.run_round(view, forced=name)
+    texts = [r.channel for r in engine.requests if request_kind(r) == "text"]
+    # Tobin saw what the scene saw: one prefix with it. Marta's own prompt holds her secret.
+    assert texts == ["20", f"20#{ids['Marta']}"]
+
+
 async def test_after_a_clear_each_view_is_asked_again(db: Database, vocab: LlamaEngine) -> None:
     harbor = await _harbor(db, "chatml")
     stores, scene, hale = harbor.stores, harbor.scene.id, harbor.ids["Hale"]
