@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(300, ge=1, le=8192)
     seed: int = -1
     quiet_seconds: float = Field(4.0, ge=0.0)
+    # Reply mode `table`: how long the NPCs wait for every player before answering anyway
+    # (a scene's own round_timeout wins); the bounds of /scene settings round_timeout.
+    round_timeout: float = Field(300.0, ge=10.0, le=86_400.0)
     # NPC turns posted at their first sentence and edited as they are written.
     stream_posts: bool = True
     reply_cooldown_seconds: float = Field(3.0, ge=0.0)
