@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.characters.limits import (
     CARD_JSON_MAX_BYTES,
@@ -19,6 +19,7 @@ from bot.characters.limits import (
     MAX_NPCS_PER_SERVER,
 )
 from bot.domain import FORMAT_NAMES
+from bot.engine.routing import NamedBackend, parse_backends
 from bot.errors import UserError
 from bot.store.database import BUSY_TIMEOUT
 
@@ -116,6 +117,9 @@ class Settings(BaseSettings):
     backend_parallel: int | None = Field(None, ge=1, le=256)
     backend_timeout_seconds: float = Field(300.0, gt=0)
     tokenizer_path: Path | None = None
+    # More inference servers an NPC's voice may choose (/npc settings backend): a JSON object of
+    # name → {backend, url, model, api_key, ...}. Out of the repr: entries may hold API keys.
+    backends: Annotated[dict[str, NamedBackend], NoDecode] = Field(default_factory=dict, repr=False)
     narrator_name: str = Field("Narrator", min_length=1, max_length=80)
     narrator_avatar: str | None = None
 
@@ -145,6 +149,11 @@ class Settings(BaseSettings):
         if number < -1:
             raise ValueError("must be 'auto', -1 (all), 0 (CPU only) or a layer count")
         return str(number)
+
+    @field_validator("backends", mode="before")
+    @classmethod
+    def _backends(cls, value: Any) -> dict[str, NamedBackend]:
+        return parse_backends(value)
 
     @field_validator("narrator_avatar")
     @classmethod
@@ -230,6 +239,7 @@ class Settings(BaseSettings):
             for value in (getattr(self, name) for name in type(self).model_fields)
             if isinstance(value, SecretStr)
         ]
+        found += [b.api_key.get_secret_value() for b in self.backends.values() if b.api_key]
         found.append(make_url(self.database_url).password or "")
         return [secret for secret in found if secret]
 
