@@ -6,6 +6,7 @@ import logging
 from dataclasses import replace
 
 from bot.director.prompting import prompt_turn
+from bot.director.talkativeness import draw, talkative, weigh
 from bot.director.text import choice_request
 from bot.director.types import CastMember, DirectorEngine, PromptPlan, SceneView, StoredTurn
 from bot.domain import CancelToken
@@ -16,9 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def speaker_candidates(scene: SceneView, last: StoredTurn | None) -> list[CastMember]:
-    """Whom the model may choose: the unmuted NPCs, never the one who just spoke unless no
-    other is left (a lone NPC may go on); muted NPCs speak only when forced."""
-    candidates = list(scene.choosable)
+    """Whom the model may choose: the unmuted NPCs with some talkativeness, never the one who
+    just spoke unless no other is left (a lone NPC may go on); the others speak only when
+    forced."""
+    candidates = talkative(scene.choosable)
     if last is not None and last.role == "model" and len(candidates) > 1:
         candidates = [m for m in candidates if m.name != last.speaker] or candidates
     return candidates
@@ -27,8 +29,10 @@ def speaker_candidates(scene: SceneView, last: StoredTurn | None) -> list[CastMe
 async def choose_speaker(
     engine: DirectorEngine, scene: SceneView, plan: PromptPlan, cancel: CancelToken
 ) -> CastMember | None:
-    """The next NPC among `speaker_candidates`; None when every NPC is muted."""
-    candidates = speaker_candidates(scene, plan.history[-1] if plan.history else None)
+    """The next NPC among `speaker_candidates`, weighed by talkativeness; None when there is
+    none (every NPC muted or silent)."""
+    last = plan.history[-1] if plan.history else None
+    candidates = speaker_candidates(scene, last)
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
     request = choice_request(
@@ -40,7 +44,9 @@ async def choose_speaker(
     )
     chosen = await constrained(engine, request, cancel)
     # No valid answer twice: the first candidate, never a name the model made up.
-    return next((m for m in candidates if f"{m.name}:" == chosen), candidates[0])
+    pick = next((m for m in candidates if f"{m.name}:" == chosen), candidates[0])
+    rng = draw(scene.sampler.seed, scene.scene_id, last.seq if last else 0)
+    return weigh(pick, candidates, rng)
 
 
 async def constrained(
@@ -69,14 +75,19 @@ async def another_npc(
     engine: DirectorEngine,
     scene: SceneView,
     plan: PromptPlan,
-    turn: StoredTurn,
+    turn: StoredTurn | None,
     cancel: CancelToken,
 ) -> bool:
-    """Ask the model whether another NPC block follows or the players get the floor."""
+    """Ask the model whether an NPC block follows or the players get the floor.
+
+    After `turn` (stored since `plan` was built), or with None on the prompt as it stands:
+    before a round's first turn, where handing the floor back means nobody answers.
+    """
     fmt = scene.fmt
     choice = fmt.floor_choice()
     rendered = plan.rendered
-    blocks = (rendered.system, *rendered.turns, fmt.turn_block(prompt_turn(turn)))
+    after = () if turn is None else (fmt.turn_block(prompt_turn(turn)),)
+    blocks = (rendered.system, *rendered.turns, *after)
     prompt = Prompt.join(rendered.separator, blocks) + choice.lead
     request = choice_request(
         prompt,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
 from bot.director.budget import TRIM_STEP, TokenCounter
 from bot.director.choices import another_npc, choose_speaker, speaker_candidates
 from bot.director.mechanics import Said, drop_markers, generate, resolver_of
-from bot.director.prompting import PromptBuilder
+from bot.director.prompting import PromptBuilder, voice_of
 from bot.director.text import clean_reply
 from bot.director.types import (
     CastMember,
@@ -85,25 +85,35 @@ class TurnDirector:
         self,
         scene: SceneView,
         *,
-        forced: str | None = None,
+        forced: str | Sequence[str] | None = None,
         hooks: RoundHooks | None = None,
         cancel: CancelToken | None = None,
         audience: Collection[int] | None = None,
+        may_pass: bool = False,
     ) -> RoundResult:
         """Produce up to `max_replies` NPC turns, stopping when the model hands the floor back.
 
+        `forced` NPCs answer first, each once in the order given (muted ones too), then the
+        model may go on; the round takes at least one turn for each. With `may_pass` and nobody
+        forced the model may hand the floor back before anyone speaks (`ended` "passed").
         With `audience` (a private answer) only those characters and the speaker witness the
         turns; otherwise everyone present does.
         """
         with engine_failures():
             return await self._round(
-                scene, forced, hooks or RoundHooks(), cancel or CancelToken(), audience
+                scene,
+                _forced_members(scene, forced),
+                may_pass,
+                hooks or RoundHooks(),
+                cancel or CancelToken(),
+                audience,
             )
 
     async def _round(
         self,
         scene: SceneView,
-        forced: str | None,
+        forced: list[CastMember],
+        may_pass: bool,
         hooks: RoundHooks,
         cancel: CancelToken,
         audience: Collection[int] | None,
@@ -112,18 +122,22 @@ class TurnDirector:
         if not scene.npcs:
             result.ended, result.notice = "no-cast", "No NPCs are in this scene yet."
             return result
-        forced_member = scene.npc(forced) if forced else None
-        if forced and forced_member is None:
-            raise DirectorError(f"{forced} is not in this scene's cast.")
-        if forced_member is None and not scene.choosable:
-            result.ended = "muted"  # every NPC is muted and none was named: nobody speaks
+        if not forced and not speaker_candidates(scene, None):
+            result.ended = "muted"  # every NPC is muted (or silent) and none was named
             return result
-        for index in range(max(1, scene.max_replies)):
-            speaker: CastMember | None = forced_member
-            if index > 0 or speaker is None:
-                speaker = await self._choose_speaker(
-                    scene, await self.prompts.build(scene, None, None, 0), cancel
-                )
+        cap = max(1, scene.max_replies, len(forced))
+        choice: PromptPlan | None = None  # the whole scene's prompt, for the model's choices
+        if may_pass and not forced:
+            choice = await self.prompts.build(scene, None, None, 0)
+            if not await self._another_npc(scene, choice, None, cancel):
+                result.ended = "cancelled" if cancel.cancelled else "passed"
+                return result
+        for index in range(cap):
+            speaker = forced[index] if index < len(forced) else None
+            if speaker is None:
+                asked = choice or await self.prompts.build(scene, None, None, 0)
+                choice = None  # used once: later choices read the turns stored since
+                speaker = await self._choose_speaker(scene, asked, cancel)
             if cancel.cancelled:
                 result.ended = "cancelled"
                 return result
@@ -140,23 +154,16 @@ class TurnDirector:
                 result.ended = "empty"
                 result.notice = f"{speaker.name} had nothing to say (empty reply twice)."
                 return result
-            # A turn that a hook shows stays out of the history until the hook has shown it.
-            turn = await self.turns.append(
-                scene.scene_id,
-                role="model",
-                speaker=speaker.name,
-                content=said.text,
-                character_id=speaker.character_id,
-                pending=hooks.stored is not None,
-                audience=audience,
-            )
+            turn = await self._store(scene, speaker, said.text, hooks, audience)
             result.turns.append(turn)
             result.generated.append(await _told(hooks, turn, said))
             if hooks.stored is not None:
                 await hooks.stored(turn)
-            if index + 1 >= scene.max_replies:
+            if index + 1 >= cap:
                 result.ended = "cap"
                 return result
+            if index + 1 < len(forced):
+                continue  # every NPC named answers before the model chooses anyone
             # With no NPC left to choose (the rest muted) the floor goes back unasked.
             if not speaker_candidates(scene, turn) or not await self._another_npc(
                 scene, plan, turn, cancel
@@ -164,6 +171,25 @@ class TurnDirector:
                 result.ended = "players"
                 return result
         return result
+
+    async def _store(
+        self,
+        scene: SceneView,
+        speaker: CastMember,
+        text: str,
+        hooks: RoundHooks,
+        audience: Collection[int] | None,
+    ) -> StoredTurn:
+        # A turn that a hook shows stays out of the history until the hook has shown it.
+        return await self.turns.append(
+            scene.scene_id,
+            role="model",
+            speaker=speaker.name,
+            content=text,
+            character_id=speaker.character_id,
+            pending=hooks.stored is not None,
+            audience=audience,
+        )
 
     async def swipe(
         self,
@@ -210,11 +236,13 @@ class TurnDirector:
             so_far = Prompt.plain(f" {turn.content}")
             (reserve,) = await self.counter.counts([so_far])
             plan = await self.prompts.build(scene, turn.speaker, turn.seq, reserve)
+            voice = voice_of(scene, turn.speaker)
             request = GenerationRequest(
                 prompt=plan.rendered.prompt + so_far,
-                sampler=scene.sampler,
+                sampler=voice.sampler(scene.sampler),
                 stops=plan.rendered.stops,
                 channel=plan.channel,
+                backend=voice.backend,
             )
             spoken = await generate(self.engine, request, cancel, hooks.text, resolver_of(scene))
         _refuse_if_stopped(cancel)
@@ -287,7 +315,8 @@ class TurnDirector:
         once with another seed; `salt` shifts the seeds so a swipe never repeats the round's.
         """
         plan = await self.prompts.build(scene, speaker, before_seq, 0)
-        base = scene.sampler
+        voice = voice_of(scene, speaker)
+        base = voice.sampler(scene.sampler)
         for attempt in range(2):
             sampler = base
             if base.seed >= 0:
@@ -297,6 +326,7 @@ class TurnDirector:
                 sampler=sampler,
                 stops=plan.rendered.stops,
                 channel=plan.channel,
+                backend=voice.backend,
             )
             spoken = await generate(self.engine, request, cancel, on_text, resolver_of(scene))
             said = spoken.said(clean_reply(spoken.text, speaker, self._others(scene, speaker)))
@@ -306,9 +336,22 @@ class TurnDirector:
         return said, plan
 
     async def _another_npc(
-        self, scene: SceneView, plan: PromptPlan, turn: StoredTurn, cancel: CancelToken
+        self, scene: SceneView, plan: PromptPlan, turn: StoredTurn | None, cancel: CancelToken
     ) -> bool:
         return await another_npc(self.engine, scene, plan, turn, cancel)
+
+
+def _forced_members(scene: SceneView, forced: str | Sequence[str] | None) -> list[CastMember]:
+    """The NPCs named to answer, in the order given, each once; an unknown name is refused."""
+    names = [forced] if isinstance(forced, str) else list(forced or ())
+    members: list[CastMember] = []
+    for name in filter(None, names):
+        member = scene.npc(name)
+        if member is None:
+            raise DirectorError(f"{name} is not in this scene's cast.")
+        if all(m.name != member.name for m in members):
+            members.append(member)
+    return members
 
 
 async def _told(hooks: RoundHooks, turn: StoredTurn, said: Said) -> GeneratedTurn:

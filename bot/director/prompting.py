@@ -23,7 +23,7 @@ from bot.director.types import (
     TurnHistory,
     Witness,
 )
-from bot.domain import ROLES, Persona, PromptContext, PromptTurn, Role
+from bot.domain import ROLES, Persona, PromptContext, PromptTurn, Role, Voice
 from bot.lore.placement import LoreActivation
 from bot.lore.stable import LoreLayout
 from bot.names import speaker_name
@@ -67,6 +67,8 @@ class PromptBuilder:
         `speaker` None (the speaker choice) reads the whole scene; an NPC reads what it
         witnessed, a player's draft what the player's character witnessed.
         """
+        if not player:  # an NPC's own turn asks its own length, and budgets its own max tokens
+            scene = voiced(scene, speaker)
         view = scene.witness(speaker, player=player)
         seen = scene.seen_by(view)
         newest = await self._lines(seen, view, before_seq)
@@ -291,3 +293,19 @@ def prompt_turn(turn: StoredTurn) -> PromptTurn:
     role: Role = turn.role if turn.role in ROLES else "user"
     # History written before the name rule existed may hold names that are not plain.
     return PromptTurn(role=role, speaker=speaker_name(turn.speaker), text=turn.content)
+
+
+def voice_of(scene: SceneView, speaker: str | None) -> Voice:
+    """`speaker`'s own voice: the NPC's, or none (the scene's settings) for anyone else."""
+    member = scene.npc(speaker) if speaker else None
+    return member.voice if member else Voice()
+
+
+def voiced(scene: SceneView, speaker: str | None) -> SceneView:
+    """`scene` as `speaker`'s own turn reads it: its voice's sampler and length over the scene's."""
+    voice = voice_of(scene, speaker)
+    if voice == Voice():
+        return scene
+    length = scene.context.length if voice.length is None else voice.length
+    context = replace(scene.context, length=length)
+    return replace(scene, sampler=voice.sampler(scene.sampler), context=context)
