@@ -19,7 +19,7 @@ from bot.characters.limits import (
     MAX_NPCS_PER_SERVER,
 )
 from bot.domain import FORMAT_NAMES
-from bot.engine.routing import NamedBackend, parse_backends
+from bot.engine.named import NamedBackend, parse_backends
 from bot.errors import UserError
 from bot.store.database import BUSY_TIMEOUT
 
