@@ -65,7 +65,17 @@ def incoming(message: discord.Message, me: discord.abc.User | None) -> IncomingM
         webhook_id=message.webhook_id,
         # Replies to slash commands carry a webhook id but are no proxy: only a dice bot counts.
         command_reply=message.interaction_metadata is not None,
+        reply_to=_replied_to(message),
     )
+
+
+def _replied_to(message: discord.Message) -> int | None:
+    """The message a Discord reply points to (a forward is no reply)."""
+    reference = message.reference
+    if reference is None or reference.type is not discord.MessageReferenceType.reply:
+        return None
+    resolved = reference.resolved
+    return resolved.id if isinstance(resolved, discord.Message) else reference.message_id
 
 
 def _bot_text(message: discord.Message) -> str:

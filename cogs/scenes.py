@@ -127,8 +127,11 @@ class SceneCog(
     @app_commands.command(name="settings", description="Format, length, reply mode and sampling")
     @app_commands.describe(
         length="LimaRP response length (alpaca-limarp format); none = let the model decide",
-        reply_mode="auto: after a quiet moment; mention: when an NPC is named; manual: /reply",
+        reply_mode=(
+            "auto: after a pause; table: once all players posted; mention: if named; manual"
+        ),
         max_replies="NPC turns per round (1-8)",
+        round_timeout="Table mode: seconds the NPCs wait for every player (10-86400)",
         mechanics="on: NPCs roll dice and change tracked values (/stat) through markers",
     )
     @app_commands.choices(
@@ -144,9 +147,12 @@ class SceneCog(
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         min_p: app_commands.Range[float, 0.0, 1.0] | None = None,
         mechanics: str | None = None,
+        round_timeout: app_commands.Range[int, 10, 86_400] | None = None,
     ) -> None:
         switch = None if mechanics is None else mechanics == "on"
-        changes = SceneSettings(format, length, reply_mode, max_replies, temperature, min_p, switch)
+        changes = SceneSettings(
+            format, length, reply_mode, max_replies, temperature, min_p, switch, round_timeout
+        )
         await answer(interaction, self.scenes.settings(actor_from(interaction), changes))
 
     @gm_only

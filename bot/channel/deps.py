@@ -12,6 +12,7 @@ from bot.channel.ports import NoMechanics, Poster, TurnMechanics
 from bot.channel.publisher import TurnPublisher
 from bot.channel.rounds import NpcRounds
 from bot.channel.sessions import ChannelSessions
+from bot.channel.table import TableRounds
 from bot.director import TurnDirector
 from bot.memory import Summarizer
 from bot.scenes.views import SceneViews
@@ -35,6 +36,7 @@ class ChannelDeps:
     play: PlayService
     gate: WriteGate
     mechanics: TurnMechanics
+    table: TableRounds
 
 
 # A feature's entry point: its service, built over the shared parts (it may register hooks).
@@ -59,12 +61,14 @@ def channel_deps(
     sessions = ChannelSessions(
         rounds.run, limit=settings.channel_sessions, chores_wait=gate.holds_rounds
     )
+    table = TableRounds(stores.scenes, sessions, settings.round_timeout)
     play = PlayService(
         stores,
         access,
         sessions,
         poster,
         gate,
+        table,
         quiet_seconds=settings.quiet_seconds,
         dice_bots=settings.dice_bots,
     )
@@ -81,4 +85,5 @@ def channel_deps(
         play,
         gate,
         mechanics,
+        table,
     )

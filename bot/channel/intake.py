@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from bot.channel.access import Access
+from bot.channel.addressing import Addressing, Post
 from bot.channel.health import WriteGate
 from bot.channel.ports import Actor, IncomingMessage, Poster, Reply
 from bot.channel.sessions import ChannelSessions, Trigger
 from bot.channel.speakers import player_speaker
-from bot.channel.text import mentioned_name
+from bot.channel.table import TableRounds
 from bot.errors import UserError
 from bot.prompts import is_ooc
 from bot.store import (
@@ -40,6 +41,7 @@ class PlayService:
         sessions: ChannelSessions,
         poster: Poster,
         gate: WriteGate,
+        table: TableRounds,
         *,
         quiet_seconds: float,
         retry_delays: Sequence[float] = STORE_RETRY_DELAYS,
@@ -52,9 +54,11 @@ class PlayService:
         self.sessions = sessions
         self.poster = poster
         self.gate = gate
+        self.table = table
         self.quiet_seconds = quiet_seconds
         self.retry_delays = tuple(retry_delays)
         self.dice_bots = dice_bots
+        self.addressing = Addressing(stores, quiet_seconds)
 
     async def on_message(self, message: IncomingMessage) -> None:
         """Store a player's message as a turn and schedule a round as the reply mode says."""
@@ -104,7 +108,8 @@ class PlayService:
             await self._keep(message)
             return None
         try:
-            if not await self._retrying(lambda: self._store(scene, message)):
+            stored = await self._retrying(lambda: self._store(scene, message))
+            if stored is None:
                 return None
         except (DuplicateMessageError, NotFoundError):
             return None  # stored meanwhile (read back and live at once), or the scene is gone
@@ -113,14 +118,15 @@ class PlayService:
             return None
         # A dice bot answers a person's command: its roll is that person acting.
         human = message.webhook_id is None or self._from_a_dice_bot(message)
-        return await self.trigger_for(scene, message.content, human=human)
+        post = Post(message.content, stored.speaker, stored.author_id, message.reply_to)
+        return await self.trigger_for(scene, post, human=human)
 
-    async def _store(self, scene: Scene, message: IncomingMessage) -> bool:
-        """Append the message as a turn; False if it is stored already."""
+    async def _store(self, scene: Scene, message: IncomingMessage) -> Turn | None:
+        """Append the message as a turn; None if it is stored already."""
         if await self.turns.by_message_id(message.message_id) is not None:
-            return False
+            return None
         speaker, character_id, author_id = await self._speaker(scene, message)
-        await self.turns.append(
+        return await self.turns.append(
             scene.id,
             role="user",
             speaker=speaker,
@@ -130,7 +136,6 @@ class PlayService:
             message_ids=[message.message_id],
             kind="roll" if self._from_a_dice_bot(message) else "post",
         )
-        return True
 
     async def _retrying(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run a store step again after each delay while it fails in a way waiting may fix."""
@@ -173,9 +178,13 @@ class PlayService:
         except Exception as mark_failed:
             log.error("could not mark message %s either: %s", message.message_id, mark_failed)
 
-    async def trigger_for(self, scene: Scene, content: str, *, human: bool) -> Trigger | None:
-        """The round a stored post asks for, as the reply mode says (proxies need a human first)."""
-        content = content.strip()
+    async def trigger_for(self, scene: Scene, post: Post | str, *, human: bool) -> Trigger | None:
+        """The round a stored post asks for, as the reply mode says (proxies need a human first).
+
+        A post given as its text alone counts for no one in `table` mode.
+        """
+        post = Post(post, "") if isinstance(post, str) else post
+        content = post.content.strip()
         session = self.sessions.get(scene.channel_id)
         if human:
             session.human_spoke = True
@@ -185,11 +194,10 @@ class PlayService:
             return None
         if scene.paused and await self._still_paused(scene):
             return None  # stored for /scene resume, which runs the round the posts ask for
-        cast = await self.scenes.cast(scene.id)
-        named = mentioned_name(content, [c.name for c in cast])
-        if scene.reply_mode == "mention" and named is None:
-            return None
-        return Trigger(forced=named, delay=0.0 if named else self.quiet_seconds)
+        asked = await self.addressing.asked(scene, post)
+        if scene.reply_mode == "table":
+            return await self.table.acted(scene, post.speaker, asked)
+        return asked
 
     async def _still_paused(self, scene: Scene) -> bool:
         """Read again: `scene` may be from before a /scene resume that missed this post."""

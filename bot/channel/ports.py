@@ -50,6 +50,7 @@ class IncomingMessage:
     author_is_bot: bool = False
     webhook_id: int | None = None
     command_reply: bool = False  # a bot's answer to a slash command (a dice bot's `/roll`)
+    reply_to: int | None = None  # the message a Discord reply points to
 
 
 class MessageGone(Exception):

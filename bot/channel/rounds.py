@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from bot.channel.health import WriteGate
 from bot.channel.ports import LivePoster, TurnMechanics
 from bot.channel.publisher import TurnPublisher
-from bot.channel.sessions import ChannelSession, Trigger
+from bot.channel.sessions import ChannelSession, Passed, Trigger
 from bot.channel.streaming import LiveTurn, TurnStreams
 from bot.director import (
     DirectorError,
     GeneratedTurn,
     RoundHooks,
+    RoundResult,
     SceneView,
     StoredTurn,
     TurnDirector,
@@ -80,7 +82,7 @@ class NpcRounds:
         # (a post's, /reply's, a read-back's) stops here while the GM holds the NPCs back.
         if scene is None or scene.paused:
             return
-        session.human_spoke = False
+        session.new_round()
         view = await self.views.view(scene)
         if view.mechanics:
             view = replace(view, resolver=await self.mechanics.resolver(scene.id))
@@ -118,7 +120,12 @@ class NpcRounds:
             async with self.poster.typing(channel_id):
                 try:
                     result = await self.director.run_round(
-                        view, forced=trigger.forced, hooks=hooks, cancel=cancel
+                        view,
+                        forced=trigger.forced or None,
+                        # Silence is the model's choice only where nobody was addressed.
+                        may_pass=trigger.may_pass and not trigger.forced,
+                        hooks=hooks,
+                        cancel=cancel,
                     )
                 finally:
                     if live is not None:  # a turn begun, never stored (stopped, empty, failed)
@@ -126,8 +133,19 @@ class NpcRounds:
         finally:
             if posted and not cancel.cancelled:
                 await self.publisher.move_controls(session, *posted[-1])
-        if result.notice and result.ended not in ("players", "cancelled"):
+        await self._remember(session, scene, result)
+        if result.notice and result.ended not in ("players", "cancelled", "passed"):
             await self.poster.notice(channel_id, result.notice)
+
+    async def _remember(self, session: ChannelSession, scene: Scene, result: RoundResult) -> None:
+        """Keep a round the model passed for `/scene status`: a quiet table is no mystery."""
+        if result.ended == "passed":
+            last = await self.stores.turns.last(scene.id)
+            after = last.speaker if last is not None else None
+            session.passed = Passed(datetime.now(UTC), after)
+            log.info("the NPCs passed in channel %s (after %s's post)", session.channel_id, after)
+        elif result.turns:
+            session.passed = None
 
 
 class _Live:

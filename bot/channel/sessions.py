@@ -12,24 +12,15 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
+from bot.channel.triggers import Passed, TableWait, Trigger
 from bot.domain import CancelToken
 
 log = logging.getLogger(__name__)
 DEFAULT_SESSION_LIMIT = 512
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """Why a round should run: a player message, a mention, or an explicit /reply."""
-
-    forced: str | None = None
-    delay: float = 0.0
-
-    def merge(self, newer: Trigger) -> Trigger:
-        """The newer trigger's wait wins, but a forced speaker is not forgotten."""
-        return Trigger(newer.forced or self.forced, newer.delay)
+__all__ = ["ChannelSession", "ChannelSessions", "Passed", "TableWait", "Trigger"]
 
 
 @dataclass(eq=False)
@@ -47,6 +38,9 @@ class ChannelSession:
     # A human (not a bot, not a webhook) wrote since the last round. Proxy webhooks
     # (PluralKit) only start rounds after a human message, so two bots cannot loop.
     human_spoke: bool = False
+    table: TableWait = field(default_factory=TableWait)
+    # The newest round, if the model passed in it: `/scene status` says so.
+    passed: Passed | None = None
     pending: Trigger | None = None
     timer: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
@@ -66,6 +60,7 @@ class ChannelSession:
             and self.pending is None
             and not self.lock.locked()
             and not self.intake.locked()
+            and self.table.idle
         )
 
     def halt(self) -> None:
@@ -76,6 +71,11 @@ class ChannelSession:
             self.timer = None
         for token in self.cancels:
             token.cancel()
+
+    def new_round(self) -> None:
+        """A round starts: what asked for it is answered, the table waits afresh."""
+        self.human_spoke = False
+        self.table.reset()
 
     @asynccontextmanager
     async def halted(self) -> AsyncIterator[None]:
@@ -152,12 +152,32 @@ class ChannelSessions:
     def trigger(self, channel_id: int, trigger: Trigger) -> None:
         """Ask for a round after `trigger.delay` quiet seconds; a newer one restarts the wait."""
         session = self.get(channel_id)
+        held, session.table.held = session.table.held, None
+        if held is not None:  # the names a table round was holding for go first
+            trigger = held.merge(trigger)
         old = session.pending
         session.pending = old.merge(trigger) if old else trigger
         if session.chore_cancel is not None:  # a player is waiting: the chore stops at once
             session.chore_cancel.cancel()
         if session.task is None:  # a running round re-arms the wait when it finishes
             self._arm(session)
+
+    def hold(self, channel_id: int, trigger: Trigger, timeout: float) -> None:
+        """Table mode: keep `trigger` for the round that waits for the other players; the
+        round's first post arms its timeout, after which it runs anyway."""
+        session = self.get(channel_id)
+        table = session.table
+        table.held = table.held.merge(trigger) if table.held else trigger
+        if table.timer is None:
+            table.due = datetime.now(UTC) + timedelta(seconds=timeout)
+            table.timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, session)
+
+    def _timed_out(self, session: ChannelSession) -> None:
+        """The round timeout passed: the NPCs answer those who have posted."""
+        table = session.table
+        table.timer = table.due = None
+        waiting = table.held or Trigger(may_pass=True)
+        self.trigger(session.channel_id, replace(waiting, delay=0.0))
 
     def _arm(self, session: ChannelSession) -> None:
         if session.timer is not None:
@@ -255,6 +275,7 @@ class ChannelSessions:
         tasks = []
         for session in self._sessions.values():
             session.halt()
+            session.table.reset()
             for task in (session.task, session.chore):
                 if task is not None:
                     task.cancel()

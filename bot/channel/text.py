@@ -51,11 +51,23 @@ def webhook_username(name: str) -> str:
     return cleaned[:80]
 
 
-def mentioned_name(content: str, names: Iterable[str]) -> str | None:
-    """The first of `names` the message mentions as a whole word (case-insensitive)."""
-    found: list[tuple[int, str]] = []
-    for name in names:
-        match = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", content, re.IGNORECASE)
-        if match:
-            found.append((match.start(), name))
-    return min(found)[1] if found else None
+def mentioned_names(content: str, names: Iterable[str]) -> tuple[str, ...]:
+    """The `names` the message mentions as whole words (case-insensitive), in the order named.
+
+    A name inside a longer one mentioned at the same place ("Tobin" in "Old Tobin") is not a
+    mention of its own.
+    """
+    matches = sorted(
+        (match.start(), -len(match.group(0)), name)
+        for name in names
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", content, re.IGNORECASE)
+    )
+    found: list[str] = []
+    taken_until = -1
+    for start, negative_length, name in matches:
+        if start < taken_until:
+            continue  # inside a longer name's mention
+        taken_until = start - negative_length
+        if name not in found:
+            found.append(name)
+    return tuple(found)

@@ -6,9 +6,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bot.channel.addressing import Post
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
 from bot.channel.sessions import Trigger
+from bot.channel.table import duration
 from bot.director import StoredTurn
 from bot.domain import FORMAT_NAMES, LENGTHS, REPLY_MODES
 from bot.errors import UserError
@@ -21,6 +23,7 @@ from bot.scenes.transcript import transcript
 from bot.store import PUBLIC, NotFoundError, Scene
 
 MAX_REPLIES_LIMIT = 8
+ROUND_TIMEOUT_LIMITS = (10, 86_400)  # seconds: 10 s to 24 h
 SCENARIO_MAX_CHARS = 2000
 # How far back /scene resume looks for posts the NPCs have not answered.
 RESUME_WINDOW = 64
@@ -38,6 +41,7 @@ class SceneSettings:
     temperature: float | None = None
     min_p: float | None = None
     mechanics: bool | None = None  # NPCs roll dice and change tracked values through markers
+    round_timeout: int | None = None  # seconds a `table` round waits for every player
 
     def validated(self) -> dict[str, object]:
         """The changed fields, checked; 'none' as length removes the modifier."""
@@ -68,6 +72,11 @@ class SceneSettings:
             changes["min_p"] = self.min_p
         if self.mechanics is not None:
             changes["mechanics"] = self.mechanics
+        if self.round_timeout is not None:
+            low, high = ROUND_TIMEOUT_LIMITS
+            if not low <= self.round_timeout <= high:
+                raise UserError(f"round_timeout must be between {low} and {high} seconds (24 h).")
+            changes["round_timeout"] = self.round_timeout
         return changes
 
 
@@ -100,6 +109,7 @@ class SceneCommands:
         self.sessions = deps.sessions
         self.publisher = deps.publisher
         self.play = deps.play
+        self.table = deps.table
         self.default_format = deps.settings.default_format
 
     async def _gm_scene(self, actor: Actor) -> Scene:
@@ -132,6 +142,7 @@ class SceneCommands:
             # Another GM may have ended it while this command waited for the channel.
             await self.access.require_scene(actor)
             await self.scenes.end(actor.channel_id)
+            self.sessions.get(actor.channel_id).table.reset()
         return Reply("Scene ended. History is kept; /scene start resumes it.", ephemeral=False)
 
     async def status(self, actor: Actor) -> Reply:
@@ -152,6 +163,7 @@ class SceneCommands:
             f"**Cast** {', '.join(c.name for c, _ in cast) or 'nobody yet'}",
             *([f"**Muted** {', '.join(muted)} (they speak only when named)"] if muted else []),
             f"**Players** {', '.join(players) or 'nobody yet'}",
+            *await self.table.status(scene),
             f"**Turns** {await self.turns.count(scene.id)}",
         ]
         if secrets:  # whispers and tells: what only some characters know
@@ -168,6 +180,8 @@ class SceneCommands:
             if scene.paused:
                 return Reply("The scene is already paused.")
             await self.scenes.update(scene.id, paused=True)
+            # /scene resume counts the posts since the last NPC turn again.
+            self.sessions.get(actor.channel_id).table.reset()
         return Reply(
             "Scene paused: posts are kept, the NPCs stay silent until /scene resume.",
             ephemeral=False,
@@ -186,7 +200,7 @@ class SceneCommands:
             waiting = await self._unanswered(scene.id)
         trigger: Trigger | None = None
         for post in waiting:  # oldest first: the newest name wins, as when they were posted
-            asked = await self.play.trigger_for(scene, post.content, human=True)
+            asked = await self.play.trigger_for(scene, Post(post.content, post.speaker), human=True)
             if asked is not None:
                 trigger = asked if trigger is None else trigger.merge(asked)
         if trigger is None:
@@ -236,9 +250,15 @@ class SceneCommands:
         fields = changes.validated()
         if not fields:
             return await self.status(actor)
-        await self.scenes.update(scene.id, **fields)
+        scene = await self.scenes.update(scene.id, **fields)
+        if "reply_mode" in fields:  # a table round held for the players is given up
+            self.sessions.get(scene.channel_id).table.reset()
         summary = ", ".join(f"{k} = {_shown(v)}" for k, v in fields.items())
-        return Reply(f"Scene settings changed: {summary}.")
+        timeout = duration(self.table.timeout(scene))
+        return Reply(
+            f"Scene settings changed: {summary}. "
+            f"Reply mode {scene.reply_mode} · round timeout {timeout} (table mode)."
+        )
 
     async def scenario(self, actor: Actor, text: str) -> Reply:
         scene = await self._gm_scene(actor)
@@ -291,6 +311,7 @@ class SceneCommands:
         async with self.sessions.get(scene.channel_id).halted():
             visible = await self.turns.count(scene.id)  # the number the confirmation named
             await self.turns.clear(scene.id)
+            self.sessions.get(scene.channel_id).table.reset()
         return Reply(f"Cleared {visible} turns.", ephemeral=False)
 
 

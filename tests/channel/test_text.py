@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.channel.text import MESSAGE_LIMIT, mentioned_name, split_message, webhook_username
+from bot.channel.text import MESSAGE_LIMIT, mentioned_names, split_message, webhook_username
 
 SENTENCE = "The lamps along the harbor wall flicker in the salt wind. "
 
@@ -128,8 +128,15 @@ def test_webhook_name_edge_cases() -> None:
     assert len(webhook_username("discord" * 20)) == 80
 
 
-def test_mentioned_name_finds_whole_words_first_in_text() -> None:
+def test_mentioned_names_finds_whole_words_in_the_order_named() -> None:
     names = ["Marta", "Old Wick"]
-    assert mentioned_name("hey old wick, and marta", names) == "Old Wick"
-    assert mentioned_name("Martabak for dinner", names) is None
-    assert mentioned_name("nobody here", names) is None
+    assert mentioned_names("hey old wick, and marta", names) == ("Old Wick", "Marta")
+    assert mentioned_names("Marta? Old Wick? Marta!", names) == ("Marta", "Old Wick")
+    assert mentioned_names("Martabak for dinner", names) == ()
+    assert mentioned_names("nobody here", names) == ()
+
+
+def test_a_name_inside_a_longer_mentioned_name_is_not_named() -> None:
+    names = ["Tobin", "Old Tobin", "Marta", "Marta Vell"]
+    assert mentioned_names("Old Tobin, and Marta Vell", names) == ("Old Tobin", "Marta Vell")
+    assert mentioned_names("Old Tobin and Tobin", names) == ("Old Tobin", "Tobin")

@@ -333,8 +333,10 @@ class FakeDiscord:
         username: str | None = None,
         attachments: Iterable[tuple[str, bytes]] = (),
         embeds: Iterable[Json] = (),
+        reply_to: int | None = None,
     ) -> Json:
-        """A human (or a bot member, or with `webhook_id` another app's webhook) posts."""
+        """A human (or a bot member, or with `webhook_id` another app's webhook) posts;
+        `reply_to`: as a Discord reply to that message."""
         files = [
             {"index": i, "filename": name, "data": data, "content_type": _guess_type(name)}
             for i, (name, data) in enumerate(attachments)
@@ -344,9 +346,12 @@ class FakeDiscord:
             member = None
         else:
             author, member = self.users[author_id], self.members[author_id]
+        payload: Json = {"content": content, "embeds": list(embeds)}
+        if reply_to is not None:
+            payload["message_reference"] = {"type": 0, "message_id": str(reply_to)}
         return await self._create_message(
             channel_id,
-            {"content": content, "embeds": list(embeds)},
+            payload,
             files,
             author=author,
             member=member,
@@ -686,8 +691,13 @@ class FakeDiscord:
             message["message_reference"] = reference
             message["type"] = 19
             referenced = self._by_id.get(int(reference["message_id"]))
-            if referenced is not None:
-                message["referenced_message"] = wire(referenced)
+            # Like Discord: the replied-to message one level deep, null when it is gone.
+            if referenced is not None and not referenced["deleted"]:
+                nested = wire(referenced)
+                nested.pop("referenced_message", None)
+                message["referenced_message"] = nested
+            else:
+                message["referenced_message"] = None
         self.messages.append(message)
         self._by_id[int(message["id"])] = message
         if not message["flags"] & EPHEMERAL:

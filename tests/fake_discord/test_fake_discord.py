@@ -190,3 +190,29 @@ async def test_versions_of_an_edited_message(fake: FakeDiscord) -> None:
     await fake.edit_user_message(fake.channel_id, int(posted["id"]), "one two")
     await fake.edit_user_message(fake.channel_id, int(posted["id"]), "one two three")
     assert fake.versions(posted["id"]) == ["one", "one two", "one two three"]
+
+
+async def test_a_members_reply_reaches_discord_py_as_a_reply(fake: FakeDiscord) -> None:
+    """`reply_to=` sends the reference and the replied-to message, as Discord's gateway does."""
+    alice, bob = fake.player_ids[0], fake.player_ids[1]
+    bot = SmokeBot(fake.guild_id)
+    task = asyncio.create_task(bot.start("fake-token"))
+    try:
+        await fake.wait_ready(TIMEOUT)
+        await asyncio.wait_for(bot.wait_until_ready(), TIMEOUT)
+        first = await fake.user_message(fake.channel_id, alice, "Who goes there?")
+        await fake.user_message(fake.channel_id, bob, "Only me.", reply_to=int(first["id"]))
+        seen = await bot.next_message(lambda m: m.content == "Only me.")
+        reference = seen.reference
+        assert reference is not None and reference.message_id == int(first["id"])
+        assert reference.type is discord.MessageReferenceType.reply
+        assert isinstance(reference.resolved, discord.Message)
+        assert reference.resolved.content == "Who goes there?"
+        assert seen.type is discord.MessageType.reply
+
+        plain = await fake.user_message(fake.channel_id, alice, "Come in.")
+        assert "message_reference" not in plain
+        assert (await bot.next_message(lambda m: m.content == "Come in.")).reference is None
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, TIMEOUT)
