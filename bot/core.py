@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,15 +12,18 @@ from bot.channel.deps import Feature, channel_deps
 from bot.channel.ports import Poster
 from bot.channel.services import Services
 from bot.characters import service as characters
+from bot.characters import voices
 from bot.dice import service as dice
 from bot.dice.mechanics import SceneMechanics
 from bot.director import TurnDirector
 from bot.director.budget import TokenCounter
 from bot.domain import Sampler
-from bot.engine.base import TextEngine
+from bot.engine.base import EngineError, TextEngine
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.offload import resolve_gpu_layers
 from bot.engine.remote import RemoteOptions, connect_remote
+from bot.engine.remote.http import safe_url
+from bot.engine.routing import RoutingEngine, named_options
 from bot.guild import service as guild
 from bot.knowledge import service as knowledge
 from bot.lore import LoreConfig
@@ -39,6 +44,7 @@ EngineMode = Literal["full", "vocab"]
 # Every feature's entry point, in the order they are built: adding a feature is one line here.
 FEATURES: tuple[Feature, ...] = (
     characters.build,
+    voices.build,
     scenes.build,
     guild.build,
     lore.build,
@@ -107,6 +113,40 @@ def remote_options(settings: Settings) -> RemoteOptions:
     )
 
 
+async def open_backends(settings: Settings) -> tuple[dict[str, TextEngine], dict[str, str]]:
+    """Connect every named backend at once: (the connected ones, why each other one is down).
+
+    One that cannot be reached does not stop the bot: the default engine can voice every NPC,
+    so the table plays on (its NPCs in the default engine's voice) and the log names the
+    server to look at; `/npc settings` and `doctor` say so too. A restart connects it again.
+    """
+    names = list(settings.backends)
+    tries = [connect_remote(named_options(settings.backends[n], settings.n_ctx)) for n in names]
+    results = await asyncio.gather(*tries, return_exceptions=True)
+    connected: dict[str, TextEngine] = {}
+    failed: dict[str, BaseException] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException):
+            failed[name] = result
+        else:
+            connected[name] = result
+    bug = next((e for e in failed.values() if not isinstance(e, EngineError)), None)
+    if bug is not None:
+        for engine in connected.values():
+            await engine.close()
+        raise bug
+    for name, error in failed.items():
+        log.warning(
+            "Backend %r (%s) cannot be used: %s. Its NPCs speak through the default engine "
+            "until the bot restarts with it working.",
+            *(name, safe_url(settings.backends[name].url), error),
+        )
+    for name in connected:
+        entry = settings.backends[name]
+        log.info("Backend %r: %s at %s", name, entry.backend, safe_url(entry.url))
+    return connected, {name: str(error) for name, error in failed.items()}
+
+
 async def open_engine(settings: Settings, mode: EngineMode = "full") -> TextEngine:
     """The in-process model, or a connection to the configured inference server."""
     if settings.remote:
@@ -133,9 +173,11 @@ class Core:
     settings: Settings
     db: Database
     stores: Stores
-    engine: TextEngine
+    engine: TextEngine  # the default engine
     director: TurnDirector
     views: SceneViews
+    # The default engine and the named backends, as the director generates through them.
+    router: RoutingEngine | None = None
 
     def services(self, poster: Poster) -> Services:
         """The channel runtime and every registered feature, posting through `poster`."""
@@ -160,14 +202,21 @@ class Core:
         )
 
     async def close(self) -> None:
-        await self.engine.close()
-        await self.db.dispose()
+        try:
+            await (self.router or self.engine).close()  # the router closes the default too
+        finally:
+            await self.db.dispose()
 
 
 async def open_core(
-    settings: Settings, mode: EngineMode = "full", *, engine: TextEngine | None = None
+    settings: Settings,
+    mode: EngineMode = "full",
+    *,
+    engine: TextEngine | None = None,
+    backends: Mapping[str, TextEngine] | None = None,
 ) -> Core:
-    """Migrate the database, load or connect the engine (unless given one), build the rest."""
+    """Migrate the database, load or connect the engine (unless given one) and the named
+    backends (unless given them; none for `vocab`, which generates nothing), build the rest."""
     await upgrade(settings.database_url)
     db = Database(settings.database_url, busy_timeout=settings.db_busy_timeout)
     stores = Stores.over(db)
@@ -182,7 +231,16 @@ async def open_core(
         except BaseException:
             await db.dispose()
             raise
-    director = TurnDirector(engine, stores.turns, counter=TokenCounter(engine.count_many))
+    down: dict[str, str] = {}
+    if backends is None and mode == "full":
+        try:
+            backends, down = await open_backends(settings)
+        except BaseException:
+            await engine.close()
+            await db.dispose()
+            raise
+    router = RoutingEngine(engine, backends, down)
+    director = TurnDirector(router, stores.turns, counter=TokenCounter(engine.count_many))
     sources = SceneLoreSources(stores, lore_config(settings), lore.lore_limits(settings))
     views = SceneViews(stores, sampler_from(settings), sources)
-    return Core(settings, db, stores, engine, director, views)
+    return Core(settings, db, stores, engine, director, views, router)

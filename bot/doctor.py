@@ -15,6 +15,7 @@ from bot.engine.model_info import ModelInfoError, read_model_info
 from bot.engine.offload import format_bytes, resolve_gpu_layers
 from bot.engine.remote import RemoteOptions, ServerInfo, connect_remote
 from bot.engine.remote.http import safe_url
+from bot.engine.routing import named_options
 from bot.settings import Settings, SettingsError
 from bot.store import Database, DatabaseLease
 
@@ -27,6 +28,7 @@ async def run_doctor(
     table.add_column("check", style="bold")
     table.add_column("result")
     ok = await _remote_rows(table, remote) if remote is not None else _local_rows(table, settings)
+    await _named_rows(table, settings)
     db: Database | None = None
     reachable = False
     try:
@@ -148,6 +150,34 @@ async def _remote_rows(table: Table, remote: RemoteOptions) -> bool:
     finally:
         await engine.close()
     return True
+
+
+async def _named_rows(table: Table, settings: Settings) -> None:
+    """Each named backend (`BACKENDS`): reachable, and what it is; a down one fails nothing."""
+    for name, entry in settings.backends.items():
+        where = f"{entry.backend} at {safe_url(entry.url)}"
+        try:
+            engine = await connect_remote(named_options(entry, settings.n_ctx))
+        except EngineError as exc:
+            # The bot starts without it (its NPCs speak through the default engine): a warning.
+            table.add_row(
+                f"backend {name}",
+                f"[yellow]{where}: cannot be used: {exc}\n"
+                "its NPCs would speak through the default engine[/]",
+            )
+            continue
+        try:
+            info = engine.info
+            slots = f", {info.slots} slots" if info.slots else ""
+            table.add_row(
+                f"backend {name}",
+                f"{where}: {info.server}, {info.version}\n{info.n_ctx} tokens of context{slots}, "
+                f"{engine.parallel} at once; prompts fit the smallest context of all backends",
+            )
+        finally:
+            await engine.close()
+    if not settings.backends:
+        table.add_row("named backends", "none (BACKENDS): every NPC speaks through the default")
 
 
 def _context_text(info: ServerInfo, remote: RemoteOptions) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import ClassVar
 
 import discord
@@ -9,6 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.characters.service import CharacterCommands, CharacterInput, Kind
+from bot.characters.voices import RESETS, VoiceChange, VoiceCommands
+from bot.domain import LENGTHS
 from bot.errors import UserError
 from cogs.common import actor_from, answer, gm_only, read_attachment
 from cogs.registry import services_of
@@ -17,6 +20,8 @@ SHEET_SUFFIXES = (".txt", ".md")
 MODAL_SHEET_LIMIT = 4000  # Discord's cap for one text input
 CARD_HELP = "A V2/V3 card (.png/.json) or a sheet file (.txt/.md)"
 AVATAR_LINK_HELP = "An https:// image link, instead of attaching the picture"
+LENGTH_CHOICES = [app_commands.Choice(name=v, value=v) for v in LENGTHS]
+RESET_CHOICES = [app_commands.Choice(name=v, value=v) for v in RESETS]
 
 
 async def character_input(
@@ -228,6 +233,10 @@ class NpcCog(CharacterGroupCog, group_name="npc", group_description="Server NPCs
         "delete": "Delete an NPC",
     }
 
+    def __init__(self, service: CharacterCommands, voices: VoiceCommands) -> None:
+        super().__init__(service)
+        self.voices = voices
+
     @gm_only
     @app_commands.command(name="list", description="List the server's NPCs")
     async def list(self, interaction: discord.Interaction) -> None:
@@ -245,9 +254,46 @@ class NpcCog(CharacterGroupCog, group_name="npc", group_description="Server NPCs
     async def export(self, interaction: discord.Interaction, name: str) -> None:
         await answer(interaction, self.service.export(actor_from(interaction), name))
 
+    async def backend_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> builtins.list[app_commands.Choice[str]]:  # `list` is a command of this cog
+        return [app_commands.Choice(name=n, value=n) for n in self.voices.backend_names(current)]
+
+    @gm_only
+    @app_commands.command(
+        name="settings", description="An NPC's own sampling, length, talkativeness and backend"
+    )
+    @app_commands.describe(
+        npc="The NPC; with no other option, shows its settings",
+        temperature="0-2; unset: the scene's",
+        min_p="0-1; unset: the scene's",
+        max_tokens="Its longest turn, in tokens",
+        length="The response length asked of its turns (alpaca-limarp format)",
+        talkativeness="0-100: how often the choice of speaker lands on it (50 by default)",
+        backend="A named backend from the settings; default: the main engine",
+        reset="Clear one setting, or all, before the others are set",
+    )
+    @app_commands.choices(length=LENGTH_CHOICES, reset=RESET_CHOICES)
+    @app_commands.autocomplete(npc=CharacterGroupCog.names, backend=backend_names)
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        npc: str,
+        temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
+        min_p: app_commands.Range[float, 0.0, 1.0] | None = None,
+        max_tokens: app_commands.Range[int, 1, 8192] | None = None,
+        length: str | None = None,
+        talkativeness: app_commands.Range[int, 0, 100] | None = None,
+        backend: str | None = None,
+        reset: str | None = None,
+    ) -> None:
+        change = VoiceChange(temperature, min_p, max_tokens, length, talkativeness, backend, reset)
+        await answer(interaction, self.voices.settings(actor_from(interaction), npc, change))
+
 
 async def setup(bot: commands.Bot) -> None:
     """discord.py's extension entry point: add `/character` and `/npc` over the bot's services."""
-    characters = services_of(bot).get(CharacterCommands)
+    services = services_of(bot)
+    characters = services.get(CharacterCommands)
     await bot.add_cog(PlayerCharacterCog(characters))
-    await bot.add_cog(NpcCog(characters))
+    await bot.add_cog(NpcCog(characters, services.get(VoiceCommands)))

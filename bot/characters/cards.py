@@ -6,10 +6,11 @@ import base64
 import binascii
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.characters.card_json import check_card_fields, parse_card_json
+from bot.characters.card_voice import card_with_voice, voice_from_card
 from bot.characters.errors import CardError
 from bot.characters.limits import CARD_MAX_BYTES, DEFAULT_CARD_LIMITS, CardLimits
 from bot.characters.png_chunks import (
@@ -28,6 +29,7 @@ from bot.characters.sheet import (
     parse_sheet,
     render_sheet,
 )
+from bot.domain import Voice
 
 __all__ = [  # CARD_MAX_BYTES and CardError are re-exported for callers that import them here
     "CARD_MAX_BYTES",
@@ -69,6 +71,8 @@ class ImportedCard:
     greeting: str | None
     spec: str
     raw: dict[str, Any]
+    # Its talkativeness, and the rest of our voice under `extensions.tavernkeep`.
+    voice: Voice = field(default_factory=Voice)
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -168,6 +172,7 @@ def load_card(
         greeting=_text(fields, "first_mes") or None,
         spec=spec,
         raw=card,
+        voice=voice_from_card(card, fields),
     )
 
 
@@ -177,8 +182,12 @@ def export_card_v2(
     greeting: str | None,
     scenario: str | None,
     original: dict[str, Any] | None,
+    voice: Voice | None = None,
 ) -> dict[str, Any]:
-    """A V2 card for this character, keeping everything else from the original card."""
+    """A V2 card for this character, keeping everything else from the original card.
+
+    With `voice`, the card carries it (talkativeness where SillyTavern reads it).
+    """
     if original and original.get("spec") == _V2 and isinstance(original.get("data"), dict):
         card = copy.deepcopy(original)
     elif original and isinstance(original.get("data"), dict):
@@ -201,7 +210,7 @@ def export_card_v2(
     for key, value in current.items():
         if key in card:
             card[key] = value
-    return card
+    return card if voice is None else card_with_voice(card, voice)
 
 
 def card_to_png(card: dict[str, Any], image: bytes | None = None) -> bytes:

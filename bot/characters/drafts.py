@@ -9,6 +9,7 @@ from typing import Any
 from bot.characters.cards import CardError, load_card
 from bot.characters.limits import DEFAULT_CARD_LIMITS, CardLimits
 from bot.characters.sheet import Sheet, SheetError, parse_sheet, render_sheet
+from bot.domain import Voice
 from bot.lore import LoreError, LoreLimits, book_from_card, check_book
 from bot.names import NameRuleError, checked_name, plain_name
 
@@ -22,6 +23,7 @@ class CharacterDraft:
     greeting: str | None = None
     scenario: str | None = None
     card_json: dict[str, Any] | None = None
+    voice: Voice | None = None  # None: the input says nothing of a voice (a sheet)
 
 
 def typed_name(name: str) -> str:
@@ -96,7 +98,7 @@ def draft_from_card(
     card = load_card(data, filename, limits)
     _check_card_book(card.raw, limits)
     final, rendered = _finish(card.sheet, _card_name(name, card.name))
-    return CharacterDraft(final, rendered, card.greeting, card.scenario, card.raw)
+    return CharacterDraft(final, rendered, card.greeting, card.scenario, card.raw, card.voice)
 
 
 async def draft_from_card_async(

@@ -26,6 +26,8 @@ from bot.characters.limits import (
     CardLimits,
     RosterLimits,
 )
+from bot.characters.voice import VoiceRules, voice_from_json, voice_to_json, with_changes
+from bot.characters.voices import voice_rules
 from bot.errors import UserError
 from bot.settings import Settings
 from bot.store import Character, CharacterStore, SceneStore
@@ -79,12 +81,14 @@ class CharacterCommands:
         *,
         card_limits: CardLimits = DEFAULT_CARD_LIMITS,
         roster_limits: RosterLimits = DEFAULT_ROSTER_LIMITS,
+        voices: VoiceRules | None = None,
     ) -> None:
         self.characters = characters
         self.scenes = scenes
         self.access = access
         self.card_limits = card_limits
         self.roster_limits = roster_limits
+        self.voices = voices or VoiceRules()
 
     async def _find(
         self, actor: Actor, kind: Kind, name: str, owner_id: int | None = None
@@ -129,6 +133,7 @@ class CharacterCommands:
                 raise UserError("Give a name, a sheet or a card.")
             draft = draft_from_name(data.name)
         await refuse_name_clash(self.characters, actor.guild_id, kind, draft.name)
+        voice, dropped = self.voices.kept(draft.voice)
         character = await self.characters.create(
             guild_id=actor.guild_id,
             kind=kind,
@@ -138,6 +143,7 @@ class CharacterCommands:
             avatar_url=data.avatar(),
             greeting=draft.greeting,
             card_json=draft.card_json,
+            voice=voice_to_json(voice),
         )
         if (
             kind == "player"
@@ -145,7 +151,7 @@ class CharacterCommands:
         ):
             await self.scenes.set_default_character(actor.guild_id, actor.user_id, character.id)
         extra = " (from its card)" if draft.card_json else ""
-        return Reply(f"Created {_label(kind)} **{character.name}**{extra}.")
+        return Reply(f"Created {_label(kind)} **{character.name}**{extra}.{_left_out(dropped)}")
 
     async def edit(self, actor: Actor, kind: Kind, name: str, data: CharacterInput) -> Reply:
         """Replace a character's sheet, card or avatar; players edit only their own."""
@@ -154,16 +160,22 @@ class CharacterCommands:
         # Editing keeps the name: NPC names are what scenes and transcripts refer to.
         draft = await data.draft(self.card_limits, keep_name=character.name)
         fields: dict[str, object] = {}
+        dropped: builtins.list[str] = []
         if draft is not None:
             fields["sheet"] = draft.sheet
             if draft.card_json is not None:
                 fields.update(card_json=draft.card_json, greeting=draft.greeting)
+            # A new card's voice fields replace those it sets; /npc settings made the rest.
+            voice, dropped = self.voices.kept(draft.voice)
+            if voice_to_json(voice):
+                mixed = with_changes(voice_from_json(character.voice), voice)
+                fields["voice"] = voice_to_json(mixed)
         if avatar := data.avatar():
             fields["avatar_url"] = avatar
         if not fields:
             raise UserError("Nothing to change: give a sheet, a card or an avatar.")
         updated = await self.characters.update(character.id, **fields)
-        return Reply(f"Updated {_label(kind)} **{updated.name}**.")
+        return Reply(f"Updated {_label(kind)} **{updated.name}**.{_left_out(dropped)}")
 
     async def delete(self, actor: Actor, kind: Kind, name: str) -> Reply:
         await self.require_rights(actor, kind)
@@ -208,9 +220,9 @@ class CharacterCommands:
         """An NPC as a Character Card V2 JSON file."""
         await self.access.require_gm(actor)
         npc = await self._find(actor, "npc", name)
-        card = export_card_v2(
-            npc.name, npc.sheet, npc.greeting, _card_scenario(npc.card_json), npc.card_json
-        )
+        scenario = _card_scenario(npc.card_json)
+        voice = voice_from_json(npc.voice)
+        card = export_card_v2(npc.name, npc.sheet, npc.greeting, scenario, npc.card_json, voice)
         data = json.dumps(card, ensure_ascii=False, indent=2).encode()
         return Reply(f"**{npc.name}** as a V2 card.", file=(f"{_slug(npc.name)}.json", data))
 
@@ -240,6 +252,11 @@ def _card_scenario(card: dict[str, object] | None) -> str | None:
     source = data if isinstance(data, dict) else card
     scenario = source.get("scenario")
     return scenario if isinstance(scenario, str) and scenario else None
+
+
+def _left_out(dropped: list[str]) -> str:
+    """What a reply says of a card's voice fields this server does not take."""
+    return f" Left out of its card's voice: {' '.join(dropped)}" if dropped else ""
 
 
 def _slug(name: str) -> str:
@@ -272,4 +289,5 @@ def build(deps: ChannelDeps) -> CharacterCommands:
         deps.access,
         card_limits=card_limits(deps.settings),
         roster_limits=roster_limits(deps.settings),
+        voices=voice_rules(deps.settings),
     )

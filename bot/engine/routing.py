@@ -60,7 +60,7 @@ class RoutingEngine:
         if name in self.named:
             return None
         if name in self.down:
-            return "unreachable at start: the default engine speaks for it"
+            return "down at start: the default engine speaks for it"
         return "not configured: the default engine speaks for it"
 
     def engine_for(self, backend: str | None) -> TextEngine:
@@ -73,7 +73,7 @@ class RoutingEngine:
         if backend not in self._warned:
             self._warned.add(backend)
             why = self.down.get(backend)
-            reason = f"it was unreachable at start ({why})" if why else "BACKENDS does not name it"
+            reason = f"it was down at start ({why})" if why else "BACKENDS does not name it"
             log.warning(
                 "Backend %r: %s; its NPCs speak through the default engine", backend, reason
             )

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Awaitable
 
 from bot.characters.drafts import CharacterDraft
+from bot.characters.voice import voice_to_json
 from bot.dice import roll_dice, roll_line
 from bot.domain import DiceRoll
 from bot.scenes.greetings import store_greeting
@@ -38,9 +39,15 @@ async def _upsert(
         found = await characters.find_npc(guild_id, draft.name)
     else:
         found = await characters.find_player_character(guild_id, owner_id, draft.name)
+    # The file says all of a character's voice: what it leaves out goes back to the defaults.
+    voice = voice_to_json(draft.voice) if draft.voice is not None else None
     if found is not None:
         return await characters.update(
-            found.id, sheet=draft.sheet, greeting=draft.greeting, card_json=draft.card_json
+            found.id,
+            sheet=draft.sheet,
+            greeting=draft.greeting,
+            card_json=draft.card_json,
+            voice=voice,
         )
     return await characters.create(
         guild_id=guild_id,
@@ -50,6 +57,7 @@ async def _upsert(
         sheet=draft.sheet,
         greeting=draft.greeting,
         card_json=draft.card_json,
+        voice=voice,
     )
 
 

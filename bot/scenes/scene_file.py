@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bot.characters.cards import CardError
 from bot.characters.drafts import CharacterDraft, draft_from_card, draft_from_sheet
 from bot.characters.sheet import SheetError
+from bot.characters.voice import VoiceError, VoiceRules
 from bot.domain import FORMAT_NAMES, LENGTHS
 from bot.errors import UserError
 from bot.lore import Lorebook, LoreEntry, LoreError, check_book, load_lorebook
@@ -181,8 +182,9 @@ def _for_known(entry: LoreEntry, characters: Sequence[CharacterDraft]) -> LoreEn
     return entry
 
 
-def load_scene_file(path: str | Path) -> SceneFile:
-    """Read and validate a scene file."""
+def load_scene_file(path: str | Path, voices: VoiceRules | None = None) -> SceneFile:
+    """Read and validate a scene file; `voices` checks the NPCs' own settings (any backend
+    name and 2048 tokens at most without it)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -198,7 +200,7 @@ def load_scene_file(path: str | Path) -> SceneFile:
     length = data.get("length")
     if length is not None and length not in LENGTHS:
         raise SceneFileError(f"{path}: length must be one of {', '.join(LENGTHS)}")
-    players, npcs, states, away = _cast(data, path)
+    players, npcs, states, away = _cast(data, path, voices or VoiceRules())
     turns = _turns(data, places)
     try:
         gone = away_after(turns, [p.name for p in players], [n.name for n in npcs], away)
@@ -236,8 +238,8 @@ _Cast = tuple[
 ]
 
 
-def _cast(data: dict[str, Any], path: Path) -> _Cast:
-    """Players, NPCs, their starting values, and who starts away (`present = false`)."""
+def _cast(data: dict[str, Any], path: Path, voices: VoiceRules) -> _Cast:
+    """Players, NPCs (with their voices), their starting values, and who starts away."""
     drafts: dict[str, tuple[CharacterDraft, ...]] = {}
     states: list[tuple[str, tuple[Stat, ...]]] = []
     away: list[str] = []
@@ -249,10 +251,24 @@ def _cast(data: dict[str, Any], path: Path) -> _Cast:
         )
         states += _states(entries, drafts[table], f"{path} {table}")
         away += _away(entries, drafts[table], f"{path} {table}")
+    drafts["npcs"] = _voices(data.get("npcs", []), drafts["npcs"], f"{path} npcs", voices)
     if not drafts["npcs"]:
         raise SceneFileError(f"{path}: a scene needs at least one [[npcs]] entry")
     _refuse_shared_names(path, drafts["players"], drafts["npcs"])
     return drafts["players"], drafts["npcs"], tuple(states), tuple(away)
+
+
+def _voices(
+    entries: list[Any], drafts: tuple[CharacterDraft, ...], where: str, rules: VoiceRules
+) -> tuple[CharacterDraft, ...]:
+    """Each NPC's own settings (`temperature = 1.1`, ...), over those of its card."""
+    found = []
+    for i, (entry, draft) in enumerate(zip(entries, drafts, strict=True)):
+        try:
+            found.append(replace(draft, voice=rules.from_table(entry, draft.voice)))
+        except VoiceError as exc:
+            raise SceneFileError(f"{where}[{i}] ({draft.name}): {exc}") from None
+    return tuple(found)
 
 
 def _away(entries: list[Any], drafts: tuple[CharacterDraft, ...], where: str) -> list[str]:

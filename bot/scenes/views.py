@@ -7,6 +7,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from bot.characters.sheet import Sheet, SheetError, SheetField, parse_sheet, render_sheet
+from bot.characters.voice import voice_from_json
 from bot.director import CastMember, SceneView
 from bot.director.types import RecallSource, StorySoFar
 from bot.domain import Persona, PromptContext, Sampler
@@ -104,7 +105,10 @@ class SceneViews:
             channel_key=str(scene.channel_id),
             fmt=get_format(scene.format),
             context=context,
-            npcs=tuple(CastMember(name, c.id, c.id in muted) for name, c in cast),
+            npcs=tuple(
+                CastMember(name, c.id, c.id in muted, voice=voice_from_json(c.voice))
+                for name, c in cast
+            ),
             sampler=self.sampler_for(scene),
             max_replies=scene.max_replies,
             lore=await self.lore.scene_lore(scene, cast_rows, bound, user),

@@ -13,7 +13,7 @@ from .database import Database
 from .errors import DuplicateNameError, NotFoundError
 from .models import CHARACTER_KINDS, Character
 
-_UPDATABLE = ("name", "sheet", "avatar_url", "greeting", "card_json")
+_UPDATABLE = ("name", "sheet", "avatar_url", "greeting", "card_json", "voice")
 
 
 def _owner_key(kind: str, owner_id: int | None) -> int:
@@ -61,8 +61,13 @@ class CharacterStore:
         avatar_url: str | None = None,
         greeting: str | None = None,
         card_json: dict[str, Any] | None = None,
+        voice: dict[str, Any] | None = None,
     ) -> Character:
-        """Create a character; DuplicateNameError if the name is taken in its scope."""
+        """Create a character; DuplicateNameError if the name is taken in its scope.
+
+        `voice` is its own sampler, talkativeness and backend as the `voice` column holds them
+        (`bot.characters.voice.voice_to_json`); None: the scene's and the defaults.
+        """
         owner_key = _owner_key(kind, owner_id)
         name = clean_name(name)
         char = Character(
@@ -76,6 +81,7 @@ class CharacterStore:
             avatar_url=avatar_url,
             greeting=greeting,
             card_json=card_json,
+            voice=voice,
         )
         async with self.db.session() as s:
             if await self._taken(s, guild_id, kind, char.name_key, owner_key, exclude=0):
@@ -179,7 +185,7 @@ class CharacterStore:
             return list(await s.scalars(stmt))
 
     async def update(self, character_id: int, **fields: Any) -> Character:
-        """Change name/sheet/avatar_url/greeting/card_json; DuplicateNameError on a taken name."""
+        """Change name/sheet/avatar_url/greeting/card_json/voice; DuplicateNameError if taken."""
         check_fields(fields, _UPDATABLE)
         async with self.db.session() as s:
             char = await s.get(Character, character_id)
