@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     chapter_max_tokens: int = Field(512, ge=16, le=8192)
     # Tokens of old turns and chapters recalled into an NPC's prompt; 0 turns recall off.
     recall_budget: int = Field(256, ge=0)
+    # An embedding GGUF: recall also finds old turns and chapters close in meaning (off unset).
+    recall_embed_model: Path | None = None
     max_characters_per_player: int = Field(MAX_CHARACTERS_PER_PLAYER, ge=1)
     max_npcs_per_server: int = Field(MAX_NPCS_PER_SERVER, ge=1)
     backend: Backend = "llama-cpp"
@@ -183,7 +185,7 @@ class Settings(BaseSettings):
             raise ValueError(f"its driver is not installed (pip install {exc.name})") from None
         return value
 
-    @field_validator("model_path", "tokenizer_path")
+    @field_validator("model_path", "tokenizer_path", "recall_embed_model")
     @classmethod
     def _model_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
