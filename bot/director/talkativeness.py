@@ -38,11 +38,9 @@ def draw(seed: int, scene_id: int, last_seq: int) -> random.Random:
 
 def weigh(pick: CastMember, candidates: Sequence[CastMember], rng: random.Random) -> CastMember:
     """The speaker after weighing the model's `pick` by talkativeness (the module's rule)."""
-    # Relative to the most talkative candidate: an equal cast never overrides the model.
-    most = max(m.voice.talks for m in candidates)
-    if rng.random() * most < pick.voice.talks:
-        return pick
     others = [m for m in candidates if m.name != pick.name and m.voice.talks > 0]
-    if not others:
+    # Relative to the most talkative candidate: an equal cast never overrides the model.
+    most = max(m.voice.talks for m in (pick, *others))
+    if not others or rng.random() * most < pick.voice.talks:
         return pick
     return rng.choices(others, weights=[m.voice.talks for m in others])[0]
