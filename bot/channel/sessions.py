@@ -170,14 +170,18 @@ class ChannelSessions:
         table.held = table.held.merge(trigger) if table.held else trigger
         if table.timer is None:
             table.due = datetime.now(UTC) + timedelta(seconds=timeout)
-            table.timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, session)
+            loop = asyncio.get_running_loop()
+            table.timer = loop.call_later(timeout, self.time_out, channel_id)
 
-    def _timed_out(self, session: ChannelSession) -> None:
-        """The round timeout passed: the NPCs answer those who have posted."""
-        table = session.table
+    def time_out(self, channel_id: int) -> None:
+        """The round timeout passes (now, if its timer is still armed): the NPCs answer those
+        who have posted."""
+        table = self.get(channel_id).table
+        if table.timer is not None:
+            table.timer.cancel()
         table.timer = table.due = None
         waiting = table.held or Trigger(may_pass=True)
-        self.trigger(session.channel_id, replace(waiting, delay=0.0))
+        self.trigger(channel_id, replace(waiting, delay=0.0))
 
     def _arm(self, session: ChannelSession) -> None:
         if session.timer is not None:
