@@ -48,8 +48,8 @@ async def table(
     db: Database, engine: ScriptedEngine, *, max_replies: int = 3, fmt: str = "group-inst"
 ) -> Table:
     stores = Stores.over(db)
-    scene, _ = await import_scene_file(stores, load_scene_file(EXAMPLE_SCENE), fmt)
-    scene = await stores.scenes.update(scene.id, max_replies=max_replies)
+    scene, _ = await import_scene_file(stores, load_scene_file(EXAMPLE_SCENE), "group-inst")
+    scene = await stores.scenes.update(scene.id, max_replies=max_replies, format=fmt)
     views = SceneViews(stores, Sampler(seed=SEED))
     return Table(stores, views, TurnDirector(engine, stores.turns), scene, engine)
 
