@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +25,7 @@ def _talkativeness(value: object) -> int | None:
             number = None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
-    if number is None or not (math.isfinite(number) and 0.0 <= number <= 1.0):
+    if number is None or not 0.0 <= number <= 1.0:  # NaN fails it too
         raise CardError(
             f"That card's talkativeness must be a number from 0 to 1 (not {str(value)[:20]!r})."
         )

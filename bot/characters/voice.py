@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -37,7 +36,7 @@ def _number(name: str, value: object, low: float, high: float) -> float:
     # A bool is an int to Python, never a sampler value to a person.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise VoiceError(f"{name} must be a number from {low:g} to {high:g}.")
-    if not (math.isfinite(value) and low <= value <= high):
+    if not low <= value <= high:  # NaN and the infinities fail it too
         raise VoiceError(f"{name} must be from {low:g} to {high:g} (not {value:g}).")
     return float(value)
 

@@ -46,6 +46,8 @@ def test_a_voice_within_its_ranges_is_kept_whole() -> None:
         ({"temperature": float("nan")}, "temperature"),
         ({"temperature": "hot"}, "temperature"),
         ({"min_p": 1.5}, "min_p"),
+        ({"min_p": True}, "min_p"),
+        ({"temperature": float("inf")}, "temperature"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"max_tokens": MAX_TOKENS_MAX + 1}, "max_tokens"),
         ({"max_tokens": 12.5}, "max_tokens"),
