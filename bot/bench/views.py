@@ -64,6 +64,9 @@ class ViewFigures:
     cold_s: list[float] = field(default_factory=list)  # the same request, empty context
     restores: int = 0  # warm samples whose view's snapshot was restored
     cold_reused: int = 0  # prompt tokens the cold runs reused: none, or they were not cold
+    # Of each warm sample: the prompt tokens it evaluated, and its KV snapshots' save and restore.
+    warm_new_tokens: list[int] = field(default_factory=list)
+    warm_kv_s: list[float] = field(default_factory=list)
 
 
 def view_sizes(profile: str) -> ViewSizes:
@@ -145,6 +148,7 @@ class ViewTurn:
     reply: str
     prompt_tokens: int  # the engine's counters over the request alone
     reused_tokens: int
+    kv_s: float  # the engine's time saving and restoring KV snapshots for it
 
 
 async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> ViewTurn:
@@ -161,14 +165,19 @@ async def npc_turn(bench: ModelBench, channel: Channel, npc: Character) -> ViewT
         plan.rendered.stops,
         channel=plan.channel,
     )
-    stats = bench.cache.stats
-    prompt, reused = stats.prompt_tokens, stats.reused_tokens
+    stats, timings = bench.cache.stats, bench.engine.timings
+    prompt, reused, kv_s = stats.prompt_tokens, stats.reused_tokens, timings.kv_s
     done = await bench.engine.complete(request)
     # Short replies keep the prompts of the last turns in the context window: a moved window
     # would make them cold.
     reply = channel.filler.short(npc.name)
     turn = ViewTurn(
-        request, done, reply, stats.prompt_tokens - prompt, stats.reused_tokens - reused
+        request,
+        done,
+        reply,
+        stats.prompt_tokens - prompt,
+        stats.reused_tokens - reused,
+        timings.kv_s - kv_s,
     )
     await _reply_in_context(bench, turn)
     await _npc_line(bench, channel, npc, reply)
@@ -216,6 +225,8 @@ async def view_switches(
         warm = await npc_turn(bench, channel, npcs[(after + sample) % len(npcs)])
         figures.restores += bench.cache.stats.restores > restores
         figures.warm_s.append(_first_token(warm.completion))
+        figures.warm_new_tokens.append(warm.prompt_tokens - warm.reused_tokens)
+        figures.warm_kv_s.append(warm.kv_s)
         # The same request again with no snapshot of its view and an empty context; then its
         # reply again, so the view's next turn is as warm as the others'.
         await bench.engine.reset_context(forget=warm.request.channel)
@@ -291,6 +302,8 @@ def put_views(report: Report, figures: ViewFigures | None) -> None:
         "own_keys": figures.own_keys,
         "shared_keys": figures.shared_keys,
         "prompt_tokens": median(figures.prompt_tokens) if figures.prompt_tokens else 0,
+        "warm_new_tokens": median(figures.warm_new_tokens) if figures.warm_new_tokens else 0,
+        "warm_kv_ms": median(figures.warm_kv_s) * 1000 if figures.warm_kv_s else 0,
         "switch_samples": len(pairs),
         "restores": figures.restores,
     }
@@ -311,7 +324,9 @@ def view_rows(table: Table, f: Callable[[str], float | None], meta: dict[str, An
     )
     table.add_row(
         f"switching views ({views['prompt_tokens']:,.0f}-token prompts): first token with the "
-        f"view's KV snapshot vs cold (n={views['switch_samples']}, {views['restores']} restored)",
+        f"view's KV snapshot ({views['restores']} of n={views['switch_samples']} restored, "
+        f"{views['warm_new_tokens']:,.0f} new tokens, snapshots {views['warm_kv_ms']:.0f} ms) "
+        "vs cold",
         _seconds(f("ttft_view_warm_s")),
         _seconds(f("ttft_view_cold_s")),
         _number(f("view_switch_ratio"), 3),

@@ -16,7 +16,7 @@ from bot.bench.model import ModelBench
 from bot.bench.report import build_report
 from bot.bench.sizes import QUICK
 from bot.bench.storage import StorageFigures
-from bot.bench.views import ViewSizes, measure_views, view_scene
+from bot.bench.views import ViewSizes, measure_views, npc_turn, view_scene
 from bot.core import open_core, sampler_from
 from bot.settings import load_settings
 
@@ -78,6 +78,17 @@ async def test_in_the_shared_scene_everyone_witnessed_everything(bench: ModelBen
     assert len(views[0]) == len(await bench.core.stores.turns.lines(own.scene.id, 1000))
 
 
+async def test_a_views_next_prompt_reuses_its_reply(bench: ModelBench) -> None:
+    own = await view_scene(bench, 905, LEAD, shared=False)
+    first, second, _ = own.npcs
+    before = await npc_turn(bench, own, first)
+    await npc_turn(bench, own, second)
+    after = await npc_turn(bench, own, first)
+    # Its snapshot holds its prompt and its reply, as generating the reply would leave it.
+    assert after.request.channel == before.request.channel
+    assert after.reused_tokens > before.prompt_tokens
+
+
 async def test_both_figures_come_out_as_ratios(bench: ModelBench) -> None:
     figures = await measure_views(bench, ViewSizes(LEAD, switch_samples=2), lambda _: None, turns=6)
     assert figures.own_keys == figures.npcs == 3
@@ -88,6 +99,9 @@ async def test_both_figures_come_out_as_ratios(bench: ModelBench) -> None:
     # and cold means the whole prompt evaluated.
     assert figures.restores == 2
     assert figures.cold_reused == 0
+    # A warm switch evaluates what its view has not seen yet: a few turns, not the prompt.
+    shortest = min(figures.prompt_tokens)
+    assert all(0 < new < shortest / 2 for new in figures.warm_new_tokens)
     report = build_report(
         bench.figures, StorageFigures(), elapsed=1.0, meta={"profile": "quick"}, views=figures
     )

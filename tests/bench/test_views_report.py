@@ -30,6 +30,8 @@ def _figures(own: float = 0.90, shared: float = 0.95) -> ViewFigures:
         warm_s=list(WARM),
         cold_s=list(COLD),
         restores=3,
+        warm_new_tokens=[180, 240, 200],
+        warm_kv_s=[0.030, 0.020, 0.025],
     )
 
 
@@ -66,6 +68,8 @@ def test_the_json_has_both_ratios_and_what_they_are_made_of() -> None:
         "prompt_tokens": 2300,
         "switch_samples": 3,
         "restores": 3,
+        "warm_new_tokens": 200,
+        "warm_kv_ms": pytest.approx(25.0),
     }
     assert not [key for key in meta["missing"] if "view" in key]
 
@@ -77,7 +81,8 @@ def test_the_table_shows_both_rows_with_their_verdicts() -> None:
     assert "90.0%" in reuse and "95.0%" in reuse and "0.95" in reuse
     assert "≥ 0.85 met" in reuse
     switch = _row(text, "switching views")
-    assert "2,300-token prompts" in switch and "n=3" in switch and "3 restored" in switch
+    assert "2,300-token prompts" in switch and "3 of n=3 restored" in switch
+    assert "200 new tokens" in switch and "snapshots 25 ms" in switch
     assert "400 ms" in switch and "4.00 s" in switch and "≤ 0.1 met" in switch
 
 
