@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
+from bot.channel.sessions import ChannelSession
 from bot.channel.text import MESSAGE_LIMIT
 from bot.director import TurnDirector
 from bot.director.types import RecallQuery
+from bot.domain import CancelToken
 from bot.errors import UserError
 from bot.recall import wording
+from bot.recall.embedder import Embedder
 from bot.recall.rules import query_words
 from bot.recall.source import SceneRecall
 from bot.scenes.views import SceneViews
@@ -24,8 +27,20 @@ class RecallError(UserError):
 
 
 def plug_recall(views: SceneViews, stores: Stores, settings: Settings) -> SceneRecall:
-    """Every scene view `views` builds recalls through the store within `RECALL_BUDGET`."""
-    source = SceneRecall(stores.recall, settings.recall_budget)
+    """Every scene view `views` builds recalls through the store within `RECALL_BUDGET`.
+
+    With RECALL_EMBED_MODEL set (and recall on), by meaning too: the model loads on first use,
+    on its own worker thread.
+    """
+    embedder = None
+    if settings.recall_embed_model is not None and settings.recall_budget > 0:
+        embedder = Embedder(
+            settings.recall_embed_model,
+            # The embedding model is small: all on the GPU unless the settings keep it off.
+            gpu_layers=0 if settings.n_gpu_layers == "0" else -1,
+            threads=settings.n_threads,
+        )
+    source = SceneRecall(stores.recall, settings.recall_budget, embedder)
     views.use_recall(source if settings.recall_budget > 0 else None)
     return source
 
@@ -39,6 +54,14 @@ class RecallCommands:
         self.views = deps.views
         self.director: TurnDirector = deps.director
         self.source = plug_recall(deps.views, deps.stores, deps.settings)
+        if self.source.backlog is not None:
+            deps.sessions.after_rounds(self.after_round)
+
+    async def after_round(self, session: ChannelSession, cancel: CancelToken) -> None:
+        """Embed what the channel's scene said that has no vector yet (see `backlog`)."""
+        scene = await self.scenes.by_channel(session.channel_id)
+        if scene is not None:
+            await self.source.catch_up(scene.id, cancel)
 
     async def query(self, actor: Actor, text: str, npc: str | None = None) -> Reply:
         """The turns and chapters `text` finds in `npc`'s view (the whole scene without one)."""

@@ -34,7 +34,8 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 def why(memory: Memory) -> str:
     """The memory's score and the query words it matched."""
-    terms = ", ".join(memory.terms) if memory.terms else "stemmed forms"
+    # No query word as typed: a stemmed form matched, or (with embeddings) its meaning did.
+    terms = ", ".join(memory.terms) if memory.terms else "stemmed forms or meaning"
     return f"score {memory.score:.3g}; matched {terms}"
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -402,6 +403,37 @@ class SceneChapter(Timestamps, Base):
     first_seq: Mapped[int] = mapped_column(Integer)
     last_seq: Mapped[int] = mapped_column(Integer)
     edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class RecallEmbedding(Base):
+    """A turn's or a chapter's embedding for recall, made by one model (RECALL_EMBED_MODEL).
+
+    The vector is float32 bytes, unit length: compact on both databases. Not pgvector, which
+    Debian's default PostgreSQL does not ship; recall ranks the vectors of a scene itself.
+    """
+
+    __tablename__ = "recall_embeddings"
+    __table_args__ = (
+        CheckConstraint("(turn_id IS NULL) <> (chapter_id IS NULL)", name="one_source"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    turn_id: Mapped[int | None] = mapped_column(
+        ForeignKey("turns.id", ondelete="CASCADE"), unique=True
+    )
+    chapter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("scene_chapters.id", ondelete="CASCADE"), unique=True
+    )
+    # Which model made it: vectors of another model are made again, never compared.
+    model: Mapped[str] = mapped_column(CleanString(100))
+    # A hash of the text embedded: a vector of a text since edited is never used.
+    digest: Mapped[int] = mapped_column(BigInteger)
+    # Empty for a text recall never brings back (an OOC aside): it is not embedded again.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # When its text was read: a turn or chapter updated later is embedded again.
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # -- Dice and tracked state ---------------------------------------------------------

@@ -1,15 +1,22 @@
-"""Reading back old turns and chapters by the words they share with the present."""
+"""Reading back old turns and chapters by the words they share with the present.
+
+And, where recall embeds them (RECALL_EMBED_MODEL), their stored vectors: read by scene, and
+the turns a vector points at read back only through the same view as a search.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, column, func, literal_column, select, table
+from sqlalchemy import bindparam, column, delete, func, insert, literal_column, or_, select, table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
 from .database import Database
-from .models import SceneChapter, Turn
+from .models import RecallEmbedding, SceneChapter, Turn
 from .search import CHAPTERS_SEARCH, TURNS_SEARCH, fts5_query, repair_search, tsquery_text
 from .turns import LINE_COLUMNS, NO_SEQ, SHARED_HISTORY, TurnLine, Witness, in_view
 
@@ -35,6 +42,36 @@ class FoundChapter:
     score: float
 
 
+@dataclass(frozen=True)
+class StoredVector:
+    """A history turn's stored embedding: float32 bytes of the text with this digest."""
+
+    turn_id: int
+    seq: int
+    digest: int
+    vector: bytes
+
+
+@dataclass(frozen=True)
+class ToEmbed:
+    """A turn or a chapter with no embedding of the model yet, or one older than its text."""
+
+    id: int
+    text: str  # a turn's content, a chapter's summary
+    seq: int = 0  # a turn's
+    title: str | None = None  # a chapter's
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An embedding to store for a turn or a chapter (empty: never recalled, not embedded)."""
+
+    id: int
+    chapter: bool
+    digest: int
+    vector: bytes
+
+
 # The FTS5 tables, as far as a join needs them (they are not models: see bot.store.search).
 _TURNS_FTS = table(TURNS_SEARCH, column("rowid"))
 _CHAPTERS_FTS = table(CHAPTERS_SEARCH, column("rowid"))
@@ -45,6 +82,7 @@ class RecallStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.vectors = EmbeddingReads(db)
 
     async def repair(self) -> bool:
         """Rebuild a missing or damaged full-text index; whether it had to (logged once)."""
@@ -149,3 +187,120 @@ def _filters() -> tuple[Any, ...]:
         *SHARED_HISTORY,
         Turn.seq < bindparam("before"),
     )
+
+
+_E = RecallEmbedding
+
+
+class EmbeddingReads:
+    """The stored vectors of recall (`RecallStore.vectors`): read, written, forgotten."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def turn_vectors(self, scene_id: int, model: str) -> list[StoredVector]:
+        """Every vector of `model` of the scene's history turns (none for OOC asides)."""
+        stmt = (
+            select(_E.turn_id, Turn.seq, _E.digest, _E.vector)
+            .join(Turn, Turn.id == _E.turn_id)
+            .where(_E.scene_id == scene_id, _E.model == model, func.length(_E.vector) > 0)
+            .where(*SHARED_HISTORY)
+        )
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [StoredVector(r[0] or 0, r[1], r[2], bytes(r[3])) for r in rows]
+
+    async def lines(
+        self, scene_id: int, ids: Collection[int], *, witness: Witness, before_seq: int
+    ) -> list[TurnLine]:
+        """The turns of `ids` that a search in this view may find: the same filters."""
+        if not ids:
+            return []
+        stmt = in_view(select(*LINE_COLUMNS).where(Turn.id.in_(list(ids)), *_filters()), witness)
+        params: dict[str, Any] = {"scene_id": scene_id, "before": before_seq}
+        if witness is not None and witness != 0:
+            params["witness"] = witness
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(stmt, params)).all()
+        return [TurnLine._make(row) for row in rows]
+
+    async def chapter_vectors(
+        self, scene_id: int, views: list[str], model: str, before_seq: int
+    ) -> list[tuple[FoundChapter, int, bytes]]:
+        """The chapters of these views ending before `before_seq`, with vector and digest."""
+        c = SceneChapter
+        stmt = (
+            select(c.id, c.view, c.title, c.text, c.first_seq, c.last_seq, _E.digest, _E.vector)
+            .join(_E, _E.chapter_id == c.id)
+            .where(c.scene_id == scene_id, c.view.in_(views), c.last_seq < before_seq)
+            .where(_E.model == model, func.length(_E.vector) > 0)
+        )
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [(FoundChapter(*r[:6], score=0.0), r[6], bytes(r[7])) for r in rows]
+
+    async def unembedded(self, scene_id: int, model: str, limit: int) -> list[ToEmbed]:
+        """Up to `limit` chapters, then history turns oldest first, to embed (again)."""
+        c = SceneChapter
+        chapters = (
+            select(c.id, c.text, c.title)
+            .outerjoin(_E, _E.chapter_id == c.id)
+            .where(c.scene_id == scene_id, _stale(model, c.updated_at))
+            .order_by(c.first_seq)
+            .limit(limit)
+        )
+        turns = (
+            select(Turn.id, Turn.content, Turn.seq)
+            .outerjoin(_E, _E.turn_id == Turn.id)
+            .where(Turn.scene_id == scene_id, *SHARED_HISTORY, _stale(model, Turn.updated_at))
+            .order_by(Turn.seq)
+            .limit(limit)
+        )
+        async with self.db.engine.connect() as conn:
+            found = [ToEmbed(*r[:2], title=r[2]) for r in await conn.execute(chapters)]
+            if len(found) < limit:
+                found += [ToEmbed(*r) for r in await conn.execute(turns)]
+        return found[:limit]
+
+    async def put(
+        self, scene_id: int, model: str, read_at: datetime, made: Sequence[Embedded]
+    ) -> bool:
+        """Store `made` (read at `read_at`), replacing older ones; False if a source is gone."""
+        if not made:
+            return True
+        turns = [m.id for m in made if not m.chapter]
+        chapters = [m.id for m in made if m.chapter]
+        rows = [
+            {
+                "scene_id": scene_id,
+                "turn_id": None if m.chapter else m.id,
+                "chapter_id": m.id if m.chapter else None,
+                "model": model,
+                "digest": m.digest,
+                "vector": m.vector,
+                "read_at": read_at,
+            }
+            for m in made
+        ]
+        try:
+            async with self.db.engine.begin() as conn:
+                old = or_(_E.turn_id.in_(turns), _E.chapter_id.in_(chapters))
+                await conn.execute(delete(_E).where(old))
+                await conn.execute(insert(_E), rows)
+        except IntegrityError:  # a turn or chapter deleted for good meanwhile: next time
+            return False
+        return True
+
+    async def forget_deleted(self, scene_id: int) -> int:
+        """Drop the vectors of the scene's deleted turns (nothing recalls them); how many."""
+        deleted = select(Turn.id).where(Turn.scene_id == scene_id, Turn.deleted.is_(True))
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                delete(_E).where(_E.scene_id == scene_id, _E.turn_id.in_(deleted))
+            )
+        return int(result.rowcount or 0)
+
+
+def _stale(model: str, updated_at: Any) -> Any:
+    """No vector of `model` yet, or its source updated after its text was read."""
+    return or_(_E.id.is_(None), _E.model != model, updated_at > _E.read_at)

@@ -33,6 +33,7 @@ TABLES = {
     "turn_rolls",
     "turn_witnesses",
     "state_changes",
+    "recall_embeddings",
 }
 
 
@@ -62,7 +63,7 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
         await engine.dispose()
 
 
-HEAD = "0011_table_and_voices"
+HEAD = "0012_recall_embeddings"
 
 
 async def _old_scene(db: Database, npc_id: int | None = None) -> int:
@@ -100,6 +101,7 @@ def test_single_head() -> None:
     revisions = [s.revision for s in script.walk_revisions()]
     assert revisions == [
         HEAD,
+        "0011_table_and_voices",
         "0010_recall",
         "0009_presence",
         "0008_pause_and_mute",
