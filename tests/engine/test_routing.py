@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from bot.characters.service import CharacterCommands, CharacterInput
+from bot.characters.voices import VoiceChange, VoiceCommands
 from bot.core import open_core
 from bot.doctor import run_doctor
 from bot.engine.base import GenerationRequest, Prompt, Sampler
@@ -25,6 +27,7 @@ from bot.engine.remote.llama_server import LlamaServerEngine
 from bot.engine.routing import RoutingEngine
 from bot.logs import install_secret_filter
 from bot.settings import Settings, SettingsError, load_settings
+from tests.channel.helpers import CHANNEL, GUILD, RecordingPoster, gm
 from tests.scripted_engine import ScriptedEngine
 
 KEY = "sk-named-backend-secret-4711"
@@ -218,3 +221,30 @@ async def test_doctor_lists_the_named_backends(tmp_path: Path, llama_server_url:
     assert "backend gone" in text and "cannot be used" in text and "is not reachable" in text
     assert KEY not in text
     assert status == 0  # a down named backend does not stop the bot: a warning, not a failure
+
+
+async def test_an_npc_set_to_a_backend_speaks_through_it_in_a_round(tmp_path: Path) -> None:
+    # The named engine is injected (scripted): this is the path from /npc settings to it.
+    settings = _settings(tmp_path, big={"backend": "llama-server", "url": _closed_port_url()})
+    default = ScriptedEngine(texts=["From the default."])
+    big = ScriptedEngine(texts=["From the big one."])
+    core = await open_core(settings, engine=default, backends={"big": big})
+    try:
+        services = core.services(RecordingPoster())
+        await services.get(CharacterCommands).create(gm(), "npc", CharacterInput(name="Tobin"))
+        await services.get(CharacterCommands).create(gm(), "npc", CharacterInput(name="Marta"))
+        voices = services.get(VoiceCommands)
+        changed = await voices.settings(gm(), "Tobin", VoiceChange(backend="big"))
+        assert changed.text == "**Tobin**'s voice is now: backend big."  # it serves: no note
+        scene = await core.stores.scenes.start(guild_id=GUILD, channel_id=CHANNEL, format="chatml")
+        for name in ("Tobin", "Marta"):
+            npc = await core.stores.characters.find_npc(GUILD, name)
+            assert npc is not None
+            await core.stores.scenes.add_cast(scene.id, npc.id)
+        view = await core.views.view(scene)
+        result = await core.director.run_round(view, forced=["Tobin", "Marta"])
+        assert [t.content for t in result.turns] == ["From the big one.", "From the default."]
+        assert [r.backend for r in big.requests] == ["big"]
+        assert all(r.backend is None for r in default.requests)
+    finally:
+        await core.close()
