@@ -254,11 +254,10 @@ class SceneCommands:
         if "reply_mode" in fields:  # a table round held for the players is given up
             self.sessions.get(scene.channel_id).table.reset()
         summary = ", ".join(f"{k} = {_shown(v)}" for k, v in fields.items())
-        timeout = duration(self.table.timeout(scene))
-        return Reply(
-            f"Scene settings changed: {summary}. "
-            f"Reply mode {scene.reply_mode} · round timeout {timeout} (table mode)."
-        )
+        if fields.keys() & {"reply_mode", "round_timeout"}:
+            timeout = duration(self.table.timeout(scene))
+            summary += f". Reply mode {scene.reply_mode} · round timeout {timeout} (table mode)"
+        return Reply(f"Scene settings changed: {summary}.")
 
     async def scenario(self, actor: Actor, text: str) -> Reply:
         scene = await self._gm_scene(actor)

@@ -2,8 +2,8 @@
 (never a pass), several names answer in the order named, a reply to another player's post asks
 for no round, and a round the model passed shows in /scene status.
 
-On the scripted engine, whose floor choice with nothing scripted hands the floor back: a round
-that may pass, passes.
+On the scripted engine: its floor choice before a round answers "user" where a test wants the
+model to pass, "model" where it wants an NPC to answer.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def answered_by(tavern: Tavern, name: str) -> int:
 async def test_a_reply_to_an_npcs_message_makes_it_answer_and_is_never_passed(
     db: Database, mode: str
 ) -> None:
-    tavern = build(db)  # the chooser names Marta, and a round that may pass passes
+    tavern = build(db, engine=ScriptedEngine(floors=["user"] * 4))  # may pass: passes
     await table(tavern, mode, "Tobin")
     tobins = await answered_by(tavern, "Tobin")
     started = tavern.services.sessions.rounds_started
@@ -46,6 +46,16 @@ async def test_a_reply_to_an_npcs_message_makes_it_answer_and_is_never_passed(
     assert speakers(tavern)[-2:] == ["Tobin", "Tobin"]
     assert tavern.services.sessions.rounds_started == started + 1
     assert len(tavern.engine.of_kind("floor")) == floors  # nobody asked the model to pass
+
+
+@pytest.mark.parametrize("mode", ["auto", "table"])
+async def test_reply_is_never_passed(db: Database, mode: str) -> None:
+    tavern = build(db, engine=ScriptedEngine(floors=["user"] * 2))  # may pass: passes
+    await table(tavern, mode)
+    await tavern.services.play.reply(gm(), None)
+    await within_guard(tavern.services.sessions.wait_idle())
+    assert speakers(tavern) == ["Marta"]
+    assert tavern.engine.of_kind("floor") == []
 
 
 async def test_a_reply_to_an_npc_in_manual_mode_waits_for_reply(db: Database) -> None:
@@ -73,7 +83,7 @@ async def test_the_npc_replied_to_answers_before_those_named(db: Database) -> No
 
 
 async def test_a_reply_to_another_players_post_starts_no_round_in_auto(db: Database) -> None:
-    tavern = build(db)
+    tavern = build(db, engine=ScriptedEngine(floors=["user"] * 4))
     await table(tavern, "auto")
     alices = await says(tavern, ALICE, "Shall we ask about the road?")
     sessions = tavern.services.sessions
@@ -117,7 +127,7 @@ async def test_when_the_table_is_done_by_a_reply_between_players_the_timeout_ans
 
 
 async def test_a_passed_round_shows_in_scene_status_until_an_npc_speaks(db: Database) -> None:
-    tavern = build(db)
+    tavern = build(db, engine=ScriptedEngine(floors=["user"]))
     await table(tavern, "auto")
     assert "Last round" not in await status(tavern)
     await says(tavern, ALICE, "The fire crackles.")
@@ -135,7 +145,7 @@ async def test_a_passed_round_shows_in_scene_status_until_an_npc_speaks(db: Data
 
 
 async def test_a_table_round_may_pass_too(db: Database) -> None:
-    tavern = build(db)
+    tavern = build(db, engine=ScriptedEngine(floors=["user"]))
     scene_id = await table(tavern)
     for user_id in (ALICE, BOB):
         await tavern.stores.scenes.set_present(scene_id, user_id, False)
