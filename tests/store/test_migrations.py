@@ -66,6 +66,25 @@ async def _diff(url: str, metadata: sa.MetaData) -> list[Any]:
 HEAD = "0012_recall_embeddings"
 
 
+async def _old_npc(db: Database, name: str) -> int:
+    """An NPC written with the columns every revision has (the ORM's insert has newer ones)."""
+    now = datetime.now(UTC)
+    when = sa.DateTime(timezone=True)
+    characters = sa.table(
+        "characters",
+        *(sa.column(c, sa.String) for c in ("kind", "name", "name_key", "sheet")),
+        *(sa.column(c, sa.BigInteger) for c in ("guild_id", "owner_key")),
+        sa.column("id", sa.Integer),
+        sa.column("created_at", when),
+        sa.column("updated_at", when),
+    )
+    row = {"kind": "npc", "name": name, "name_key": name.casefold(), "sheet": "s"}
+    row |= {"guild_id": 1, "owner_key": 0, "created_at": now, "updated_at": now}
+    async with db.engine.begin() as conn:
+        inserted = await conn.execute(characters.insert().values(**row).returning(characters.c.id))
+        return int(inserted.scalar_one())
+
+
 async def _old_scene(db: Database, npc_id: int | None = None) -> int:
     """A scene (and its cast) written with the columns every revision has; the ORM reads newer."""
     now = datetime.now(UTC)
@@ -139,8 +158,8 @@ async def test_name_key_widening_keeps_rows_and_links(db_url: str) -> None:
     await upgrade(db_url, "0001_initial")
     db = Database(db_url)
     try:
-        npc = await CharacterStore(db).create(guild_id=1, kind="npc", name="Mira", sheet="s")
-        scene_id = await _old_scene(db, npc.id)
+        npc_id = await _old_npc(db, "Mira")
+        scene_id = await _old_scene(db, npc_id)
     finally:
         await db.dispose()
 
@@ -148,11 +167,11 @@ async def test_name_key_widening_keeps_rows_and_links(db_url: str) -> None:
     db = Database(db_url)
     try:
         chars, scenes = CharacterStore(db), SceneStore(db)
-        assert (await chars.find_npc(1, "MIRA")).id == npc.id
-        assert [c.id for c in await scenes.cast(scene_id)] == [npc.id]
+        assert (await chars.find_npc(1, "MIRA")).id == npc_id
+        assert [c.id for c in await scenes.cast(scene_id)] == [npc_id]
         long_name = "ß" * 80  # casefolds to 160 characters
-        assert (await chars.create(guild_id=1, kind="npc", name=long_name, sheet="s")).id > npc.id
-        await chars.delete(npc.id)
+        assert (await chars.create(guild_id=1, kind="npc", name=long_name, sheet="s")).id > npc_id
+        await chars.delete(npc_id)
         assert await scenes.cast(scene_id) == []  # the cascade still points at the new table
     finally:
         await db.dispose()
