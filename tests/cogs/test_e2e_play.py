@@ -183,7 +183,8 @@ async def test_commands_sync(world: World) -> None:
         return {o["name"] for o in commands[name]["options"] if o["type"] == 1}
 
     assert subcommands("character") == {"create", "edit", "delete", "list", "show", "use"}
-    assert subcommands("npc") == {"create", "edit", "delete", "list", "show", "export", "tell"}
+    npc = {"create", "edit", "delete", "list", "show", "export", "tell", "settings"}
+    assert subcommands("npc") == npc
     assert {
         "start",
         "end",
