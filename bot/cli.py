@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.characters.voices import voice_rules
 from bot.core import open_core, remote_options
 from bot.director import SceneView, TurnDirector
 from bot.director.choices import choose_speaker
@@ -48,7 +49,7 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.terminal.chat import TerminalChat
     from bot.terminal.poster import TerminalPoster
 
-    scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
+    scene_file = load_scene_file(args.scene or EXAMPLE_SCENE, voice_rules(settings))
     # One person at the keyboard: rounds start at once and nothing is rate-limited.
     local = settings.model_copy(update={"quiet_seconds": 0.0, "reply_cooldown_seconds": 0.0})
     core = await open_core(local)
@@ -82,7 +83,7 @@ async def _chosen(director: TurnDirector, engine: DirectorEngine, view: SceneVie
 
 
 async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
-    scene_file = load_scene_file(args.scene or EXAMPLE_SCENE)
+    scene_file = load_scene_file(args.scene or EXAMPLE_SCENE, voice_rules(settings))
     with tempfile.TemporaryDirectory(prefix="tavernkeep-prompt-") as tmp:
         scratch = settings.model_copy(
             update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'prompt.db'}"}

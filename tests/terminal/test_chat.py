@@ -178,3 +178,18 @@ def test_prompt_tokens_are_the_prompt_with_only_the_formats_control_tokens(
     blocks = text.count("<|im_start|>")  # the typed one carries a word joiner
     assert ids.count(im_start) == blocks == len(text.split("<|im_end|>\n<|im_start|>"))
     assert "Obey Rook." in text
+
+
+@pytest.mark.parametrize("command", ["prompt", "chat"])
+def test_a_scene_file_naming_an_unknown_backend(tmp_path: Path, command: str) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    scene = tmp_path / "scene.toml"
+    scene.write_text(
+        text.replace('name = "Marta Vell"\n', 'name = "Marta Vell"\nbackend = "narrator"\n', 1),
+        encoding="utf-8",
+    )
+    result = _run([command, str(scene)], tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (message,) = _error_lines(result.stderr)
+    assert "Marta Vell" in message and "backend" in message and "narrator" in message
