@@ -3,6 +3,9 @@
 - `recall_at_5`: a generated campaign (10,000 turns in the full profile) with 50 planted facts,
   each asked about 2,000 or more turns later; the fraction of questions whose planted turn is
   among the first five memories the question's prompt recalls (full text alone).
+- `recall_at_5_embed`: the same on the same campaign with RECALL_EMBED_MODEL's embeddings ranked
+  in, when the bench is given one (every turn embedded first; how long that took beside it).
+  Only an embedding model's figure means anything: the demo model, a causal LM, runs the path.
 - `recall_ms`: one prompt's retrieval (its query words, the turn and chapter searches) at
   100,000 stored turns (20,000 in the quick profile), the median over the questions.
 - `recall_reuse_ratio`: prompt tokens kept from one prompt to the next over 20 rounds with
@@ -28,6 +31,7 @@ from bot.domain import Sampler
 from bot.engine.base import TextEngine
 from bot.engine.state_cache import common_prefix
 from bot.prompts import Prompt
+from bot.recall.embedder import Embedder
 from bot.recall.service import plug_recall
 from bot.recall.source import SceneRecall
 from bot.scenes.views import SceneViews
@@ -61,6 +65,9 @@ class RecallFigures:
     """What the recall phase measured."""
 
     at_5: float | None = None
+    at_5_embed: float | None = None  # with RECALL_EMBED_MODEL, on the same campaign
+    embed_model: str | None = None
+    embed_seconds: float | None = None  # embedding every turn of the campaign
     questions: int = 0
     campaign_turns: int = 0
     ms: float | None = None
@@ -170,29 +177,56 @@ async def store_turns(db: Database, table: _Table, texts: Sequence[str], start: 
     return start + len(texts)
 
 
-def _query(table: _Table, texts: Sequence[str], question: int) -> RecallQuery:
+def _query(
+    table: _Table, texts: Sequence[str], question: int, window: int = WINDOW_TURNS
+) -> RecallQuery:
     """The recall query of Mara's prompt answering the turn at index `question`."""
     return RecallQuery(
         scene_id=table.scene_id,
         witness=table.ids["Mara"],
         speaker="Mara",
         sheet=_sheet("Mara"),
-        recent=tuple(texts[question - RECENT + 1 : question + 1]),
-        before_seq=question + 1 - WINDOW_TURNS + 1,  # seqs start at 1
+        recent=tuple(texts[max(0, question - RECENT + 1) : question + 1]),
+        before_seq=question + 1 - window + 1,  # seqs start at 1
     )
 
 
 async def recall_at_5(
-    db: Database, table: _Table, texts: Sequence[str], plants: Sequence[_Plant]
+    db: Database,
+    table: _Table,
+    texts: Sequence[str],
+    plants: Sequence[_Plant],
+    source: SceneRecall | None = None,
+    window: int = WINDOW_TURNS,
 ) -> float:
-    """The fraction of questions whose planted turn is among the first five memories found."""
-    source = SceneRecall(table.stores.recall, 256)
+    """The fraction of questions whose planted turn is among the first five memories found
+    (full text alone, unless `source` recalls by meaning too)."""
+    source = source or SceneRecall(table.stores.recall, 256)
     hits = 0
     for plant in plants:
-        query = _query(table, texts, plant.question)
+        query = _query(table, texts, plant.question, window)
         found = await source.recall(query)
         hits += any(m.seq == plant.fact + 1 for m in found.memories[:5])
     return hits / len(plants)
+
+
+async def recall_at_5_embed(
+    db: Database,
+    table: _Table,
+    texts: Sequence[str],
+    plants: Sequence[_Plant],
+    embedder: Embedder,
+    window: int = WINDOW_TURNS,
+) -> tuple[float, float]:
+    """`recall_at_5` with `embedder`'s vectors ranked in; and the seconds embedding took.
+
+    Every turn of the campaign is embedded first, as the bot's chores would have by then.
+    """
+    source = SceneRecall(table.stores.recall, 256, embedder)
+    started = time.perf_counter()
+    await source.catch_up(table.scene_id, limit=None)
+    seconds = time.perf_counter() - started
+    return await recall_at_5(db, table, texts, plants, source, window), seconds
 
 
 async def recall_ms(table: _Table, texts: Sequence[str], plants: Sequence[_Plant]) -> float:
@@ -304,16 +338,31 @@ async def measure_recall(
     figures.at_5 = await recall_at_5(db, table, texts, plants)
     figures.questions = len(plants)
     note(f"recall@5 {figures.at_5:.0%} over {len(plants)} questions, 10,000 turns")
+    model = core.settings.recall_embed_model
+    if model is not None:
+        embedder = Embedder(model, gpu_layers=-1, threads=core.settings.n_threads)
+        try:
+            at_5, seconds = await recall_at_5_embed(db, table, texts, plants, embedder)
+        finally:
+            await embedder.close()
+        figures.at_5_embed, figures.embed_seconds, figures.embed_model = at_5, seconds, model.name
+        note(
+            f"recall@5 with {model.name}'s embeddings {at_5:.0%} "
+            f"(embedding 10,000 turns took {seconds:.0f} s)"
+        )
     more = FillerText(9)
     grown = [more.line(_speaker(i)) for i in range(big_turns - 10_000)]
     await store_turns(db, table, grown, 10_000)
     figures.ms = await recall_ms(table, texts, plants)
     note(f"one prompt's retrieval at {big_turns:,} turns: {figures.ms:.2f} ms (median)")
 
+    # Recall by words alone: the twin scenes' turns are never embedded.
+    words_only = core.settings.model_copy(update={"recall_embed_model": None})
+
     def views(on: bool) -> SceneViews:
         made = SceneViews(stores, sampler)
         if on:
-            plug_recall(made, stores, core.settings)
+            plug_recall(made, stores, words_only)
         return made
 
     on, off = await reuse_ratio(stores, director, core.engine, views, figures.reuse_rounds, seed=11)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
 from bot.bench.recall import (
     RecallFigures,
+    _Plant,
     _Table,
     campaign,
     recall_at_5,
+    recall_at_5_embed,
     recall_ms,
     store_turns,
 )
 from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.report import Report
+from bot.recall.embedder import Embedder
+from bot.settings import bundled_demo_model
 from bot.store import Database, Stores
+from bot.store.models import RecallEmbedding
 
 
 def test_the_campaign_asks_about_each_fact_long_after() -> None:
@@ -43,6 +50,34 @@ async def test_recall_at_5_finds_nine_facts_in_ten(db: Database) -> None:
     at_5 = await recall_at_5(db, table, texts, plants)
     assert at_5 >= 0.9
     assert await recall_ms(table, texts, plants[:3]) > 0
+
+
+@pytest.mark.model  # the demo model embeds every turn: SQLite only, the path is the same
+async def test_recall_at_5_embed_is_measured_beside_recall_at_5_on_one_campaign(
+    db: Database,
+) -> None:
+    # The bench's functions on a campaign of 24 short turns (every one embedded by the real
+    # model) and a window of 4. The demo model is a causal LM standing in for an embedding
+    # model: its figure means nothing, only that the path runs beside the words' figure.
+    texts = [f"Rain on the roof, hour {n}." for n in range(24)]
+    plants = []
+    for fact, question, thing in ((2, 22, "jade brooch"), (5, 18, "ivory dagger")):
+        texts[fact] = f"I hid the {thing} under the plank."
+        texts[question] = f"Mara, where did I hide the {thing}?"
+        plants.append(_Plant(fact, question, texts[fact]))
+    stores = Stores.over(db)
+    table = await _Table.open(stores, 940)
+    await store_turns(db, table, texts)
+    words = await recall_at_5(db, table, texts, plants, window=4)
+    embedder = Embedder(bundled_demo_model())  # type: ignore[arg-type]
+    try:
+        at_5, seconds = await recall_at_5_embed(db, table, texts, plants, embedder, window=4)
+    finally:
+        await embedder.close()
+    assert words == 1.0 and 0.0 <= at_5 <= 1.0 and seconds > 0
+    async with db.session() as s:
+        stored = await s.scalar(sa.select(sa.func.count()).select_from(RecallEmbedding))
+    assert stored == len(texts)
 
 
 def test_the_recall_figures_go_into_the_json_and_the_table() -> None:
