@@ -122,8 +122,8 @@ class NpcRounds:
                     result = await self.director.run_round(
                         view,
                         forced=trigger.forced or None,
-                        # Silence is the model's choice only where nobody was addressed.
-                        may_pass=trigger.may_pass and not trigger.forced,
+                        # Only a post nobody addressed may go unanswered (see `Trigger`).
+                        may_pass=trigger.may_pass,
                         hooks=hooks,
                         cancel=cancel,
                     )

@@ -126,6 +126,18 @@ async def test_when_the_table_is_done_by_a_reply_between_players_the_timeout_ans
     assert speakers(tavern) == ["Marta"]
 
 
+async def test_a_reply_between_players_that_opens_a_round_arms_the_timeout(db: Database) -> None:
+    tavern = build(db, engine=ScriptedEngine(floors=["model"]))
+    await table(tavern)
+    aside = await says(tavern, ALICE, "(( shall we split up? ))")  # OOC: no act, no timeout
+    assert "at the latest" not in await status(tavern)
+    await says(tavern, BOB, "(( fine by me ))", reply_to=aside)
+    await says(tavern, BOB, "Brann heads for the stables.", reply_to=aside)
+    shown = await status(tavern)
+    assert "waiting for Ayla, Cora" in shown and "at the latest" in shown
+    assert tavern.services.sessions.rounds_started == 0
+
+
 async def test_a_passed_round_shows_in_scene_status_until_an_npc_speaks(db: Database) -> None:
     tavern = build(db, engine=ScriptedEngine(floors=["user"]))
     await table(tavern, "auto")
