@@ -55,7 +55,6 @@ class PlayService:
         self.poster = poster
         self.gate = gate
         self.table = table
-        self.quiet_seconds = quiet_seconds
         self.retry_delays = tuple(retry_delays)
         self.dice_bots = dice_bots
         self.addressing = Addressing(stores, quiet_seconds)
