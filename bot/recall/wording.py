@@ -55,7 +55,11 @@ def describe_recall(recalled: Recalled) -> list[str]:
             "Recall: off for this prompt (only an NPC's prompt recalls; RECALL_BUDGET=0 "
             "turns it off)."
         ]
-    searched = ", ".join(recalled.words) if recalled.words else "nothing (no telling words)"
+    searched = (
+        ", ".join(recalled.words)
+        if recalled.words
+        else "no words (none telling; embeddings, if on, still search by meaning)"
+    )
     head = (
         f"Recall: {len(recalled.placed)} memories, {recalled.used}/{recalled.budget} tokens; "
         f"searched for {searched}."

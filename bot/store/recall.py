@@ -293,12 +293,17 @@ class EmbeddingReads:
 
     async def forget_deleted(self, scene_id: int) -> int:
         """Drop the vectors of the scene's deleted turns (nothing recalls them); how many."""
-        deleted = select(Turn.id).where(Turn.scene_id == scene_id, Turn.deleted.is_(True))
-        async with self.db.engine.begin() as conn:
-            result = await conn.execute(
-                delete(_E).where(_E.scene_id == scene_id, _E.turn_id.in_(deleted))
-            )
-        return int(result.rowcount or 0)
+        gone = (
+            select(_E.id)
+            .join(Turn, Turn.id == _E.turn_id)
+            .where(_E.scene_id == scene_id, Turn.deleted.is_(True))
+        )
+        async with self.db.engine.connect() as conn:
+            ids = list((await conn.execute(gone)).scalars())
+        if ids:  # a write only when there is something to drop: most rounds have nothing
+            async with self.db.engine.begin() as conn:
+                await conn.execute(delete(_E).where(_E.id.in_(ids)))
+        return len(ids)
 
 
 def _stale(model: str, updated_at: Any) -> Any:

@@ -22,9 +22,9 @@ from bot.recall.service import RecallCommands, plug_recall
 from bot.recall.source import SceneRecall
 from bot.scenes.views import SceneViews
 from bot.settings import bundled_demo_model, load_settings
-from bot.store import Database
+from bot.store import SHARED_VIEW, Database, view_key
 from bot.store.migrate import downgrade, upgrade
-from bot.store.models import RecallEmbedding
+from bot.store.models import RecallEmbedding, SceneChapter
 from tests.channel.helpers import CHANNEL, build, marta_scene, within_guard
 from tests.recall.helpers import FACT, MARA_SHEET, QUESTION, Campaign, bulk_turns, campaign, filler
 
@@ -117,6 +117,33 @@ async def test_a_whisper_never_comes_back_by_meaning_to_who_did_not_hear_it(
     mara = await ask(source, game, "Mara", last, ECHO)
     assert whisper not in refs(mara) and private not in refs(mara) | refs(ivo)
     assert all("Would you" not in m.text for m in mara.memories)
+
+
+async def test_chapters_come_back_by_meaning_only_from_the_speakers_story(
+    db: Database, sources: list[SceneRecall]
+) -> None:
+    game = await campaign(db)
+    await game.stores.scenes.add_cast(game.scene_id, game.ids["Ivo"])
+    await bulk_turns(db, game.scene_id, filler(3))
+    last = await game.say("Rook", ECHO)
+    async with db.session() as s:
+        for view, title in ((SHARED_VIEW, "Ours"), (view_key(game.ids["Ivo"]), "His")):
+            s.add(
+                SceneChapter(
+                    scene_id=game.scene_id,
+                    view=view,
+                    title=title,
+                    text=ECHO,
+                    first_seq=1,
+                    last_seq=2,
+                )
+            )
+        await s.commit()
+    source = plug(game, sources)
+    assert await source.catch_up(game.scene_id, limit=None) == 6  # two chapters, four turns
+    found = await ask(source, game, "Mara", last, ECHO)
+    chapters = [m for m in found.memories if m.chapter]
+    assert [m.speaker for m in chapters] == ["Ours"] and chapters[0].terms == ()
 
 
 async def test_a_deleted_turn_leaves_recall_and_its_vector_goes(
