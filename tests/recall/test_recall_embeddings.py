@@ -26,7 +26,16 @@ from bot.store import SHARED_VIEW, Database, view_key
 from bot.store.migrate import downgrade, upgrade
 from bot.store.models import RecallEmbedding, SceneChapter
 from tests.channel.helpers import CHANNEL, build, marta_scene, within_guard
-from tests.recall.helpers import FACT, MARA_SHEET, QUESTION, Campaign, bulk_turns, campaign, filler
+from tests.recall.helpers import (
+    FACT,
+    MARA_SHEET,
+    QUESTION,
+    Campaign,
+    bulk_turns,
+    campaign,
+    director,
+    filler,
+)
 
 # No word of it is searched with: only its meaning can bring it back.
 ECHO = "Would you have done that for them?"
@@ -256,3 +265,24 @@ async def test_the_migration_adds_and_drops_the_vectors(db_url: str) -> None:
         assert (await game.stores.turns.get(turn)).content == FACT
     finally:
         await db.dispose()
+
+
+async def test_an_npcs_prompt_recalls_by_meaning_only_what_it_witnessed(
+    db: Database, sources: list[SceneRecall]
+) -> None:
+    game = await campaign(db)
+    await game.stores.scenes.add_cast(game.scene_id, game.ids["Ivo"])
+    whisper = await game.say("Rook", ECHO, audience=[game.ids["Ivo"]])
+    await bulk_turns(db, game.scene_id, filler(30))
+    for said in ("And then?", "What was that?", ECHO):  # the words of recall: none telling
+        await game.say("Rook", said)
+    views = SceneViews(game.stores, Sampler(seed=1))
+    source = plug_recall(views, game.stores, load_settings(recall_embed_model=DEMO))
+    sources.append(source)
+    await source.catch_up(game.scene_id, limit=None)
+    view = await views.view(await game.stores.scenes.get(game.scene_id))
+    turns = director(game, n_ctx=640)
+    ivo, mara = [await turns.build_prompt(view, name) for name in ("Ivo", "Mara")]
+    assert all(t.id != whisper for t in ivo.history)  # out of the window: only recall has it
+    assert [m.terms for m in ivo.recall.placed if m.ref == whisper] == [()]  # by meaning
+    assert all(m.ref != whisper for m in (*mara.recall.placed, *mara.recall.left_out))
