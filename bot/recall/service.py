@@ -63,6 +63,11 @@ class RecallCommands:
         if scene is not None:
             await self.source.catch_up(scene.id, cancel)
 
+    async def close(self) -> None:
+        """Free the embedding model and its thread, if recall loaded one."""
+        if self.source.embedder is not None:
+            await self.source.embedder.close()
+
     async def query(self, actor: Actor, text: str, npc: str | None = None) -> Reply:
         """The turns and chapters `text` finds in `npc`'s view (the whole scene without one)."""
         await self.access.require_gm(actor)

@@ -211,8 +211,7 @@ async def test_the_round_chores_embed_a_scene_and_a_cancelled_round_stops_them(
             turns = await s.scalar(sa.select(sa.func.count()).select_from(sa.table("turns")))
         assert len(await vectors(db)) == turns  # the posted reply too
     finally:
-        assert recall.source.embedder is not None
-        await recall.source.embedder.close()
+        await recall.close()
 
 
 async def test_off_by_default_nothing_loads_and_nothing_is_stored(
