@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -29,6 +30,9 @@ class ScriptedEngine:
     ) -> None:
         self.queues = {"speaker": deque(speakers), "text": deque(texts), "floor": deque(floors)}
         self.requests: list[GenerationRequest] = []
+        # The rounds (one cancel token each) that have generated text: an unscripted floor
+        # choice before a round's first turn lets an NPC answer, after a turn ends the round.
+        self._spoken: weakref.WeakSet[CancelToken] = weakref.WeakSet()
         self._n_ctx = n_ctx
         self.gate: asyncio.Event | None = None
         self.started = asyncio.Event()
@@ -53,11 +57,14 @@ class ScriptedEngine:
         kind = request_kind(request)
         queue = self.queues[kind]
         # With nothing scripted: the first NPC allowed (as a grammar-bound model would answer
-        # with some allowed name), the floor back to the players, some text.
+        # with some allowed name), an NPC answering a post but the floor back to the players
+        # after a turn, some text.
         first = request.choices[0] if request.choices else ""
-        text = (
-            queue.popleft() if queue else {"speaker": first, "floor": "user", "text": "..."}[kind]
-        )
+        opening = cancel is None or cancel not in self._spoken
+        floor = "model" if opening and kind == "floor" else "user"
+        text = queue.popleft() if queue else {"speaker": first, "floor": floor, "text": "..."}[kind]
+        if kind == "text" and cancel is not None:
+            self._spoken.add(cancel)
         if "]" in request.stops and "]" in text:
             # Stopped at the `]`; the rest answers the next request, as a model would go on.
             text, rest = text.split("]", 1)

@@ -39,7 +39,7 @@ async def _service_again(
 ) -> tuple[Services, RecordingPoster, Stores]:
     """The services over an existing database, as after a restart."""
     stores = Stores.over(db)
-    engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)], floors=["user"] * 10)
+    engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)])
     poster = poster or RecordingPoster()
     settings = load_settings(quiet_seconds=0, reply_cooldown_seconds=0)
     views = SceneViews(stores, Sampler(seed=1))

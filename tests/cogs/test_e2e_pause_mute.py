@@ -76,7 +76,7 @@ async def _pause_then_resume(running: Running) -> None:
 
 async def test_a_muted_npc_speaks_only_when_named(tmp_path: Path) -> None:
     # The scripted chooser names Tobin every time it is asked.
-    engine = ScriptedEngine(speakers=["Tobin:"] * 20, floors=["user"] * 20)
+    engine = ScriptedEngine(speakers=["Tobin:"] * 20)
     async for fake in fake_discord():
         running = await start_bot(fake, e2e_settings(fake, tmp_path / "b.db"), engine=engine)
         try:

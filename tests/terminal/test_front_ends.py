@@ -53,7 +53,7 @@ Shape = tuple[str, str, tuple[str, ...], bool]
 
 def _engine() -> ScriptedEngine:
     """One NPC line for the round, another for the swipe; then the floor goes back."""
-    return ScriptedEngine(speakers=["Marta"], texts=[FIRST, SECOND], floors=["user"])
+    return ScriptedEngine(speakers=["Marta"], texts=[FIRST, SECOND])
 
 
 def _shapes(turns: list[Turn]) -> list[Shape]:
