@@ -29,6 +29,7 @@ async def run_doctor(
     table.add_column("result")
     ok = await _remote_rows(table, remote) if remote is not None else _local_rows(table, settings)
     await _named_rows(table, settings)
+    table.add_row("recall embeddings", _embed_text(settings))
     db: Database | None = None
     reachable = False
     try:
@@ -108,6 +109,20 @@ def _local_rows(table: Table, settings: Settings) -> bool:
         table.add_row("model", f"[red]{exc}[/]")
         return False
     return True
+
+
+def _embed_text(settings: Settings) -> str:
+    """Whether recall also searches by meaning, and with which model."""
+    path = settings.recall_embed_model
+    if path is None:
+        return "off (RECALL_EMBED_MODEL unset: recall by words alone)"
+    if settings.recall_budget == 0:
+        return f"[yellow]{path.name} is set, but RECALL_BUDGET=0 turns recall off[/]"
+    try:
+        info = read_model_info(path)
+    except ModelInfoError as exc:
+        return f"[red]{exc}[/]"
+    return f"{path.name} ({info.architecture}); turns are embedded after rounds"
 
 
 def _limit_text(settings: Settings) -> str:

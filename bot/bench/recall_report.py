@@ -29,12 +29,15 @@ def put_recall(report: _Report, figures: RecallFigures | None) -> None:
     report.put("recall_reuse_ratio", figures.reuse_ratio)
     report.put("recall_prefix_hit", figures.reuse_on)
     report.put("recall_free_prefix_hit", figures.reuse_off)
+    report.put("recall_at_5_embed", figures.at_5_embed)
     report.meta["recall"] = {
         "campaign_turns": figures.campaign_turns,
         "questions": figures.questions,
         "ms_turns": figures.ms_turns,
         "reuse_rounds": figures.reuse_rounds,
         "memories_per_prompt": figures.memories_placed,
+        "embed_model": figures.embed_model,
+        "embed_seconds": figures.embed_seconds,
     }
 
 
@@ -71,6 +74,16 @@ def recall_rows(table: Table, f: Callable[[str], float | None], meta: dict[str, 
         "",
         _at_least(f("recall_at_5"), AT_5_TARGET),
     )
+    if f("recall_at_5_embed") is not None:
+        took = about.get("embed_seconds")
+        table.add_row(
+            f"recall@5 with embeddings ({about.get('embed_model')}, embedding took "
+            f"{took if isinstance(took, float) else 0:.0f} s)",
+            _number(f("recall_at_5_embed"), 2),
+            "",
+            "",
+            "beside full text",
+        )
     table.add_row(
         f"recall: one prompt's retrieval at {about.get('ms_turns', 0):,} turns (SQLite)",
         f"{_number(f('recall_ms'), 2)} ms",

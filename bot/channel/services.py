@@ -8,7 +8,7 @@ feature's service by its type.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from bot.channel.authored import AuthoredPosts
 from bot.channel.deps import ChannelDeps, Feature
@@ -16,6 +16,13 @@ from bot.channel.recovery import Recovery
 from bot.channel.turn_actions import TurnActions
 
 S = TypeVar("S")
+
+
+@runtime_checkable
+class ClosingFeature(Protocol):
+    """A feature service that frees something of its own when the front end stops."""
+
+    async def close(self) -> None: ...
 
 
 class Services:
@@ -42,6 +49,9 @@ class Services:
         return service
 
     async def close(self) -> None:
-        """Stop probing the database, and waiting and running rounds."""
+        """Stop probing the database, and waiting and running rounds; then close the features."""
         await self.deps.gate.close()
         await self.sessions.close()
+        for service in self._features.values():
+            if isinstance(service, ClosingFeature):  # what it holds outlives a round (a model)
+                await service.close()

@@ -112,3 +112,17 @@ def test_the_recall_figures_go_into_the_json_and_the_table() -> None:
     empty = Table(*"abcde")
     recall_rows(empty, Report().get, {})
     assert empty.row_count == 0
+
+
+def test_recall_with_embeddings_goes_beside_full_text() -> None:
+    report = Report()
+    figures = RecallFigures(at_5=0.94, questions=50, campaign_turns=10_000)
+    figures.at_5_embed, figures.embed_model, figures.embed_seconds = 0.96, "bge.gguf", 42.0
+    put_recall(report, figures)
+    assert report.figures["recall_at_5_embed"] == 0.96
+    assert report.meta["recall"]["embed_model"] == "bge.gguf"
+    table = Table(*"abcde")
+    recall_rows(table, report.get, report.meta)
+    console = Console(width=200, record=True)
+    console.print(table)
+    assert "recall@5 with embeddings (bge.gguf, embedding took 42 s)" in console.export_text()
