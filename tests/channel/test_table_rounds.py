@@ -2,7 +2,7 @@
 OOC), when the round timeout passes, or on /reply; status names whom the table waits for.
 
 Control flow on the scripted engine: its floor choice before a round says whether an NPC
-answers ("model") or the model passes ("user", also its answer when nothing is scripted).
+answers ("model") or the model passes ("user").
 """
 
 from __future__ import annotations
@@ -173,8 +173,7 @@ async def test_the_round_timeout_bounds_are_taken(db: Database, seconds: int) ->
 
 
 async def test_reply_answers_now_with_the_npc_named_first_and_never_passes(db: Database) -> None:
-    # Nothing scripted for the floor: a round that may pass would pass.
-    tavern = build(db, engine=_engine())
+    tavern = build(db, engine=_engine("user", "user"))  # a round that may pass would pass
     await table(tavern, "table", "Tobin")
     await says(tavern, ALICE, "Tobin, what news?")
     assert tavern.services.sessions.rounds_started == 0  # held for Bob and Carol

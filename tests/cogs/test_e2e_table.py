@@ -3,8 +3,8 @@ round timeout, a Discord reply to an NPC's message, a reply between players, a r
 passed in /scene status, and /scene settings round_timeout.
 
 Control flow runs on the scripted engine (its floor choice before a round: "model" lets an NPC
-answer, "user", also its answer when nothing is scripted, passes); one test runs the table on
-the demo model, where the model may answer or pass but the round must wait for everyone.
+answer, "user" passes); one test runs the table on the demo model, where the model may answer or
+pass but the round must wait for everyone.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ async def _three_players_then_the_timeout(running: Running) -> None:
 
 
 async def test_replies_address_npcs_and_players_and_a_pass_shows(tmp_path: Path) -> None:
-    # Nothing scripted for the floor: a round that may pass, passes.
-    async for running in _bot(tmp_path, ScriptedEngine()):
+    # A round that may pass, passes.
+    async for running in _bot(tmp_path, ScriptedEngine(floors=["user"] * 4)):
         await _replies(running)
 
 
