@@ -176,7 +176,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_url" not in metafunc.fixturenames:
         return
     # The model tests spend minutes in inference; the scripted round tests cover PostgreSQL.
-    backends = ["sqlite"] if metafunc.definition.get_closest_marker("model") else BACKENDS
+    # `sqlite_only`: long runs where the database is not what is tested (the director's choice
+    # over 200 rounds).
+    marked = metafunc.definition.get_closest_marker
+    backends = ["sqlite"] if marked("model") or marked("sqlite_only") else BACKENDS
     metafunc.parametrize("db_url", backends, indirect=True)
 
 

@@ -122,8 +122,10 @@ class NpcRounds:
                     result = await self.director.run_round(
                         view,
                         forced=trigger.forced or None,
-                        # Only a post nobody addressed may go unanswered (see `Trigger`).
-                        may_pass=trigger.may_pass,
+                        # Only a post nobody addressed may go unanswered (see `Trigger`), and
+                        # only at a table of players who could be talking among themselves: a
+                        # lone player's post is for the NPCs.
+                        may_pass=trigger.may_pass and _players_here(view) >= 2,
                         hooks=hooks,
                         cancel=cancel,
                     )
@@ -178,3 +180,8 @@ class _Live:
         turn, self.turn = self.turn, None
         if turn is not None:
             await turn.abort()
+
+
+def _players_here(view: SceneView) -> int:
+    """The player characters present in the scene now."""
+    return sum(1 for player in view.context.players if player.present)

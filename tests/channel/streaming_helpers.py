@@ -96,6 +96,8 @@ class PacedEngine(ScriptedEngine):
         if request_kind(request) != "text" or not self.replies:
             return await super().complete(request, cancel, on_text)
         self.requests.append(request)
+        if cancel is not None:  # this round has spoken: an unscripted floor now ends it
+            self._spoken.add(cancel)
         cancel = cancel or CancelToken()
         text = ""
         for piece in self.replies.popleft():

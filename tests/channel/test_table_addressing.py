@@ -159,11 +159,23 @@ async def test_a_passed_round_shows_in_scene_status_until_an_npc_speaks(db: Data
 async def test_a_table_round_may_pass_too(db: Database) -> None:
     tavern = build(db, engine=ScriptedEngine(floors=["user"]))
     scene_id = await table(tavern)
-    for user_id in (ALICE, BOB):
-        await tavern.stores.scenes.set_present(scene_id, user_id, False)
+    await tavern.stores.scenes.set_present(scene_id, ALICE, False)
+    await says(tavern, BOB, "Long day.")
     await says(tavern, CAROL, "Quiet night.")
     assert tavern.services.sessions.rounds_started == 1 and speakers(tavern) == []
     assert "after Cora's post" in await status(tavern)
+
+
+async def test_a_lone_players_post_is_always_answered(db: Database) -> None:
+    # Scripted to pass if asked: a lone player cannot be talking among themselves, so the
+    # model is never asked.
+    engine = ScriptedEngine(floors=["user"])
+    tavern = build(db, engine=engine)
+    scene_id = await table(tavern)
+    for user_id in (ALICE, BOB):
+        await tavern.stores.scenes.set_present(scene_id, user_id, False)
+    await says(tavern, CAROL, "Quiet night.")
+    assert speakers(tavern) == ["Marta"] and engine.of_kind("floor") == []
 
 
 def test_merging_keeps_every_forced_name_in_order_and_passing_only_if_both_may() -> None:

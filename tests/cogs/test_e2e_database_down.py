@@ -56,7 +56,7 @@ async def test_posts_made_while_the_disk_is_full_are_stored_and_answered_once_it
 ) -> None:
     db = tmp_path / "bot.db"
     alice, bob = fake.player_ids
-    engine = ScriptedEngine(texts=("Marta nods.", "Marta trims the wicks."), floors=["user"] * 8)
+    engine = ScriptedEngine(texts=("Marta nods.", "Marta trims the wicks."))
     running = await start_bot(fake, e2e_settings(fake, db), engine=engine)
     gate = running.bot.tavern.deps.gate
     gate.interval = 0.05

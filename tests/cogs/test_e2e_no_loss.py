@@ -52,7 +52,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 def _engine(*texts: str) -> ScriptedEngine:
-    return ScriptedEngine(texts=texts, floors=["user"] * 8)
+    return ScriptedEngine(texts=texts)
 
 
 async def _start(fake: FakeDiscord, db: Path, *texts: str, **settings: Any) -> Running:

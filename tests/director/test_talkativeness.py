@@ -5,12 +5,17 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pytest
+
 from bot.director.talkativeness import draw, weigh
 from bot.director.types import CastMember
 from bot.domain import Voice
 from bot.store import Database
 from tests.director.table_scene import table
 from tests.scripted_engine import ScriptedEngine
+
+# 200 rounds of the director's choice each: the database is not what these tests are about.
+pytestmark = pytest.mark.sqlite_only
 
 ROUNDS = 200
 NAMES = ["Marta Vell:", "Old Tobin:", "Sergeant Hale:"]

@@ -65,7 +65,7 @@ def _posted(tavern: Tavern) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def tavern(db: Database) -> Tavern:
-    engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)], floors=["user"] * 10)
+    engine = ScriptedEngine(texts=[f"Reply {i}." for i in range(10)])
     return build(db, engine=engine)
 
 

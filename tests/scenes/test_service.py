@@ -179,7 +179,10 @@ def test_settings_validation_accepts_good_values() -> None:
     [
         (SceneSettings(format="llama3"), r"^format must be one of: group-inst, chatml, "),
         (SceneSettings(length="gigantic"), r"^length must be one of: micro, tiny, short, "),
-        (SceneSettings(reply_mode="always"), r"^reply_mode must be one of: auto, mention, manual"),
+        (
+            SceneSettings(reply_mode="always"),
+            r"^reply_mode must be one of: auto, table, mention, manual",
+        ),
         (SceneSettings(max_replies=0), r"^max_replies must be between 1 and 8\.$"),
         (SceneSettings(max_replies=MAX_REPLIES_LIMIT + 1), r"^max_replies must be between 1"),
         (SceneSettings(max_replies=-3), r"^max_replies must be between 1"),

@@ -24,7 +24,7 @@ ANSWER = "The lamps are out, and the gate is cut."
 async def test_printed_turns_join_the_history_and_unprinted_ones_go(db: Database) -> None:
     stores = Stores.over(db)
     scene, players = await import_scene_file(stores, load_scene_file(EXAMPLE_SCENE), "group-inst")
-    engine = ScriptedEngine(texts=[ANSWER], floors=["user"])
+    engine = ScriptedEngine(texts=[ANSWER])
     out = io.StringIO()
     settings = load_settings(quiet_seconds=0.0, reply_cooldown_seconds=0.0)
     views = SceneViews(stores, Sampler(seed=1))

@@ -61,7 +61,7 @@ async def _chat(db: Database, tmp_path: Path, lines: str) -> tuple[Stores, int, 
     scene, players = await import_scene_file(
         stores, load_scene_file(tmp_path / "scene.toml"), "group-inst"
     )
-    engine = ScriptedEngine(texts=[ANSWER], floors=["user"])
+    engine = ScriptedEngine(texts=[ANSWER])
     settings = load_settings(quiet_seconds=0.0, reply_cooldown_seconds=0.0)
     views = SceneViews(stores, Sampler(seed=1))
     core = Core(settings, db, stores, engine, TurnDirector(engine, stores.turns), views)
