@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.channel.addressing import Post
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
 from bot.errors import UserError
@@ -93,7 +94,9 @@ class AuthoredPosts:
             pending=True,
         )
         await self.publisher.post(scene, turn)
-        trigger = await self.play.trigger_for(scene, content, human=True)
+        # A player's post through the bot acts for its character (table mode counts it).
+        posted = Post(content, speaker, actor.user_id)
+        trigger = await self.play.trigger_for(scene, posted, human=True)
         if trigger is not None:
             self.sessions.trigger(scene.channel_id, trigger)
 

@@ -177,12 +177,8 @@ class PlayService:
         except Exception as mark_failed:
             log.error("could not mark message %s either: %s", message.message_id, mark_failed)
 
-    async def trigger_for(self, scene: Scene, post: Post | str, *, human: bool) -> Trigger | None:
-        """The round a stored post asks for, as the reply mode says (proxies need a human first).
-
-        A post given as its text alone counts for no one in `table` mode.
-        """
-        post = Post(post, "") if isinstance(post, str) else post
+    async def trigger_for(self, scene: Scene, post: Post, *, human: bool) -> Trigger | None:
+        """The round a stored post asks for, as the reply mode says (proxies need a human first)."""
         content = post.content.strip()
         session = self.sessions.get(scene.channel_id)
         if human:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.channel.addressing import Post
 from bot.channel.deps import ChannelDeps
 from bot.channel.ports import Actor, Reply
 from bot.dice import roll_dice, roll_line
@@ -35,7 +36,8 @@ class DiceCommands:
             return Reply(f"{line}\n-# Private: only you and the GMs see this roll.")
         turn = await self._store(scene, actor, speaker, character_id, line, rolled, pending=True)
         await self.publisher.post(scene, turn)
-        trigger = await self.play.trigger_for(scene, line, human=True)  # a roll is acting
+        rolled_post = Post(line, speaker, actor.user_id)  # a roll is acting (table mode counts it)
+        trigger = await self.play.trigger_for(scene, rolled_post, human=True)
         if trigger is not None:
             self.sessions.trigger(scene.channel_id, trigger)
         return Reply(f"Rolled: {rolled.total}.")

@@ -13,6 +13,7 @@ import itertools
 import pytest
 
 from bot.channel.ports import IncomingMessage
+from bot.dice.service import DiceCommands
 from bot.errors import UserError
 from bot.scenes.service import SceneCommands, SceneSettings
 from bot.store import Database
@@ -22,6 +23,7 @@ from tests.channel.helpers import (
     CHANNEL,
     GUILD,
     Tavern,
+    bob,
     build,
     gm,
     marta_scene,
@@ -207,3 +209,13 @@ async def test_scene_resume_counts_the_posts_made_while_paused(db: Database) -> 
     assert "waiting for Cora" in await status(tavern)
     await says(tavern, CAROL, "Here I am.")
     assert speakers(tavern) == ["Marta"]
+
+
+async def test_a_roll_counts_as_acting(db: Database) -> None:
+    tavern = build(db, engine=_engine("model"))
+    scene_id = await table(tavern)
+    await tavern.stores.scenes.set_present(scene_id, CAROL, False)
+    await says(tavern, ALICE, "I check the lock.")
+    await tavern.services.get(DiceCommands).roll(bob(), "1d20", "lockpicking")
+    await within_guard(tavern.services.sessions.wait_idle())
+    assert speakers(tavern)[-1] == "Marta"  # Brann's roll was the last of the table to act

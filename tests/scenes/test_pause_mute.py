@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.channel.addressing import Post
 from bot.channel.ports import IncomingMessage
 from bot.channel.sessions import Trigger
 from bot.errors import UserError
@@ -166,7 +167,7 @@ async def test_a_post_read_before_resume_still_asks_for_its_round(tavern: Tavern
     stale = await tavern.stores.scenes.by_channel(CHANNEL)
     assert stale is not None and stale.paused
     await scenes.resume(gm())
-    asked = await tavern.services.play.trigger_for(stale, "Hello?", human=True)
+    asked = await tavern.services.play.trigger_for(stale, Post("Hello?", "Ann"), human=True)
     assert asked is not None
 
 
