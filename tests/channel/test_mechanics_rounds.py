@@ -66,9 +66,7 @@ async def _table(
     db: Database, *texts: str, faces: Sequence[int] = (), mechanics: bool = True
 ) -> Table:
     """The table with mechanics on (or off), Marta saying `texts`, the dice showing `faces`."""
-    # The model lets an NPC answer the post (the floor choice before the round), then the
-    # floor goes back to the players (unscripted).
-    tavern = build(db, engine=ScriptedEngine(texts=texts, floors=["model"]))
+    tavern = build(db, engine=ScriptedEngine(texts=texts))
     scene_id = await marta_scene(tavern, mechanics=mechanics)
     rook = await tavern.stores.characters.create(
         guild_id=GUILD, kind="player", name="Rook", owner_id=ALICE, sheet="A sailor."
