@@ -73,6 +73,7 @@ class LlamaEngine:
         self.options = options
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._llm: Llama | None = None
+        self._closed = False  # set before the model is freed: later work is refused, not run
         self._grammars: dict[str, LlamaGrammar] = {}
         self.state_cache: ChannelStateCache | None = None
         self.segment_tokens = SegmentTokens(self._tokenize_segment)
@@ -141,7 +142,16 @@ class LlamaEngine:
 
     async def run_on_worker(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         """Run `fn` on the llama worker thread (the only thread that may touch `llm`)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._unless_closed, fn, *args
+        )
+
+    def _unless_closed(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
+        # Checked on the worker itself: work queued behind `close` (a round still going while
+        # the bot stops) would otherwise touch the freed model and crash the process.
+        if self._closed:
+            raise EngineError("the model is closed (the bot is stopping)")
+        return fn(*args)
 
     def tokenize_sync(self, prompt: Prompt, add_bos: bool = False) -> list[int]:
         """`tokenize` on the worker thread itself (only call it there)."""
@@ -260,8 +270,10 @@ class LlamaEngine:
         return stream_via_complete(self.complete, request, cancel)
 
     async def close(self) -> None:
-        if self._llm is not None:
-            await self.run_on_worker(self._llm.close)
+        """Free the model once the work already queued is done; anything later is refused."""
+        llm, self._closed = self._llm, True
+        if llm is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, llm.close)
             self._llm = None
         self._executor.shutdown(wait=True)
 
