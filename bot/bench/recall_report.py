@@ -29,7 +29,8 @@ def put_recall(report: _Report, figures: RecallFigures | None) -> None:
     report.put("recall_reuse_ratio", figures.reuse_ratio)
     report.put("recall_prefix_hit", figures.reuse_on)
     report.put("recall_free_prefix_hit", figures.reuse_off)
-    report.put("recall_at_5_embed", figures.at_5_embed)
+    if figures.at_5_embed is not None:  # measured only with RECALL_EMBED_MODEL: not missing
+        report.put("recall_at_5_embed", figures.at_5_embed)
     report.meta["recall"] = {
         "campaign_turns": figures.campaign_turns,
         "questions": figures.questions,
