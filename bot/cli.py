@@ -50,8 +50,11 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.terminal.poster import TerminalPoster
 
     scene_file = load_scene_file(args.scene or EXAMPLE_SCENE, voice_rules(settings))
-    # One person at the keyboard: rounds start at once and nothing is rate-limited.
-    local = settings.model_copy(update={"quiet_seconds": 0.0, "reply_cooldown_seconds": 0.0})
+    # One person at the keyboard: rounds start at once, nothing is rate-limited, and every
+    # post is for the NPCs (the other player characters of a scene file do not talk back).
+    local = settings.model_copy(
+        update={"quiet_seconds": 0.0, "reply_cooldown_seconds": 0.0, "npcs_may_pass": False}
+    )
     core = await open_core(local)
     try:
         scene, players = await import_scene_file(core.stores, scene_file, settings.default_format)

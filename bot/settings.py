@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     round_timeout: float = Field(300.0, ge=10.0, le=86_400.0)
     # NPC turns posted at their first sentence and edited as they are written.
     stream_posts: bool = True
+    # In `auto` and `table` modes the model may let an unaddressed post go unanswered.
+    npcs_may_pass: bool = True
     reply_cooldown_seconds: float = Field(3.0, ge=0.0)
     channel_sessions: int = Field(512, ge=1)
     discord_api_base: str | None = None

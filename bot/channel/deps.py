@@ -57,7 +57,9 @@ def channel_deps(
     gate = WriteGate(poster, stores.turns.db.probe_writes)
     publisher = TurnPublisher(stores, poster, settings.narrator_avatar)
     mechanics = mechanics or NoMechanics()
-    rounds = NpcRounds(stores, views, director, publisher, gate, mechanics)
+    rounds = NpcRounds(
+        stores, views, director, publisher, gate, mechanics, may_pass=settings.npcs_may_pass
+    )
     sessions = ChannelSessions(
         rounds.run, limit=settings.channel_sessions, chores_wait=gate.holds_rounds
     )

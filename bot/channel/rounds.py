@@ -39,8 +39,11 @@ class NpcRounds:
         gate: WriteGate,
         mechanics: TurnMechanics,
         streams: TurnStreams | None = None,
+        *,
+        may_pass: bool = True,
     ) -> None:
         self.stores = stores
+        self.may_pass = may_pass  # NPCS_MAY_PASS: off, every round answers
         self.views = views
         self.director = director
         self.publisher = publisher
@@ -125,7 +128,7 @@ class NpcRounds:
                         # Only a post nobody addressed may go unanswered (see `Trigger`), and
                         # only at a table of players who could be talking among themselves: a
                         # lone player's post is for the NPCs.
-                        may_pass=trigger.may_pass and _players_here(view) >= 2,
+                        may_pass=self.may_pass and trigger.may_pass and _players_here(view) >= 2,
                         hooks=hooks,
                         cancel=cancel,
                     )

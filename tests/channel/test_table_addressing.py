@@ -185,3 +185,13 @@ def test_merging_keeps_every_forced_name_in_order_and_passing_only_if_both_may()
     assert not Trigger(may_pass=True).merge(Trigger()).may_pass  # then /reply
     assert not Trigger().merge(Trigger(may_pass=True)).may_pass
     assert Trigger(None).forced == () and Trigger("Marta").forced == ("Marta",)
+
+
+async def test_with_npcs_may_pass_off_every_round_answers(db: Database) -> None:
+    engine = ScriptedEngine(floors=["user"])  # would pass if it were asked
+    tavern = build(db, engine=engine, npcs_may_pass=False)
+    scene_id = await table(tavern)
+    await tavern.stores.scenes.set_present(scene_id, ALICE, False)
+    await says(tavern, BOB, "Long day.")
+    await says(tavern, CAROL, "Quiet night.")
+    assert speakers(tavern) == ["Marta"]
