@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
@@ -150,31 +150,58 @@ def _engine_options(url: URL) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+Processor = Callable[[Any], Any]
+
+
 @dataclass(frozen=True)
 class _DriverQuery:
-    """A select compiled once for the driver: its SQL and how to order its parameters."""
+    """A select compiled once for the driver: its SQL, its parameters' order, and the type
+    conversions SQLAlchemy's own execution would apply (booleans, JSON, dates on SQLite)."""
 
     sql: str
     compiled: SQLCompiler
+    binds: Mapping[str, Processor]  # bind name -> processor, for the parameters that need one
+    results: tuple[tuple[int, Processor], ...]  # (column index, processor) for those that do
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """The positional parameters, with the ones the statement fixes itself (OFFSET 0)."""
         values = self.compiled.construct_params(params)
-        return [values[name] for name in self.compiled.positiontup or ()]
+        binds = self.binds
+        return [
+            binds[name](values[name]) if name in binds else values[name]
+            for name in self.compiled.positiontup or ()
+        ]
+
+    def convert(self, rows: list[Any]) -> list[Any]:
+        """The driver's rows with each column as SQLAlchemy would have returned it."""
+        if not self.results:
+            return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.results:
+                values[index] = process(values[index])
+            converted.append(tuple(values))
+        return converted
 
 
 def _driver_query(stmt: Select[*tuple[Any, ...]], engine: AsyncEngine) -> _DriverQuery | None:
-    """`stmt` compiled for the engine's driver; None if a plain driver call would skip work."""
+    """`stmt` compiled for the engine's driver; None where the driver cannot run it alone."""
     dialect = engine.dialect
     compiled = stmt.compile(dialect=dialect)
     if not isinstance(compiled, SQLCompiler) or not dialect.positional:
         return None
-    # Parameters and rows go to and from the driver untouched: no type may need conversion.
-    if any(b.type.bind_processor(dialect) for b in compiled.binds.values()) or any(
-        c.type.result_processor(dialect, None) for c in stmt.selected_columns
-    ):
-        return None
-    return _DriverQuery(compiled.string, compiled)
+    binds = {
+        name: process
+        for name, bind in compiled.binds.items()
+        if (process := bind.type.bind_processor(dialect)) is not None
+    }
+    results = tuple(
+        (index, process)
+        for index, column in enumerate(stmt.selected_columns)
+        if (process := column.type.result_processor(dialect, None)) is not None
+    )
+    return _DriverQuery(compiled.string, compiled, binds, results)
 
 
 def _file_reader(url: URL) -> SqliteReader | None:
@@ -206,8 +233,8 @@ class Database:
         For reads that run on every round. `stmt` should be a module-level constant with
         `bindparam`s for what varies: on a SQLite file its compiled form is kept per statement
         and it runs on a plain sqlite3 connection (see SqliteReader), bypassing engine events
-        and statement logging (unless it needs type conversion, which only SQLAlchemy's own
-        execution applies).
+        and statement logging, with the columns' and parameters' types converted as
+        SQLAlchemy's own execution would.
         """
         if self._reader is not None:
             if stmt not in self._driver_queries:
@@ -216,7 +243,7 @@ class Database:
             if query is not None:
                 rows = self._reader.rows(query.sql, query.args(params))
                 if rows is not None:
-                    return rows
+                    return query.convert(rows)
         async with self.engine.connect() as conn:
             return (await conn.execute(stmt, params)).all()
 

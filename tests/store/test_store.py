@@ -463,12 +463,42 @@ async def test_prebuilt_reads(db: Database, scenes: SceneStore, turns: TurnStore
     by_id = select(Turn.id, Turn.content).where(Turn.id == bindparam("id"))
     assert [tuple(row) for row in await db.rows(by_id, {"id": turn.id})] == [(turn.id, "x")]
     assert list(await db.rows(by_id, {"id": turn.id + 1})) == []
-    # A JSON column needs converting, which only SQLAlchemy's own execution does.
+    # A JSON column needs converting, as SQLAlchemy's own execution does.
     swipes = select(Turn.swipes).where(Turn.id == bindparam("id"))
     assert [row[0] for row in await db.rows(swipes, {"id": turn.id})] == [["x", "y"]]
     with pytest.raises(DBAPIError):
         await db.rows(select(column("x")).select_from(table("no_such_table")), {})
     assert await turns.lines_after(scene_id, 0, 0) == []
+
+
+async def test_prebuilt_reads_convert_types_without_leaving_the_fast_path(
+    db: Database, backend: str, scenes: SceneStore, turns: TurnStore
+) -> None:
+    """Booleans and JSON come back typed, and a boolean parameter matches, on the plain
+    sqlite3 connection too: on a SQLite file the round's reads never go through aiosqlite."""
+    scene_id = await _scene_id(scenes)
+    first = await turns.append(scene_id, role="user", speaker="A", content="x", private=True)
+    await turns.append(scene_id, role="user", speaker="B", content="y", greeting=["z"])
+    executed: list[str] = []
+
+    def count(*args: Any) -> None:
+        executed.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        query = select(Turn.private, Turn.swipes, Turn.seq).where(
+            Turn.scene_id == bindparam("scene"), Turn.private == bindparam("private")
+        )
+        private = await db.rows(query, {"scene": scene_id, "private": True})
+        shared = await db.rows(query, {"scene": scene_id, "private": False})
+        window = await turns.lines(scene_id, 10)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert [tuple(row) for row in private] == [(True, ["x"], first.seq)]
+    assert [tuple(row) for row in shared] == [(False, ["y", "z"], first.seq + 1)]
+    assert type(private[0][0]) is bool and [line.private for line in window] == [False]
+    if backend == "sqlite":
+        assert executed == []  # none of the three went through SQLAlchemy's execution
 
 
 async def test_edit_and_swipes(scenes: SceneStore, turns: TurnStore) -> None:
