@@ -141,6 +141,13 @@ async def cmd_doctor(settings: Settings, _: argparse.Namespace) -> int:
 async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     if args.soak:
         return await cmd_soak(settings, args)
+    if args.database:
+        from bot.bench.recall_db import run_recall_db_bench
+
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+        return await run_recall_db_bench(
+            args.database, quick=args.quick, json_path=args.json, console=console
+        )
     if args.serve or settings.backend == "llama-server":
         from bot.bench.remote_run import run_remote_bench
 
@@ -300,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--soak",
         action="store_true",
         help="a busy evening: the bot against a fake Discord and llama-server (source checkout)",
+    )
+    bench.add_argument(
+        "--database",
+        metavar="URL",
+        help="measure recall@5 and recall_ms on this empty database (it is migrated and filled)",
     )
     bench.add_argument("--seconds", type=float, default=300.0, help="--soak: how long players post")
     bench.add_argument("--channels", type=int, default=20, help="--soak: channels with a scene")

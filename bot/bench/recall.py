@@ -88,14 +88,14 @@ class _Plant:
     text: str
 
 
-class _Table:
+class CampaignTable:
     """A scene of two players and two NPCs, every turn witnessed by all four."""
 
     def __init__(self, stores: Stores, scene_id: int, ids: dict[str, int]) -> None:
         self.stores, self.scene_id, self.ids = stores, scene_id, ids
 
     @classmethod
-    async def open(cls, stores: Stores, channel: int) -> _Table:
+    async def open(cls, stores: Stores, channel: int) -> CampaignTable:
         """A new scene in `channel` with its four characters, all present."""
         scene = await stores.scenes.start(guild_id=channel, channel_id=channel, format="chatml")
         ids: dict[str, int] = {}
@@ -125,7 +125,7 @@ def _sheet(name: str) -> str:
     return f"**Character Name**: {name}\n**Occupation/Profession**: Harbour hand"
 
 
-def _speaker(index: int) -> str:
+def campaign_speaker(index: int) -> str:
     return ("Rook", "Mara", "Ilse", "Tobin")[index % 4]
 
 
@@ -133,7 +133,7 @@ def campaign(turns: int, facts: int, gap: int, seed: int) -> tuple[list[str], li
     """The texts of a campaign of `turns` turns and its planted facts (asked `gap`+ later)."""
     rng = random.Random(seed)
     filler = FillerText(seed)
-    texts = [filler.line(_speaker(i)) for i in range(turns)]
+    texts = [filler.line(campaign_speaker(i)) for i in range(turns)]
     things = rng.sample([(a, o) for a in _ADJECTIVES for o in _OBJECTS], facts)
     last_fact = turns - gap - turns // 20
     spacing = max(1, last_fact // facts)
@@ -149,7 +149,9 @@ def campaign(turns: int, facts: int, gap: int, seed: int) -> tuple[list[str], li
     return texts, plants
 
 
-async def store_turns(db: Database, table: _Table, texts: Sequence[str], start: int = 0) -> int:
+async def store_turns(
+    db: Database, table: CampaignTable, texts: Sequence[str], start: int = 0
+) -> int:
     """Bulk-store `texts` after the scene's last turn, each witnessed by the whole table."""
     now = datetime.now(UTC)
     async with db.engine.begin() as conn:
@@ -158,8 +160,8 @@ async def store_turns(db: Database, table: _Table, texts: Sequence[str], start: 
                 {
                     "scene_id": table.scene_id,
                     "seq": start + first + n + 1,
-                    "role": "model" if _speaker(first + n) in ("Mara", "Tobin") else "user",
-                    "speaker": _speaker(first + n),
+                    "role": "model" if campaign_speaker(first + n) in ("Mara", "Tobin") else "user",
+                    "speaker": campaign_speaker(first + n),
                     "content": text,
                     "swipes": [text],
                     "created_at": now,
@@ -178,7 +180,7 @@ async def store_turns(db: Database, table: _Table, texts: Sequence[str], start: 
 
 
 def _query(
-    table: _Table, texts: Sequence[str], question: int, window: int = WINDOW_TURNS
+    table: CampaignTable, texts: Sequence[str], question: int, window: int = WINDOW_TURNS
 ) -> RecallQuery:
     """The recall query of Mara's prompt answering the turn at index `question`."""
     return RecallQuery(
@@ -193,7 +195,7 @@ def _query(
 
 async def recall_at_5(
     db: Database,
-    table: _Table,
+    table: CampaignTable,
     texts: Sequence[str],
     plants: Sequence[_Plant],
     source: SceneRecall | None = None,
@@ -212,7 +214,7 @@ async def recall_at_5(
 
 async def recall_at_5_embed(
     db: Database,
-    table: _Table,
+    table: CampaignTable,
     texts: Sequence[str],
     plants: Sequence[_Plant],
     embedder: Embedder,
@@ -229,7 +231,7 @@ async def recall_at_5_embed(
     return await recall_at_5(db, table, texts, plants, source, window), seconds
 
 
-async def recall_ms(table: _Table, texts: Sequence[str], plants: Sequence[_Plant]) -> float:
+async def recall_ms(table: CampaignTable, texts: Sequence[str], plants: Sequence[_Plant]) -> float:
     """The median time of one prompt's retrieval, over the questions."""
     source = SceneRecall(table.stores.recall, 256)
     times = []
@@ -258,7 +260,7 @@ async def _reuse(
     director: TurnDirector,
     engine: TextEngine,
     view: SceneView,
-    table: _Table,
+    table: CampaignTable,
     turns: list[str],
     rounds: int,
 ) -> _Reuse:
@@ -316,7 +318,7 @@ async def reuse_ratio(
     turns = [asked.get(n, filler.short("Rook")) for n in range(rounds + 1)]
     seen = []
     for on in (True, False):
-        table = await _Table.open(stores, channel + on)
+        table = await CampaignTable.open(stores, channel + on)
         await store_turns(stores.turns.db, table, history)
         scene = await stores.scenes.get(table.scene_id)
         view = replace(await views(on).view(scene), max_replies=1)
@@ -332,7 +334,7 @@ async def measure_recall(
     big_turns = RECALL_TURNS.get(profile, RECALL_TURNS["full"])
     figures = RecallFigures(campaign_turns=10_000, ms_turns=big_turns, reuse_rounds=20)
     db = stores.turns.db
-    table = await _Table.open(stores, 940)
+    table = await CampaignTable.open(stores, 940)
     texts, plants = campaign(10_000, 50, 2_000, seed=5)
     await store_turns(db, table, texts)
     figures.at_5 = await recall_at_5(db, table, texts, plants)
@@ -351,7 +353,7 @@ async def measure_recall(
             f"(embedding 10,000 turns took {seconds:.0f} s)"
         )
     more = FillerText(9)
-    grown = [more.line(_speaker(i)) for i in range(big_turns - 10_000)]
+    grown = [more.line(campaign_speaker(i)) for i in range(big_turns - 10_000)]
     await store_turns(db, table, grown, 10_000)
     figures.ms = await recall_ms(table, texts, plants)
     note(f"one prompt's retrieval at {big_turns:,} turns: {figures.ms:.2f} ms (median)")

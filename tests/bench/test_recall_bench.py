@@ -8,21 +8,23 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.bench.recall import (
+    CampaignTable,
     RecallFigures,
     _Plant,
-    _Table,
     campaign,
     recall_at_5,
     recall_at_5_embed,
     recall_ms,
     store_turns,
 )
+from bot.bench.recall_db import RecallDbSizes, measure_recall_db
 from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.report import Report
+from bot.errors import UserError
 from bot.recall.embedder import Embedder
 from bot.settings import bundled_demo_model
 from bot.store import Database, Stores
-from bot.store.models import RecallEmbedding
+from bot.store.models import RecallEmbedding, Turn
 
 
 def test_the_campaign_asks_about_each_fact_long_after() -> None:
@@ -44,7 +46,7 @@ async def test_recall_at_5_finds_nine_facts_in_ten(db: Database) -> None:
     # The bench's campaign at three fifths of its size: the same shape, a shorter test (on
     # PostgreSQL, without ranking by rarity again, 26 of these 30 facts come back).
     stores = Stores.over(db)
-    table = await _Table.open(stores, 940)
+    table = await CampaignTable.open(stores, 940)
     texts, plants = campaign(6_000, 30, 2_000, seed=5)
     await store_turns(db, table, texts)
     at_5 = await recall_at_5(db, table, texts, plants)
@@ -66,7 +68,7 @@ async def test_recall_at_5_embed_is_measured_beside_recall_at_5_on_one_campaign(
         texts[question] = f"Mara, where did I hide the {thing}?"
         plants.append(_Plant(fact, question, texts[fact]))
     stores = Stores.over(db)
-    table = await _Table.open(stores, 940)
+    table = await CampaignTable.open(stores, 940)
     await store_turns(db, table, texts)
     words = await recall_at_5(db, table, texts, plants, window=4)
     embedder = Embedder(bundled_demo_model())  # type: ignore[arg-type]
@@ -127,3 +129,23 @@ def test_recall_with_embeddings_goes_beside_full_text() -> None:
     console = Console(width=200, record=True)
     console.print(table)
     assert "recall@5 with embeddings (bge.gguf, embedding took 42 s)" in console.export_text()
+
+
+async def test_bench_database_measures_recall_on_the_database_it_is_given(
+    db_url: str, backend: str
+) -> None:
+    # `bench --database URL` at a small size: the same campaign and retrieval, on this backend.
+    sizes = RecallDbSizes(campaign_turns=3_000, questions=10, gap=1_000, ms_turns=4_000)
+    figures = await measure_recall_db(db_url, sizes)
+    assert figures.backend == backend
+    assert figures.at_5 >= 0.9 and figures.ms > 0
+    db = Database(db_url)
+    try:
+        async with db.session() as s:
+            stored = await s.scalar(sa.select(sa.func.count()).select_from(Turn))
+    finally:
+        await db.dispose()
+    assert stored == 4_000
+    # It fills the database it measures, so it refuses one that holds scenes already.
+    with pytest.raises(UserError, match="empty one"):
+        await measure_recall_db(db_url, sizes)
