@@ -40,7 +40,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -271,7 +271,8 @@ class _AdvisoryLock:
             # A session lock lives as long as its session: a live connection still holds it.
             async with asyncio.timeout(self.timeout):
                 await self._conn.execute(text("SELECT 1"))
-        except (OSError, DBAPIError, TimeoutError):
+        except (OSError, SQLAlchemyError, TimeoutError):
+            # A query cancelled mid-way leaves the connection unusable (PendingRollbackError).
             return False
         return True
 
@@ -292,7 +293,9 @@ class _AdvisoryLock:
 
     async def drop(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(OSError, DBAPIError, TimeoutError):
+            # An unusable connection (the heartbeat's query cancelled by `release`) cannot
+            # unlock; closing it below ends its session, and the session's lock with it.
+            with contextlib.suppress(OSError, SQLAlchemyError, TimeoutError):
                 async with asyncio.timeout(self.timeout):
                     await self._conn.execute(
                         text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
@@ -305,7 +308,7 @@ class _AdvisoryLock:
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(OSError, DBAPIError, TimeoutError):
+            with contextlib.suppress(OSError, SQLAlchemyError, TimeoutError):
                 async with asyncio.timeout(self.timeout):
                     await conn.close()
 

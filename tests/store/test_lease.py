@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiohttp import web
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.errors import UserError
@@ -116,6 +117,26 @@ async def cut(url: str) -> None:
     finally:
         await admin.close()
     assert ended, "no lease connection to end"
+
+
+async def test_a_release_while_the_heartbeat_is_mid_query_lets_the_lease_go(
+    fresh_postgres_url: str,
+) -> None:
+    """Stopping the heartbeat cancels its query, which leaves the lease's connection unusable:
+    the release still ends the lock (it dies with its session) and raises nothing."""
+    lease = DatabaseLease(fresh_postgres_url, heartbeat_seconds=3600)
+    await lease.acquire()
+    connection = lease._lock._conn  # type: ignore[union-attr]  # the lease's own session
+    assert connection is not None
+    beat = asyncio.create_task(connection.execute(text("SELECT pg_sleep(5)")))
+    await asyncio.sleep(0.3)
+    beat.cancel()
+    with suppress(asyncio.CancelledError):
+        await beat
+    await lease.release()
+    again = DatabaseLease(fresh_postgres_url)
+    await again.acquire()  # the lock is free
+    await again.release()
 
 
 async def test_a_second_lease_is_refused_naming_the_holder(db_url: str) -> None:
