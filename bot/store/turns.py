@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
+    Insert,
     Integer,
     Select,
     bindparam,
@@ -13,7 +14,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    inspect,
     literal,
     literal_column,
     or_,
@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.domain import NAME_MAX, DiceRoll
 
@@ -161,18 +163,38 @@ def _view_kind(witness: Witness) -> int | None:
 
 def _witnesses(
     turn_id: int, scene_id: int, author: int | None, audience: Collection[int] | None
-) -> Select[Any]:
-    """The characters who witness a new turn: its audience, or everyone present, and its author."""
-    ids: list[Select[Any]] = [select(literal(c, Integer)) for c in {*(audience or ()), author}]
+) -> tuple[Insert, dict[str, Any]]:
+    """Recording who witnesses a new turn: its audience, or everyone present, and its author.
+
+    With its parameters: a post everyone present saw (nearly every turn) uses one prebuilt
+    statement; building and keying a new one cost more than running it.
+    """
     if audience is None:
-        ids.append(select(CastMember.character_id).where(CastMember.scene_id == scene_id))
-        ids.append(
-            select(PlayerBinding.character_id).where(
-                PlayerBinding.scene_id == scene_id, PlayerBinding.present.is_(True)
-            )
-        )
+        return _PRESENT_WITNESSES, {"turn_id": turn_id, "scene_id": scene_id, "author": author}
+    ids = [select(literal(c, Integer)) for c in {*audience, author}]
     every = union(*ids).subquery()
-    return select(literal(turn_id, Integer), every.c[0]).where(every.c[0].is_not(None))
+    told = select(literal(turn_id, Integer), every.c[0]).where(every.c[0].is_not(None))
+    return insert(_WITNESSES).from_select(_WITNESS_COLUMNS, told), {}
+
+
+def _present_witnesses() -> Insert:
+    scene = bindparam("scene_id", type_=Integer)
+    every = union(
+        select(bindparam("author", type_=Integer)),
+        select(CastMember.character_id).where(CastMember.scene_id == scene),
+        select(PlayerBinding.character_id).where(
+            PlayerBinding.scene_id == scene, PlayerBinding.present.is_(True)
+        ),
+    ).subquery()
+    turn = bindparam("turn_id", type_=Integer)
+    present = select(turn, every.c[0]).where(every.c[0].is_not(None))
+    return insert(_WITNESSES).from_select(_WITNESS_COLUMNS, present)
+
+
+# The table, not the mapped class: an ORM insert would take the parameters for rows to insert.
+_WITNESSES = TurnWitness.metadata.tables[TurnWitness.__tablename__]
+_WITNESS_COLUMNS = ["turn_id", "character_id"]
+_PRESENT_WITNESSES = _present_witnesses()
 
 
 def _used(params: dict[str, Any], witness: Witness) -> dict[str, Any]:
@@ -182,8 +204,29 @@ def _used(params: dict[str, Any], witness: Witness) -> dict[str, Any]:
     return params
 
 
-def _messages(message_ids: Sequence[int]) -> list[TurnMessage]:
-    return [TurnMessage(message_id=m, part=i) for i, m in enumerate(message_ids)]
+def _messages(turn_id: int, message_ids: Sequence[int]) -> list[TurnMessage]:
+    return [TurnMessage(turn_id=turn_id, message_id=m, part=i) for i, m in enumerate(message_ids)]
+
+
+# RETURNING the whole row brings the seq computed inside the INSERT back: no second read. The
+# turn's messages are set from the rows inserted beside it, never loaded.
+_INSERT_TURN = insert(Turn).returning(Turn).options(lazyload(Turn.messages))
+
+
+async def _insert_turn(s: AsyncSession, values: dict[str, Any], message_ids: Sequence[int]) -> Turn:
+    """Insert a turn and its messages in the session's transaction; the turn as stored."""
+    prev = Turn.__table__.alias("prev")
+    # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq).
+    next_seq = (
+        select(func.coalesce(func.max(prev.c.seq), 0) + 1)
+        .where(prev.c.scene_id == values["scene_id"])
+        .scalar_subquery()
+    )
+    turn: Turn = (await s.scalars(_INSERT_TURN.values({**values, "seq": next_seq}))).one()
+    messages = _messages(turn.id, message_ids)
+    set_committed_value(turn, "messages", messages)
+    s.add_all(messages)
+    return turn
 
 
 class TurnStore:
@@ -227,46 +270,30 @@ class TurnStore:
             kind = "whisper"  # words meant for some characters only (a private answer)
         if private:
             audience = ()
-        prev = Turn.__table__.alias("prev")
-        # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq).
-        next_seq = (
-            select(func.coalesce(func.max(prev.c.seq), 0) + 1)
-            .where(prev.c.scene_id == scene_id)
-            .scalar_subquery()
-        )
+        values = {
+            "scene_id": scene_id,
+            "role": role,
+            "speaker": speaker[:NAME_MAX],
+            "character_id": character_id,
+            "author_id": author_id,
+            "content": content,
+            "swipes": [content, *greeting],
+            "swipe_index": 0,
+            "edited": False,
+            "deleted": False,
+            "pending": pending,
+            "greeting": bool(greeting),
+            "kind": kind,
+            "private": private,
+        }
         for _ in range(_APPEND_ATTEMPTS):
-            turn = Turn(
-                scene_id=scene_id,
-                seq=next_seq,
-                role=role,
-                speaker=speaker[:NAME_MAX],
-                character_id=character_id,
-                author_id=author_id,
-                content=content,
-                swipes=[content, *greeting],
-                swipe_index=0,
-                edited=False,
-                deleted=False,
-                pending=pending,
-                greeting=bool(greeting),
-                kind=kind,
-                private=private,
-                messages=_messages(message_ids),
-            )
             async with self.db.session() as s:
                 await _lock_scene(s, scene_id)
-                s.add(turn)
                 try:
-                    await s.flush()
-                    if "seq" in inspect(turn).unloaded:
-                        await s.refresh(turn, ["seq"])
+                    turn = await _insert_turn(s, values, message_ids)
                     s.add_all(roll_rows(turn.id, 0, rolls))
-                    await s.execute(
-                        insert(TurnWitness).from_select(
-                            ["turn_id", "character_id"],
-                            _witnesses(turn.id, scene_id, character_id, audience),
-                        )
-                    )
+                    witnesses, params = _witnesses(turn.id, scene_id, character_id, audience)
+                    await s.execute(witnesses, params)
                     await s.commit()
                 except IntegrityError:
                     # Nothing of the attempt is kept, so a failed try leaves no gap in seq.
@@ -415,9 +442,7 @@ class TurnStore:
             if await s.scalar(select(Turn.id).where(Turn.id == turn_id)) is None:
                 raise NotFoundError("That message is no longer part of the scene history.")
             await s.execute(delete(TurnMessage).where(TurnMessage.turn_id == turn_id))
-            for msg in _messages(message_ids):
-                msg.turn_id = turn_id
-                s.add(msg)
+            s.add_all(_messages(turn_id, message_ids))
             try:
                 await s.commit()
             except IntegrityError as e:
