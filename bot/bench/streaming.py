@@ -149,8 +149,11 @@ class TimedPoster:
         return []
 
 
-async def _round(bench: ModelBench, channel: Channel, views: SceneViews, *, live: bool) -> Sample:
-    """One forced round of the channel's NPC; its turn is withdrawn afterwards."""
+async def _round(
+    bench: ModelBench, channel: Channel, views: SceneViews, *, live: bool
+) -> Sample | None:
+    """One forced round of the channel's NPC, its turn withdrawn afterwards; None when the
+    model had nothing to say (the demo model's empty reply, twice), which the bench drops."""
     core, poster = bench.core, TimedPoster(live)
     publisher = TurnPublisher(core.stores, poster)
     gate = WriteGate(poster, core.db.probe_writes)
@@ -164,8 +167,10 @@ async def _round(bench: ModelBench, channel: Channel, views: SceneViews, *, live
         ChannelSession(channel.scene.channel_id), CancelToken(), Trigger(forced=speaker)
     )
     turn = await core.stores.turns.last(channel.scene.id)
-    if turn is None or turn.role != "model" or not poster.calls:
-        raise RuntimeError(f"the streaming round stored no turn: {poster.calls[-1:]}")
+    if turn is None or turn.role != "model":
+        return None
+    if not poster.calls:
+        raise RuntimeError("the streaming round stored a turn it never showed")
     await core.stores.turns.mark_deleted(turn.id)
     shows = [(when - started, text) for when, kind, text in poster.calls if kind != "notice"]
     if shows[-1][1] != turn.content:
@@ -185,7 +190,7 @@ async def _pair(
     bench: ModelBench, channel: Channel, sampler: Sampler, attempt: int, streamed_first: bool
 ) -> tuple[Sample, Sample, int] | None:
     """After a new player post: the streamed and the whole round of the NPC's answer, and its
-    tokens; None when the model ended it before MIN_TOKENS or the two rounds differ.
+    tokens; None when the model ended it before MIN_TOKENS, said nothing, or the two differ.
 
     The same round stopped at its first sentence leaves the prompt in the context, so the two
     that count start from the same context with the same seed, in the order asked.
@@ -198,6 +203,8 @@ async def _pair(
     order = (True, False) if streamed_first else (False, True)
     samples = {live: await _round(bench, channel, views, live=live) for live in order}
     streamed, whole = samples[True], samples[False]
+    if streamed is None or whole is None:
+        return None
     tokens = await _tokens(bench, streamed.text)
     if streamed.text != whole.text or tokens < MIN_TOKENS:
         return None
@@ -256,7 +263,7 @@ async def measure_streaming(
             f"posted whole after {whole.final_s:.2f} s"
         )
     if figures.dropped:
-        note(f"{figures.dropped} answers shorter than {MIN_TOKENS} tokens (or unequal) dropped")
+        note(f"{figures.dropped} answers empty, unequal or under {MIN_TOKENS} tokens dropped")
     return figures
 
 
