@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ._util import affected
@@ -25,6 +25,10 @@ class StorySummary:
 
 
 SHARED_VIEW = ""
+
+_VIEWS = select(SceneSummary.view, SceneSummary.text, SceneSummary.summary_through).where(
+    SceneSummary.scene_id == bindparam("scene_id")
+)
 
 
 def view_key(character_id: int) -> str:
@@ -45,11 +49,9 @@ class SummaryStore:
             return None if row is None else StorySummary(row.text, row.summary_through)
 
     async def views(self, scene_id: int) -> dict[str, StorySummary]:
-        """Every view's summary of the scene, by view key."""
-        stmt = select(SceneSummary).where(SceneSummary.scene_id == scene_id)
-        async with self.db.session() as s:
-            rows = await s.scalars(stmt)
-            return {r.view: StorySummary(r.text, r.summary_through) for r in rows}
+        """Every view's summary of the scene, by view key (read for every round)."""
+        rows = await self.db.rows(_VIEWS, {"scene_id": scene_id})
+        return {view: StorySummary(text, through) for view, text, through in rows}
 
     async def put(self, scene_id: int, summary: StorySummary, view: str = SHARED_VIEW) -> None:
         """Store `summary` as this view's (a GM edit, a scene file)."""
