@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
@@ -22,8 +27,9 @@ from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.report import Report
 from bot.errors import UserError
 from bot.recall.embedder import Embedder
-from bot.settings import bundled_demo_model
+from bot.settings import Settings, bundled_demo_model
 from bot.store import Database, Stores
+from bot.store.migrate import upgrade
 from bot.store.models import RecallEmbedding, Turn
 
 
@@ -149,3 +155,29 @@ async def test_bench_database_measures_recall_on_the_database_it_is_given(
     # It fills the database it measures, so it refuses one that holds scenes already.
     with pytest.raises(UserError, match="empty one"):
         await measure_recall_db(db_url, sizes)
+
+
+async def test_bench_database_on_a_database_with_scenes_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'campaign.db'}"
+    await upgrade(url)
+    db = Database(url)
+    try:
+        await Stores.over(db).scenes.start(guild_id=1, channel_id=1, format="chatml")
+    finally:
+        await db.dispose()
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "bench", "--database", url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "tavernkeep: the bench fills the database it measures: give it an empty one"
+    ], done.stderr
+    assert "Traceback" not in done.stdout
