@@ -8,9 +8,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, event, text
+from sqlalchemy import Engine, Select, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from .errors import DatabaseUnreachable
 from .models import Character
 from .sqlite_reader import SqliteReader
+from .sqlite_writer import SqliteWriter
 
 # Seconds a SQLite writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT = 15.0
@@ -39,6 +41,7 @@ _BUSY = ("database is locked", "database table is locked")
 _PROBE_TEXT = "." * 16384
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 Ts = TypeVarTuple("Ts")
+T = TypeVar("T")
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -51,13 +54,16 @@ def is_sqlite_memory(url: URL) -> bool:
     )
 
 
-def install_sqlite_pragmas(engine: AsyncEngine, busy_timeout: float = BUSY_TIMEOUT) -> None:
+def install_sqlite_pragmas(
+    engine: AsyncEngine | Engine, busy_timeout: float = BUSY_TIMEOUT
+) -> None:
     """Turn on foreign keys, the busy timeout (and WAL for files) on every SQLite connection."""
     if engine.dialect.name != "sqlite":
         return
     wal = not is_sqlite_memory(engine.url)
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
@@ -204,11 +210,9 @@ def _driver_query(stmt: Select[*tuple[Any, ...]], engine: AsyncEngine) -> _Drive
     return _DriverQuery(compiled.string, compiled, binds, results)
 
 
-def _file_reader(url: URL) -> SqliteReader | None:
-    """A reader for the hottest selects when the URL is a plain SQLite file."""
-    if url.get_backend_name() != "sqlite" or is_sqlite_memory(url) or url.query:
-        return None
-    return SqliteReader(str(url.database))
+def _is_plain_file(url: URL) -> bool:
+    """Whether the URL is a SQLite file with no driver options (the fast paths' case)."""
+    return url.get_backend_name() == "sqlite" and not is_sqlite_memory(url) and not url.query
 
 
 class Database:
@@ -220,7 +224,14 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(parsed, echo=echo, **_engine_options(parsed))
         install_sqlite_pragmas(self.engine, busy_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._reader = _file_reader(parsed) if not echo else None
+        # The fast paths bypass the engine's statement logging: off while it is asked for.
+        fast = _is_plain_file(parsed) and not echo
+        self._reader = SqliteReader(str(parsed.database)) if fast else None
+        self._writer = (
+            SqliteWriter(parsed, lambda e: install_sqlite_pragmas(e, busy_timeout))
+            if fast
+            else None
+        )
         self._driver_queries: dict[Select[*tuple[Any, ...]], _DriverQuery | None] = {}
 
     def session(self) -> AsyncSession:
@@ -247,6 +258,22 @@ class Database:
         async with self.engine.connect() as conn:
             return (await conn.execute(stmt, params)).all()
 
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work`, synchronous ORM code that commits what it keeps, in one transaction.
+
+        For writes that run on every round: on a SQLite file the whole of it runs on one
+        thread of its own (see SqliteWriter); elsewhere on a session of the engine.
+        """
+        if self._writer is not None:
+            return await self._writer.run(work)
+        async with self.session() as s:
+            return await s.run_sync(work)
+
+    def sync_engines(self) -> list[Engine]:
+        """Every engine whose connections this database uses (for event listeners)."""
+        engines = [self.engine.sync_engine]
+        return engines if self._writer is None else [*engines, self._writer.engine]
+
     async def ping(self) -> None:
         """Round-trip a trivial query; DatabaseUnreachable if the database cannot be reached."""
         async with connect(self.engine) as conn:
@@ -270,6 +297,8 @@ class Database:
         """Close all pooled connections."""
         if self._reader is not None:
             self._reader.close()
+        if self._writer is not None:
+            await self._writer.dispose()
         await self.engine.dispose()
 
     def __repr__(self) -> str:

@@ -23,17 +23,19 @@ class RefusedWrites:
     """
 
     def __init__(self, db: Database, kind: Refusal = "read-only") -> None:
-        self.engine = db.engine.sync_engine
+        self.engines = db.sync_engines()
         self.sqlite = db.engine.dialect.name == "sqlite"
         if kind == "full" and not self.sqlite:
             raise ValueError("a full disk is made with SQLite's max_page_count only")
         self.kind = kind
         self.on = False
-        event.listen(self.engine, "checkout", self._checkout)
+        for engine in self.engines:
+            event.listen(engine, "checkout", self._checkout)
 
     def remove(self) -> None:
         """Stop touching the connections (after `on = False` has reached them)."""
-        event.remove(self.engine, "checkout", self._checkout)
+        for engine in self.engines:
+            event.remove(engine, "checkout", self._checkout)
 
     def _statements(self) -> list[str]:
         if not self.sqlite:
