@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -25,7 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from .errors import DatabaseUnreachable
 from .models import Character
-from .sqlite_reader import SqliteReader
+from .sqlite_reader import ReaderBusy, SqliteReader
 from .sqlite_writer import SqliteWriter
 
 # Seconds a SQLite writer waits for another writer's lock before giving up.
@@ -257,6 +258,18 @@ class Database:
                     return query.convert(rows)
         async with self.engine.connect() as conn:
             return (await conn.execute(stmt, params)).all()
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Run `work`, synchronous ORM reads, with no transaction held.
+
+        For reads that run on every round: on a SQLite file on the plain reader connection
+        (see SqliteReader), elsewhere on a session of the engine.
+        """
+        if self._reader is not None:
+            with contextlib.suppress(ReaderBusy):
+                return self._reader.read(work)
+        async with self.session() as s:
+            return await s.run_sync(work)
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """Run `work`, synchronous ORM code that commits what it keeps, in one transaction.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,15 @@ def _entry_row(book_id: int, position: int, entry: LoreEntry) -> StoredLoreEntry
 
 def _entry(row: StoredLoreEntry) -> LoreEntry:
     return entry_from_card({**row.data, "content": row.content})
+
+
+# Read on every round (the scene view), so built once.
+_SCENE_BOOKS = (
+    select(StoredLorebook)
+    .join(SceneLorebook, SceneLorebook.book_id == StoredLorebook.id)
+    .where(SceneLorebook.scene_id == bindparam("scene_id"))
+    .order_by(SceneLorebook.added_at, StoredLorebook.id)
+)
 
 
 class LoreStore:
@@ -187,14 +196,8 @@ class LoreStore:
 
     async def scene_books(self, scene_id: int) -> list[StoredLorebook]:
         """The books attached to a scene, in the order they were attached."""
-        stmt = (
-            select(StoredLorebook)
-            .join(SceneLorebook, SceneLorebook.book_id == StoredLorebook.id)
-            .where(SceneLorebook.scene_id == scene_id)
-            .order_by(SceneLorebook.added_at, StoredLorebook.id)
-        )
-        async with self.db.session() as s:
-            return list(await s.scalars(stmt))
+        params = {"scene_id": scene_id}
+        return await self.db.read(lambda s: list(s.scalars(_SCENE_BOOKS, params)))
 
 
 async def _book(s: AsyncSession, book_id: int) -> StoredLorebook:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,19 @@ from .database import Database
 from .errors import NotFoundError, StoreError
 from .models import CastMember, Character, GuildConfig, PlayerBinding, PlayerDefault, Scene
 
+# Read on every round (the scene view), so built once.
+_CAST = (
+    select(Character, CastMember.muted)
+    .join(CastMember, CastMember.character_id == Character.id)
+    .where(CastMember.scene_id == bindparam("scene_id"))
+    .order_by(CastMember.added_at, Character.id)
+)
+_PLAYERS = (
+    select(PlayerBinding.user_id, Character, PlayerBinding.present)
+    .join(Character, PlayerBinding.character_id == Character.id)
+    .where(PlayerBinding.scene_id == bindparam("scene_id"))
+    .order_by(PlayerBinding.user_id)
+)
 _UPDATABLE = (
     "format",
     "scenario",
@@ -151,14 +164,10 @@ class SceneStore:
 
     async def cast_muted(self, scene_id: int) -> list[tuple[Character, bool]]:
         """The scene's NPCs in the order they were added, each with whether it is muted."""
-        stmt = (
-            select(Character, CastMember.muted)
-            .join(CastMember, CastMember.character_id == Character.id)
-            .where(CastMember.scene_id == scene_id)
-            .order_by(CastMember.added_at, Character.id)
+        params = {"scene_id": scene_id}
+        return await self.db.read(
+            lambda s: [(char, bool(muted)) for char, muted in s.execute(_CAST, params)]
         )
-        async with self.db.session() as s:
-            return [(char, bool(muted)) for char, muted in await s.execute(stmt)]
 
     async def set_muted(self, scene_id: int, character_id: int, muted: bool) -> bool | None:
         """Mute or unmute a cast member; whether it changed, None if it is not in the cast."""
@@ -231,14 +240,10 @@ class SceneStore:
 
     async def player_presence(self, scene_id: int) -> list[tuple[int, Character, bool]]:
         """(user_id, character, present) for every member bound in this scene."""
-        stmt = (
-            select(PlayerBinding.user_id, Character, PlayerBinding.present)
-            .join(Character, PlayerBinding.character_id == Character.id)
-            .where(PlayerBinding.scene_id == scene_id)
-            .order_by(PlayerBinding.user_id)
+        params = {"scene_id": scene_id}
+        return await self.db.read(
+            lambda s: [(user, char, bool(here)) for user, char, here in s.execute(_PLAYERS, params)]
         )
-        async with self.db.session() as s:
-            return [(user, char, bool(here)) for user, char, here in await s.execute(stmt)]
 
     async def set_present(self, scene_id: int, user_id: int, present: bool) -> bool | None:
         """A member's character leaves or enters; whether it changed, None if none is bound."""

@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from bot.store import Database, DatabaseUnreachable, SceneStore, TurnStore
+from bot.lore import Lorebook
+from bot.store import (
+    CharacterStore,
+    Database,
+    DatabaseUnreachable,
+    LoreStore,
+    SceneStore,
+    TurnStore,
+)
 from bot.store.migrate import current_revision, upgrade
+from bot.store.sqlite_reader import ReaderBusy, SqliteReader
 
 # How long the other writer keeps the lock: far below the store's 15 s busy timeout.
 HOLD_SECONDS = 1.0
@@ -138,3 +147,61 @@ async def _join_aiosqlite_threads() -> None:
     for thread in threading.enumerate():
         if thread.name.endswith("(_connection_worker_thread)"):
             await asyncio.to_thread(thread.join, 10)
+
+
+async def test_scene_view_reads_skip_aiosqlite_and_hold_no_snapshot(
+    sqlite_path: Path, sqlite_db: Database
+) -> None:
+    """The cast, the players and the scene's books come back as ORM rows from the plain reader
+    connection (no statement through the engine), and leave no read snapshot open."""
+    scenes, chars = SceneStore(sqlite_db), CharacterStore(sqlite_db)
+    scene_id = await _scene_id(sqlite_db)
+    npc = await chars.create(guild_id=1, kind="npc", name="Mira", sheet="s")
+    ash = await chars.create(guild_id=1, kind="player", name="Ash", sheet="p", owner_id=7)
+    await scenes.add_cast(scene_id, npc.id)
+    await scenes.bind_player(scene_id, 7, ash.id)
+    lore = LoreStore(sqlite_db)
+    book = await lore.save_book(1, Lorebook(entries=()), name="Atlas")
+    await lore.attach(scene_id, book.id)
+    executed: list[str] = []
+
+    def count(*args: object) -> None:
+        executed.append(str(args[2]))
+
+    event.listen(sqlite_db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        cast = await scenes.cast_muted(scene_id)
+        players = await scenes.player_presence(scene_id)
+        books = await lore.scene_books(scene_id)
+    finally:
+        event.remove(sqlite_db.engine.sync_engine, "before_cursor_execute", count)
+    assert executed == []
+    assert [(c.name, muted) for c, muted in cast] == [("Mira", False)]
+    assert [(user, c.name, here) for user, c, here in players] == [(7, "Ash", True)]
+    assert [b.name for b in books] == ["Atlas"]
+    checkpointer = sqlite3.connect(sqlite_path, timeout=0)
+    try:
+        busy, _, _ = checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        checkpointer.close()
+    assert busy == 0
+
+
+async def test_a_busy_reader_hands_the_read_to_the_engine(sqlite_path: Path) -> None:
+    """Another thread, or a file SQLite says to wait for: the reader declines at once."""
+    reader = SqliteReader(str(sqlite_path))
+    try:
+        assert reader.read(lambda s: s.scalar(text("SELECT 1"))) == 1
+        with pytest.raises(ReaderBusy):
+            await asyncio.to_thread(reader.read, lambda s: s.scalar(text("SELECT 1")))
+        holder = sqlite3.connect(sqlite_path, isolation_level=None)
+        try:
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(ReaderBusy):
+                reader.read(lambda s: s.scalar(text("SELECT count(*) FROM scenes")))
+        finally:
+            holder.close()
+        assert reader.read(lambda s: s.scalar(text("SELECT count(*) FROM scenes"))) == 0
+    finally:
+        reader.close()
