@@ -77,7 +77,7 @@ def install_sqlite_pragmas(
                 # cut or OS crash may undo the last few seconds of commits, among them NPC turns
                 # already posted (the read-back after a restart restores players' posts only) and
                 # the channel and the history would disagree. A kill of the bot loses nothing
-                # under either. The fsync is ~0.35 ms of a ~10 ms commit here (tavernkeep bench).
+                # under either. The fsync is ~0.4 ms of a 1.7 ms stored turn (tavernkeep bench).
                 cursor.execute("PRAGMA synchronous=FULL")
         finally:
             cursor.close()
