@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from bot.domain import NAME_MAX
 from bot.errors import UserError
@@ -52,6 +53,8 @@ def _cleaned(raw: str) -> str:
     return text
 
 
+# Every round cleans the speaker name of each turn in its window: the same few names again.
+@lru_cache(maxsize=4096)
 def plain_name(raw: str, limit: int | None = NAME_MAX) -> str:
     """The name with the rule applied, cut to `limit`; empty when nothing usable is left."""
     cleaned = _cleaned(raw)

@@ -27,7 +27,14 @@ from bot.domain import ROLES, Persona, PromptContext, PromptTurn, Role, Voice
 from bot.lore.placement import LoreActivation
 from bot.lore.stable import LoreLayout
 from bot.names import speaker_name
-from bot.prompts import is_ooc, prompt_header, prompt_stops, render_prompt, summary_block
+from bot.prompts import (
+    counted_turn_block,
+    is_ooc,
+    prompt_header,
+    prompt_stops,
+    render_prompt,
+    summary_block,
+)
 
 HISTORY_PAGE = 128
 
@@ -79,9 +86,7 @@ class PromptBuilder:
         header = fmt.separator + prompt_header(fmt, ctx, speaker, player)
         system_tokens, header_tokens = await self.counter.counts([system, header])
         if extra:
-            reserve += sum(
-                await self.counter.counts([fmt.separator + fmt.turn_block(t) for t in extra])
-            )
+            reserve += sum(await self.counter.counts([counted_turn_block(fmt, t) for t in extra]))
         budget = (
             self.engine.n_ctx - scene.sampler.max_tokens - self.margin - header_tokens - reserve
         )
@@ -188,7 +193,7 @@ class PromptBuilder:
             cursor = page[0].seq
             kept = [t for t in page if not is_ooc(t.content)]
             page_counts = await self.counter.counts(
-                [scene.fmt.separator + scene.fmt.turn_block(prompt_turn(t)) for t in kept]
+                [counted_turn_block(scene.fmt, prompt_turn(t)) for t in kept]
             )
             turns[:0] = kept
             counts[:0] = page_counts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar, Protocol
 
 from bot.domain import FORMAT_NAMES, LENGTHS, LoreInsert, Persona, PromptContext, PromptTurn
@@ -19,6 +20,7 @@ __all__ = [
     "PromptFormat",
     "RenderedPrompt",
     "UnknownFormatError",
+    "counted_turn_block",
     "get_format",
     "is_ooc",
     "join_names",
@@ -26,8 +28,12 @@ __all__ = [
     "prompt_stops",
     "render_prompt",
     "summary_block",
+    "turn_block",
     "with_inserts",
 ]
+
+# Turn blocks kept rendered: a few channels' windows of 100–200 turns each.
+TURN_BLOCKS = 4096
 
 
 class UnknownFormatError(UserError, ValueError):
@@ -54,6 +60,8 @@ class PromptFormat(Protocol):
 
     name: str
     separator: str
+
+    def __hash__(self) -> int: ...  # one shared instance per format, a key of the block caches
 
     def system_block(self, ctx: PromptContext) -> Prompt:
         """Render the system / instruction block."""
@@ -384,6 +392,19 @@ def summary_block(fmt: PromptFormat, text: str) -> Prompt:
     return fmt.turn_block(PromptTurn("narration", SUMMARY_SPEAKER, text))
 
 
+@lru_cache(maxsize=TURN_BLOCKS)
+def turn_block(fmt: PromptFormat, turn: PromptTurn) -> Prompt:
+    """`fmt.turn_block(turn)`, built once per turn: every round renders its whole window (and
+    counts it first), the same turns as the round before but one or two."""
+    return fmt.turn_block(turn)
+
+
+@lru_cache(maxsize=TURN_BLOCKS)
+def counted_turn_block(fmt: PromptFormat, turn: PromptTurn) -> Prompt:
+    """The turn's block with the separator that joins it to the one before: what is counted."""
+    return fmt.separator + turn_block(fmt, turn)
+
+
 def render_prompt(
     fmt: PromptFormat,
     ctx: PromptContext,
@@ -400,7 +421,7 @@ def render_prompt(
     block (a draft of a player's post): the stops then cut at any NPC's or other player's
     line instead of at the player's own.
     """
-    blocks = [fmt.turn_block(t) for t in turns if not is_ooc(t.text)]
+    blocks = [turn_block(fmt, t) for t in turns if not is_ooc(t.text)]
     summary = (summary_block(fmt, ctx.summary),) if ctx.summary else ()
     return RenderedPrompt(
         system=fmt.system_block(ctx),
