@@ -59,6 +59,16 @@ def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
         holder.close()  # also releases the lock if the test failed while holding it
 
 
+def _assert_no_snapshot_held(path: Path) -> None:
+    """A reader still holding its snapshot would keep a full checkpoint from emptying the WAL."""
+    checkpointer = sqlite3.connect(path, timeout=0)
+    try:
+        busy, _, _ = checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        checkpointer.close()
+    assert busy == 0
+
+
 async def _scene_id(db: Database) -> int:
     return (await SceneStore(db).start(guild_id=1, channel_id=100, format="chatml")).id
 
@@ -113,13 +123,7 @@ async def test_history_reads_hold_no_snapshot(sqlite_path: Path, sqlite_db: Data
         await turns.append(scene_id, role="user", speaker="Ash", content=f"t{i}")
     assert [t.content for t in await turns.lines(scene_id, 2)] == ["t1", "t2"]
     assert [t.seq for t in await turns.lines_after(scene_id, 1, 5)] == [2, 3]
-    # A reader still holding its snapshot would keep a full checkpoint from emptying the WAL.
-    checkpointer = sqlite3.connect(sqlite_path, timeout=0)
-    try:
-        busy, _, _ = checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        checkpointer.close()
-    assert busy == 0
+    _assert_no_snapshot_held(sqlite_path)
 
 
 async def test_unopenable_file_is_unreachable(tmp_path: Path) -> None:
@@ -179,12 +183,7 @@ async def test_scene_view_reads_skip_aiosqlite_and_hold_no_snapshot(
     assert [(c.name, muted) for c, muted in cast] == [("Mira", False)]
     assert [(user, c.name, here) for user, c, here in players] == [(7, "Ash", True)]
     assert [b.name for b in books] == ["Atlas"]
-    checkpointer = sqlite3.connect(sqlite_path, timeout=0)
-    try:
-        busy, _, _ = checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        checkpointer.close()
-    assert busy == 0
+    _assert_no_snapshot_held(sqlite_path)
 
 
 async def test_a_busy_reader_hands_the_read_to_the_engine(sqlite_path: Path) -> None:
