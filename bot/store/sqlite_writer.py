@@ -7,7 +7,9 @@ unit of work is ordinary synchronous SQLAlchemy code that runs in one go on this
 thread, against its own connection to the same file; the event loop waits once.
 
 SQLite still runs one writer at a time: this connection and the engine's take turns through
-the file's lock, each waiting up to the busy timeout.
+the file's lock, each waiting up to the busy timeout. A caller cancelled while its work runs
+does not stop the work: the transaction commits or rolls back whole (a turn so stored while
+its round was being cancelled is a pending one at worst, which recovery settles).
 """
 
 from __future__ import annotations
