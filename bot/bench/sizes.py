@@ -38,7 +38,7 @@ FULL = BenchSizes(
     warm_repeats=5,
     paired_colds=2,
     switch_passes=3,
-    # At least 7 paired ratios; single pairs swing ±5% on a quiet shared VM (the same tokens
+    # At least 7 paired ratios; single pairs swing ±5-10% on a shared VM (the same tokens
     # decoded twice in a row), and the median of 15 still moved 0.97-1.05 across three runs.
     overhead_repeats=15,
     overhead_tokens=64,
