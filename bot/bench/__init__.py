@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from bot.bench.long_scene import measure_long_scene
 from bot.bench.lore import generated_book, measure_lore
 from bot.bench.model import ModelBench
+from bot.bench.phase_report import pair_ratios
 from bot.bench.recall import measure_recall
 from bot.bench.report import build_report, render
 from bot.bench.sizes import FULL, QUICK, BenchSizes
@@ -195,6 +196,7 @@ async def run_bench(
             "cold_samples": len(model_figures.cold_s),
             "warm_samples": len(model_figures.warm_s),
             "switch_samples": len(model_figures.switch_s),
+            "overhead_pair_ratios": [round(r, 4) for r in pair_ratios(model_figures)],
             "round_tokens": model_figures.round_tokens,
             "bare_tokens": model_figures.bare_tokens,
             "storage_sizes": list(sizes.storage_sizes),

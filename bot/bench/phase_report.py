@@ -49,10 +49,15 @@ class Report(Protocol):
     def put(self, key: str, value: float | None) -> None: ...
 
 
+def pair_ratios(model: ModelFigures) -> list[float]:
+    """Each overhead round's time over its bare replay's, in the order they ran."""
+    return [r / b for r, b in zip(model.round_s, model.bare_s, strict=False) if b > 0]
+
+
 def put_overhead(report: Report, model: ModelFigures) -> None:
     """The paired ratios' median and spread, generation against the bare run, and the phases."""
     put = report.put
-    ratios = [r / b for r, b in zip(model.round_s, model.bare_s, strict=False) if b > 0]
+    ratios = pair_ratios(model)
     if ratios:
         put("overhead_ratio", median(ratios))
         put("overhead_ratio_min", min(ratios))

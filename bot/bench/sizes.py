@@ -38,9 +38,11 @@ FULL = BenchSizes(
     warm_repeats=5,
     paired_colds=2,
     switch_passes=3,
-    # At least 7 paired ratios; single pairs swing ±5-10% on a shared VM (the same tokens
-    # decoded twice in a row), and the median of 15 still moved 0.97-1.05 across three runs.
-    overhead_repeats=15,
+    # At least 7 paired ratios; single pairs swing ±10-25% on a shared VM (the same tokens
+    # decoded twice in a row differ by 10% on average), and the median of 15 still moved
+    # 0.98-1.05 across runs. The median's noise falls with the square root of the pairs:
+    # 45 (about 4 minutes of rounds) cut it by 1.7 against 15 (about 1 minute).
+    overhead_repeats=45,
     overhead_tokens=64,
     reuse_rounds=48,
     storage_sizes=(1_000, 10_000, 100_000),

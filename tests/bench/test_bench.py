@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
+import statistics
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from bot.engine.base import GenerationRequest, Prompt, Sampler
 from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.state_cache import ChannelStateCache
 from bot.settings import bundled_demo_model
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.model
 
-REPO = Path(__file__).resolve().parents[2]
 REQUIRED = (
     "overhead_ratio",
     "overhead_round_s",
@@ -90,14 +89,8 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     # llama-cpp-python's default (half the CPUs for generation, all for prompts) lets
     # OpenMP threads spin against each other on small machines: several times slower.
     env.setdefault("N_THREADS", str(os.cpu_count() or 1))
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "bench", "--quick", "--json", str(out)],
-        cwd=tmp_path,  # no .env from the checkout
-        env={**env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=1800,  # about 10 minutes beside another test worker on two cores
-    )
+    # cwd: no .env from the checkout; about 10 minutes beside another test worker on two cores.
+    done = run_cli(["bench", "--quick", "--json", str(out)], cwd=tmp_path, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     assert "overhead" in done.stdout and "window" in done.stdout
     assert not user_db.exists(), "the bench must not touch DATABASE_URL"
@@ -123,6 +116,9 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     for size in meta["storage_sizes"]:
         assert f"append_ms_{size}" in data and f"window_ms_{size}" in data
     assert meta["overhead_samples"] > 0 and meta["switch_samples"] > 0
+    pair_ratios = meta["overhead_pair_ratios"]
+    assert len(pair_ratios) == meta["overhead_samples"]
+    assert statistics.median(pair_ratios) == pytest.approx(data["overhead_ratio"], abs=1e-4)
     # Three NPCs, three views, three KV keys; each timed switch found its view's snapshot.
     assert meta["views"]["own_keys"] == 3
     assert meta["views"]["restores"] == meta["views"]["switch_samples"] > 0
