@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from tests.cli import clean_env, run_cli
 
 
 @pytest.mark.parametrize("token", ["", "   ", None], ids=["empty", "blank", "unset"])
@@ -20,14 +19,7 @@ def test_run_without_token_prints_one_line_and_exits(tmp_path: Path, token: str 
     if token is not None:
         env["DISCORD_TOKEN"] = token
     # cwd = tmp_path: no .env file there to supply a token.
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli(["run"], cwd=tmp_path, env=env, timeout=120)
     assert done.returncode != 0
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
@@ -71,16 +63,8 @@ private = true
 
 def _prompt(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """`tavernkeep prompt ARGS` with none of the parent's Tavernkeep settings."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "prompt", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = clean_env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    return run_cli(["prompt", *args], cwd=tmp_path, env=env)
 
 
 @pytest.mark.model

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,10 +24,11 @@ from bot.bench.recall_report import put_recall, recall_rows
 from bot.bench.report import Report
 from bot.errors import UserError
 from bot.recall.embedder import Embedder
-from bot.settings import Settings, bundled_demo_model
+from bot.settings import bundled_demo_model
 from bot.store import Database, Stores
 from bot.store.migrate import upgrade
 from bot.store.models import RecallEmbedding, Turn
+from tests.cli import clean_env, run_cli
 
 
 def test_the_campaign_asks_about_each_fact_long_after() -> None:
@@ -167,15 +165,7 @@ async def test_bench_database_on_a_database_with_scenes_is_refused_in_one_line(
         await Stores.over(db).scenes.start(guild_id=1, channel_id=1, format="chatml")
     finally:
         await db.dispose()
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "bench", "--database", url],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli(["bench", "--database", url], cwd=tmp_path, env=clean_env(), timeout=120)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "tavernkeep: the bench fills the database it measures: give it an empty one"

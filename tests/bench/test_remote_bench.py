@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli import run_cli
+
 RATIOS = (
     "remote_overhead_ratio",
     "parallel_ratio",
@@ -23,14 +22,8 @@ def test_quick_remote_bench_writes_every_ratio(tmp_path: Path, llama_server_url:
     out = tmp_path / "remote.json"
     env = {k: v for k, v in os.environ.items() if k not in ("BACKEND", "BACKEND_URL")}
     env.pop("MODEL_PATH", None)  # the demo model
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "bench", "--quick", "--serve", "--json", str(out)],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    args = ["bench", "--quick", "--serve", "--json", str(out)]
+    done = run_cli(args, cwd=tmp_path, env=env, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     assert "director round vs direct request" in done.stdout
     data = json.loads(out.read_text(encoding="utf-8"))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from bot.cli import main
 from bot.dice import roll_dice
 from bot.dice.limits import TIMES_MAX
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -84,14 +81,7 @@ def test_errors_are_one_line_and_exit_2(
 
 def test_the_console_script(tmp_path: Path) -> None:
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "roll", *argv],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(["roll", *argv], cwd=tmp_path, timeout=120)
 
     done = run("1d20+5", "--seed", "3", "--times", "2")
     assert done.returncode == 0, done.stderr

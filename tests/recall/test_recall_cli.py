@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from tests.cli import clean_env, run_cli
 from tests.recall.helpers import FACT, QUESTION, filler
 
 HEAD = """
@@ -45,17 +43,8 @@ def _scene(folder: Path) -> Path:
 
 def _prompt(args: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
     """`tavernkeep prompt ARGS` in a 2,048-token context, no other Tavernkeep settings."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'unused.db'}"
-    env["N_CTX"] = "2048"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "prompt", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = clean_env(DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'unused.db'}", N_CTX="2048")
+    return run_cli(["prompt", *args], cwd=folder, env=env)
 
 
 @pytest.mark.model
@@ -81,16 +70,8 @@ def test_prompt_recall_lists_what_came_back_and_why(tmp_path: Path) -> None:
 
 
 def test_a_recall_budget_larger_than_the_context_is_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.update(RECALL_BUDGET="9000", N_CTX="4096")
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = clean_env(RECALL_BUDGET="9000", N_CTX="4096")
+    done = run_cli(["migrate"], cwd=tmp_path, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "tavernkeep: RECALL_BUDGET: 9000 tokens is more than the whole context (N_CTX=4096); "

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, SceneFileError, load_scene_file
 from bot.store import Database, Stores
+from tests.cli import run_cli
 from tests.terminal.test_chat import _env
 
 SCENE = """
@@ -108,14 +107,8 @@ def test_the_example_scene_ships_its_lorebook() -> None:
 
 @pytest.mark.model
 def test_prompt_lore_prints_what_fired_and_why(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "prompt", str(EXAMPLE_SCENE), "--lore"],
-        env=_env(tmp_path / "tavernkeep.db"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = _env(tmp_path / "tavernkeep.db")
+    done = run_cli(["prompt", str(EXAMPLE_SCENE), "--lore"], cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("9 lore entries fired")

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.errors import UserError
-from bot.settings import Settings
 from bot.store import DatabaseLease
 from bot.store.lease import LeaseHeld, LeaseLost
+from tests.cli import clean_env
 from tests.fake_discord import FakeDiscord
 
 # A bound on every wait for another process; each takes a few seconds at most.
@@ -240,8 +240,7 @@ def test_an_in_memory_database_needs_no_lease() -> None:
 
 def run_env(fake: FakeDiscord, db_url: str) -> dict[str, str]:
     """The environment of a `tavernkeep run` against `fake`, none of this shell's settings."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.update(
+    return clean_env(
         DISCORD_TOKEN="fake-token",
         DATABASE_URL=db_url,
         DISCORD_API_BASE=fake.api_base,
@@ -250,7 +249,6 @@ def run_env(fake: FakeDiscord, db_url: str) -> dict[str, str]:
         N_CTX="2048",
         KV_CACHE_MB="64",
     )
-    return env
 
 
 async def start_run(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from llama_cpp import Llama
 
 from bot.scenes.scene_file import EXAMPLE_SCENE
-from bot.settings import Settings, bundled_demo_model
+from bot.settings import bundled_demo_model
+from tests.cli import clean_env, run_cli
 from tests.scene_files import hostile_example
 
 EXAMPLE = EXAMPLE_SCENE
@@ -23,29 +22,20 @@ GREETING = '*Marta slams the ledger shut.* "Lamps out, gate cut'
 
 def _env(db_file: Path) -> dict[str, str]:
     """The parent's environment without any Tavernkeep setting, plus the test's settings."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.update(
+    return clean_env(
         DATABASE_URL=f"sqlite+aiosqlite:///{db_file}",
         N_CTX="2048",
         MAX_NEW_TOKENS="40",
         SEED="1",
         COLUMNS="500",  # rich wraps at 80 columns when stdout is not a terminal
     )
-    return env
 
 
 def _run(
     args: list[str], tmp_path: Path, stdin: str = "", db_file: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        env=_env(db_file or tmp_path / "tavernkeep.db"),
-        cwd=tmp_path,  # no stray .env is read
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = _env(db_file or tmp_path / "tavernkeep.db")
+    return run_cli(args, cwd=tmp_path, env=env, stdin=stdin)
 
 
 def _turns(db_file: Path) -> list[tuple[str, str, str, int]]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.scenes.scene_file import EXAMPLE_SCENE
+from tests.cli import run_cli
 from tests.engine.remote.conftest import free_port
 from tests.scene_files import hostile_example
 from tests.terminal.test_chat import NPCS, _env, _error_lines, _turns
@@ -21,15 +21,7 @@ def _tavernkeep(
     args: list[str], tmp_path: Path, stdin: str = "", **settings: str
 ) -> subprocess.CompletedProcess[str]:
     env = {**_env(tmp_path / "tavernkeep.db"), **settings}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_cli(args, cwd=tmp_path, env=env, stdin=stdin, timeout=600)
 
 
 def _plays_the_scene(tmp_path: Path, **backend: str) -> None:
