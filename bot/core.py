@@ -121,7 +121,7 @@ async def open_backends(settings: Settings) -> tuple[dict[str, TextEngine], dict
     server to look at; `/npc settings` and `doctor` say so too. A restart connects it again.
     """
     names = list(settings.backends)
-    tries = [connect_remote(named_options(settings.backends[n], settings.n_ctx)) for n in names]
+    tries = [connect_remote(named_options(n, settings.backends[n], settings.n_ctx)) for n in names]
     results = await asyncio.gather(*tries, return_exceptions=True)
     connected: dict[str, TextEngine] = {}
     failed: dict[str, BaseException] = {}

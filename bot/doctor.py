@@ -172,7 +172,7 @@ async def _named_rows(table: Table, settings: Settings) -> None:
     for name, entry in settings.backends.items():
         where = f"{entry.backend} at {safe_url(entry.url)}"
         try:
-            engine = await connect_remote(named_options(entry, settings.n_ctx))
+            engine = await connect_remote(named_options(name, entry, settings.n_ctx))
         except EngineError as exc:
             # The bot starts without it (its NPCs speak through the default engine): a warning.
             table.add_row(

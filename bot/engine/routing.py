@@ -12,13 +12,14 @@ from bot.engine.remote import RemoteOptions
 log = logging.getLogger(__name__)
 
 
-def named_options(entry: NamedBackend, default_n_ctx: int) -> RemoteOptions:
-    """How to reach one named backend; `default_n_ctx` where neither it nor its server says."""
+def named_options(name: str, entry: NamedBackend, default_n_ctx: int) -> RemoteOptions:
+    """How to reach backend `name`; `default_n_ctx` where neither it nor its server says."""
     key = entry.api_key
     return RemoteOptions(
         backend=entry.backend,
         url=entry.url,
         api_key=key.get_secret_value() if key is not None else None,
+        key_setting=f"BACKENDS: {name}.api_key",
         model=entry.model,
         parallel=entry.parallel,
         tokenizer_path=entry.tokenizer_path,

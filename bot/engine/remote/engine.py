@@ -36,6 +36,7 @@ class RemoteOptions:
     backend: str
     url: str
     api_key: str | None = field(default=None, repr=False)  # never printed
+    key_setting: str = "BACKEND_API_KEY"  # where the key is set: errors name it
     model: str | None = None
     parallel: int | None = None  # None: the server's slot count where it reports one, else 1
     tokenizer_path: Path | None = None
@@ -97,6 +98,7 @@ class RemoteEngine:
         client = ServerClient(
             cls._base_url(options.url),
             api_key=options.api_key,
+            key_setting=options.key_setting,
             timeout=options.timeout,
             transport=options.transport,
         )

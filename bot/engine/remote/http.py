@@ -56,10 +56,12 @@ class ServerClient:
         base_url: str,
         *,
         api_key: str | None = None,
+        key_setting: str = "BACKEND_API_KEY",
         timeout: float = 300.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.label = safe_url(base_url)
+        self.key_setting = key_setting
         self.timeout = timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(
@@ -85,7 +87,7 @@ class ServerClient:
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise self.error("closed the connection mid-reply", "stopped mid-reply") from exc
         except httpx.HTTPStatusError as exc:
-            raise status_error(exc.response, self.label) from exc
+            raise status_error(exc.response, self.label, self.key_setting) from exc
         except (httpx.HTTPError, ValueError) as exc:
             # ValueError: a body that is not the JSON the API documents.
             raise self.error(
@@ -158,18 +160,18 @@ class ServerClient:
         await self._http.aclose()
 
 
-def status_error(response: httpx.Response, label: str) -> RemoteError:
-    """The short error for an HTTP error status."""
+def status_error(response: httpx.Response, label: str, key_setting: str) -> RemoteError:
+    """The short error for an HTTP error status; a refused key names `key_setting`."""
     status, reason = response.status_code, _server_message(response)
     if status == 429 or (status == 503 and "busy" in reason.lower()):
         what, notice = "is busy (HTTP {status})", "is busy; try again in a moment"
     elif status in (401, 403):
-        what, notice = "refused the key (BACKEND_API_KEY)", "refused Tavernkeep's key"
+        what, notice = "refused the key ({key})", "refused Tavernkeep's key"
     elif status >= 500:
         what, notice = "failed (HTTP {status}: {reason})", "failed"
     else:
         what, notice = "refused a request (HTTP {status}: {reason})", "refused the request"
-    what = what.format(status=status, reason=reason)
+    what = what.format(status=status, reason=reason, key=key_setting)
     return RemoteError(f"The model server at {label} {what}.", f"The model server {notice}.")
 
 

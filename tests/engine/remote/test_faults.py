@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -10,7 +11,9 @@ import pytest
 
 from bot.director import GenerationFailed, TurnDirector
 from bot.engine.base import GenerationRequest, Prompt, RemoteError, Sampler
+from bot.engine.named import NamedBackend
 from bot.engine.remote import RemoteOptions, connect_remote, http
+from bot.engine.routing import named_options
 from bot.scenes.imports import import_scene_file
 from bot.scenes.scene_file import EXAMPLE_SCENE, load_scene_file
 from bot.scenes.views import SceneViews
@@ -129,7 +132,12 @@ async def test_a_reply_cut_off_mid_stream_is_not_retried() -> None:
         (429, {"error": {"message": "Too many requests"}}, "is busy; try again", "HTTP 429"),
         (503, {"detail": {"msg": "Server is busy; please try again later."}}, "is busy", "503"),
         (500, {"error": {"code": 500, "message": "KV cache full"}}, "failed.", "KV cache full"),
-        (401, {"error": {"message": "Invalid API Key"}}, "refused Tavernkeep's key", "API_KEY"),
+        (
+            401,
+            {"error": {"message": "Invalid API Key"}},
+            "refused Tavernkeep's key",
+            "(BACKEND_API_KEY)",
+        ),
         (400, {"error": {"message": "bad grammar"}}, "refused the request", "bad grammar"),
     ],
 )
@@ -147,6 +155,21 @@ async def test_error_statuses_are_short_notices(
     assert notice in raised.value.notice and "fake.test" not in raised.value.notice
     assert detail in str(raised.value) and "sk-secret" not in str(raised.value)
     assert len(server.bodies("/completion")) == 1
+
+
+async def test_a_named_backend_refusing_its_key_names_its_own_setting() -> None:
+    server = fake_llama_server(lambda _: "unused")
+    server.routes["POST", "/completion"] = lambda _: json_response({"error": "no"}, 403)
+    entry = NamedBackend(backend="llama-server", url="http://fake.test:9", api_key="sk-secret")
+    options = replace(named_options("narrator", entry, 2048), transport=server.transport)
+    engine = await connect_remote(options)
+    try:
+        with pytest.raises(RemoteError) as raised:
+            await engine.complete(HELLO)
+    finally:
+        await engine.close()
+    assert "refused the key (BACKENDS: narrator.api_key)" in str(raised.value)
+    assert "BACKEND_API_KEY" not in str(raised.value) and "sk-secret" not in str(raised.value)
 
 
 async def test_a_server_too_slow_to_answer_is_a_timeout_notice() -> None:
