@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 from bot.bench.text import FillerText
 from bot.domain import Role
 from bot.store import Database, Turn, TurnStore
-from bot.store.turns import NO_SEQ
+from bot.store.turn_reads import NO_SEQ
 
 WINDOW = 128
 _CHUNK = 5_000

@@ -17,7 +17,7 @@ from bot.recall.source import SceneRecall
 from bot.scenes.views import SceneViews
 from bot.settings import Settings
 from bot.store import Stores
-from bot.store.turns import NO_SEQ
+from bot.store.turn_reads import NO_SEQ
 
 CHOICES_MAX = 25  # Discord's autocomplete limit
 

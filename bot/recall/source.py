@@ -29,7 +29,7 @@ from bot.recall.terms import TermCounts
 from bot.store import SHARED_VIEW, view_key
 from bot.store.models import Turn
 from bot.store.recall import FoundChapter, FoundTurn, RecallStore
-from bot.store.turns import SHARED_HISTORY
+from bot.store.turn_reads import SHARED_HISTORY
 
 # Candidates read per prompt: enough to fill any sensible budget after OOC asides are left
 # out, few enough that tokenizing them costs nothing next to the prompt.

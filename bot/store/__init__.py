@@ -35,7 +35,8 @@ from .scenes import SceneStore
 from .state import HistoryEntry, StateStore
 from .stores import Stores
 from .summaries import SHARED_VIEW, StorySummary, SummaryStore, view_key
-from .turns import PUBLIC, TurnLine, TurnStore, Witness
+from .turn_reads import PUBLIC, TurnLine, Witness
+from .turns import TurnStore
 
 __all__ = [
     "PUBLIC",

@@ -18,7 +18,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from .database import Database
 from .models import RecallEmbedding, SceneChapter, Turn
 from .search import CHAPTERS_SEARCH, TURNS_SEARCH, fts5_query, repair_search, tsquery_text
-from .turns import LINE_COLUMNS, NO_SEQ, SHARED_HISTORY, TurnLine, Witness, in_view
+from .turn_reads import LINE_COLUMNS, NO_SEQ, SHARED_HISTORY, TurnLine, Witness, in_view
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import (
-    Insert,
-    Integer,
-    Select,
-    bindparam,
-    delete,
-    exists,
-    func,
-    insert,
-    literal,
-    literal_column,
-    or_,
-    select,
-    union,
-    update,
-)
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, lazyload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from bot.domain import NAME_MAX, DiceRoll
 
@@ -35,21 +18,28 @@ from .models import (
     SECRET_KINDS,
     TURN_KINDS,
     TURN_ROLES,
-    CastMember,
-    PlayerBinding,
-    Scene,
     SceneChapter,
     SceneSummary,
     Turn,
     TurnMessage,
     TurnWitness,
 )
-from .state import roll_rows
+from .turn_reads import (
+    ALL_LINES_AFTER,
+    IN_HISTORY,
+    LINES,
+    LINES_AFTER,
+    NO_SEQ,
+    SECRET,
+    SHARED,
+    TurnLine,
+    Witness,
+    for_witness,
+    witnessed_by,
+)
+from .turn_writes import ALREADY_RECORDED, messages_of, store_turn
 
 _APPEND_ATTEMPTS = 8
-_ALREADY_RECORDED = "That message is already recorded as another turn."
-# What the history holds: turns neither deleted nor still waiting to be posted.
-_IN_HISTORY = (Turn.deleted.is_(False), Turn.pending.is_(False))
 CLEAR_BATCH = 2000
 
 
@@ -58,193 +48,6 @@ async def _turn(s: AsyncSession, turn_id: int) -> Turn:
     if turn is None:
         raise NotFoundError("That message is no longer part of the scene history.")
     return turn
-
-
-def _lock_scene(s: Session, scene_id: int) -> None:
-    """Serialize appends to one scene until the transaction ends; NotFoundError if it is gone."""
-    # Under READ COMMITTED two PostgreSQL transactions would both read the same max(seq) and
-    # one would lose on the unique key, again and again under load; the row lock queues them.
-    # NO KEY UPDATE still lets other sessions insert rows referencing the scene. SQLite runs
-    # one writer at a time and needs no lock: the INSERT takes the write lock before reading
-    # max(seq), and a scene that is gone fails its foreign key (one statement less a turn).
-    if s.get_bind().dialect.name == "sqlite":
-        return
-    locked = s.scalar(select(Scene.id).where(Scene.id == scene_id).with_for_update(key_share=True))
-    if locked is None:
-        raise NotFoundError("That scene no longer exists.")
-
-
-class TurnLine(NamedTuple):
-    """What a prompt needs of a turn, read without building ORM objects.
-
-    A named tuple: made straight from a row, three times cheaper than a frozen dataclass
-    (a tenth of a millisecond over a 128-turn window).
-    """
-
-    id: int
-    seq: int
-    role: str
-    speaker: str
-    content: str
-    private: bool = False  # only its author's character saw it: never in a prompt
-    kind: str = "post"  # a whisper or a tell is marked wherever a GM reads it
-
-
-NO_SEQ = 2**31 - 1  # "before no turn": the largest sequence number the column holds
-# Whose history a read returns: `None` the whole scene (the speaker choice, a GM's tools), a
-# character's id what it witnessed, `PUBLIC` what a viewer with no character may read: every
-# turn but whispers and tells. Character ids start at 1, so 0 is nobody's.
-PUBLIC = 0
-Witness = int | None
-LINE_COLUMNS = (
-    Turn.id,
-    Turn.seq,
-    Turn.role,
-    Turn.speaker,
-    Turn.content,
-    Turn.private,
-    Turn.kind,
-)
-_SHARED = Turn.private.is_(False)  # what the characters all saw: the prompts' history
-# Turns in the history that a prompt may hold (neither deleted, pending nor private).
-SHARED_HISTORY = (*_IN_HISTORY, _SHARED)
-_BEFORE = Turn.seq < bindparam("before")
-# Written into the SQL, not bound: a bound kind passes its column type's processor, which would
-# keep the hottest reads off SQLite's plain driver path (see Database.rows).
-_SECRET = Turn.kind.in_([literal_column(f"'{kind}'") for kind in SECRET_KINDS])
-
-
-def _witnessed_by(character: Any) -> Any:
-    """The turn's witnesses include `character` (a column or a bound parameter)."""
-    return exists().where(TurnWitness.turn_id == Turn.id, TurnWitness.character_id == character)
-
-
-_SEEN = or_(Turn.all_witnessed, _witnessed_by(bindparam("witness")))
-
-
-_AnySelect = TypeVar("_AnySelect", bound=Select[*tuple[Any, ...]])
-
-
-def in_view(stmt: _AnySelect, witness: Witness) -> _AnySelect:
-    """`stmt` narrowed to the turns `witness` may read."""
-    if witness is None:
-        return stmt
-    if witness == PUBLIC:
-        return stmt.where(~_SECRET)
-    return stmt.where(_SEEN)
-
-
-_NEWEST_FIRST = (
-    select(*LINE_COLUMNS)
-    .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _SHARED, _BEFORE)
-    .order_by(Turn.seq.desc())
-    .limit(bindparam("limit"))
-)
-_ALL_OLDEST_FIRST = (
-    select(*LINE_COLUMNS)
-    .where(Turn.scene_id == bindparam("scene_id"), *_IN_HISTORY, _BEFORE)
-    .where(Turn.seq > bindparam("after"))
-    .order_by(Turn.seq)
-    .limit(bindparam("limit"))
-)
-_OLDEST_FIRST = _ALL_OLDEST_FIRST.where(_SHARED)
-# Built once per kind of view: these reads run on every round.
-_LINES = {view: in_view(_NEWEST_FIRST, view) for view in (None, PUBLIC, 1)}
-_LINES_AFTER = {view: in_view(_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
-_ALL_LINES_AFTER = {view: in_view(_ALL_OLDEST_FIRST, view) for view in (None, PUBLIC, 1)}
-
-
-def _view_kind(witness: Witness) -> int | None:
-    """The key of the prebuilt statement for `witness`: None, PUBLIC, or 1 for a character."""
-    return witness if witness in (None, PUBLIC) else 1
-
-
-def _witnesses(
-    turn_id: int, scene_id: int, author: int | None, audience: Collection[int] | None
-) -> tuple[Insert, dict[str, Any]]:
-    """Recording who witnesses a new turn: its audience, or everyone present, and its author.
-
-    With its parameters: a post everyone present saw (nearly every turn) uses one prebuilt
-    statement, not a new one built and cache-keyed for every turn (a profile of stored turns
-    showed that work among the largest costs of an append).
-    """
-    if audience is None:
-        return _PRESENT_WITNESSES, {"turn_id": turn_id, "scene_id": scene_id, "author": author}
-    ids = [select(literal(c, Integer)) for c in {*audience, author}]
-    every = union(*ids).subquery()
-    told = select(literal(turn_id, Integer), every.c[0]).where(every.c[0].is_not(None))
-    return insert(_WITNESSES).from_select(_WITNESS_COLUMNS, told), {}
-
-
-def _present_witnesses() -> Insert:
-    scene = bindparam("scene_id", type_=Integer)
-    every = union(
-        select(bindparam("author", type_=Integer)),
-        select(CastMember.character_id).where(CastMember.scene_id == scene),
-        select(PlayerBinding.character_id).where(
-            PlayerBinding.scene_id == scene, PlayerBinding.present.is_(True)
-        ),
-    ).subquery()
-    turn = bindparam("turn_id", type_=Integer)
-    present = select(turn, every.c[0]).where(every.c[0].is_not(None))
-    return insert(_WITNESSES).from_select(_WITNESS_COLUMNS, present)
-
-
-# The table, not the mapped class: an ORM insert would take the parameters for rows to insert.
-_WITNESSES = TurnWitness.metadata.tables[TurnWitness.__tablename__]
-_WITNESS_COLUMNS = ["turn_id", "character_id"]
-_PRESENT_WITNESSES = _present_witnesses()
-
-
-def _used(params: dict[str, Any], witness: Witness) -> dict[str, Any]:
-    """`params` without the witness where the statement has no place for it."""
-    if witness is None or witness == PUBLIC:
-        return {k: v for k, v in params.items() if k != "witness"}
-    return params
-
-
-def _messages(turn_id: int, message_ids: Sequence[int]) -> list[TurnMessage]:
-    return [TurnMessage(turn_id=turn_id, message_id=m, part=i) for i, m in enumerate(message_ids)]
-
-
-def _insert_turn_statement() -> Insert:
-    prev = Turn.__table__.alias("prev")
-    # Computed inside the INSERT, so SQLite takes the write lock before reading max(seq).
-    next_seq = (
-        select(func.coalesce(func.max(prev.c.seq), 0) + 1)
-        .where(prev.c.scene_id == bindparam("seq_scene"))
-        .scalar_subquery()
-    )
-    # RETURNING the whole row brings the seq back: no second read. The turn's messages are
-    # set from the rows inserted beside it, never loaded. Built once: building and keying the
-    # statement for every turn was a third of an append's time (a profile of stored turns).
-    return insert(Turn).values(seq=next_seq).returning(Turn).options(lazyload(Turn.messages))
-
-
-_INSERT_TURN = _insert_turn_statement()
-
-
-def _insert_turn(s: Session, values: dict[str, Any], message_ids: Sequence[int]) -> Turn:
-    """Insert a turn and its messages in the session's transaction; the turn as stored."""
-    turn: Turn = s.scalars(_INSERT_TURN, {**values, "seq_scene": values["scene_id"]}).one()
-    messages = _messages(turn.id, message_ids)
-    set_committed_value(turn, "messages", messages)
-    s.add_all(messages)
-    return turn
-
-
-def _explain_append_failure(s: Session, scene_id: int, message_ids: Sequence[int]) -> None:
-    """Raise for failures a retry cannot fix; return for a sequence-number race."""
-    if s.get(Scene, scene_id) is None:
-        raise NotFoundError("That scene no longer exists.")
-    if message_ids:
-        taken = s.scalar(
-            select(TurnMessage.message_id)
-            .where(TurnMessage.message_id.in_(list(message_ids)))
-            .limit(1)
-        )
-        if taken is not None:
-            raise DuplicateMessageError(_ALREADY_RECORDED)
 
 
 class TurnStore:
@@ -306,18 +109,7 @@ class TurnStore:
         }
 
         def store(s: Session) -> Turn | None:
-            _lock_scene(s, scene_id)
-            try:
-                turn = _insert_turn(s, values, message_ids)
-                s.add_all(roll_rows(turn.id, 0, rolls))
-                s.execute(*_witnesses(turn.id, scene_id, character_id, audience))
-                s.commit()
-            except IntegrityError:
-                # Nothing of the attempt is kept, so a failed try leaves no gap in seq.
-                s.rollback()
-                _explain_append_failure(s, scene_id, message_ids)
-                return None  # a sequence-number race: try again
-            return turn
+            return store_turn(s, values, message_ids, rolls, audience)
 
         for _ in range(_APPEND_ATTEMPTS):
             if (turn := await self.db.write(store)) is not None:
@@ -334,7 +126,7 @@ class TurnStore:
         """
         if limit <= 0:
             return []
-        stmt = select(Turn).where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED, ~_SECRET)
+        stmt = select(Turn).where(Turn.scene_id == scene_id, *IN_HISTORY, SHARED, ~SECRET)
         if before_seq is not None:
             stmt = stmt.where(Turn.seq < before_seq)
         stmt = stmt.order_by(Turn.seq.desc()).limit(limit)
@@ -365,7 +157,7 @@ class TurnStore:
         }
         # A prebuilt statement read straight into tuples, not a session: no ORM objects and no
         # statement building for a read that runs on every round (see Database.rows).
-        rows = await self.db.rows(_LINES[_view_kind(witness)], _used(params, witness))
+        rows = await self.db.rows(*for_witness(LINES, witness, params))
         return [TurnLine._make(row) for row in reversed(rows)]
 
     async def lines_after(
@@ -392,9 +184,8 @@ class TurnStore:
             "limit": limit,
             "witness": witness,
         }
-        lines = _ALL_LINES_AFTER if with_private else _LINES_AFTER
-        stmt = lines[_view_kind(witness)]
-        rows = await self.db.rows(stmt, _used(params, witness))
+        lines = ALL_LINES_AFTER if with_private else LINES_AFTER
+        rows = await self.db.rows(*for_witness(lines, witness, params))
         return [TurnLine._make(row) for row in rows]
 
     async def has_own_view(self, scene_id: int, character_id: int, through_seq: int) -> bool:
@@ -403,12 +194,12 @@ class TurnStore:
         It does if it missed a shared turn (away, or not yet in the scene) or witnessed a
         whisper or a tell: then the story everyone shares is not its story.
         """
-        in_range = (Turn.scene_id == scene_id, *_IN_HISTORY, Turn.seq <= through_seq)
-        seen = _witnessed_by(character_id)
+        in_range = (Turn.scene_id == scene_id, *IN_HISTORY, Turn.seq <= through_seq)
+        seen = witnessed_by(character_id)
         missed = select(Turn.id).where(
-            *in_range, _SHARED, ~_SECRET, Turn.all_witnessed.is_(False), ~seen
+            *in_range, SHARED, ~SECRET, Turn.all_witnessed.is_(False), ~seen
         )
-        secret = select(Turn.id).where(*in_range, _SECRET, seen)
+        secret = select(Turn.id).where(*in_range, SECRET, seen)
         async with self.db.session() as s:
             return bool(await s.scalar(select(exists(missed) | exists(secret))))
 
@@ -448,11 +239,11 @@ class TurnStore:
             if await s.scalar(select(Turn.id).where(Turn.id == turn_id)) is None:
                 raise NotFoundError("That message is no longer part of the scene history.")
             await s.execute(delete(TurnMessage).where(TurnMessage.turn_id == turn_id))
-            s.add_all(_messages(turn_id, message_ids))
+            s.add_all(messages_of(turn_id, message_ids))
             try:
                 await s.commit()
             except IntegrityError as e:
-                raise DuplicateMessageError(_ALREADY_RECORDED) from e
+                raise DuplicateMessageError(ALREADY_RECORDED) from e
 
     async def add_message_id(self, turn_id: int, message_id: int, part: int) -> None:
         """Record one more Discord message a turn is being posted as."""
@@ -461,7 +252,7 @@ class TurnStore:
             try:
                 await s.commit()
             except IntegrityError as e:
-                raise DuplicateMessageError(_ALREADY_RECORDED) from e
+                raise DuplicateMessageError(ALREADY_RECORDED) from e
 
     async def mark_posted(self, turn_id: int) -> None:
         """A pending turn has been posted whole: it joins the history."""
@@ -545,7 +336,7 @@ class TurnStore:
         """The player (and narration) posts in the channel after `seq`, oldest first."""
         stmt = (
             select(Turn.content)
-            .where(Turn.scene_id == scene_id, *_IN_HISTORY, _SHARED, ~_SECRET, Turn.seq > seq)
+            .where(Turn.scene_id == scene_id, *IN_HISTORY, SHARED, ~SECRET, Turn.seq > seq)
             .where(Turn.role != "model")
             .order_by(Turn.seq)
             .limit(limit)
@@ -560,7 +351,7 @@ class TurnStore:
 
     async def count(self, scene_id: int) -> int:
         """Number of turns in the history."""
-        stmt = select(func.count()).where(Turn.scene_id == scene_id, *_IN_HISTORY)
+        stmt = select(func.count()).where(Turn.scene_id == scene_id, *IN_HISTORY)
         async with self.db.session() as s:
             return (await s.scalar(stmt)) or 0
 
@@ -599,7 +390,7 @@ class TurnStore:
         while True:
             stmt = select(Turn).where(Turn.scene_id == scene_id, Turn.seq > after)
             if not include_deleted:
-                stmt = stmt.where(*_IN_HISTORY)
+                stmt = stmt.where(*IN_HISTORY)
             async with self.db.session() as s:
                 page = list(await s.scalars(stmt.order_by(Turn.seq).limit(batch)))
             for turn in page:

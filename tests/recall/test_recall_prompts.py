@@ -18,7 +18,7 @@ from bot.domain import PromptContext
 from bot.engine.llama import LlamaEngine
 from bot.prompts import Prompt, get_format
 from bot.store import Database
-from bot.store.turns import TurnLine
+from bot.store.turn_reads import TurnLine
 from tests.prompts.test_injection import vocab as vocab  # the demo model's tokenizer
 from tests.recall.helpers import (
     BELL,
