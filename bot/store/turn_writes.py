@@ -97,6 +97,7 @@ _PRESENT_WITNESSES = _present_witnesses()
 
 
 def messages_of(turn_id: int, message_ids: Sequence[int]) -> list[TurnMessage]:
+    """The rows tying a turn to the Discord messages it was posted as, in order."""
     return [TurnMessage(turn_id=turn_id, message_id=m, part=i) for i, m in enumerate(message_ids)]
 
 

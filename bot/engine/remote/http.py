@@ -56,7 +56,7 @@ class ServerClient:
         base_url: str,
         *,
         api_key: str | None = None,
-        key_setting: str = "BACKEND_API_KEY",
+        key_setting: str,
         timeout: float = 300.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
