@@ -126,6 +126,17 @@ async def test_a_reply_cut_off_mid_stream_is_not_retried() -> None:
     assert raised.value.notice == "The model server stopped mid-reply."
 
 
+async def _failed_reply(options: RemoteOptions) -> RemoteError:
+    """The error of one reply asked of the server `options` reach."""
+    engine = await connect_remote(options)
+    try:
+        with pytest.raises(RemoteError) as raised:
+            await engine.complete(HELLO)
+    finally:
+        await engine.close()
+    return raised.value
+
+
 @pytest.mark.parametrize(
     ("status", "body", "notice", "detail"),
     [
@@ -146,14 +157,9 @@ async def test_error_statuses_are_short_notices(
 ) -> None:
     server = fake_llama_server(lambda _: "unused")
     server.routes["POST", "/completion"] = lambda _: json_response(body, status)
-    engine = await connect_remote(server.options("llama-server", api_key="sk-secret"))
-    try:
-        with pytest.raises(RemoteError) as raised:
-            await engine.complete(HELLO)
-    finally:
-        await engine.close()
-    assert notice in raised.value.notice and "fake.test" not in raised.value.notice
-    assert detail in str(raised.value) and "sk-secret" not in str(raised.value)
+    error = await _failed_reply(server.options("llama-server", api_key="sk-secret"))
+    assert notice in error.notice and "fake.test" not in error.notice
+    assert detail in str(error) and "sk-secret" not in str(error)
     assert len(server.bodies("/completion")) == 1
 
 
@@ -162,14 +168,9 @@ async def test_a_named_backend_refusing_its_key_names_its_own_setting() -> None:
     server.routes["POST", "/completion"] = lambda _: json_response({"error": "no"}, 403)
     entry = NamedBackend(backend="llama-server", url="http://fake.test:9", api_key="sk-secret")
     options = replace(named_options("narrator", entry, 2048), transport=server.transport)
-    engine = await connect_remote(options)
-    try:
-        with pytest.raises(RemoteError) as raised:
-            await engine.complete(HELLO)
-    finally:
-        await engine.close()
-    assert "refused the key (BACKENDS: narrator.api_key)" in str(raised.value)
-    assert "BACKEND_API_KEY" not in str(raised.value) and "sk-secret" not in str(raised.value)
+    error = await _failed_reply(options)
+    assert "refused the key (BACKENDS: narrator.api_key)" in str(error)
+    assert "BACKEND_API_KEY" not in str(error) and "sk-secret" not in str(error)
 
 
 async def test_a_server_too_slow_to_answer_is_a_timeout_notice() -> None:
@@ -183,14 +184,9 @@ async def test_a_server_too_slow_to_answer_is_a_timeout_notice() -> None:
     options = RemoteOptions(
         backend="llama-server", url="http://fake.test:9", timeout=7, transport=slow, api_key="k"
     )
-    engine = await connect_remote(options)
-    try:
-        with pytest.raises(RemoteError) as raised:
-            await engine.complete(HELLO)
-    finally:
-        await engine.close()
-    assert raised.value.notice == "The model server did not answer in time."
-    assert "within 7 s (BACKEND_TIMEOUT_SECONDS)" in str(raised.value)
+    error = await _failed_reply(options)
+    assert error.notice == "The model server did not answer in time."
+    assert "within 7 s (BACKEND_TIMEOUT_SECONDS)" in str(error)
     assert "'k'" not in repr(options)
 
 
