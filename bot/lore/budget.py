@@ -9,10 +9,14 @@ degrades itself, and at worst the books after it, never the bot.
 Time is the scanning thread's CPU time (a scan runs in one thread from start to end): what a
 book makes the bot compute, so a busy machine, or the event loop holding the GIL meanwhile,
 does not cut an ordinary book short. On a machine that has the CPU, it is also the wall time.
+Nor is a garbage collection the scanning thread sets off: it walks the whole process's heap,
+which in a long-running bot can take tens of milliseconds, a book's whole budget, for objects
+the book did not make. (A book sets collections off only by allocating, which is charged.)
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -27,8 +31,38 @@ __all__ = ["Deadline", "OutOfTime", "ScanBudget", "breathe"]
 # every millisecond keeps the loop's waits to a few milliseconds, for a few percent of the scan.
 YIELD_EVERY = 0.001
 
-_now = time.thread_time  # CPU seconds of the calling thread
+FULL_COLLECTION = 2  # the oldest generation: a collection of it walks the whole heap
 _local = threading.local()
+_hooking = threading.Lock()
+
+
+def _now() -> float:
+    """CPU seconds of the calling thread, less those its garbage collections took."""
+    return time.thread_time() - getattr(_local, "collecting_spent", 0.0)
+
+
+def _time_collection(phase: str, info: dict[str, int]) -> None:
+    """Add each full garbage collection's CPU time to its thread's tally (a gc callback).
+
+    Only full ones: the younger generations hold what was made lately, by the scan itself.
+    """
+    if info["generation"] != FULL_COLLECTION:
+        return
+    if phase == "start":
+        _local.collecting_since = time.thread_time()
+        return
+    since: float | None = getattr(_local, "collecting_since", None)
+    if since is not None:
+        spent = getattr(_local, "collecting_spent", 0.0)
+        _local.collecting_spent = spent + time.thread_time() - since
+        _local.collecting_since = None
+
+
+def _time_collections() -> None:
+    """Have garbage collections timed from now on (once per process: the hook is global)."""
+    with _hooking:  # two scans starting at once must not hook it twice (and count it twice)
+        if _time_collection not in gc.callbacks:
+            gc.callbacks.append(_time_collection)
 
 
 def breathe() -> float:
@@ -79,6 +113,7 @@ class ScanBudget:
     """One prompt's time: `total_ms` in all, at most `book_ms` of it per book (None: no limit)."""
 
     def __init__(self, total_ms: int | None, book_ms: int | None, books: int) -> None:
+        _time_collections()
         self._end = _now() + _seconds(total_ms)
         self._left = [_seconds(book_ms)] * books
 

@@ -6,7 +6,9 @@ the time budget stands between them and the bot.
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Sequence
 
 import pytest
 
@@ -152,6 +154,26 @@ def test_a_book_of_thousands_of_phrases_stops_at_its_budget() -> None:
     assert result.candidates == []
     assert {u.reason for u in result.undecided} <= {KEYS_LATE, LATE}
     assert len(result.undecided) == 2000
+
+
+def test_a_garbage_collection_in_the_middle_of_a_scan_is_not_charged_to_the_book(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full collection walks the whole process's heap, whichever thread set it off."""
+    book = CompiledBook(Lorebook(entries=(FOG, HARBOR), name="Harbor"))
+    match = book.table.hits_many
+
+    def collect_then_match(*args: Sequence[object]) -> object:
+        gc.collect()  # as an allocation of the scan's own could set it off
+        return match(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(book.table, "hits_many", collect_then_match)
+    heap = [[] for _ in range(800_000)]  # a long-running bot's: tens of ms to walk, here
+    config = LoreConfig(scan_budget_ms=1000, book_budget_ms=5)
+    result = scan_books([book], ["Marta: the fog at the harbor."], config)
+    assert result.undecided == []
+    assert [c.entry.entry.content for c in result.candidates] == [FOG.content, HARBOR.content]
+    del heap
 
 
 async def test_the_gm_sees_what_was_left_out_and_the_log_tells_once(
