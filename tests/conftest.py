@@ -64,6 +64,17 @@ def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.Tes
     return report
 
 
+BENCH_PROPERTY = "bench figures"  # what tests/bench/test_bench.py records of its run
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The quick bench's headline figures, so a CI log shows what the run measured."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, line in getattr(report, "user_properties", ()):
+            if name == BENCH_PROPERTY:
+                terminalreporter.write_line(f"tavernkeep bench --quick: {line}")
+
+
 def stop_when_we_die(script: str, folder: str) -> subprocess.Popen[bytes]:
     """A watchdog that runs `script stop folder` once this process is gone."""
     # Teardown does not run when pytest is killed, or interrupted inside an async test.

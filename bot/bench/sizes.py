@@ -58,9 +58,10 @@ QUICK = BenchSizes(
     warm_repeats=3,
     paired_colds=1,
     switch_passes=2,
-    # 16-token rounds swung ±10% each on a shared VM: the same 64-token cap as the full profile
-    # (the demo model often ends its turn sooner), and two more pairs than the minimum.
-    overhead_repeats=9,
+    # The same 64-token cap as the full profile (the demo model often ends its turn sooner).
+    # Single pairs swing ±5-10% and longer rounds narrow that little; the figure holds by the
+    # number of pairs: 9 left its 95% interval ±10%, 45 (about a minute of short rounds) ±2.6%.
+    overhead_repeats=45,
     overhead_tokens=64,
     reuse_rounds=16,
     storage_sizes=(1_000, 10_000),

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import statistics
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from bot.engine.llama import LlamaEngine, LlamaOptions
 from bot.engine.state_cache import ChannelStateCache
 from bot.settings import bundled_demo_model
 from tests.cli import run_cli
+from tests.conftest import BENCH_PROPERTY
 
 pytestmark = pytest.mark.model
 
@@ -58,6 +59,9 @@ REQUIRED = (
     "overhead_ratio_min",
     "overhead_ratio_max",
     "overhead_spread",
+    "overhead_ratio_low",
+    "overhead_ratio_high",
+    "overhead_figure_spread",
     "generation_vs_bare_ratio",
     "overhead_fixed_ms",
     "overhead_fixed_share",
@@ -76,7 +80,9 @@ CHANNEL_TEXTS = (
 )
 
 
-def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
+def test_quick_bench_writes_every_figure(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     out = tmp_path / "bench.json"
     user_db = tmp_path / "user.db"
     env = {
@@ -97,6 +103,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
 
     data = json.loads(out.read_text(encoding="utf-8"))
     meta = data.pop("meta")
+    record_property(BENCH_PROPERTY, headline(data, meta))
     assert "missing" not in meta, meta.get("missing")
     assert meta["profile"] == "quick"
     missing = [key for key in REQUIRED if key not in data]
@@ -122,6 +129,16 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     # Three NPCs, three views, three KV keys; each timed switch found its view's snapshot.
     assert meta["views"]["own_keys"] == 3
     assert meta["views"]["restores"] == meta["views"]["switch_samples"] > 0
+
+
+def headline(data: dict[str, float], meta: dict[str, object]) -> str:
+    """The overhead figure with its interval, and not-the-model's share: for the CI log."""
+    return (
+        f"overhead_ratio {data.get('overhead_ratio', 0):.3f} "
+        f"(95% interval {data.get('overhead_ratio_low', 0):.3f}"
+        f"–{data.get('overhead_ratio_high', 0):.3f}, n={meta.get('overhead_samples')}), "
+        f"not the model {data.get('overhead_fixed_share', 0):.2%} of a round"
+    )
 
 
 @pytest_asyncio.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from math import comb
 
 import pytest
 from rich.console import Console
 
 import bot.bench.phases as phases_module
 from bot.bench.model import ModelFigures
-from bot.bench.phase_report import quartiles
+from bot.bench.phase_report import median_interval, quartiles
 from bot.bench.phases import MODEL_PHASE, PHASES, PhaseClock
 from bot.bench.report import build_report, render
 from bot.bench.storage import StorageFigures
@@ -62,6 +63,7 @@ async def test_a_span_keeps_its_time_when_the_block_awaits() -> None:
 
 
 ROUNDS = (2.0, 2.2, 1.9, 2.1, 2.05, 9.3, 1.95)  # one round the machine stalled
+BARES = (1.97, 2.1, 1.9, 2.0, 2.0, 2.25, 1.9)
 
 
 def _phases(generation: float) -> dict[str, float]:
@@ -70,9 +72,8 @@ def _phases(generation: float) -> dict[str, float]:
 
 
 def _report() -> tuple[dict[str, float], str]:
-    bares = [1.97, 2.1, 1.9, 2.0, 2.0, 2.25, 1.9]
     phases = [_phases(r - 0.001 * (len(PHASES) - 1)) for r in ROUNDS]
-    model = ModelFigures(round_s=list(ROUNDS), bare_s=bares, round_phases=phases)
+    model = ModelFigures(round_s=list(ROUNDS), bare_s=list(BARES), round_phases=phases)
     report = build_report(
         model, StorageFigures(), elapsed=1.0, meta={"profile": "full", "overhead_samples": 7}
     )
@@ -104,10 +105,34 @@ def test_the_table_shows_each_phase_with_its_share_and_the_spread() -> None:
     assert len(phase_lines) == len(PHASES)
     assert all("ms" in line and "%" in line for line in phase_lines)
     assert "not the model: every phase but generation" in text
-    assert "IQR ±" in text and "range" in text and "n=7" in text
+    assert "IQR ±" in text and "single pairs" in text and "n=7" in text
+    (interval,) = [line for line in text.splitlines() if "the figure's 95% interval" in line]
+    ratios = sorted(r / b for r, b in zip(ROUNDS, BARES, strict=True))
+    assert f"{ratios[0]:.3f}–{ratios[-1]:.3f}" in interval and "±" in interval
 
 
 def test_quartiles_of_an_odd_and_an_even_sample() -> None:
     assert quartiles([5.0, 1.0, 3.0, 2.0, 4.0]) == (1.5, 4.5)
     assert quartiles([1.0, 2.0, 3.0, 4.0]) == (1.5, 3.5)
     assert quartiles([2.0]) == (2.0, 2.0)
+
+
+def _coverage(n: int, k: int) -> float:
+    """The chance that the k-th smallest and k-th largest of n values hold the median."""
+    return 1 - 2 * sum(comb(n, i) for i in range(k)) / 2**n
+
+
+def test_the_medians_interval_is_the_narrowest_that_holds_it_95_percent() -> None:
+    for n in range(6, 80):
+        low, high = median_interval([float(v) for v in range(1, n + 1)])
+        k = int(low)  # the k-th smallest, and as the interval is symmetric the k-th largest
+        assert high == n + 1 - k
+        assert _coverage(n, k) >= 0.95 > _coverage(n, k + 1), n
+    # The sign test's published ranks.
+    for n, ranks in ((9, (2, 8)), (15, (4, 12)), (45, (16, 30))):
+        assert median_interval([float(v) for v in range(n, 0, -1)]) == ranks
+
+
+def test_too_few_values_for_the_medians_interval_give_their_range() -> None:
+    assert median_interval([3.0, 1.0, 2.0, 5.0, 4.0]) == (1.0, 5.0)
+    assert median_interval([2.0]) == (2.0, 2.0)
