@@ -347,22 +347,24 @@ class _Scan:
             del fired[key]
 
     def _read(
-        self, trigger: Candidate, rec: list[dict[int, str]], unread: set[Key]
+        self, triggers: list[Candidate], rec: list[dict[int, str]], unread: set[Key]
     ) -> list[set[int]]:
-        """The keys of each recursive book that `trigger`'s content holds, new to `rec`."""
+        """The keys of each recursive book that the triggers' content holds, new to `rec`."""
         fresh: list[set[int]] = [set() for _ in self.books]
-        scan = self.books[trigger.source].content_scan(trigger.entry)
+        readable = [t for t in triggers if not t.entry.prevent_recursion]
         for target, book in enumerate(self.books):
-            if not book.recursive:
+            if not book.recursive or not readable:
                 continue
-            with self.budget.book(target) as deadline:
-                hits = book.table.hits(scan, deadline)
-            if not hits.complete:
-                unread.add((trigger.source, trigger.entry.index))
-            for key_id in hits.found:
-                if key_id not in rec[target]:
-                    rec[target][key_id] = trigger.entry.title
-                    fresh[target].add(key_id)
+            with self.budget.book(target) as deadline:  # one stretch per level: each reads clocks
+                for trigger in readable:
+                    scan = self.books[trigger.source].content_scan(trigger.entry)
+                    hits = book.table.hits(scan, deadline)
+                    if not hits.complete:
+                        unread.add((trigger.source, trigger.entry.index))
+                    for key_id in hits.found:
+                        if key_id not in rec[target]:
+                            rec[target][key_id] = trigger.entry.title
+                            fresh[target].add(key_id)
         return fresh
 
     def _recurse(
@@ -379,11 +381,7 @@ class _Scan:
         for level in range(1, self.config.max_recursion + 1):
             if self.char_limit is not None and size > self.char_limit:
                 break
-            fresh: list[set[int]] = [set() for _ in self.books]
-            for trigger in frontier:
-                if not trigger.entry.prevent_recursion:
-                    for target, keys in enumerate(self._read(trigger, rec, unread)):
-                        fresh[target] |= keys
+            fresh = self._read(frontier, rec, unread)
             frontier = []
             for target, book in enumerate(self.books):
                 if not fresh[target]:

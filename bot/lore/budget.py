@@ -36,9 +36,48 @@ _local = threading.local()
 _hooking = threading.Lock()
 
 
-def _now() -> float:
-    """CPU seconds of the calling thread, less those its garbage collections took."""
-    return time.thread_time() - getattr(_local, "collecting_spent", 0.0)
+class _ThreadClock:
+    """One thread's CPU time less its full garbage collections, read only when it may matter.
+
+    Reading a thread's CPU time is a system call (about a microsecond), and a scan asks
+    whether its time is up hundreds of times. A thread's CPU time cannot run ahead of the wall
+    clock, which is cheap to read: until the wall clock says a moment may have come, it has not.
+    """
+
+    __slots__ = ("collecting_since", "collecting_spent", "cpu", "due", "wall")
+
+    def __init__(self) -> None:
+        self.collecting_since: float | None = None
+        self.collecting_spent = 0.0
+        self.due = -math.inf  # when to hand the GIL over next (the first breath only sets it)
+        self.cpu = self.wall = 0.0
+        self.read()
+
+    def read(self) -> float:
+        """The CPU time now (exact)."""
+        self.wall = time.perf_counter()
+        self.cpu = time.thread_time() - self.collecting_spent
+        return self.cpu
+
+    def reached(self, moment: float) -> bool:
+        """Whether the CPU time has reached `moment`."""
+        return self.cpu + (time.perf_counter() - self.wall) >= moment and self.read() >= moment
+
+    def breathe(self) -> None:
+        """Once every YIELD_EVERY of CPU time, hand the GIL over first."""
+        if self.reached(self.due):
+            if self.due > -math.inf:
+                time.sleep(0)  # lets any thread waiting for the GIL (the event loop's) run now
+            self.due = self.read() + YIELD_EVERY
+
+
+def _clock() -> _ThreadClock:
+    """The calling thread's clock."""
+    try:
+        clock: _ThreadClock = _local.clock
+    except AttributeError:
+        clock = _local.clock = _ThreadClock()
+    return clock
 
 
 def _time_collection(phase: str, info: dict[str, int]) -> None:
@@ -48,14 +87,12 @@ def _time_collection(phase: str, info: dict[str, int]) -> None:
     """
     if info["generation"] != FULL_COLLECTION:
         return
+    clock = _clock()
     if phase == "start":
-        _local.collecting_since = time.thread_time()
-        return
-    since: float | None = getattr(_local, "collecting_since", None)
-    if since is not None:
-        spent = getattr(_local, "collecting_spent", 0.0)
-        _local.collecting_spent = spent + time.thread_time() - since
-        _local.collecting_since = None
+        clock.collecting_since = time.thread_time()
+    elif clock.collecting_since is not None:
+        clock.collecting_spent += time.thread_time() - clock.collecting_since
+        clock.collecting_since = None
 
 
 def _time_collections() -> None:
@@ -65,15 +102,9 @@ def _time_collections() -> None:
             gc.callbacks.append(_time_collection)
 
 
-def breathe() -> float:
-    """The thread's CPU time; once every YIELD_EVERY of it, the GIL is handed over first."""
-    now = _now()
-    due: float | None = getattr(_local, "due", None)
-    if due is None or now >= due:
-        if due is not None:
-            time.sleep(0)  # lets any thread waiting for the GIL (the event loop's) run now
-        _local.due = now + YIELD_EVERY
-    return now
+def breathe() -> None:
+    """Once every YIELD_EVERY of the thread's CPU time, hand the GIL over first."""
+    _clock().breathe()
 
 
 class OutOfTime(Exception):
@@ -90,15 +121,19 @@ class Deadline:
 
     def left(self) -> float:
         """Seconds left (negative once passed)."""
-        return self.at - breathe()
+        clock = _clock()
+        clock.breathe()
+        return self.at - clock.read()
 
     def passed(self) -> bool:
         """Whether the time is up."""
-        return breathe() >= self.at
+        clock = _clock()
+        clock.breathe()
+        return clock.reached(self.at)
 
     def check(self) -> None:
         """Raise OutOfTime once the time is up."""
-        if breathe() >= self.at:
+        if self.passed():
             raise OutOfTime
 
 
@@ -114,18 +149,19 @@ class ScanBudget:
 
     def __init__(self, total_ms: int | None, book_ms: int | None, books: int) -> None:
         _time_collections()
-        self._end = _now() + _seconds(total_ms)
+        self._clock = _clock()  # a scan runs in one thread from start to end
+        self._end = self._clock.read() + _seconds(total_ms)
         self._left = [_seconds(book_ms)] * books
 
     @contextmanager
     def book(self, source: int, share: float = 1.0) -> Iterator[Deadline]:
         """Work for book `source` (within `share` of its time left), charged to the book."""
-        start = _now()
+        start = self._clock.read()
         try:
             yield Deadline(min(self._end, start + self._left[source] * share))
         finally:
-            self._left[source] -= _now() - start
+            self._left[source] -= self._clock.read() - start
 
     def spent(self, source: int) -> bool:
         """Whether book `source` has no time left."""
-        return self._left[source] <= 0 or _now() >= self._end
+        return self._left[source] <= 0 or self._clock.reached(self._end)

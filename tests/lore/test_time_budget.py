@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,6 +18,7 @@ import bot.lore.activation as activation
 from bot.director.lore import ShortfallLog
 from bot.lore import CompiledBook, Lorebook, LoreConfig, LoreEntry, LoreSource
 from bot.lore.activation import KEYS_LATE, LATE, RECURSION_LATE, scan_books
+from bot.lore.budget import ScanBudget
 from bot.lore.model import STICKY_MAX
 from bot.lore.placement import LoreActivation, activate_lore
 from bot.lore.report import describe_activation
@@ -174,6 +177,30 @@ def test_a_garbage_collection_in_the_middle_of_a_scan_is_not_charged_to_the_book
     assert result.undecided == []
     assert [c.entry.entry.content for c in result.candidates] == [FOG.content, HARBOR.content]
     del heap
+
+
+def test_asking_whether_time_is_up_reads_the_cpu_clock_only_when_it_may_be(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scan asks hundreds of times; the CPU clock is a system call, the wall clock is not."""
+    reads: list[float] = []
+    cpu_time = time.thread_time
+
+    def counted() -> float:
+        reads.append(cpu_time())
+        return reads[-1]
+
+    def ask() -> int:
+        budget = ScanBudget(total_ms=1000, book_ms=1000, books=1)
+        with budget.book(0) as deadline:
+            reads.clear()
+            assert not any(deadline.passed() for _ in range(1000))
+            return len(reads)
+
+    monkeypatch.setattr(time, "thread_time", counted)
+    with ThreadPoolExecutor(1) as thread:  # a thread of its own, as a scan runs in
+        asked = thread.submit(ask).result()
+    assert asked < 100  # only around the GIL handovers, one per millisecond of CPU time
 
 
 async def test_the_gm_sees_what_was_left_out_and_the_log_tells_once(
