@@ -51,9 +51,10 @@ def quartiles(values: list[float]) -> tuple[float, float]:
 def median_interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
     """The narrowest pair of order statistics that holds the true median with `confidence`.
 
-    Distribution-free: the median lies below the k-th smallest of n values with the binomial
-    chance P(B(n, 1/2) >= k). Written out because the standard library has no such interval and
-    the bench should not need SciPy for it. Too few values for `confidence`: (min, max).
+    Distribution-free: the true median lies below the k-th smallest of n values when fewer than
+    k of them fall below it, the binomial chance P(B(n, 1/2) < k); above the k-th largest, the
+    same. Written out because the standard library has no such interval and the bench should
+    not need SciPy for it. Too few values for `confidence`: (min, max).
     """
     ordered = sorted(values)
     n = len(ordered)
