@@ -9,9 +9,10 @@ degrades itself, and at worst the books after it, never the bot.
 Time is the scanning thread's CPU time (a scan runs in one thread from start to end): what a
 book makes the bot compute, so a busy machine, or the event loop holding the GIL meanwhile,
 does not cut an ordinary book short. On a machine that has the CPU, it is also the wall time.
-Nor is a garbage collection the scanning thread sets off: it walks the whole process's heap,
-which in a long-running bot can take tens of milliseconds, a book's whole budget, for objects
-the book did not make. (A book sets collections off only by allocating, which is charged.)
+A full garbage collection the scanning thread sets off is not counted either: it walks the
+whole process's heap, which in a long-running bot can take tens of milliseconds, a book's whole
+budget, for objects the book did not make. (A book sets collections off only by allocating,
+which is charged.)
 """
 
 from __future__ import annotations
