@@ -201,18 +201,21 @@ class BlockingEngine(ScriptedEngine):
 
 
 class WatchedLock(asyncio.Lock):
-    """A session lock that tells when someone has queued behind its holder."""
+    """A session lock that tells when it is first taken and when someone queued behind it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.queued = 0
         self.someone_waits = asyncio.Event()
+        self.taken = asyncio.Event()
 
     async def acquire(self) -> bool:
         if self.locked():
             self.queued += 1
             self.someone_waits.set()
-        return await super().acquire()
+        acquired = await super().acquire()
+        self.taken.set()
+        return acquired
 
 
 async def first_of(*awaitables: Awaitable[object]) -> None:

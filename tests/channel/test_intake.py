@@ -115,7 +115,9 @@ async def test_a_message_waiting_out_a_lock_keeps_its_place(db: Database) -> Non
 
     _failing_appends(tavern, failures=1, before_retry=until_the_second_waits_or_is_stored)
     first = asyncio.create_task(tavern.services.play.on_message(_message(1, "First.")))
-    await asyncio.sleep(0)  # the first message takes the intake before the second arrives
+    # The first holds the intake (its scene looked up, its store failing) before the second
+    # arrives: that is the case here, not which of two lookups the database answers first.
+    await first_of(intake.taken.wait(), asyncio.shield(first))
     second = asyncio.create_task(tavern.services.play.on_message(_message(2, "Second.")))
     await within_guard(asyncio.gather(first, second))
     await within_guard(tavern.services.sessions.wait_idle())
