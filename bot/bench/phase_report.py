@@ -84,15 +84,16 @@ def put_overhead(report: Report, model: ModelFigures) -> None:
     put = report.put
     ratios = pair_ratios(model)
     if ratios:
-        put("overhead_ratio", median(ratios))
+        middle = median(ratios)
+        put("overhead_ratio", middle)
         put("overhead_ratio_min", min(ratios))
         put("overhead_ratio_max", max(ratios))
         low, high = quartiles(ratios)
-        put("overhead_spread", (high - low) / 2 / median(ratios))
+        put("overhead_spread", (high - low) / 2 / middle)
         low, high = median_interval(ratios)
         put("overhead_ratio_low", low)
         put("overhead_ratio_high", high)
-        put("overhead_figure_spread", (high - low) / 2 / median(ratios))
+        put("overhead_figure_spread", (high - low) / 2 / middle)
     else:
         put("overhead_ratio", None)  # listed as missing
     phases = model.round_phases

@@ -355,7 +355,7 @@ class _Scan:
         for target, book in enumerate(self.books):
             if not book.recursive or not readable:
                 continue
-            with self.budget.book(target) as deadline:  # one stretch per level: each reads clocks
+            with self.budget.book(target) as deadline:  # per level, not per trigger (clock reads)
                 for trigger in readable:
                     scan = self.books[trigger.source].content_scan(trigger.entry)
                     hits = book.table.hits(scan, deadline)
